@@ -1,0 +1,93 @@
+// The reference interpreter: the executable meaning of the IR, and the oracle for every backend.
+// Numerics: every op computes in float64 from the stored values and rounds once on store to the
+// node's dtype (f32 activations; bf16/f16/fp8 storage rounding exact, ties to even).
+// argmax/topk ties go to the lowest index; NaN counts as the largest value (as in PyTorch).
+import type { Graph } from './graph.ts';
+import { graphNodes } from './graph.ts';
+import type { Node } from './node.ts';
+import type { HostTensor } from './tensor-data.ts';
+import { hostTensor, numel, reader, writer } from './tensor-data.ts';
+import { evalElementwise } from './interp-elementwise.ts';
+import { evalContraction } from './interp-contract.ts';
+import { evalMovement } from './interp-movement.ts';
+import { evalReduce } from './interp-reduce.ts';
+import { fmtShape, resolveShape } from './shape.ts';
+import { ELEMENTWISE, MOVEMENT, REDUCE, ROW } from './ops.ts';
+
+export type Params = ReadonlyMap<string, HostTensor>;
+export type Env = ReadonlyMap<string, number>;
+
+/** Bind symbolic dims from the actual input shapes; throws naming the input and both shapes. */
+export function bindDims(g: Graph, inputs: Readonly<Record<string, HostTensor>>): Map<string, number> {
+  const env = new Map<string, number>();
+  for (const node of g.inputs) {
+    const name = node.argOf<string>('name');
+    const t = inputs[name];
+    if (!t) throw new Error(`graph ${g.name}: missing input "${name}" (${node.dtype}${fmtShape(node.shape)})`);
+    if (t.dtype !== node.dtype) throw new TypeError(`input "${name}": expected dtype ${node.dtype}, got ${t.dtype}`);
+    if (t.shape.length !== node.shape.length) throw new RangeError(`input "${name}": expected shape ${fmtShape(node.shape)}, got ${fmtShape(t.shape)}`);
+    node.shape.forEach((d, i) => {
+      const actual = t.shape[i];
+      const want = typeof d === 'number' ? d : env.get(d);
+      if (want === undefined) env.set(d as string, actual);
+      else if (want !== actual) {
+        throw new RangeError(`input "${name}": expected shape ${fmtShape(node.shape)}${typeof d === 'string' ? ` with ${d}=${want}` : ''}, got ${fmtShape(t.shape)}`);
+      }
+    });
+  }
+  return env;
+}
+
+export function checkParam(node: Node, t: HostTensor | undefined): HostTensor {
+  const name = node.argOf<string>('name');
+  if (!t) throw new Error(`missing parameter "${name}" (${node.dtype}${fmtShape(node.shape)})`);
+  if (t.dtype !== node.dtype) throw new TypeError(`parameter "${name}": expected dtype ${node.dtype}, got ${t.dtype}`);
+  if (t.shape.length !== node.shape.length || t.shape.some((d, i) => d !== node.shape[i])) {
+    throw new RangeError(`parameter "${name}": expected shape ${fmtShape(node.shape)}, got ${fmtShape(t.shape)}`);
+  }
+  return t;
+}
+
+/** Evaluate one non-leaf node from its operand values. */
+export function evalNode(n: Node, src: readonly HostTensor[], env: Env): HostTensor {
+  const shape = resolveShape(n.shape, env);
+  if (ELEMENTWISE.has(n.op)) return evalElementwise(n, src, shape);
+  if (REDUCE.has(n.op) || ROW.has(n.op)) return evalReduce(n, src[0], shape);
+  if (MOVEMENT.has(n.op)) return evalMovement(n, src, shape);
+  return evalContraction(n, src, shape);
+}
+
+function evalLeaf(n: Node, env: Env, inputs: Readonly<Record<string, HostTensor>>, params: Params): HostTensor {
+  if (n.op === 'input') return inputs[n.argOf<string>('name')];
+  if (n.op === 'param') return checkParam(n, params.get(n.argOf<string>('name')));
+  const t = hostTensor(n.dtype, resolveShape(n.shape, env));
+  const w = writer(t);
+  const v = n.argOf<number>('value');
+  for (let i = 0, len = numel(t.shape); i < len; i++) w(i, v);
+  return t;
+}
+
+/** Run a graph on the CPU. Returns every output by name. */
+export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>, params: Params = new Map()): Record<string, HostTensor> {
+  const env = bindDims(g, inputs);
+  const values = new Map<Node, HostTensor>();
+  const remaining = new Map<Node, number>();
+  const order = graphNodes(g);
+  for (const n of order) for (const s of n.src) remaining.set(s, (remaining.get(s) ?? 0) + 1);
+  const keep = new Set(g.outputs.map((o) => o.node));
+  for (const n of order) {
+    const v = n.src.length === 0 ? evalLeaf(n, env, inputs, params) : evalNode(n, n.src.map((s) => values.get(s)!), env);
+    values.set(n, v);
+    // drop intermediates once their last user has run: big-vocab logits should not pile up
+    for (const s of n.src) {
+      const left = remaining.get(s)! - 1;
+      remaining.set(s, left);
+      if (left === 0 && !keep.has(s)) values.delete(s);
+    }
+  }
+  const out: Record<string, HostTensor> = {};
+  for (const o of g.outputs) out[o.name] = values.get(o.node)!;
+  return out;
+}
+
+export { reader, writer };
