@@ -1,0 +1,77 @@
+// The execution plan: what the compiler hands the runtime. Kernels (PTX text), buffers, and an
+// ordered list of launches whose arguments and grid sizes may depend on symbolic dims (e.g. B).
+// Temporaries live in one arena laid out at compile time for the maximum dims (`maxDims`).
+import type { DType } from '../ir/dtype.ts';
+import type { Dim } from '../ir/shape.ts';
+
+export type BufferKind = 'input' | 'param' | 'output' | 'temp';
+
+export interface PlanBuffer {
+  readonly id: string;
+  readonly dtype: DType;
+  /** may hold symbolic dims; sized with `maxDims` when allocated */
+  readonly shape: readonly Dim[];
+  readonly kind: BufferKind;
+  /** input/param/output name in the program (params: the canonical weight name) */
+  readonly name?: string;
+  /** temps: byte offset inside the arena (16-byte aligned) */
+  readonly offset?: number;
+}
+
+export type ParamType = 'u64' | 'u32' | 'f32';
+export interface KernelParam { readonly name: string; readonly type: ParamType }
+
+export interface PlanKernel {
+  /** the .entry name, unique within the plan */
+  readonly name: string;
+  /** key into `ExecutionPlan.modules` */
+  readonly module: string;
+  readonly params: readonly KernelParam[];
+  readonly block: readonly [number, number, number];
+  readonly sharedBytes: number;
+}
+
+/** A kernel argument: a buffer's device address, a dim's runtime value, or an immediate. */
+export type LaunchArg =
+  | { readonly buffer: string }
+  | { readonly dim: string }
+  | { readonly u32: number }
+  | { readonly f32: number };
+
+/** One grid dimension: a constant, or ceil(product(dims) / per). */
+export type GridExpr = number | { readonly ceilDiv: readonly [readonly Dim[], number] };
+
+export interface PlanLaunch {
+  readonly kernel: string;
+  readonly args: readonly LaunchArg[];
+  readonly grid: readonly [GridExpr, GridExpr, GridExpr];
+}
+
+export interface ExecutionPlan {
+  readonly name: string;
+  /** the largest value each symbolic dim may take (sizes the arena and the input/output buffers) */
+  readonly maxDims: Readonly<Record<string, number>>;
+  /** module key → PTX text (.version 9.0, .target sm_90) */
+  readonly modules: Readonly<Record<string, string>>;
+  readonly kernels: readonly PlanKernel[];
+  readonly buffers: readonly PlanBuffer[];
+  readonly launches: readonly PlanLaunch[];
+  readonly arenaBytes: number;
+  /** input buffer ids in program signature order; outputs by name */
+  readonly inputs: readonly string[];
+  readonly outputs: readonly { readonly name: string; readonly buffer: string }[];
+  readonly irHash: string;
+  readonly compilerVersion: string;
+}
+
+export function evalGrid(g: GridExpr, dims: ReadonlyMap<string, number>): number {
+  if (typeof g === 'number') return g;
+  const [ds, per] = g.ceilDiv;
+  let n = 1;
+  for (const d of ds) {
+    const v = typeof d === 'number' ? d : dims.get(d);
+    if (v === undefined) throw new Error(`grid: dim "${d}" is not bound`);
+    n *= v;
+  }
+  return Math.ceil(n / per);
+}
