@@ -1,0 +1,25 @@
+// Public surface of checkpoint loading.
+export { CheckpointError } from './errors.ts';
+export type { ErrorSite } from './errors.ts';
+export { ARCHITECTURES, parseSpeculatorConfig } from './config.ts';
+export type { SpeculatorConfig } from './config.ts';
+export { LSTM_GATES, arcticLayout, expectedParams } from './arctic-layout.ts';
+export type { AliasLayout, ArcticLayout, Dim, ParamLayout } from './arctic-layout.ts';
+export { mapArcticWeights, materialize, planArcticWeights } from './arctic-weights.ts';
+export type { PlannedAlias, PlannedParam, TensorMeta, TensorSource, WeightPlan } from './arctic-weights.ts';
+export { loadCheckpoint } from './load.ts';
+export type { LoadOptions, LoadedCheckpoint } from './load.ts';
+export { inspectCheckpoint } from './inspect.ts';
+export type { CheckpointDescription } from './inspect.ts';
+export type { LoadProgress } from './progress.ts';
+export { openWeights } from './open-weights.ts';
+export type { WeightFormat } from './open-weights.ts';
+export { WEIGHT_DTYPES, loadRawTensor, loadTensorSet } from './raw-tensor.ts';
+export type { OnBytes, RawTensor, TensorSet } from './raw-tensor.ts';
+export { openSafetensors, readSafetensors } from './safetensors.ts';
+export { openSafetensorsIndex } from './safetensors-index.ts';
+export { writeSafetensors } from './safetensors-write.ts';
+export type { SafetensorsEntry } from './safetensors-write.ts';
+export { openTorchBin, readTorchBin } from './torch-bin.ts';
+export { unpickle } from './pickle.ts';
+export type { PickleHooks, PyCallable } from './pickle.ts';
