@@ -97,7 +97,8 @@ export function unpickle(bytes: Uint8Array, file: string, hooks: PickleHooks): u
       case 0x47: stack.push(view.getFloat64(need(8), false)); break; // BINFLOAT (big-endian)
       case 0x58: case 0x8c: case 0x8d: { // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
         const n = op === 0x58 ? u32() : op === 0x8c ? u8() : u64();
-        try { stack.push(utf8.decode(take(n))); } catch { fail('string is not valid UTF-8'); }
+        const raw = take(n);
+        try { stack.push(utf8.decode(raw)); } catch { fail('string is not valid UTF-8'); }
         break;
       }
       case 0x54: stack.push(latin1.decode(take(u32()))); break; // BINSTRING

@@ -36,7 +36,7 @@ function findEocd(f: FileReader): { at: number; eocd: DataView } {
       return { at: f.size - tailLen + i, eocd: new DataView(tail.buffer, i, EOCD_SIZE) };
     }
   }
-  throw new CheckpointError(f.path, 'not a zip archive (no end-of-central-directory record); legacy pre-1.6 torch.save files are not supported');
+  throw new CheckpointError(f.path, 'not a zip archive or truncated (no end-of-central-directory record); legacy pre-1.6 torch.save files are not supported');
 }
 
 /** Where the central directory is and how many entries it has, following zip64 records when present. */
@@ -103,6 +103,7 @@ export function readZipDirectory(f: FileReader): Map<string, ZipEntry> {
 export function dataOffset(f: FileReader, e: ZipEntry, tensor?: string): number {
   const site = tensor !== undefined ? { tensor } : {};
   if (e.method !== 0) throw new CheckpointError(f.path, `zip entry ${e.name} is compressed (method ${e.method}); only stored entries are supported`, site);
+  if (e.headerOffset + 30 > f.size) throw new CheckpointError(f.path, `file is truncated: zip entry ${e.name} starts past the end of the file`, site);
   const h = readBytes(f, e.headerOffset, 30);
   if (h.getUint32(0, true) !== SIG_LOCAL) throw new CheckpointError(f.path, `zip entry ${e.name}: bad local header signature`, site);
   const start = e.headerOffset + 30 + h.getUint16(26, true) + h.getUint16(28, true);
