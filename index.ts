@@ -1,0 +1,14 @@
+// arcticc: the library entry point.
+export { loadSpeculator } from './runtime/speculator.ts';
+export type { LoadSpeculatorOptions, Speculator } from './runtime/speculator.ts';
+export type { ProposeRequest } from './runtime/validate-inputs.ts';
+export { loadCheckpoint, inspectCheckpoint, parseSpeculatorConfig, CheckpointError } from './runtime/checkpoint/index.ts';
+export type { SpeculatorConfig, LoadedCheckpoint, CheckpointDescription } from './runtime/checkpoint/index.ts';
+export { programFor } from './runtime/speculator-program.ts';
+export { lstmSpeculator } from './speculators/lstm.ts';
+export { mlpSpeculator } from './speculators/mlp.ts';
+export { interpret } from './compiler/ir/interp.ts';
+export { printGraph } from './compiler/ir/print.ts';
+export type { Graph } from './compiler/ir/graph.ts';
+export type { HostTensor } from './compiler/ir/tensor-data.ts';
+export * as dsl from './dsl/index.ts';
