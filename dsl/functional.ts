@@ -4,31 +4,32 @@ import { Node } from '../compiler/ir/node.ts';
 import { fmtShape, normAxis } from '../compiler/ir/shape.ts';
 import { callSite, DslError } from './scope.ts';
 import { broadcastShapes, Tensor } from './tensor.ts';
-import type { Broadcast, DimLike, Replace, ShapeT } from './types.ts';
+import type { Broadcast, CheckAgree, CheckAxis, DimLike, Replace, ShapeT } from './types.ts';
 
 export const RMS_EPS = 1e-6;
 
 /** Join tensors along an axis; name the joined dim for the type checker. */
-export function concat<S extends ShapeT, D extends DType, const A extends number, const N extends DimLike>(
-  xs: readonly Tensor<S, D>[], axis: A, dim: N,
-): Tensor<Replace<S, A, N>, D> {
+export function concat<const T extends readonly Tensor[], const A extends number, const N extends DimLike>(
+  xs: T & CheckAgree<T, A, 'concat'>, axis: A & CheckAxis<T[0]['__shape'], A>, dim: N,
+): Tensor<Replace<T[0]['__shape'], A, N>, T[0]['__dtype']> {
   if (xs.length === 0) throw new DslError('concat: no tensors', callSite());
   const [f] = xs;
-  const ax = normAxis(axis, f.rank);
-  const t = new Tensor<Replace<S, A, N>, D>(f.scope.build(() => Node.make('concat', xs.map((x) => x.node), { axis: ax })), f.scope);
+  let ax: number;
+  try { ax = normAxis(axis, f.rank); } catch { throw new DslError(`concat: axis ${axis} out of range for shape ${fmtShape(f.shape)}`, callSite()); }
+  const t = new Tensor<Replace<T[0]['__shape'], A, N>, T[0]['__dtype']>(f.scope.build(() => Node.make('concat', xs.map((x) => x.node), { axis: ax })), f.scope);
   const want = f.scope.resolve(dim);
   if (typeof want === 'number' && t.shape[ax] !== want) throw new DslError(`concat: joined dim is ${t.shape[ax]}, but "${dim}" is ${want}`, callSite());
   return t;
 }
 
 /** Stack same-shaped tensors along a new last axis: k × [...S] → [...S, k]. */
-export function stack<S extends ShapeT, D extends DType, const T extends readonly Tensor<S, D>[]>(xs: T): Tensor<readonly [...S, T['length']], D> {
+export function stack<T extends Tensor<any, any>>(xs: readonly T[]): Tensor<readonly [...T['__shape'], number], T['__dtype']> {
   if (xs.length === 0) throw new DslError('stack: no tensors', callSite());
   const cols = xs.map((x) => x.reshape([...x.shape, 1]));
   return concat(cols, -1, xs.length) as never;
 }
 
-export function where<S extends ShapeT, S2 extends ShapeT, D extends DType>(cond: Tensor<ShapeT, 'bool'>, a: Tensor<S, D>, b: Tensor<S2, D>): Tensor<Broadcast<S, S2>, D> {
+export function where<S extends ShapeT, S2 extends ShapeT, D extends DType>(cond: Tensor<any, 'bool'>, a: Tensor<S, D>, b: Tensor<S2, D>): Tensor<Broadcast<S, S2>, D> {
   const s = broadcastShapes(broadcastShapes(a.shape, b.shape) ?? [], cond.shape);
   if (!s) throw new DslError(`where: cannot broadcast ${fmtShape(cond.shape)}, ${fmtShape(a.shape)}, ${fmtShape(b.shape)}`, callSite());
   const src = [cond.broadcastTo(s).node, a.broadcastTo(s).node, b.broadcastTo(s).node];
@@ -41,7 +42,7 @@ export function embedding<V extends DimLike, E extends DimLike, S extends ShapeT
   return g.cast('f32') as never;
 }
 
-export interface NormOptions { eps?: number; weight?: Tensor; bias?: Tensor }
+export interface NormOptions { eps?: number; weight?: Tensor<any, any>; bias?: Tensor<any, any> }
 
 function affine<S extends ShapeT>(y: Tensor<S, FloatDType>, o: NormOptions): Tensor<S, 'f32'> {
   let out = y.cast('f32') as Tensor;

@@ -55,7 +55,7 @@ export class ProgramBuilder {
     return t;
   }
 
-  output(name: string, t: Tensor): void {
+  output(name: string, t: Tensor<any, any>): void {
     if (!isDimName(name)) throw new DslError(`output name "${name}" must be an identifier`, callSite());
     if (this.outputs.some((o) => o.name === name)) throw new DslError(`output "${name}" declared twice`, callSite());
     this.outputs.push({ name, node: t.node });
