@@ -1,0 +1,44 @@
+// Arctic + suffix (spec §4.3): per request and per step, use the suffix draft when its score (≈ expected
+// accepted tokens) is at least the speculator's n_predict, the number of tokens the model would draft;
+// otherwise the model's draft. The model runs only for the rows that need it (the reference runs it for the
+// whole batch because its graph has a fixed cost; the drafts chosen are the same).
+import type { Draft, DraftModel, ProposeInput, Proposer, RequestId } from './proposer.ts';
+import { EMPTY_DRAFT } from './proposer.ts';
+import { runDraftModel } from './model-proposer.ts';
+import { SuffixProposer, toDraft, type SuffixProposerOptions } from './suffix-proposer.ts';
+
+export interface HybridProposerOptions extends Omit<SuffixProposerOptions, 'minScore'> {
+  model: DraftModel;
+}
+
+export class HybridProposer implements Proposer {
+  readonly name = 'hybrid';
+  readonly model: DraftModel;
+  readonly suffix: SuffixProposer;
+  readonly minScore: number;
+
+  constructor(options: HybridProposerOptions) {
+    const { model, ...suffix } = options;
+    this.model = model;
+    this.suffix = new SuffixProposer(suffix);
+    this.minScore = model.numSpeculativeTokens;
+  }
+
+  startRequest(id: RequestId, prompt: Int32Array): void { this.suffix.startRequest(id, prompt); }
+  onTokens(id: RequestId, tokens: Int32Array): void { this.suffix.onTokens(id, tokens); }
+  stopRequest(id: RequestId): void { this.suffix.stopRequest(id); }
+
+  async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {
+    const out: Draft[] = new Array(batch.length);
+    const needModel: number[] = [];
+    batch.forEach((b, i) => {
+      const d = this.suffix.draft(b);
+      if (d.score >= this.minScore && d.tokens.length > 0) out[i] = toDraft(d);
+      else if (b.hidden !== null) { out[i] = { ...EMPTY_DRAFT, score: d.score }; needModel.push(i); }
+      else out[i] = { ...EMPTY_DRAFT, score: d.score };
+    });
+    const drafts = await runDraftModel(this.model, needModel.map((i) => batch[i]));
+    needModel.forEach((i, r) => { out[i] = { tokens: drafts[r], source: 'arctic', score: out[i].score }; });
+    return out;
+  }
+}

@@ -1,0 +1,58 @@
+// The seam between the decoding loop and whatever drafts tokens: the Arctic model speculator, suffix
+// decoding, prompt-lookup n-grams, or the hybrid. The loop tells a proposer about a request's lifetime and
+// every token it accepts, and asks for one draft per active request per step.
+import type { RequestId } from './errors.ts';
+
+export type { RequestId } from './errors.ts';
+
+// The Arctic speculator as the runtime exposes it: the target's final hidden state at the last accepted
+// position plus the token sampled from it in, n_predict greedy draft tokens per row out.
+export interface DraftModel {
+  readonly hiddenSize: number;
+  readonly vocabSize: number;
+  readonly numSpeculativeTokens: number;
+  propose(req: { hidden: Float32Array; tokens: Int32Array }): Promise<Int32Array>; // B×H in, B×k out (row-major)
+}
+
+// Given the whole token sequence, the final hidden state and the logits for each of the last `count`
+// positions (row i predicts the token after position length - count + i).
+export interface TargetModel {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  forward(tokens: Int32Array, count: number): { hidden: Float32Array; logits: Float32Array };
+}
+
+export interface ProposeInput {
+  requestId: RequestId;
+  tokens: Int32Array;          // prompt + generated so far; the last token is the newest
+  hidden: Float32Array | null; // the target's hidden state that produced the last token (null before the first step)
+}
+
+export type DraftSource = 'arctic' | 'suffix' | 'ngram' | 'none';
+
+export interface Draft {
+  tokens: Int32Array;
+  source: DraftSource;
+  score?: number; // the suffix draft's score, when one was computed (also when the model draft won)
+}
+
+export interface Proposer {
+  readonly name: string;
+  startRequest(id: RequestId, prompt: Int32Array): void;
+  onTokens(id: RequestId, tokens: Int32Array): void; // tokens appended this step: accepted drafts + the target's token
+  stopRequest(id: RequestId): void;
+  propose(batch: readonly ProposeInput[]): Promise<Draft[]>;
+}
+
+export const EMPTY_DRAFT: Readonly<Draft> = Object.freeze({ tokens: new Int32Array(0), source: 'none' as const });
+
+// A tree draft (tokens with parent indices) reduced to its first root-to-leaf chain; tree drafts are emitted
+// best-first, so the first child of each token is its most probable continuation.
+export function firstPath(tokens: Int32Array, parents: Int32Array): Int32Array {
+  const path: number[] = [];
+  let at = -1;
+  for (let i = 0; i < tokens.length; i++) {
+    if (parents[i] === at) { path.push(tokens[i]); at = i; }
+  }
+  return Int32Array.from(path);
+}
