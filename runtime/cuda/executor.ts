@@ -1,0 +1,297 @@
+// Runs an ExecutionPlan on one device: buffers at maxDims, one arena for temps, weights uploaded once,
+// launches replayed from a CUDA graph per (bucketed) dims binding. Inputs go through pinned staging
+// buffers into the padded rows (padding = zero bytes: token 0, hidden 0.0, so kernels never read
+// garbage); outputs come back cropped to the caller's batch.
+import type { ExecutionPlan, LaunchArg, PlanKernel } from '../../compiler/codegen/plan.ts';
+import { evalGrid } from '../../compiler/codegen/plan.ts';
+import { itemSize } from '../../compiler/ir/dtype.ts';
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import { allocData, hostTensor } from '../../compiler/ir/tensor-data.ts';
+import type { CUdeviceptr, CUfunction } from './driver.ts';
+import type { CudaDevice } from './device.ts';
+import { CudaGraph } from './graph.ts';
+import type { ArgValue, LaunchDims, PackedArgs } from './launch.ts';
+import { ArgBlock, launchKernel } from './launch.ts';
+import type { PinnedBuffer } from './memory.ts';
+import { fmtBytes } from './memory.ts';
+import type { LoadedModule } from './module.ts';
+import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
+
+export interface ExecutorOptions {
+  /** the dim padded to ArcticInference buckets and captured per bucket (default "B" when the plan has it) */
+  batchDim?: string;
+  /** capture a CUDA graph per bucket and replay it (default true); false launches kernel by kernel */
+  graphs?: boolean;
+}
+
+export interface RunOptions {
+  /** override ExecutorOptions.graphs for this run (tests compare graph replay with eager launches) */
+  graph?: boolean;
+}
+
+interface Prepared {
+  readonly block: ArgBlock;
+  readonly steps: { fn: CUfunction; dims: LaunchDims; args: PackedArgs; what: string }[];
+  graph: CudaGraph | null;
+}
+
+export class PlanExecutor {
+  readonly device: CudaDevice;
+  readonly plan: ExecutionPlan;
+  readonly batchDim: string | null;
+  readonly #graphs: boolean;
+  readonly #addr = new Map<string, CUdeviceptr>();
+  readonly #owned: CUdeviceptr[] = [];
+  readonly #pinned = new Map<string, PinnedBuffer>();
+  readonly #modules = new Map<string, LoadedModule>();
+  readonly #fns = new Map<string, CUfunction>();
+  readonly #prepared = new Map<string, Prepared>();
+  #bytes = 0;
+  #closed = false;
+  #busy = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Checks the weights, loads every module, allocates and uploads. Any failure (bad weight, JIT error,
+   * out of memory) frees everything this call allocated before the error propagates.
+   */
+  constructor(device: CudaDevice, plan: ExecutionPlan, weights: ReadonlyMap<string, HostTensor>, o: ExecutorOptions = {}) {
+    checkWeights(plan, weights);
+    this.device = device;
+    this.plan = plan;
+    const bd = o.batchDim ?? 'B';
+    this.batchDim = plan.maxDims[bd] !== undefined ? bd : null;
+    this.#graphs = o.graphs ?? true;
+    device.makeCurrent();
+    try {
+      this.#loadModules();
+      this.#allocate(weights);
+    } catch (e) {
+      const held = this.#bytes, n = this.#owned.length;
+      this.#free();
+      if (e instanceof Error) e.message += `\n(loading plan ${plan.name} on ${device.description}: freed the ${n} device buffers, ${fmtBytes(held)}, allocated so far)`;
+      throw e;
+    }
+  }
+
+  /** device bytes this executor holds (buffers and arena) */
+  get deviceBytes(): number { return this.#bytes; }
+  /** (bucket key) → captured graph count, for tests */
+  get capturedGraphs(): number { return [...this.#prepared.values()].filter((p) => p.graph).length; }
+  get closed(): boolean { return this.#closed; }
+
+  #loadModules(): void {
+    for (const [key, ptx] of Object.entries(this.plan.modules)) this.#modules.set(key, this.device.modules.load(ptx, `module "${key}" of plan ${this.plan.name}`));
+    for (const k of this.plan.kernels) {
+      const m = this.#modules.get(k.module);
+      if (!m) throw new Error(`plan ${this.plan.name}: kernel ${k.name} names module "${k.module}", which the plan lacks`);
+      this.#fns.set(k.name, m.function(k.name, k.sharedBytes));
+    }
+  }
+
+  #alloc(bytes: number, label: string): CUdeviceptr {
+    const p = this.device.memory.alloc(bytes, label);
+    this.#owned.push(p);
+    this.#bytes += Math.max(16, Math.ceil(bytes));
+    return p;
+  }
+
+  #allocate(weights: ReadonlyMap<string, HostTensor>): void {
+    const max = this.plan.maxDims;
+    const byName = new Map<string, CUdeviceptr>();
+    const uploads: [CUdeviceptr, HostTensor][] = [];
+    for (const b of this.plan.buffers) {
+      if (b.kind === 'temp') continue;
+      if (b.kind === 'param') {
+        // one copy per weight name, however many buffers refer to it
+        let p = byName.get(b.name!);
+        if (p === undefined) {
+          const t = weights.get(b.name!)!;
+          p = this.#alloc(t.data.byteLength, `weight "${b.name}" (${b.dtype}[${t.shape.join(',')}])`);
+          byName.set(b.name!, p);
+          uploads.push([p, t]);
+        }
+        this.#addr.set(b.id, p);
+        continue;
+      }
+      const bytes = bufferBytes(b, max);
+      this.#addr.set(b.id, this.#alloc(bytes, `${b.kind} "${b.name ?? b.id}" at maxDims`));
+      this.#pinned.set(b.id, this.device.memory.allocPinned(bytes));
+    }
+    if (this.plan.arenaBytes > 0) {
+      const arena = this.#alloc(this.plan.arenaBytes, `the temporaries arena of plan ${this.plan.name}`);
+      for (const b of this.plan.buffers) {
+        if (b.kind !== 'temp') continue;
+        if (b.offset === undefined) throw new Error(`plan ${this.plan.name}: temp buffer ${b.id} has no arena offset`);
+        if (b.offset + bufferBytes(b, max) > this.plan.arenaBytes) throw new Error(`plan ${this.plan.name}: temp ${b.id} overruns the arena`);
+        this.#addr.set(b.id, arena + BigInt(b.offset));
+      }
+    } else if (this.plan.buffers.some((b) => b.kind === 'temp')) {
+      throw new Error(`plan ${this.plan.name}: temp buffers but arenaBytes is 0`);
+    }
+    for (const [p, t] of uploads) this.device.memory.upload(p, t.data, t.data.byteLength);
+  }
+
+  /** The device address of a buffer (tests poke at buffers directly). */
+  address(bufferId: string): CUdeviceptr {
+    const a = this.#addr.get(bufferId);
+    if (a === undefined) throw new Error(`plan ${this.plan.name}: no buffer "${bufferId}"`);
+    return a;
+  }
+
+  /** Fills every output buffer (and the arena) with `byte` on the stream, so unwritten elements show. */
+  poisonOutputs(byte = 0xff): void {
+    this.#assertOpen();
+    const max = this.plan.maxDims;
+    for (const o of this.plan.outputs) this.device.memory.memset(this.address(o.buffer), byte, bufferBytes(bufferById(this.plan, o.buffer), max));
+    if (this.plan.arenaBytes > 0) {
+      const t = this.plan.buffers.find((b) => b.kind === 'temp');
+      if (t) this.device.memory.memset(this.address(t.id) - BigInt(t.offset ?? 0), byte, this.plan.arenaBytes);
+    }
+  }
+
+  /** The dims the kernels run with: the caller's, with the batch dim rounded up to its bucket. */
+  runDims(dims: Readonly<Record<string, number>>): Record<string, number> {
+    const run = { ...dims };
+    if (this.batchDim && dims[this.batchDim] !== undefined) run[this.batchDim] = bucketFor(dims[this.batchDim], this.plan.maxDims[this.batchDim]);
+    return run;
+  }
+
+  #argValue(a: LaunchArg, dims: Readonly<Record<string, number>>, k: PlanKernel, i: number): ArgValue {
+    const t = k.params[i]?.type;
+    const where = `kernel ${k.name} argument ${i} (${k.params[i]?.name ?? '?'}: ${t})`;
+    if ('buffer' in a) {
+      if (t !== 'u64') throw new Error(`plan ${this.plan.name}: ${where} gets buffer ${a.buffer}, which needs a u64 parameter`);
+      return this.address(a.buffer);
+    }
+    if ('dim' in a) {
+      const v = dims[a.dim] ?? this.plan.maxDims[a.dim];
+      if (v === undefined) throw new Error(`plan ${this.plan.name}: ${where} names dim "${a.dim}", which is not bound`);
+      if (t === 'f32') throw new Error(`plan ${this.plan.name}: ${where} gets an integer dim`);
+      return v;
+    }
+    if ('u32' in a) { if (t === 'f32') throw new Error(`plan ${this.plan.name}: ${where} gets a u32`); return a.u32; }
+    if (t !== 'f32') throw new Error(`plan ${this.plan.name}: ${where} gets an f32`);
+    return a.f32;
+  }
+
+  #prepare(run: Readonly<Record<string, number>>): Prepared {
+    const key = Object.keys(run).sort().map((k) => `${k}=${run[k]}`).join(',');
+    const hit = this.#prepared.get(key);
+    if (hit) return hit;
+    const env = new Map(Object.entries(run));
+    const kernels = new Map(this.plan.kernels.map((k) => [k.name, k]));
+    const block = new ArgBlock(ArgBlock.bytesFor(this.plan.launches.map((l) => kernels.get(l.kernel)?.params.map((p) => p.type) ?? [])));
+    const steps = this.plan.launches.flatMap((l, li) => {
+      const k = kernels.get(l.kernel);
+      if (!k) throw new Error(`plan ${this.plan.name}: launch ${li} names unknown kernel ${l.kernel}`);
+      if (l.args.length !== k.params.length) throw new Error(`plan ${this.plan.name}: launch ${li} passes ${l.args.length} arguments to ${k.name}, which takes ${k.params.length}`);
+      const grid = l.grid.map((g) => evalGrid(g, env)) as [number, number, number];
+      if (grid.some((g) => g === 0)) return []; // nothing to do at this size
+      const args = block.pack(k.params.map((p) => p.type), l.args.map((a, i) => this.#argValue(a, run, k, i)));
+      return [{ fn: this.#fns.get(k.name)!, dims: { grid, block: k.block, sharedBytes: k.sharedBytes }, args, what: `launch ${li} (${k.name})` }];
+    });
+    const p: Prepared = { block, steps, graph: null };
+    this.#prepared.set(key, p);
+    return p;
+  }
+
+  #launchAll(p: Prepared): void {
+    for (const s of p.steps) launchKernel(this.device, s.fn, s.dims, s.args, s.what);
+  }
+
+  /** Enqueues the plan for `run` dims: a graph replay (captured on first use, after one eager warm-up) or eager launches. */
+  #enqueue(run: Readonly<Record<string, number>>, graph: boolean): void {
+    const p = this.#prepare(run);
+    if (!graph) { this.#launchAll(p); return; }
+    if (!p.graph) {
+      // warm-up first (as ArcticInference does): a faulty launch fails here with its own name, not inside capture
+      this.#launchAll(p);
+      p.graph = CudaGraph.capture(this.device, () => this.#launchAll(p));
+    }
+    p.graph.launch();
+  }
+
+  /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */
+  #start(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
+    this.#assertOpen();
+    this.device.makeCurrent();
+    const dims = bindInputs(this.plan, inputs);
+    const run = this.runDims(dims);
+    for (const id of this.plan.inputs) {
+      const b = bufferById(this.plan, id);
+      const t = inputs[b.name ?? id];
+      const stage = new Uint8Array(this.#pinned.get(id)!.view);
+      const bytes = bufferBytes(b, run);
+      const shape = resolveDims(b.shape, run, b.id);
+      if (bytes !== t.data.byteLength) stage.fill(0, 0, bytes);
+      copyBlock(bytesOf(t), t.shape, stage, shape, itemSize(b.dtype));
+      this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
+    }
+    this.#enqueue(run, o.graph ?? this.#graphs);
+    for (const out of this.plan.outputs) {
+      const b = bufferById(this.plan, out.buffer);
+      this.device.cu('cuMemcpyDtoHAsync_v2', this.#pinned.get(b.id)!.ptr, this.address(b.id), bufferBytes(b, run), this.device.stream);
+    }
+    return { dims, run };
+  }
+
+  #finish(dims: Record<string, number>, run: Record<string, number>): Record<string, HostTensor> {
+    const result: Record<string, HostTensor> = {};
+    for (const out of this.plan.outputs) {
+      const b = bufferById(this.plan, out.buffer);
+      const shape = resolveDims(b.shape, dims, b.id);
+      const t = hostTensor(b.dtype, shape, allocData(b.dtype, shape.reduce((a, x) => a * x, 1)));
+      copyBlock(new Uint8Array(this.#pinned.get(b.id)!.view), resolveDims(b.shape, run, b.id), bytesOf(t), shape, itemSize(b.dtype), true);
+      result[out.name] = t;
+    }
+    return result;
+  }
+
+  /** Runs the plan on `inputs` (named as in the program) and waits on this thread. */
+  run(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions = {}): Record<string, HostTensor> {
+    if (this.#busy) throw new Error(`plan ${this.plan.name}: run() while a runAsync() is in flight; await it first`);
+    const { dims, run } = this.#start(inputs, o);
+    this.device.synchronize();
+    return this.#finish(dims, run);
+  }
+
+  /** Like run(), but waits for the GPU on a worker thread; calls are serialized (the staging buffers are shared). */
+  runAsync(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions = {}): Promise<Record<string, HostTensor>> {
+    const next = this.#queue.then(async () => {
+      this.#busy = true;
+      try {
+        const { dims, run } = this.#start(inputs, o);
+        await this.device.synchronizeAsync();
+        return this.#finish(dims, run);
+      } finally {
+        this.#busy = false;
+      }
+    });
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error(`plan ${this.plan.name}: executor used after close()`);
+    this.device.health.assertUsable(`running plan ${this.plan.name}`);
+  }
+
+  #free(): void {
+    for (const p of this.#prepared.values()) p.graph?.destroy();
+    this.#prepared.clear();
+    for (const p of this.#owned.splice(0)) this.device.memory.free(p);
+    this.#bytes = 0;
+    for (const b of this.#pinned.values()) this.device.memory.freePinned(b);
+    this.#pinned.clear();
+    for (const m of this.#modules.values()) this.device.modules.release(m);
+    this.#modules.clear();
+  }
+
+  /** Frees graphs, buffers, staging and modules. Idempotent; after a kernel fault it only drops handles. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#free();
+  }
+}
