@@ -1,4 +1,6 @@
 // The tracing scope: dim bindings for names, and the source line each node came from.
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IRError } from '../compiler/ir/errors.ts';
 import type { Node } from '../compiler/ir/node.ts';
 import type { Dim } from '../compiler/ir/shape.ts';
@@ -12,15 +14,24 @@ export class DslError extends Error {
   }
 }
 
-const INTERNAL = /[\\/](dsl|compiler)[\\/][^\\/]+\.ts|node:internal|node_modules/;
+// This package's own dsl/ and compiler/ folders, by absolute path: a user's file that merely lives in a
+// folder named "dsl" (e.g. tests/unit/dsl/x.test.ts) is still the user's.
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OWN = [join(ROOT, 'dsl') + sep, join(ROOT, 'compiler') + sep];
+const EXTERNAL = /^node:|[\\/]node_modules[\\/]/;
 
 /** The first stack frame outside the DSL and compiler: the user's file:line:column. */
 export function callSite(): string | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 64; // the user's frame can sit below more than the default 10 DSL frames
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  Error.stackTraceLimit = limit;
   for (const line of stack) {
-    if (INTERNAL.test(line)) continue;
-    const m = /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(line);
-    if (m) return m[1].replace(/^file:\/\//, '');
+    const m = /\(?((?:file:\/\/)?[^()\s]+)(:\d+:\d+)\)?\s*$/.exec(line);
+    if (!m) continue;
+    const loc = (m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1]) + m[2];
+    if (EXTERNAL.test(loc) || OWN.some((d) => loc.startsWith(d))) continue;
+    return loc;
   }
   return undefined;
 }
