@@ -8,7 +8,7 @@ import { fmtShape, normAxis, sameShape } from '../compiler/ir/shape.ts';
 import { callSite, DslError } from './scope.ts';
 import type { Scope } from './scope.ts';
 import type {
-  Broadcast, CheckBroadcast, CheckLastDim, CheckPromote, DimLike, Init, Last, Promote, RemoveAxis, Replace, ShapeT,
+  Broadcast, CheckAxis, CheckBroadcast, CheckLastDim, CheckPromote, DimLike, Init, Last, Promote, RemoveAxis, Replace, ShapeT,
 } from './types.ts';
 
 type Operand<S extends ShapeT, D extends DType, S2 extends ShapeT, D2 extends DType> =
@@ -122,14 +122,14 @@ export class Tensor<S extends ShapeT = ShapeT, D extends DType = DType> {
   private axis(a: number): number {
     try { return normAxis(a, this.rank); } catch (e) { throw new DslError(`axis ${a} out of range for shape ${fmtShape(this.shape)}`, callSite()); }
   }
-  sum<const A extends number>(axis: A): Tensor<RemoveAxis<S, A>, D> { return this.make('sum', [this.node], { axis: this.axis(axis) }); }
-  max<const A extends number>(axis: A): Tensor<RemoveAxis<S, A>, D> { return this.make('reduce_max', [this.node], { axis: this.axis(axis) }); }
-  argmax<const A extends number>(axis: A): Tensor<RemoveAxis<S, A>, 'i32'> { return this.make('argmax', [this.node], { axis: this.axis(axis) }); }
-  mean<const A extends number>(axis: A): Tensor<RemoveAxis<S, A>, D> {
+  sum<const A extends number>(axis: A & CheckAxis<S, A>): Tensor<RemoveAxis<S, A>, D> { return this.make('sum', [this.node], { axis: this.axis(axis) }); }
+  max<const A extends number>(axis: A & CheckAxis<S, A>): Tensor<RemoveAxis<S, A>, D> { return this.make('reduce_max', [this.node], { axis: this.axis(axis) }); }
+  argmax<const A extends number>(axis: A & CheckAxis<S, A>): Tensor<RemoveAxis<S, A>, 'i32'> { return this.make('argmax', [this.node], { axis: this.axis(axis) }); }
+  mean<const A extends number>(axis: A & CheckAxis<S, A>): Tensor<RemoveAxis<S, A>, D> {
     const ax = this.axis(axis);
     const n = this.shape[ax];
     if (typeof n !== 'number') throw new DslError(`mean over symbolic dim "${n}" is not supported`, callSite());
-    return this.sum(axis).div(n) as never;
+    return this.sum(axis as number).div(n) as never;
   }
   /** Top-k along the last axis: values descending, ties to the lower index. */
   topk<const K extends number>(k: K): { values: Tensor<Replace<S, -1, K>, D>; indices: Tensor<Replace<S, -1, K>, 'i32'> } {
@@ -153,22 +153,22 @@ export class Tensor<S extends ShapeT = ShapeT, D extends DType = DType> {
   reshape<const T extends ShapeT>(shape: T): Tensor<T, D> {
     return this.make('reshape', [this.node], { shape: shape.map((d) => this.scope.resolve(d)) });
   }
-  permute<const P extends readonly number[]>(perm: P): Tensor<{ readonly [I in keyof P]: P[I] extends keyof S ? S[P[I]] : DimLike }, D> {
+  permute<const P extends readonly number[]>(perm: P): Tensor<{ readonly [I in keyof P]: `${P[I]}` extends keyof S ? S[P[I] & keyof S] : DimLike }, D> {
     return this.make('permute', [this.node], { perm: [...perm] });
   }
   /** Elements [start, end) of an axis; name the resulting dim for the type checker. */
-  slice<const A extends number, const N extends DimLike = number>(axis: A, start: number, end: number, _dim?: N): Tensor<Replace<S, A, N>, D> {
+  slice<const A extends number, const N extends DimLike = number>(axis: A & CheckAxis<S, A>, start: number, end: number, _dim?: N): Tensor<Replace<S, A, N>, D> {
     return this.make('slice', [this.node], { axis: this.axis(axis), start, end });
   }
   /** n equal pieces along an axis, each of size `dim` (a bound name or a number). */
-  chunk<const A extends number, const N extends DimLike>(axis: A, n: number, dim: N): Tensor<Replace<S, A, N>, D>[] {
+  chunk<const A extends number, const N extends DimLike>(axis: A & CheckAxis<S, A>, n: number, dim: N): Tensor<Replace<S, A, N>, D>[] {
     const ax = this.axis(axis);
     const size = this.shape[ax];
     const each = this.scope.resolve(dim);
     if (typeof size !== 'number' || typeof each !== 'number' || size !== n * each) {
       throw new DslError(`chunk: axis ${ax} of ${fmtShape(this.shape)} is not ${n} pieces of ${dim}=${each}`, callSite());
     }
-    return Array.from({ length: n }, (_, i) => this.slice(axis, i * each, (i + 1) * each, dim) as never);
+    return Array.from({ length: n }, (_, i) => this.slice(axis as number, i * each, (i + 1) * each, dim) as never);
   }
 }
 
