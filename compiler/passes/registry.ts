@@ -1,0 +1,18 @@
+// The pass registry: every pass by its CLI name. Add a pass by writing <name>.ts and listing it here.
+import canonicalize from './canonicalize.ts';
+import foldConcatSlice from './fold-concat-slice.ts';
+import type { Pass } from './pass.ts';
+import simplify from './simplify.ts';
+
+export type { Pass } from './pass.ts';
+
+const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize];
+
+export const PASSES: ReadonlyMap<string, Pass<any>> = new Map(ALL.map((p) => [p.name, p]));
+
+/** The pass called `name`; the error lists every known pass. */
+export function getPass(name: string): Pass<any> {
+  const p = PASSES.get(name);
+  if (!p) throw new Error(`unknown pass "${name}" (known passes: ${[...PASSES.keys()].join(', ')})`);
+  return p;
+}
