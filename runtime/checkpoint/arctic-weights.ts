@@ -37,6 +37,7 @@ export interface WeightPlan {
 }
 
 const PREFIX = 'speculator.';
+const ALIAS_CHUNK = 16 << 20;
 const itemBytes = (d: DType): number => (d === 'f32' ? 4 : 2);
 const elems = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -117,7 +118,8 @@ export function planArcticWeights(config: SpeculatorConfig, metas: ReadonlyMap<s
 
 /** Where materialize gets bytes: reads by stored name, plus optional shortcuts. */
 export interface TensorSource {
-  read(stored: string, dst: Uint8Array): void;
+  /** Fill dst with the stored tensor's bytes from byte `offset` on. */
+  read(stored: string, dst: Uint8Array, offset: number): void;
   /** True when two stored names are known to be the same bytes (tied storage), so no comparison is needed. */
   shares?(a: string, b: string): boolean;
   /** An existing tensor to hand out as is, instead of copying a single-part parameter. */
@@ -134,18 +136,22 @@ export function materialize(plan: WeightPlan, src: TensorSource, file: string): 
     const bytes = bytesOf(t);
     let at = 0;
     for (const part of p.parts) {
-      src.read(part.stored, bytes.subarray(at, at + part.byteLength));
+      src.read(part.stored, bytes.subarray(at, at + part.byteLength), 0);
       at += part.byteLength;
     }
     out.set(p.name, t);
   }
   for (const a of plan.aliases) {
     if (src.shares?.(a.stored, a.ofStored)) continue;
+    // Compared chunk by chunk: a stored copy of a 1 GB embedding must not need another 1 GB.
     const target = bytesOf(out.get(a.of) as HostTensor);
-    const copy = new Uint8Array(target.byteLength);
-    src.read(a.stored, copy);
-    if (Buffer.compare(copy, target) !== 0) {
-      throw new CheckpointError(file, `should be tied to ${a.ofStored} (${a.why} is true in the config) but its values differ`, { tensor: a.stored });
+    const chunk = new Uint8Array(Math.min(ALIAS_CHUNK, target.byteLength));
+    for (let at = 0; at < target.byteLength; at += chunk.byteLength) {
+      const n = Math.min(chunk.byteLength, target.byteLength - at);
+      src.read(a.stored, chunk.subarray(0, n), at);
+      if (Buffer.compare(chunk.subarray(0, n), target.subarray(at, at + n)) !== 0) {
+        throw new CheckpointError(file, `should be tied to ${a.ofStored} (${a.why} is true in the config) but its values differ`, { tensor: a.stored });
+      }
     }
   }
   return out;
@@ -156,7 +162,7 @@ export function mapArcticWeights(config: SpeculatorConfig, raw: ReadonlyMap<stri
   const plan = planArcticWeights(config, raw, file);
   const get = (n: string): HostTensor => raw.get(n) as HostTensor;
   return materialize(plan, {
-    read: (n, dst) => dst.set(bytesOf(get(n))),
+    read: (n, dst, offset) => dst.set(bytesOf(get(n)).subarray(offset, offset + dst.byteLength)),
     shares: (a, b) => get(a).data === get(b).data,
     take: get,
   }, file);

@@ -49,7 +49,7 @@ export function loadCheckpoint(dir: string, options: LoadOptions = {}): LoadedCh
     const progress = progressReporter(file, bytesToRead(plan, set), options.onProgress, options.quiet);
     const get = (n: string): RawTensor => set.tensors.get(n) as RawTensor;
     const weights = materialize(plan, {
-      read: (n, dst) => get(n).read(dst, progress.onBytes),
+      read: (n, dst, offset) => get(n).read(dst, progress.onBytes, offset),
       shares: (a, b) => sameBytes(get(a), get(b)),
     }, file);
     progress.finish();

@@ -24,8 +24,8 @@ export interface RawTensor {
   readonly storageKey: string;
   /** Byte offset of this view inside its storage. */
   readonly storageOffset: number;
-  /** Read exactly byteLength bytes into dst. */
-  read(dst: Uint8Array, onBytes?: OnBytes): void;
+  /** Fill dst with the tensor's bytes starting at byte `offset` (default 0) of the tensor. */
+  read(dst: Uint8Array, onBytes?: OnBytes, offset?: number): void;
 }
 
 /** An opened checkpoint in one format: every stored tensor, plus which ones share storage. */

@@ -99,7 +99,7 @@ export function openSafetensors(path: string): TensorSet {
       tensors.set(e.name, {
         name: e.name, dtype: info.dtype, sourceDtype: e.dtype, shape: e.shape, byteLength: e.end - e.begin,
         file: path, storageKey: `${path}#${e.name}`, storageOffset: 0,
-        read: (dst, onBytes) => f.readAt(dst, dataStart + e.begin, e.name, onBytes),
+        read: (dst, onBytes, offset = 0) => f.readAt(dst, dataStart + e.begin + offset, e.name, onBytes),
       });
     }
     return { files: [path], bytes: f.size, tensors, tied: [], close: () => f.close() };

@@ -124,7 +124,7 @@ function describe(f: FileReader, entries: Map<string, ZipEntry>, prefix: string,
   return {
     name, dtype: info.dtype, sourceDtype: t.storage.type, shape: t.shape, byteLength: n * info.size, file: f.path,
     storageKey: `${f.path}#${t.storage.key}`, storageOffset: t.offset * info.size,
-    read: (dst, onBytes) => f.readAt(dst, start, name, onBytes),
+    read: (dst, onBytes, offset = 0) => f.readAt(dst, start + offset, name, onBytes),
   };
 }
 

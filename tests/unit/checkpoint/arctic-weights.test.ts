@@ -138,3 +138,17 @@ describe('mapArcticWeights: MLP', () => {
     expect(() => map({ ...config, tieWeights: true }, raw)).toThrow(/tensor emb\.1\.weight: should be tied to emb\.0\.weight .* but its values differ/);
   });
 });
+
+describe('mapArcticWeights: aliases larger than one comparison chunk (16 MiB)', () => {
+  it('finds a difference in the last element', () => {
+    const config = parseSpeculatorConfig({ ...fixtureConfig('mlp-tied'), vocab_size: 66_000, emb_dim: 8, inner_dim: 128 }, 'config.json');
+    const raw = new Map(expectedParams(config).map(({ name, shape }) => [name, hostTensor('bf16', shape)]));
+    const emb = raw.get('emb.0.weight')!;
+    (emb.data as Uint16Array).fill(0x3f80);
+    expect(emb.data.byteLength).toBeGreaterThan(16 << 20);
+    const same = copy(emb);
+    expect(map(config, new Map([...raw, ['emb.1.weight', same]])).size).toBe(6);
+    (same.data as Uint16Array)[same.data.length - 1] = 0;
+    expect(() => map(config, new Map([...raw, ['emb.1.weight', same]]))).toThrow(/tensor emb\.1\.weight: should be tied to emb\.0\.weight/);
+  });
+});
