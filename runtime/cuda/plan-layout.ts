@@ -10,7 +10,7 @@ import { byteLength, numel } from '../../compiler/ir/tensor-data.ts';
 /**
  * ArcticInference's padding_size: m = next_pow2(b) / 4 (integer division); if m < 1 keep b, else round b
  * up to a multiple of m. So 1..4 stay, 5→6, 7→8, 9..12→12, 17..24→24, 33..48→48: at most 4 graphs per
- * power of two, at most a third of the rows wasted.
+ * power of two, and padding is under a third of the padded rows.
  */
 export function paddingSize(b: number): number {
   if (!Number.isInteger(b) || b < 1) throw new RangeError(`batch size must be a positive integer, got ${b}`);
