@@ -15,6 +15,8 @@ export interface TensorMeta {
   readonly dtype: DType | null;
   readonly sourceDtype?: string;
   readonly shape: readonly number[];
+  /** The file holding it, when it differs from the one errors name by default (shards). */
+  readonly file?: string;
 }
 
 export interface PlannedParam {
@@ -52,8 +54,9 @@ function bareNames(metas: ReadonlyMap<string, TensorMeta>, file: string): Map<st
   return bare;
 }
 
-function checkTensor(file: string, stored: string, meta: TensorMeta, dims: readonly Dim[]): DType {
+function checkTensor(defaultFile: string, stored: string, meta: TensorMeta, dims: readonly Dim[]): DType {
   const site = { tensor: stored };
+  const file = meta.file ?? defaultFile;
   if (meta.dtype === null || !WEIGHT_DTYPES.includes(meta.dtype)) {
     throw new CheckpointError(file, `expected a float dtype (bf16, f16 or f32), found ${meta.sourceDtype ?? meta.dtype}`, site);
   }

@@ -48,11 +48,15 @@ export function loadCheckpoint(dir: string, options: LoadOptions = {}): LoadedCh
     const plan = planArcticWeights(config, set.tensors, file);
     const progress = progressReporter(file, bytesToRead(plan, set), options.onProgress, options.quiet);
     const get = (n: string): RawTensor => set.tensors.get(n) as RawTensor;
-    const weights = materialize(plan, {
-      read: (n, dst, offset) => get(n).read(dst, progress.onBytes, offset),
-      shares: (a, b) => sameBytes(get(a), get(b)),
-    }, file);
-    progress.finish();
+    let weights: Map<string, HostTensor>;
+    try {
+      weights = materialize(plan, {
+        read: (n, dst, offset) => get(n).read(dst, progress.onBytes, offset),
+        shares: (a, b) => sameBytes(get(a), get(b)),
+      }, file);
+    } finally {
+      progress.finish(); // ends the progress line, so an error message starts on a line of its own
+    }
     return { config, weights, files: [configFile, ...set.files], bytes: set.bytes, tied: set.tied };
   } finally {
     set.close();

@@ -92,6 +92,8 @@ export function openTorchBin(path: string): TensorSet {
     const pklEntry = entries.get(`${prefix}data.pkl`) as ZipEntry;
     const pkl = new Uint8Array(pklEntry.size);
     f.readAt(pkl, dataOffset(f, pklEntry));
+    // Only the pickle is CRC-checked: checking storages would be a second pass over gigabytes, and their
+    // sizes, shapes and bounds are all checked anyway.
     if (zlib.crc32(pkl) !== pklEntry.crc32) throw new CheckpointError(path, `zip entry ${pklEntry.name} fails its CRC check (corrupt file)`);
     const root = unpickle(pkl, path, { global: whitelist(path), persistentLoad: persistentLoad(path) });
     if (!(root instanceof Map)) throw notStateDict(path, `the pickle holds ${root instanceof TensorRef ? 'a bare tensor' : Array.isArray(root) ? 'a list or tuple' : typeof root}, not a dict of tensors`);

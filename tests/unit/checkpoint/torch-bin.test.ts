@@ -121,6 +121,14 @@ describe('pytorch_model.bin reader: not a state dict', () => {
     expect(() => readTorchBin(file)).toThrow(/tensor w: zip entry archive\/data\/0 is compressed \(method 8\)/);
   });
 
+  it('a corrupted data.pkl fails its CRC check', () => {
+    const file = binFile();
+    const zip = Buffer.from(zipBytes(torchBinEntries(tensors, storages)));
+    zip[30 + 'archive/data.pkl'.length + 10] ^= 0xff;
+    fs.writeFileSync(file, zip);
+    expect(() => readTorchBin(file)).toThrow(/zip entry archive\/data\.pkl fails its CRC check/);
+  });
+
   it('a truncated file: no central directory, or entry data cut short (names the tensor)', () => {
     const file = binFile();
     const zip = Buffer.from(zipBytes(torchBinEntries(tensors, storages)));
