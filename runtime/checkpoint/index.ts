@@ -18,7 +18,7 @@ export { WEIGHT_DTYPES, loadRawTensor, loadTensorSet } from './raw-tensor.ts';
 export type { OnBytes, RawTensor, TensorSet } from './raw-tensor.ts';
 export { openSafetensors, readSafetensors } from './safetensors.ts';
 export { openSafetensorsIndex } from './safetensors-index.ts';
-export { writeSafetensors } from './safetensors-write.ts';
+export { safetensorsEntry, safetensorsHeader, writeSafetensors } from './safetensors-write.ts';
 export type { SafetensorsEntry } from './safetensors-write.ts';
 export { openTorchBin, readTorchBin } from './torch-bin.ts';
 export { unpickle } from './pickle.ts';
