@@ -7,7 +7,8 @@ import { verifyGraph } from './ir/verify.ts';
 import { getPass } from './passes/registry.ts';
 import type { Pass } from './passes/registry.ts';
 
-export type PassSpec = string | { readonly pass: string; readonly options?: Readonly<Record<string, unknown>> };
+/** A registered pass by name, or a Pass object (custom passes, tests), optionally with options. */
+export type PassSpec = string | Pass<any> | { readonly pass: string | Pass<any>; readonly options?: Readonly<Record<string, unknown>> };
 export type Pipeline = readonly PassSpec[];
 
 /** What `arcticc compile` runs before scheduling. */
@@ -62,10 +63,10 @@ interface Step { readonly pass: Pass<unknown>; readonly options: unknown }
 /** Look up every pass and validate its options before anything runs, so mistakes cost nothing. */
 function resolve(pipeline: Pipeline): Step[] {
   return pipeline.map((spec) => {
-    const name = typeof spec === 'string' ? spec : spec.pass;
-    const pass = getPass(name);
-    const parsed = pass.options.safeParse(typeof spec === 'string' ? {} : spec.options ?? {});
-    if (!parsed.success) throw new Error(`options of pass ${name}: ${z.prettifyError(parsed.error)}`);
+    const { pass: p, options = {} } = typeof spec === 'string' || 'run' in spec ? { pass: spec } : spec;
+    const pass = typeof p === 'string' ? getPass(p) : p;
+    const parsed = pass.options.safeParse(options);
+    if (!parsed.success) throw new Error(`options of pass ${pass.name}: ${z.prettifyError(parsed.error)}`);
     return { pass, options: parsed.data };
   });
 }

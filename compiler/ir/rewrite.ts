@@ -81,27 +81,40 @@ class Rewriter {
     return undefined;
   }
 
+  cycle(n: Node): never {
+    throw new RewriteError(`rewrite "${this.opts.name}" did not converge: rules cycle back to ${n}`);
+  }
+
   /**
-   * The fixpoint of `n`. Called in topological order by `run`, so operands are usually memoized and
-   * recursion only walks the few new nodes a replacement introduces.
+   * The fixpoint of `n`. A chain of replacements is followed in a loop (a runaway table hits
+   * maxRewrites, not the stack); recursion only visits operands, which `run` memoizes in
+   * topological order first, so it only walks the few new nodes a replacement introduces.
    */
   rewrite(n: Node): Node {
     const done = this.memo.get(n);
     if (done) return done;
-    if (this.active.has(n)) throw new RewriteError(`rewrite "${this.opts.name}" did not converge: rules cycle back to ${n}`);
-    this.active.add(n);
-    const rebuilt = n.withSrc(n.src.map((s) => this.rewrite(s)));
-    let result = this.memo.get(rebuilt);
-    if (!result) {
-      if (rebuilt !== n && this.active.has(rebuilt)) throw new RewriteError(`rewrite "${this.opts.name}" did not converge: rules cycle back to ${rebuilt}`);
+    const chain: Node[] = [];
+    const enter = (x: Node): void => {
+      if (this.active.has(x)) this.cycle(x);
+      this.active.add(x);
+      chain.push(x);
+    };
+    let cur = n;
+    for (;;) {
+      enter(cur);
+      const rebuilt = cur.withSrc(cur.src.map((s) => this.rewrite(s)));
+      const hit = this.memo.get(rebuilt);
+      if (hit) { cur = hit; break; }
+      if (rebuilt !== cur) enter(rebuilt);
       const next = this.apply(rebuilt);
-      result = next === undefined ? rebuilt : this.rewrite(next);
+      if (next === undefined) { cur = rebuilt; break; }
+      const known = this.memo.get(next);
+      if (known) { cur = known; break; }
+      cur = next;
     }
-    this.active.delete(n);
-    this.memo.set(n, result);
-    this.memo.set(rebuilt, result);
-    this.memo.set(result, result);
-    return result;
+    for (const x of chain) { this.active.delete(x); this.memo.set(x, cur); }
+    this.memo.set(cur, cur);
+    return cur;
   }
 
   run(roots: readonly Node[]): Node[] {
