@@ -33,10 +33,21 @@ function intBinary(op: string, dtype: string): F2 {
   }
 }
 
-export function castValue(to: string, v: number): number {
+const I32_MIN = -(2 ** 31), I32_MAX = 2 ** 31 - 1;
+
+/**
+ * One element of a cast. Float → int truncates toward zero and saturates to the integer range, NaN → 0
+ * (PTX cvt.rzi.s32/s64.f32 semantics); int → int wraps (keeps the low bits); → bool is "≠ 0" (NaN → 0).
+ * Out-of-range i64 values saturate in the i64 writer.
+ */
+export function castValue(to: string, v: number, from: string = 'f32'): number {
   if (to === 'bool') return v !== 0 && !Number.isNaN(v) ? 1 : 0;
-  if (to === 'i32') return Number.isFinite(v) ? Math.trunc(v) | 0 : 0;
-  if (to === 'i64') return Number.isFinite(v) ? Math.trunc(v) : 0;
+  const fromFloat = from !== 'i32' && from !== 'i64' && from !== 'bool';
+  if (to === 'i32') {
+    if (!fromFloat) return v | 0;
+    return Number.isNaN(v) ? 0 : Math.min(I32_MAX, Math.max(I32_MIN, Math.trunc(v)));
+  }
+  if (to === 'i64') return Number.isNaN(v) ? 0 : Math.trunc(v);
   return v;
 }
 
@@ -46,7 +57,7 @@ export function evalElementwise(n: Node, src: readonly HostTensor[], shape: numb
   const len = numel(shape);
   const r = src.map(reader);
   if (n.op === 'cast') {
-    for (let i = 0; i < len; i++) w(i, castValue(n.dtype, r[0](i)));
+    for (let i = 0; i < len; i++) w(i, castValue(n.dtype, r[0](i), src[0].dtype));
   } else if (n.op === 'where') {
     for (let i = 0; i < len; i++) w(i, r[0](i) ? r[1](i) : r[2](i));
   } else if (n.op === 'gelu') {

@@ -43,7 +43,9 @@ export function reader(t: HostTensor): (i: number) => number {
   }
 }
 
-/** A writer that stores a JS number into element i, rounding to the storage type. */
+const I64_MAX = 2n ** 63n - 1n, I64_MIN = -(2n ** 63n);
+
+/** A writer that stores a JS number into element i, rounding to the storage type (i64: saturating, NaN → 0). */
 export function writer(t: HostTensor): (i: number, v: number) => void {
   const d = t.data;
   switch (t.dtype) {
@@ -53,7 +55,10 @@ export function writer(t: HostTensor): (i: number, v: number) => void {
     case 'bf16': return (i, v) => { (d as Uint16Array)[i] = f32ToBf16(v); };
     case 'f16': return (i, v) => { (d as Uint16Array)[i] = f32ToF16(v); };
     case 'fp8e4m3': return (i, v) => { (d as Uint8Array)[i] = f32ToFp8e4m3(v); };
-    case 'i64': return (i, v) => { (d as BigInt64Array)[i] = BigInt(Math.trunc(v)); };
+    case 'i64': return (i, v) => {
+      const b = Number.isNaN(v) ? 0n : v >= 2 ** 63 ? I64_MAX : v < -(2 ** 63) ? I64_MIN : BigInt(Math.trunc(v));
+      (d as BigInt64Array)[i] = b;
+    };
   }
 }
 
