@@ -26,6 +26,7 @@ export function bindDims(g: Graph, inputs: Readonly<Record<string, HostTensor>>)
     if (!t) throw new Error(`graph ${g.name}: missing input "${name}" (${node.dtype}${fmtShape(node.shape)})`);
     if (t.dtype !== node.dtype) throw new TypeError(`input "${name}": expected dtype ${node.dtype}, got ${t.dtype}`);
     if (t.shape.length !== node.shape.length) throw new RangeError(`input "${name}": expected shape ${fmtShape(node.shape)}, got ${fmtShape(t.shape)}`);
+    if (t.data.length !== numel(t.shape)) throw new RangeError(`input "${name}": shape ${fmtShape(t.shape)} needs ${numel(t.shape)} elements, data has ${t.data.length}`);
     node.shape.forEach((d, i) => {
       const actual = t.shape[i];
       const want = typeof d === 'number' ? d : env.get(d);
@@ -45,6 +46,7 @@ export function checkParam(node: Node, t: HostTensor | undefined): HostTensor {
   if (t.shape.length !== node.shape.length || t.shape.some((d, i) => d !== node.shape[i])) {
     throw new RangeError(`parameter "${name}": expected shape ${fmtShape(node.shape)}, got ${fmtShape(t.shape)}`);
   }
+  if (t.data.length !== numel(t.shape)) throw new RangeError(`parameter "${name}": shape ${fmtShape(t.shape)} needs ${numel(t.shape)} elements, data has ${t.data.length}`);
   return t;
 }
 
