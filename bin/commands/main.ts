@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   inspect: { summary: 'show a checkpoint: config, tensors, shapes, dtypes, bytes, ties', load: async () => (await import('./inspect.ts')).inspect },
   compile: { summary: 'compile a built-in speculator or a DSL file to PTX + manifest', load: async () => (await import('./compile.ts')).compile },
   opt: { summary: 'run passes on a textual IR file and print the result', load: async () => (await import('./opt.ts')).opt },
+  new: { summary: 'scaffold a new draft architecture in the DSL', load: async () => (await import('./new.ts')).newArchitecture },
   bench: { summary: 'time proposals of a checkpoint on a device', load: async () => (await import('./bench.ts')).bench },
 };
 
