@@ -14,7 +14,7 @@ function stored(dtype: DType, v: number): number | undefined {
     writer(t)(0, v);
     return reader(t)(0);
   } catch {
-    return undefined; // e.g. NaN into i64 (BigInt throws): the interpreter could not run it either
+    return undefined; // a value the storage writer rejects: leave such a const alone
   }
 }
 

@@ -31,6 +31,17 @@ export function parseChecks(text: string, opts: FileCheckOptions = {}): Check[] 
   return checks;
 }
 
+/** The `]]` closing a [[...]], skipping brackets of character classes inside it (as LLVM does). */
+function varEnd(p: string, from: number): number {
+  let depth = 0;
+  for (let k = from; k < p.length; k++) {
+    if (p[k] === '\\') k++;
+    else if (p[k] === '[') depth++;
+    else if (p[k] === ']') { if (depth === 0 && p[k + 1] === ']') return k; depth = Math.max(0, depth - 1); }
+  }
+  return -1;
+}
+
 /** Pattern → regex source, resolving [[var]] uses against the variables defined so far. */
 function compile(c: Check, vars: ReadonlyMap<string, string>, where: string): { re: RegExp; defs: string[] } {
   let src = '';
@@ -45,7 +56,7 @@ function compile(c: Check, vars: ReadonlyMap<string, string>, where: string): { 
       i = end;
       continue;
     }
-    const close = p.indexOf(open, i + 2);
+    const close = open === '}}' ? p.indexOf(open, i + 2) : varEnd(p, i + 2);
     if (close < 0) throw new FileCheckError(`${where}: unterminated ${p.slice(i, i + 2)} in "${p}"`);
     const body = p.slice(i + 2, close);
     i = close + 2;
