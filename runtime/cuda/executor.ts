@@ -212,6 +212,15 @@ export class PlanExecutor {
     p.graph.launch();
   }
 
+  /**
+   * Enqueues the plan's launches for `dims` (batch dim bucketed) on the device's stream without any
+   * input/output copies: for benchmarks, which time replays on inputs already on the device.
+   */
+  enqueue(dims: Readonly<Record<string, number>>, o: RunOptions = {}): void {
+    this.#assertOpen();
+    this.#enqueue(this.runDims(dims), o.graph ?? this.#graphs);
+  }
+
   /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */
   #start(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
     this.#assertOpen();

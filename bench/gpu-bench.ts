@@ -1,0 +1,179 @@
+// GPU benchmark: copy bandwidth, then ms per proposal (median of ≥ 50 CUDA-graph replays, timed with
+// events) for the Llama-3.1-8B-shaped Arctic LSTM and MLP speculators (H=D=4096, V=128256, n=3) at batch
+// 1 and 32, each beside its bandwidth floor (weight bytes read per proposal / measured copy bandwidth) and
+// the PyTorch peer (bench/peer_torch.py). Writes a JSON report; prints a short table last.
+//   node bench/gpu-bench.ts [--out FILE.json] [--peer PEER.json] [--tests VITEST.json] [--reps N]
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
+import type { Graph } from '../compiler/ir/graph.ts';
+import { graphNodes } from '../compiler/ir/graph.ts';
+import { itemSize } from '../compiler/ir/dtype.ts';
+import type { HostTensor } from '../compiler/ir/tensor-data.ts';
+import { hostTensor, numel } from '../compiler/ir/tensor-data.ts';
+import { openDevice } from '../runtime/cuda/device.ts';
+import type { CudaDevice } from '../runtime/cuda/device.ts';
+import { PlanExecutor } from '../runtime/cuda/executor.ts';
+import { EventTimer } from '../runtime/cuda/graph.ts';
+import { lstmSpeculator } from '../speculators/lstm.ts';
+import { mlpSpeculator } from '../speculators/mlp.ts';
+
+const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' } } });
+const REPS = Math.max(50, Number(args.reps));
+const SHAPE = { hiddenSize: 4096, width: 4096, vocabSize: 128256, nPredict: 3, scaleInput: true };
+const BATCHES = [1, 32];
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/** Device-to-device copy of 1 GiB on the stream, timed with events; bytes read + written. */
+function copyBandwidth(dev: CudaDevice): { gbps: number; ms: number } {
+  const bytes = 1 << 30;
+  const a = dev.memory.alloc(bytes, 'copy src'), b = dev.memory.alloc(bytes, 'copy dst');
+  const t = new EventTimer(dev);
+  try {
+    dev.memory.memset(a, 0x5a, bytes);
+    const ms: number[] = [];
+    for (let i = 0; i < 13; i++) {
+      t.start();
+      dev.cu('cuMemcpyDtoDAsync_v2', b, a, bytes, dev.stream);
+      t.stop();
+      const m = t.elapsedMs();
+      if (i >= 3) ms.push(m);
+    }
+    const m = median(ms);
+    return { gbps: (2 * bytes) / (m / 1e3) / 1e9, ms: m };
+  } finally {
+    t.destroy();
+    dev.memory.free(a);
+    dev.memory.free(b);
+  }
+}
+
+/** Random bf16 in ±[2^-9, 2^-5) (no zeros, no denormals), tiled from one 16 MiB block to keep generation fast. */
+function randomBf16(n: number, seed: number): Uint16Array {
+  const block = new Uint16Array(Math.min(n, 8 << 20));
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < block.length; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    // sign | exponent 118..121 | 7 random mantissa bits
+    block[i] = ((s >>> 31) << 15) | ((118 + ((s >>> 7) & 3)) << 7) | (s & 0x7f);
+  }
+  const out = new Uint16Array(n);
+  for (let off = 0; off < n; off += block.length) out.set(block.subarray(0, Math.min(block.length, n - off)), off);
+  return out;
+}
+
+function randomWeights(g: Graph): Map<string, HostTensor> {
+  const w = new Map<string, HostTensor>();
+  let seed = 12345;
+  for (const n of graphNodes(g)) {
+    if (n.op !== 'param') continue;
+    const shape = n.shape as number[];
+    if (n.dtype !== 'bf16') throw new Error(`bench: param ${n} is not bf16`);
+    w.set(n.argOf<string>('name'), hostTensor('bf16', shape, randomBf16(numel(shape), seed++)));
+  }
+  return w;
+}
+
+/** Weight bytes a proposal must read: every linear/matmul reads its whole weight; a gather reads B rows. */
+export function weightBytesPerProposal(g: Graph, B: number): number {
+  let bytes = 0;
+  for (const n of graphNodes(g)) {
+    if ((n.op === 'linear' || n.op === 'matmul') && n.src[1].op === 'param') bytes += numel(n.src[1].shape as number[]) * itemSize(n.src[1].dtype);
+    if (n.op === 'gather' && n.src[0].op === 'param') bytes += B * numel(n.src[0].shape.slice(1) as number[]) * itemSize(n.src[0].dtype);
+  }
+  return bytes;
+}
+
+interface Row { model: string; B: number; ms: number | null; minMs?: number; floorMs: number; weightBytes: number; proposeWallMs?: number; error?: string }
+
+async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: (g: Graph, m: Record<string, number>) => ExecutionPlan): Promise<Row[]> {
+  const program = model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true });
+  const floors = BATCHES.map((B) => weightBytesPerProposal(program.graph, B));
+  const fail = (e: unknown): Row[] => BATCHES.map((B, i) => ({ model, B, ms: null, floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], error: (e as Error).message.split('\n')[0] }));
+  let plan: ExecutionPlan;
+  try {
+    const t0 = performance.now();
+    plan = compile(program.graph, { B: Math.max(...BATCHES) });
+    console.log(`[bench] ${model}: compiled in ${(performance.now() - t0).toFixed(0)} ms: ${plan.kernels.length} kernels, ${plan.launches.length} launches, arena ${plan.arenaBytes} B`);
+  } catch (e) { return fail(e); }
+  const t1 = performance.now();
+  const weights = randomWeights(program.graph);
+  let ex: PlanExecutor;
+  try {
+    ex = new PlanExecutor(dev, plan, weights);
+  } catch (e) { return fail(e); }
+  weights.clear();
+  console.log(`[bench] ${model}: weights generated and uploaded in ${(performance.now() - t1).toFixed(0)} ms (${(ex.deviceBytes / 2 ** 30).toFixed(2)} GiB on the device)`);
+  const rows: Row[] = [];
+  const timer = new EventTimer(dev);
+  try {
+    for (const [i, B] of BATCHES.entries()) {
+      try {
+        const inputs = {
+          hidden: hostTensor('f32', [B, SHAPE.hiddenSize], Float32Array.from({ length: B * SHAPE.hiddenSize }, (_, j) => Math.sin(j) * 2)),
+          tokens: hostTensor('i32', [B], Int32Array.from({ length: B }, (_, j) => (j * 7919) % SHAPE.vocabSize)),
+        };
+        ex.run(inputs); // warm-up + graph capture for this bucket
+        const ms: number[] = [];
+        for (let r = 0; r < REPS; r++) {
+          timer.start();
+          ex.enqueue({ B }, { graph: true });
+          timer.stop();
+          ms.push(timer.elapsedMs());
+        }
+        const wall: number[] = [];
+        for (let r = 0; r < 20; r++) { const t = performance.now(); await ex.runAsync(inputs); wall.push(performance.now() - t); }
+        rows.push({ model, B, ms: median(ms), minMs: Math.min(...ms), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall) });
+      } catch (e) {
+        rows.push(fail(e)[i]);
+      }
+    }
+  } finally {
+    timer.destroy();
+    ex.close();
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const dev = openDevice();
+  const report: Record<string, unknown> = { device: dev.description, driverVersion: dev.info.driverVersion, shape: SHAPE, reps: REPS, when: new Date().toISOString() };
+  try {
+    const bw = copyBandwidth(dev);
+    report.copy = { bytes: 2 ** 30, ms: bw.ms, gbpsReadPlusWrite: bw.gbps };
+    console.log(`[bench] copy: 1 GiB cuMemcpyDtoDAsync_v2 in ${bw.ms.toFixed(3)} ms = ${bw.gbps.toFixed(0)} GB/s (read + write)`);
+    let compile: ((g: Graph, m: Record<string, number>) => ExecutionPlan) | null = null;
+    try {
+      const c = await import('../compiler/compile.ts');
+      compile = (g, m) => c.compileProgram(g, { maxDims: m });
+    } catch (e) { report.compilerError = (e as Error).message; }
+    const rows: Row[] = [];
+    for (const model of ['lstm', 'mlp'] as const) {
+      rows.push(...(compile ? await benchModel(dev, model, bw.gbps * 1e9, compile)
+        : BATCHES.map((B) => ({ model, B, ms: null, floorMs: NaN, weightBytes: NaN, error: 'compiler/compile.ts not available' }))));
+    }
+    report.rows = rows;
+    const peer = args.peer && existsSync(args.peer) ? JSON.parse(readFileSync(args.peer, 'utf8')) as { rows?: { model: string; B: number; ms: number }[]; error?: string; torch?: string } : null;
+    report.peer = peer;
+    const tests = args.tests && existsSync(args.tests) ? JSON.parse(readFileSync(args.tests, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTotalTests: number } : null;
+    if (tests) report.tests = { passed: tests.numPassedTests, failed: tests.numFailedTests, skipped: tests.numPendingTests, total: tests.numTotalTests };
+    if (args.out) writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+
+    const f = (x: number | null | undefined, d = 3) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+    console.log(`\n== GPU check: ${dev.description} ==`);
+    if (tests) console.log(`tests: ${tests.numPassedTests} passed, ${tests.numFailedTests} failed, ${tests.numPendingTests} skipped of ${tests.numTotalTests}`);
+    console.log(`copy bandwidth: ${bw.gbps.toFixed(0)} GB/s (1 GiB DtoD, read+write)`);
+    console.log('model  B   ms/proposal  floor ms  floor/ms  torch ms  wall ms  (weights GB/proposal)');
+    for (const r of rows) {
+      const p = peer?.rows?.find((x) => x.model === r.model && x.B === r.B);
+      const frac = r.ms ? `${(100 * r.floorMs / r.ms).toFixed(0)}%` : '-';
+      console.log(`${r.model.padEnd(5)} ${String(r.B).padStart(2)}  ${f(r.ms).padStart(11)}  ${f(r.floorMs).padStart(8)}  ${frac.padStart(8)}  ${f(p?.ms).padStart(8)}  ${f(r.proposeWallMs).padStart(7)}  (${f(r.weightBytes / 1e9, 2)})${r.error ? `  error: ${r.error.slice(0, 120)}` : ''}`);
+    }
+    if (peer?.error) console.log(`torch peer: ${peer.error}`);
+  } finally {
+    dev.release();
+  }
+}
+
+await main();

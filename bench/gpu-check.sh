@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One command for the GPU machine: the GPU test suite (vitest, ARCTICC_GPU=1, JSON report), the PyTorch
+# peer, then bench/gpu-bench.ts, which prints the summary table last. Everything lands in $OUT
+# (default bench/out): gpu-check.log, gpu-tests.json, peer-torch.json, gpu-bench.json.
+#   source .gpu/env.sh && bash bench/gpu-check.sh [vitest file filters…]
+# GPU_CHECK_BENCH=0 skips the benchmark and the peer; GPU_CHECK_TESTS=0 skips the tests.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-bench/out}
+mkdir -p "$OUT"
+LOG="$OUT/gpu-check.log"
+: > "$LOG"
+export ARCTICC_GPU=1
+say() { echo "== $*" | tee -a "$LOG"; }
+
+say "$(date -u +%FT%TZ) gpu-check on $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi'); node $(node --version)"
+tests_rc=0
+if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
+  say "GPU test suite"
+  node node_modules/vitest/vitest.mjs run ${@:-tests/gpu} --reporter=default --reporter=json --outputFile.json="$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
+  tests_rc=${PIPESTATUS[0]}
+fi
+if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
+  say "PyTorch peer"
+  PYTHONUNBUFFERED=1 python3 bench/peer_torch.py --out "$OUT/peer-torch.json" 2>&1 | tee -a "$LOG"
+  say "benchmark"
+  node bench/gpu-bench.ts --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
+  bench_rc=${PIPESTATUS[0]}
+  [ "$bench_rc" = 0 ] || { echo "gpu-bench failed (exit $bench_rc)" | tee -a "$LOG"; exit "$bench_rc"; }
+fi
+[ "$tests_rc" = 0 ] || echo "GPU tests FAILED (exit $tests_rc); see $OUT/gpu-check.log" | tee -a "$LOG"
+exit "$tests_rc"

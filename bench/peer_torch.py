@@ -1,0 +1,128 @@
+"""PyTorch peer for bench/gpu-bench.ts: the same Arctic LSTM / MLP speculator math (H=D=4096, V=128256,
+n=3, tied weights, scale_input) in bf16, with the whole 3-step proposal loop captured in one
+torch.cuda.CUDAGraph per batch size, as ArcticInference does. ms per proposal = median of the replays,
+timed with CUDA events. Writes JSON: {"torch": version, "rows": [{"model", "B", "ms", "min_ms"}]}.
+
+    python3 bench/peer_torch.py --out peer-torch.json [--reps 100]
+"""
+import argparse
+import json
+import math
+import sys
+
+H = D = 4096
+V = 128256
+N = 3
+EPS = 1e-6
+
+
+def rms(x, w=None, b=None):
+    y = x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + EPS).to(x.dtype)
+    return y if w is None else y * w + b
+
+
+def alpha(n, d):
+    sw = 0.5 ** (0.5 / n)
+    return math.sqrt((1 - sw * sw) * (d / 2)) / sw
+
+
+def make_lstm(dev):
+    r = lambda *s: (torch.randn(*s, device=dev, dtype=torch.bfloat16) * 0.02)
+    p = dict(emb=r(V, D), proj0=r(4 * D, H), proj1=r(4 * D, D), head=r(V, D),
+             cw=1 + r(D), cb=r(D), sw=1 + r(D), sb=r(D))
+    a = alpha(N, D)
+    gelu = torch.nn.functional.gelu
+    lin = torch.nn.functional.linear
+
+    def run(hidden, tokens, out):
+        state = rms(hidden) / math.sqrt(2)
+        cell = None
+        tok = tokens
+        for i in range(N):
+            g = lin(state, p["proj0"] if i == 0 else p["proj1"])
+            e = p["emb"][tok]
+            pre = g + (a * e).repeat(1, 4)
+            f, ig, o, c = pre.chunk(4, -1)
+            cand = gelu(rms(c, p["cw"], p["cb"]))
+            cell = torch.sigmoid(ig) * cand if cell is None else torch.sigmoid(f) * cell + torch.sigmoid(ig) * cand
+            state = torch.sigmoid(o) * gelu(rms(cell, p["sw"], p["sb"]))
+            tok = lin(state, p["head"]).argmax(-1)
+            out[:, i] = tok
+    return run
+
+
+def make_mlp(dev):
+    r = lambda *s: (torch.randn(*s, device=dev, dtype=torch.bfloat16) * 0.02)
+    p = dict(emb=r(V, D), proj0=r(D, H), proj1=r(D, D), head=r(V, D), lw=1 + r(D), lb=r(D))
+    a = alpha(N, D)
+    gelu = torch.nn.functional.gelu
+    lin = torch.nn.functional.linear
+
+    def run(hidden, tokens, out):
+        state = rms(hidden) / math.sqrt(2)
+        tok = tokens
+        for i in range(N):
+            u = lin(state, p["proj0"] if i == 0 else p["proj1"]) + a * p["emb"][tok]
+            state = gelu(rms(u, p["lw"], p["lb"]))
+            tok = lin(state, p["head"]).argmax(-1)
+            out[:, i] = tok
+    return run
+
+
+def bench(run, B, dev, reps):
+    hidden = torch.randn(B, H, device=dev, dtype=torch.bfloat16)
+    tokens = torch.randint(0, V, (B,), device=dev)
+    out = torch.empty(B, N, device=dev, dtype=torch.long)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            run(hidden, tokens, out)
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        run(hidden, tokens, out)
+    for _ in range(5):
+        g.replay()
+    times = []
+    e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    for _ in range(reps):
+        e0.record()
+        g.replay()
+        e1.record()
+        e1.synchronize()
+        times.append(e0.elapsed_time(e1))
+    times.sort()
+    return times[len(times) // 2], times[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--reps", type=int, default=100)
+    a = ap.parse_args()
+    report = {"rows": []}
+    try:
+        global torch
+        import torch
+        report["torch"] = torch.__version__
+        dev = torch.device("cuda")
+        report["device"] = torch.cuda.get_device_name(0)
+        with torch.inference_mode():
+            for name, make in (("lstm", make_lstm), ("mlp", make_mlp)):
+                run = make(dev)
+                for B in (1, 32):
+                    ms, mn = bench(run, B, dev, max(50, a.reps))
+                    report["rows"].append({"model": name, "B": B, "ms": ms, "min_ms": mn})
+                    print(f"[peer] torch {name} B={B}: {ms:.3f} ms/proposal (min {mn:.3f})", flush=True)
+                del run
+                torch.cuda.empty_cache()
+    except Exception as e:  # report, don't fail the whole check
+        report["error"] = f"{type(e).__name__}: {e}"
+        print(f"[peer] error: {report['error']}", file=sys.stderr, flush=True)
+    with open(a.out, "w") as f:
+        json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
