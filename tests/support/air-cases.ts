@@ -16,7 +16,7 @@ export interface AirCase {
 }
 
 const RUN = /^\s*\/\/\s*RUN:\s*passes=(\S*)\s*$/m;
-const SEPARATOR = /^\s*\/\/ -----/;
+const SEPARATOR = /^\s*\/\/ -----\s*$/;
 
 export function readAirCases(file: string): AirCase[] {
   const lines = readFileSync(file, 'utf8').split('\n');

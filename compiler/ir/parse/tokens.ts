@@ -5,8 +5,9 @@ import { createToken, Lexer } from 'chevrotain';
 import type { TokenType } from 'chevrotain';
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED, line_breaks: true });
-/** Splits a file into several graphs (FileCheck cases), as in MLIR's --split-input-file. */
-export const Separator = createToken({ name: 'Separator', pattern: /\/\/ -----[^\r\n]*/, label: "'// -----'" });
+/** Splits a file into several graphs (FileCheck cases), as in MLIR's --split-input-file: exactly
+ * `// -----` to the end of the line, so a comment like `// ----- setup -----` stays a comment. */
+export const Separator = createToken({ name: 'Separator', pattern: /\/\/ -----[ \t]*(?![^\r\n])/, label: "'// -----'" });
 export const Comment = createToken({ name: 'Comment', pattern: /\/\/[^\r\n]*/, group: Lexer.SKIPPED });
 
 /** `%0`, `%hidden`: node results and graph inputs share one namespace per graph. */

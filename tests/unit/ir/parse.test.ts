@@ -51,15 +51,20 @@ describe('parseGraph accepts', () => {
     expect(g.outputs[1].node.arg).toEqual({ shape: ['graph', 'inf'] });
   });
 
+  it('words that start with a keyword as plain names (longer_alt)', () => {
+    const g = parseIR('graph constants(%x: f32[graphs]) {\n  %0 = reshape %x {shape = [graphs]} : f32[graphs]\n  return params = %0, infinity = %x\n}');
+    expect([g.name, ...g.outputs.map((o) => o.name), g.inputs[0].shape[0]]).toEqual(['constants', 'params', 'infinity', 'graphs']);
+  });
+
   it('a return of nothing and a graph without inputs', () => {
     expect(parseIR('graph g() {\n  return \n}\n').outputs).toEqual([]);
   });
 
   it('several graphs split by // ----- in parseModule, but not in parseGraph', () => {
-    const text = 'graph a() {\n  return\n}\n// -----\n// -----\ngraph b() {\n  return\n}\n';
+    const text = 'graph a() {\n  // ----- not a separator -----\n  return\n}\n// -----\n// -----\ngraph b() {\n  return\n}\n';
     expect(parseModule(text).map((g) => g.name)).toEqual(['a', 'b']);
     const e = parseError(text);
-    expect([e.line, e.column]).toEqual([6, 1]);
+    expect([e.line, e.column]).toEqual([7, 1]);
     expect(e.reason).toMatch(/single graph.*parseModule/);
   });
 });
