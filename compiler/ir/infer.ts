@@ -52,6 +52,7 @@ export function inferNode(op: Op, src: readonly Node[], arg: Arg, dtype?: DType,
   if (op === 'cast') {
     arity(op, src, 1);
     if (!dtype) return fail(op, 'cast needs a target dtype');
+    if (!isDType(dtype)) fail(op, `unknown dtype ${dtype}`);
     return { dtype, shape: src[0].shape };
   }
   if (UNARY.has(op)) {
