@@ -29,7 +29,8 @@ export function stack<T extends Tensor<any, any>>(xs: readonly T[]): Tensor<read
   return concat(cols, -1, xs.length) as never;
 }
 
-export function where<S extends ShapeT, S2 extends ShapeT, D extends DType>(cond: Tensor<any, 'bool'>, a: Tensor<S, D>, b: Tensor<S2, D>): Tensor<Broadcast<S, S2>, D> {
+/** Elementwise cond ? a : b; all three broadcast together (the condition's shape counts too). */
+export function where<SC extends ShapeT, S extends ShapeT, S2 extends ShapeT, D extends DType>(cond: Tensor<SC, 'bool'>, a: Tensor<S, D>, b: Tensor<S2, D>): Tensor<Broadcast<SC, Broadcast<S, S2>>, D> {
   const s = broadcastShapes(broadcastShapes(a.shape, b.shape) ?? [], cond.shape);
   if (!s) throw new DslError(`where: cannot broadcast ${fmtShape(cond.shape)}, ${fmtShape(a.shape)}, ${fmtShape(b.shape)}`, callSite());
   const src = [cond.broadcastTo(s).node, a.broadcastTo(s).node, b.broadcastTo(s).node];

@@ -117,6 +117,10 @@ describe('inferred shapes and dtypes through the ops', () => {
       expectTypeOf(h.gelu()).toEqualTypeOf<Tensor<readonly ['B', 'H'], 'bf16'>>();
       expectTypeOf(x.silu()).toEqualTypeOf<Tensor<readonly ['B', 'D'], 'f32'>>();
       expectTypeOf(where(x.lt(0), x, bias)).toEqualTypeOf<Tensor<readonly ['B', 'D'], 'f32'>>();
+      // the condition's shape broadcasts too: [B, D] ? [D] : [D] is [B, D] (it was typed [D])
+      const wb = where(x.lt(0), bias, bias);
+      expectTypeOf(wb).toEqualTypeOf<Tensor<readonly ['B', 'D'], 'f32'>>();
+      expect(wb.shape).toEqual(['B', 4]);
 
       // contractions: f32 out, leading dims kept
       expectTypeOf(h.linear(w)).toEqualTypeOf<Tensor<readonly ['B', 'G'], 'f32'>>();
