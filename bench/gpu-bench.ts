@@ -150,8 +150,12 @@ async function main(): Promise<void> {
     } catch (e) { report.compilerError = (e as Error).message; }
     const rows: Row[] = [];
     for (const model of ['lstm', 'mlp'] as const) {
-      rows.push(...(compile ? await benchModel(dev, model, bw.gbps * 1e9, compile)
-        : BATCHES.map((B) => ({ model, B, ms: null, floorMs: NaN, weightBytes: NaN, error: 'compiler/compile.ts not available' }))));
+      if (compile) { rows.push(...await benchModel(dev, model, bw.gbps * 1e9, compile)); continue; }
+      const g = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
+      for (const B of BATCHES) {
+        const wb = weightBytesPerProposal(g, B);
+        rows.push({ model, B, ms: null, floorMs: wb / (bw.gbps * 1e9) * 1e3, weightBytes: wb, error: `compiler/compile.ts not available: ${report.compilerError}` });
+      }
     }
     report.rows = rows;
     const peer = args.peer && existsSync(args.peer) ? JSON.parse(readFileSync(args.peer, 'utf8')) as { rows?: { model: string; B: number; ms: number }[]; error?: string; torch?: string } : null;
