@@ -1,6 +1,7 @@
 // The reference interpreter: the executable meaning of the IR, and the oracle for every backend.
-// Numerics: every op computes in float64 from the stored values and rounds once on store to the
-// node's dtype (f32 activations; bf16/f16/fp8 storage rounding exact, ties to even).
+// Numerics: every op computes in float64 from the stored values, then stores to the node's dtype:
+// f32 results round once; bf16/f16/fp8 results round to f32 and then to the narrow type (ties to even),
+// as a GPU that computes in f32 and converts on store does. Float→int casts truncate and saturate.
 // argmax/topk ties go to the lowest index; NaN counts as the largest value (as in PyTorch).
 import type { Graph } from './graph.ts';
 import { graphNodes } from './graph.ts';
