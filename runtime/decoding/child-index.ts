@@ -2,10 +2,15 @@
 // index: the key is read back from the node's own parent/token fields, so the table costs 4 bytes a slot.
 // Linear probing with backward-shift deletion keeps lookups tombstone-free however many nodes come and go.
 //
-// Callers must remove a node before changing its parent or token and insert it again afterwards.
+// Only the children of wide nodes (more than SCAN children) are indexed; narrow lists are scanned, which is
+// faster than a probe and keeps most structural edits out of the table. Callers must remove an indexed node
+// before changing its parent or token and insert it again afterwards.
 import { NIL, type NodeStore } from './node-store.ts';
 
 const MAX_LOAD = 0.6;
+
+// Sibling lists up to this long are scanned instead of indexed.
+export const SCAN = 4;
 
 export class ChildIndex {
   private table: Int32Array;

@@ -21,6 +21,7 @@ export class NodeStore {
   head: Int32Array;   // first (most frequent) child
   group: Int32Array;  // equal-count run this node belongs to among its siblings (see sibling-order.ts)
   ep: Int32Array;     // head of the list of suffixes that end exactly here (see endpoint-pool.ts)
+  wide: Uint8Array;   // 1 when the node has more than SCAN children, which are then in the child index
   capacity: number;
   highWater = 0;      // indices below this have been handed out at least once
   live = 0;
@@ -32,7 +33,7 @@ export class NodeStore {
     this.count = new Int32Array(c); this.token = new Int32Array(c); this.len = new Int32Array(c);
     this.refSeq = new Int32Array(c); this.refIdx = new Int32Array(c); this.parent = new Int32Array(c);
     this.next = new Int32Array(c); this.prev = new Int32Array(c); this.head = new Int32Array(c);
-    this.group = new Int32Array(c); this.ep = new Int32Array(c);
+    this.group = new Int32Array(c); this.ep = new Int32Array(c); this.wide = new Uint8Array(c);
     const root = this.alloc();
     this.parent[root] = NIL; this.refIdx[root] = NIL; this.refSeq[root] = NIL;
   }
@@ -48,6 +49,7 @@ export class NodeStore {
     }
     this.live++;
     this.head[n] = NIL; this.ep[n] = NIL; this.next[n] = NIL; this.prev[n] = NIL; this.group[n] = NIL;
+    this.wide[n] = 0;
     return n;
   }
 
@@ -64,7 +66,7 @@ export class NodeStore {
   }
 
   bytes(): number {
-    return 11 * 4 * this.capacity;
+    return (11 * 4 + 1) * this.capacity;
   }
 
   private grow(): void {
@@ -74,6 +76,7 @@ export class NodeStore {
     this.refSeq = g(this.refSeq); this.refIdx = g(this.refIdx); this.parent = g(this.parent);
     this.next = g(this.next); this.prev = g(this.prev); this.head = g(this.head);
     this.group = g(this.group); this.ep = g(this.ep);
+    const w = new Uint8Array(c); w.set(this.wide); this.wide = w;
     this.capacity = c;
   }
 }

@@ -5,10 +5,13 @@ import { NIL } from './node-store.ts';
 
 export class SequenceStore {
   tokens: Int32Array[] = [];  // per slot, capacity grows by doubling
-  entry: Int32Array[] = [];   // per slot: endpoint entry of the suffix starting at each index
-  window: Int32Array[] = [];  // per slot: ring of the active nodes of the last maxDepth suffixes
+  entry: Int32Array[] = [];   // per slot: endpoint entry of the suffix starting at each index, once linked
+  window: Int32Array[] = [];  // per open slot: ring of the nodes where the last maxDepth suffixes end
   length: number[] = [];
   idOf: number[] = [];
+  // Open sequences can still grow: their last maxDepth suffixes live in the window only, not on endpoint
+  // lists. Sealing links them and drops the window.
+  readonly open = new Set<number>();
   private readonly slotOfId = new Map<number, number>();
   private freeSlots: number[] = [];
   private readonly maxDepth: number;
@@ -31,7 +34,7 @@ export class SequenceStore {
     return [...this.slotOfId.keys()];
   }
 
-  open(id: number, capacity: number): number {
+  create(id: number, capacity: number): number {
     const s = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.tokens.length;
     const c = Math.max(4, capacity);
     this.tokens[s] = new Int32Array(c);
@@ -40,12 +43,14 @@ export class SequenceStore {
     this.length[s] = 0;
     this.idOf[s] = id;
     this.slotOfId.set(id, s);
+    this.open.add(s);
     return s;
   }
 
   close(slot: number): void {
     this.storedTokens -= this.length[slot];
     this.slotOfId.delete(this.idOf[slot]);
+    this.open.delete(slot);
     const empty = new Int32Array(0);
     this.tokens[slot] = empty; this.entry[slot] = empty; this.window[slot] = empty;
     this.length[slot] = 0;

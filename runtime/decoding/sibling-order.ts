@@ -1,12 +1,12 @@
 // Keeps every node's children in a doubly linked list sorted by decreasing count, so head[node] is always the
 // most frequent continuation and tree speculation can stop at the first child below the probability floor.
 //
-// Counts only ever move by one. Each run of equal-count siblings is a "group" with a head and a tail, so an
-// increment moves the node to just before its run's head and a decrement to just after its run's tail: O(1)
-// however many siblings share the count (the root has thousands of count-1 children). The resulting order
-// among equal counts is the one the reference's bubbling produces: an incremented node goes behind the
-// siblings that already had the new count, a decremented one in front of those that already had it, and a
-// new child (count 1) goes last.
+// Counts only ever move by one. Each run of two or more equal-count siblings is a "group" with a head and a
+// tail, so an increment moves the node to just before its run's head and a decrement to just after its run's
+// tail: O(1) however many siblings share the count (the root has thousands of count-1 children). A node
+// alone in its run has group NIL and needs no record, which is most nodes. The order among equal counts is
+// the one the reference's bubbling produces: an incremented node goes behind the siblings that already had
+// the new count, a decremented one in front of those that already had it, and a new child (count 1) last.
 import { NIL, type NodeStore } from './node-store.ts';
 
 export class SiblingOrder {
@@ -27,65 +27,55 @@ export class SiblingOrder {
   appendChild(p: number, x: number): void {
     const n = this.n;
     const h = n.head[p];
-    n.parent[x] = p;
-    if (h === NIL) {
-      n.head[p] = x; n.prev[x] = x; n.next[x] = NIL;
-      this.newGroup(x);
-      return;
-    }
+    n.parent[x] = p; n.group[x] = NIL;
+    if (h === NIL) { n.head[p] = x; n.prev[x] = x; n.next[x] = NIL; return; }
     const t = n.prev[h];
     n.next[t] = x; n.prev[x] = t; n.next[x] = NIL; n.prev[h] = x;
-    if (n.count[t] === n.count[x]) { n.group[x] = n.group[t]; this.gTail[n.group[t]] = x; } else this.newGroup(x);
+    if (n.count[t] === n.count[x]) this.joinAfter(t, x);
   }
 
   // Make x the only child of p (p must have none).
   setOnlyChild(p: number, x: number): void {
     const n = this.n;
-    n.parent[x] = p; n.head[p] = x; n.prev[x] = x; n.next[x] = NIL;
-    this.newGroup(x);
+    n.parent[x] = p; n.head[p] = x; n.prev[x] = x; n.next[x] = NIL; n.group[x] = NIL;
   }
 
   increment(x: number): void {
-    const n = this.n, count = n.count, next = n.next, prev = n.prev;
-    const g = n.group[x], k = count[x];
-    const h = this.gHead[g], t = this.gTail[g];
-    if (h === t) this.releaseGroup(g);
-    else if (x === h) this.gHead[g] = next[x];
-    else if (x === t) this.gTail[g] = prev[x];
-    if (x !== h) { this.unlink(x); this.linkBefore(x, h); }
+    const n = this.n, count = n.count;
+    const k = count[x];
+    const g = n.group[x];
+    if (g !== NIL) {
+      const h = this.gHead[g];
+      this.leave(g, x);
+      if (x !== h) { this.unlink(x); this.linkBefore(x, h); }
+    }
     count[x] = k + 1;
     if (n.head[n.parent[x]] !== x) {
-      const pv = prev[x];
-      if (count[pv] === k + 1) { const pg = n.group[pv]; n.group[x] = pg; this.gTail[pg] = x; return; }
+      const pv = n.prev[x];
+      if (count[pv] === k + 1) this.joinAfter(pv, x);
     }
-    this.newGroup(x);
   }
 
   // Decrement to a count that is still >= 1 (a node reaching 0 is deleted with detach instead).
   decrement(x: number): void {
-    const n = this.n, count = n.count, next = n.next, prev = n.prev;
-    const g = n.group[x], k = count[x];
-    const h = this.gHead[g], t = this.gTail[g];
-    if (h === t) this.releaseGroup(g);
-    else if (x === h) this.gHead[g] = next[x];
-    else if (x === t) this.gTail[g] = prev[x];
-    if (x !== t) { this.unlink(x); this.linkAfter(x, t); }
+    const n = this.n, count = n.count;
+    const k = count[x];
+    const g = n.group[x];
+    if (g !== NIL) {
+      const t = this.gTail[g];
+      this.leave(g, x);
+      if (x !== t) { this.unlink(x); this.linkAfter(x, t); }
+    }
     count[x] = k - 1;
-    const nx = next[x];
-    if (nx !== NIL && count[nx] === k - 1) { const ng = n.group[nx]; n.group[x] = ng; this.gHead[ng] = x; return; }
-    this.newGroup(x);
+    const nx = n.next[x];
+    if (nx !== NIL && count[nx] === k - 1) this.joinBefore(nx, x);
   }
 
   // Take x out of its parent's list (and out of its group) entirely.
   detach(x: number): void {
-    const n = this.n;
-    const g = n.group[x];
-    const h = this.gHead[g], t = this.gTail[g];
-    if (h === t) this.releaseGroup(g);
-    else if (x === h) this.gHead[g] = n.next[x];
-    else if (x === t) this.gTail[g] = n.prev[x];
+    const g = this.n.group[x];
+    if (g !== NIL) this.leave(g, x);
     this.unlink(x);
-    n.group[x] = NIL;
   }
 
   // b (detached, same count as a) takes a's exact place: same position, same group, same parent.
@@ -93,8 +83,10 @@ export class SiblingOrder {
     const n = this.n;
     const p = n.parent[a], g = n.group[a];
     n.parent[b] = p; n.group[b] = g;
-    if (this.gHead[g] === a) this.gHead[g] = b;
-    if (this.gTail[g] === a) this.gTail[g] = b;
+    if (g !== NIL) {
+      if (this.gHead[g] === a) this.gHead[g] = b;
+      if (this.gTail[g] === a) this.gTail[g] = b;
+    }
     const nx = n.next[a], pv = n.prev[a];
     const h = n.head[p];
     n.next[b] = nx;
@@ -111,6 +103,32 @@ export class SiblingOrder {
 
   bytes(): number {
     return this.gHead.byteLength + this.gTail.byteLength;
+  }
+
+  // x leaves group g (its list position is unchanged); a group left with one member dissolves.
+  private leave(g: number, x: number): void {
+    const n = this.n;
+    if (this.gHead[g] === x) this.gHead[g] = n.next[x];
+    else if (this.gTail[g] === x) this.gTail[g] = n.prev[x];
+    n.group[x] = NIL;
+    const h = this.gHead[g];
+    if (h === this.gTail[g]) { n.group[h] = NIL; this.release(g); }
+  }
+
+  // x, now directly after y with y's count, becomes the tail of y's run.
+  private joinAfter(y: number, x: number): void {
+    const n = this.n;
+    let g = n.group[y];
+    if (g === NIL) { g = this.alloc(y); n.group[y] = g; }
+    n.group[x] = g; this.gTail[g] = x;
+  }
+
+  // x, now directly before y with y's count, becomes the head of y's run.
+  private joinBefore(y: number, x: number): void {
+    const n = this.n;
+    let g = n.group[y];
+    if (g === NIL) { g = this.alloc(y); n.group[y] = g; }
+    n.group[x] = g; this.gHead[g] = x;
   }
 
   private unlink(x: number): void {
@@ -141,19 +159,20 @@ export class SiblingOrder {
     if (nx === NIL) n.prev[n.head[n.parent[x]]] = x; else n.prev[nx] = x;
   }
 
-  private newGroup(x: number): void {
+  // A group whose head and tail are both `member` (the caller adds the second member).
+  private alloc(member: number): number {
     let g = this.freeGroup;
     if (g !== NIL) this.freeGroup = this.gHead[g];
     else {
       if (this.used === this.gHead.length) this.grow();
       g = this.used++;
     }
-    this.gHead[g] = x; this.gTail[g] = x;
-    this.n.group[x] = g;
+    this.gHead[g] = member; this.gTail[g] = member;
     this.live++;
+    return g;
   }
 
-  private releaseGroup(g: number): void {
+  private release(g: number): void {
     this.gHead[g] = this.freeGroup;
     this.freeGroup = g;
     this.live--;

@@ -82,6 +82,9 @@ export class SuffixDecodingCache {
   stopRequest(id: RequestId): void {
     this.active(id, 'stopRequest');
     this.local.delete(id);
+    // The response is complete: seal it so its window is released and its suffixes go on endpoint lists.
+    const seq = this.seqOfReq.get(id);
+    if (seq !== undefined && this.global.hasSequence(seq)) this.global.seal(seq);
   }
 
   evictCachedResponse(id: RequestId): void {
@@ -100,9 +103,11 @@ export class SuffixDecodingCache {
     if (context.length === 0) throw new DecodingError(`${what}: context is empty`);
     const o = resolveSpecOptions(options, what);
     const ctx = context.length > this.maxTreeDepth ? tail(context, this.maxTreeDepth) : context;
-    const mine = speculateResolved(tree, ctx, o);
+    // Both trees hold this request's own tokens as an open sequence: its window answers most matches.
+    const mine = speculateResolved(tree, ctx, o, tree.seqs.slotOf(0));
     if (this.maxCachedRequests === 0) return mine;
-    const theirs = speculateResolved(this.global, ctx, o);
+    const seq = this.seqOfReq.get(id);
+    const theirs = speculateResolved(this.global, ctx, o, seq === undefined ? -1 : this.global.seqs.slotOf(seq));
     return mine.score >= theirs.score ? mine : theirs;
   }
 

@@ -68,27 +68,43 @@ let best = new DraftBuf();
 const heap = new DraftHeap();
 let matchIdx = 0;
 
-export function speculateTree(tree: SuffixTree, context: TokenInput, options: SpeculateOptions): SuffixDraft {
+export function speculateTree(tree: SuffixTree, context: TokenInput, options: SpeculateOptions, tailOf = NIL): SuffixDraft {
   checkTokens(context, 'speculate: context');
   if (context.length === 0) throw new DecodingError('speculate: context is empty');
   const o = resolveSpecOptions(options, 'speculate');
-  return speculateResolved(tree, context, o);
+  return speculateResolved(tree, context, o, tailOf);
 }
 
-export function speculateResolved(tree: SuffixTree, context: TokenInput, o: ResolvedSpecOptions): SuffixDraft {
+// `tailSlot` names an open sequence whose tail the context probably is (the request's own sequence while
+// serving). For every m up to the length of their common tail, the node where the context's last m tokens
+// end is already known: it is where that sequence's suffix of length m ends, held in its window. Same
+// nodes as matching from the root finds, without the walk.
+export function speculateResolved(tree: SuffixTree, context: TokenInput, o: ResolvedSpecOptions, tailSlot = NIL): SuffixDraft {
   cur.ensure(o.maxSpecTokens); best.ensure(o.maxSpecTokens);
   best.size = 0; best.score = 0;
   let bestMatch = 0;
-  const n = context.length;
+  const n = context.length, D = tree.maxDepth, N = tree.nodes;
+  const known = sharedTail(tree, context, tailSlot);
+  const win = known > 0 ? tree.seqs.window[tailSlot] : null, L = known > 0 ? tree.seqs.length[tailSlot] : 0;
   for (let m = 1; m < n; m++) {
-    const node = matchSuffix(tree, context, n - m, n);
-    if (node === NIL) break;
+    // A path from a match of length m has at most D - m tokens (nodes are at most D deep), so once that is
+    // below the best score no longer match can win or tie: stopping here returns the same draft.
+    if (!o.useTree && D - m < best.score) break;
+    let node: number, idx: number;
+    if (m <= known) {
+      node = win![(L - m) % D]; idx = N.len[node];
+    } else {
+      node = matchSuffix(tree, context, n - m, n);
+      if (node === NIL) break;
+      idx = matchIdx;
+    }
     let maxTokens = Math.trunc(f32(f32(m * o.factor) + o.offset) + 1e-6);
     if (maxTokens > o.maxSpecTokens) maxTokens = o.maxSpecTokens;
     if (maxTokens < 0) maxTokens = 0;
+    if (!o.useTree && pathBound(tree, node, idx, Math.min(maxTokens, D - m)) < best.score) continue;
     cur.size = 0; cur.score = 0;
-    if (o.useTree) speculateBestFirst(tree, node, matchIdx, maxTokens, o.minProb, cur);
-    else speculatePath(tree, node, matchIdx, maxTokens, o.minProb, cur);
+    if (o.useTree) speculateBestFirst(tree, node, idx, maxTokens, o.minProb, cur);
+    else speculatePath(tree, node, idx, maxTokens, o.minProb, cur);
     if (cur.score >= best.score) {
       const t = best; best = cur; cur = t;
       bestMatch = m;
@@ -103,46 +119,77 @@ export function speculateResolved(tree: SuffixTree, context: TokenInput, o: Reso
   };
 }
 
+// How many of the context's last tokens equal the last tokens of open sequence `slot` (at most the window's
+// reach, and short of the whole context, since match lengths stop below it).
+function sharedTail(tree: SuffixTree, ctx: TokenInput, slot: number): number {
+  if (slot === NIL || !tree.seqs.open.has(slot)) return 0;
+  const toks = tree.seqs.tokens[slot], L = tree.seqs.length[slot];
+  const limit = Math.min(L, tree.maxDepth, ctx.length - 1);
+  let k = 0;
+  while (k < limit && toks[L - 1 - k] === ctx[ctx.length - 1 - k]) k++;
+  return k;
+}
+
+// An upper bound on a path draft's score from (node, idx) with `budget` tokens: the rest of the edge at
+// probability 1, everything after it at most count(head child) / count(node). Slightly inflated to cover
+// float32 rounding in the running sum, so it never cuts a draft that could win or tie.
+function pathBound(tree: SuffixTree, node: number, idx: number, budget: number): number {
+  const N = tree.nodes;
+  const rest = Math.min(N.len[node] - idx, budget);
+  if (rest >= budget) return budget * (1 + 1e-5);
+  const h = N.head[node];
+  const r = h === NIL ? 0 : N.count[h] / N.count[node];
+  return (rest + (budget - rest) * r) * (1 + 1e-5);
+}
+
 // Walk context[from, to) down from the root; returns the node the match ends in (NIL if it fails) and
 // leaves the number of matched tokens of that node's edge in matchIdx.
 function matchSuffix(tree: SuffixTree, ctx: TokenInput, from: number, to: number): number {
-  const N = tree.nodes, kids = tree.children, seqTokens = tree.seqs.tokens;
+  const N = tree.nodes, seqTokens = tree.seqs.tokens;
   const len = N.len, refSeq = N.refSeq, refIdx = N.refIdx;
-  let node = ROOT, idx = 0, edgeLen = 0;
-  let label: Int32Array | null = null, base = 0;
-  for (let i = from; i < to; i++) {
-    const t = ctx[i];
-    if (idx === edgeLen) {
-      node = kids.find(node, t);
-      if (node === NIL) return NIL;
-      idx = 1; edgeLen = len[node]; label = null;
-      continue; // an edge's first token is its key, so it matched already
+  let node = ROOT, i = from;
+  for (;;) {
+    // Enter the child for ctx[i]; an edge's first token is its key, so it matched already.
+    node = tree.childOf(node, ctx[i]);
+    if (node === NIL) return NIL;
+    const edgeLen = len[node];
+    let idx = 1;
+    i++;
+    if (edgeLen > 1 && i < to) {
+      const label = seqTokens[refSeq[node]], base = refIdx[node];
+      const stop = Math.min(edgeLen, idx + (to - i));
+      while (idx < stop) {
+        if (label[base + idx] !== ctx[i]) return NIL;
+        idx++; i++;
+      }
     }
-    if (label === null) { label = seqTokens[refSeq[node]]; base = refIdx[node]; }
-    if (label[base + idx] !== t) return NIL;
-    idx++;
+    if (i === to) { matchIdx = idx; return node; }
   }
-  matchIdx = idx;
-  return node;
 }
 
 function speculatePath(tree: SuffixTree, node: number, idx: number, maxTokens: number, minProb: number, out: DraftBuf): void {
   const N = tree.nodes, seqTokens = tree.seqs.tokens;
-  const len = N.len, count = N.count, head = N.head;
-  let prob = 1;
-  let label = seqTokens[N.refSeq[node]], base = N.refIdx[node], edgeLen = len[node];
-  while (out.size < maxTokens && prob >= minProb) {
+  const len = N.len, count = N.count, head = N.head, refSeq = N.refSeq, refIdx = N.refIdx;
+  const tokens = out.tokens, parents = out.parents, probs = out.probs;
+  let k = out.size, score = out.score, prob = 1;
+  while (k < maxTokens && prob >= minProb) {
+    const edgeLen = len[node];
     if (idx < edgeLen) {
-      out.push(label[base + idx], out.size - 1, prob);
-      idx++;
+      // Emit the rest of this edge (as far as the budget allows) at the current probability.
+      const label = seqTokens[refSeq[node]], base = refIdx[node];
+      const stop = Math.min(edgeLen, idx + (maxTokens - k));
+      for (; idx < stop; idx++, k++) {
+        tokens[k] = label[base + idx]; parents[k] = k - 1; probs[k] = prob;
+        score = f32(score + prob);
+      }
     } else {
       const child = head[node];
       if (child === NIL) break;
       prob = f32(prob * f32(count[child] / count[node]));
       node = child; idx = 0;
-      label = seqTokens[N.refSeq[node]]; base = N.refIdx[node]; edgeLen = len[node];
     }
   }
+  out.size = k; out.score = score;
 }
 
 // Best-first over (prob, position) items; children are visited in count order, so the first child below

@@ -3,10 +3,16 @@
 // the root; a node's count is the number of suffixes ending at or passing through it, and its children are
 // kept sorted by count so the most likely continuation is always the head child.
 //
-// Appending a token extends the sequence's last maxDepth suffixes by one each (its "active" nodes), so the
-// cost is O(maxDepth) per token whatever the tree's size. remove() walks every suffix of the sequence,
-// undoing its counts, deleting nodes that reach zero and merging nodes left with a single same-count child.
-import { ChildIndex } from './child-index.ts';
+// Appending a token extends the sequence's last maxDepth suffixes by one each (its window of active nodes),
+// so the cost is O(maxDepth) per token whatever the tree's size. remove() walks every suffix of the
+// sequence, undoing its counts, deleting nodes that reach zero and merging nodes left with one same-count
+// child.
+//
+// Where each suffix ends is recorded on the end node's endpoint list, which remove() needs to repoint edge
+// labels. A suffix still in the window is tracked by the window alone and is linked onto a list only when
+// it leaves the window (reaches maxDepth) or the sequence is sealed: it saves an unlink and a link at every
+// one of the maxDepth steps it takes.
+import { ChildIndex, SCAN } from './child-index.ts';
 import { EndpointPool } from './endpoint-pool.ts';
 import { DecodingError } from './errors.ts';
 import { NIL, NodeStore, ROOT } from './node-store.ts';
@@ -37,7 +43,7 @@ export class SuffixTree {
     this.maxDepth = maxDepth;
     this.nodes = new NodeStore(cap);
     this.children = new ChildIndex(this.nodes, cap);
-    this.order = new SiblingOrder(this.nodes, cap);
+    this.order = new SiblingOrder(this.nodes, 16);
     this.endpoints = new EndpointPool(this.nodes, cap);
     this.seqs = new SequenceStore(maxDepth);
   }
@@ -49,9 +55,7 @@ export class SuffixTree {
   sequenceIds(): number[] { return this.seqs.ids(); }
 
   sequenceLength(seqId: number): number {
-    const s = this.seqs.slotOf(seqId);
-    if (s === NIL) throw new DecodingError(`suffix tree: unknown sequence ${seqId}`);
-    return this.seqs.length[s];
+    return this.seqs.length[this.slotOrThrow(seqId, 'sequenceLength')];
   }
 
   // Bytes held by the tree's typed arrays (capacity, not just the used part).
@@ -76,14 +80,28 @@ export class SuffixTree {
     for (let i = 0; i < tokens.length; i++) this.appendAt(slot, tokens[i]);
   }
 
-  remove(seqId: number): void {
-    const slot = this.seqs.slotOf(seqId);
-    if (slot === NIL) throw new DecodingError(`suffix tree: cannot remove unknown sequence ${seqId}`);
-    this.removeSlot(slot);
+  // Declare a sequence complete: later appends are refused, and its window is released.
+  seal(seqId: number): void {
+    const slot = this.slotOrThrow(seqId, 'seal');
+    if (!this.seqs.open.has(slot)) return;
+    const L = this.seqs.length[slot], D = this.maxDepth, win = this.seqs.window[slot];
+    for (let j = L > D ? L - D : 0; j < L; j++) this.linkEnd(slot, j, win[j % D]);
+    this.seqs.open.delete(slot);
+    this.seqs.window[slot] = new Int32Array(0);
   }
 
-  speculate(context: TokenInput, options: SpeculateOptions): SuffixDraft {
-    return speculateTree(this, context, options);
+  isSealed(seqId: number): boolean {
+    return !this.seqs.open.has(this.slotOrThrow(seqId, 'isSealed'));
+  }
+
+  remove(seqId: number): void {
+    this.removeSlot(this.slotOrThrow(seqId, 'remove'));
+  }
+
+  // `tailOf`: a sequence whose tail the context probably is (the request's own, while serving); it only
+  // makes the call cheaper, the draft is the same either way.
+  speculate(context: TokenInput, options: SpeculateOptions, tailOf?: number): SuffixDraft {
+    return speculateTree(this, context, options, tailOf === undefined ? NIL : this.seqs.slotOf(tailOf));
   }
 
   // Throws an Error describing the first broken invariant; for tests.
@@ -91,32 +109,57 @@ export class SuffixTree {
     checkTreeInvariants(this);
   }
 
+  // The child of n whose edge starts with token t, or NIL. The head child (the most frequent) is the usual
+  // answer, so it is tried first; then narrow nodes are scanned and wide ones probed.
+  childOf(n: number, t: number): number {
+    const N = this.nodes, token = N.token;
+    let c = N.head[n];
+    if (c === NIL || token[c] === t) return c;
+    if (N.wide[n] === 1) return this.children.find(n, t);
+    const next = N.next;
+    do c = next[c]; while (c !== NIL && token[c] !== t);
+    return c;
+  }
+
+  private slotOrThrow(seqId: number, op: string): number {
+    const s = this.seqs.slotOf(seqId);
+    if (s === NIL) throw new DecodingError(`suffix tree: ${op}: unknown sequence ${seqId}`);
+    return s;
+  }
+
   private slotFor(seqId: number, extra: number): number {
     const s = this.seqs.slotOf(seqId);
-    return s !== NIL ? s : this.seqs.open(seqId, extra);
+    if (s === NIL) return this.seqs.create(seqId, extra);
+    if (!this.seqs.open.has(s)) throw new DecodingError(`suffix tree: sequence ${seqId} is sealed`);
+    return s;
+  }
+
+  private linkEnd(slot: number, start: number, node: number): void {
+    const e = this.endpoints.alloc(slot, start);
+    this.seqs.entry[slot][start] = e;
+    this.endpoints.link(node, e);
   }
 
   // Extend the last maxDepth suffixes of the sequence in `slot` by `token` (room is already reserved).
   // The cases follow the reference: 1a extend a leaf in place, 1b add a child, 2a fuse into the only child,
   // 2b slide the edge boundary one token down, 3a step into a length-1 child, 3b split the child's edge.
   private appendAt(slot: number, token: number): void {
-    const N = this.nodes, kids = this.children, order = this.order, eps = this.endpoints, seqs = this.seqs;
+    const N = this.nodes, kids = this.children, order = this.order, seqs = this.seqs;
     const D = this.maxDepth;
     const L = seqs.length[slot];
-    const toks = seqs.tokens[slot], entry = seqs.entry[slot], win = seqs.window[slot];
-    toks[L] = token;
+    const win = seqs.window[slot];
+    seqs.tokens[slot][L] = token;
     seqs.length[slot] = L + 1;
     seqs.storedTokens++;
-    // The new empty suffix starting at L joins at the root and is extended with everyone else below.
-    const e0 = eps.alloc(slot, L);
-    entry[L] = e0;
-    eps.link(ROOT, e0);
+    // The suffix that started D tokens ago is now maxDepth long and final; its ring slot goes to the new,
+    // empty suffix starting at L, which is extended from the root with everyone else.
+    if (L >= D) this.linkEnd(slot, L - D, win[L % D]);
     N.count[ROOT]++;
     win[L % D] = ROOT;
     for (let j = L + 1 > D ? L + 1 - D : 0; j <= L; j++) {
       const w = j % D;
       const n = win[w];
-      const c = kids.find(n, token);
+      const c = this.childOf(n, token);
       if (c === NIL) {
         if (n !== ROOT && N.count[n] === 1) {
           N.len[n]++; // 1a: n is a leaf holding only this suffix
@@ -124,23 +167,19 @@ export class SuffixTree {
         }
         const m = N.alloc(); // 1b
         N.token[m] = token; N.count[m] = 1; N.len[m] = 1; N.refSeq[m] = slot; N.refIdx[m] = L;
-        N.parent[m] = n;
-        kids.insert(m);
-        order.appendChild(n, m);
-        eps.move(entry[j], n, m);
+        this.addChild(n, m);
         win[w] = m;
       } else if (n !== ROOT && N.count[n] === N.count[c] + 1) {
         // Only this suffix ends at n, and everything else through n continues into c.
         if (N.len[c] === 1) {
-          const p = N.parent[n]; // 2a: c absorbs n's edge and takes its place
-          kids.remove(n); kids.remove(c);
+          // 2a: c absorbs n's edge and takes its place (c, an only child, is not indexed)
+          const indexed = N.wide[N.parent[n]] === 1;
+          if (indexed) kids.remove(n);
           order.detach(c);
           N.token[c] = N.token[n]; N.count[c] = N.count[n]; N.len[c] = N.len[n] + 1;
           N.refSeq[c] = slot; N.refIdx[c] = L + 1 - N.len[c];
-          N.parent[c] = p; // replace() reads the parent from n
           order.replace(n, c);
-          kids.insert(c);
-          eps.move(entry[j], n, c);
+          if (indexed) kids.insert(c);
           N.free(n);
           win[w] = c;
         } else {
@@ -151,21 +190,18 @@ export class SuffixTree {
       } else if (N.len[c] === 1) {
         order.increment(c); // 3a
         N.refSeq[c] = slot; N.refIdx[c] = L;
-        eps.move(entry[j], n, c);
         win[w] = c;
       } else {
         const m = N.alloc(); // 3b: split c after its first token; m takes c's place and count, then +1
         N.token[m] = token; N.len[m] = 1; N.refSeq[m] = slot; N.refIdx[m] = L; N.count[m] = N.count[c];
-        kids.remove(c);
-        N.parent[m] = n;
+        const indexed = N.wide[n] === 1;
+        if (indexed) kids.remove(c);
         order.replace(c, m);
-        kids.insert(m);
+        if (indexed) kids.insert(m);
         N.refIdx[c]++; N.len[c]--;
         N.token[c] = seqs.tokens[N.refSeq[c]][N.refIdx[c]];
         order.setOnlyChild(m, c);
-        kids.insert(c);
         order.increment(m);
-        eps.move(entry[j], n, m);
         win[w] = m;
       }
     }
@@ -173,9 +209,37 @@ export class SuffixTree {
 
   private dropFirstToken(c: number): void {
     const N = this.nodes;
+    const indexed = N.wide[N.parent[c]] === 1;
+    if (indexed) this.children.remove(c);
     N.refIdx[c]++; N.len[c]--;
-    const t = this.seqs.tokens[N.refSeq[c]][N.refIdx[c]];
-    if (t !== N.token[c]) { this.children.remove(c); N.token[c] = t; this.children.insert(c); }
+    N.token[c] = this.seqs.tokens[N.refSeq[c]][N.refIdx[c]];
+    if (indexed) this.children.insert(c);
+  }
+
+  // Append m (count 1, parent unset) to n's children; n turns wide when it passes SCAN children.
+  private addChild(n: number, m: number): void {
+    const N = this.nodes;
+    this.order.appendChild(n, m);
+    if (N.wide[n] === 1) { this.children.insert(m); return; }
+    let k = 0;
+    for (let c = N.head[n]; c !== NIL; c = N.next[c]) k++;
+    if (k <= SCAN) return;
+    N.wide[n] = 1;
+    for (let c = N.head[n]; c !== NIL; c = N.next[c]) this.children.insert(c);
+  }
+
+  // Delete leaf c from its parent's children; the parent turns narrow again at SCAN children.
+  private deleteLeaf(c: number): void {
+    const N = this.nodes, p = N.parent[c];
+    if (N.wide[p] === 1) this.children.remove(c);
+    this.order.detach(c);
+    N.free(c);
+    if (N.wide[p] === 0) return;
+    let k = 0;
+    for (let x = N.head[p]; x !== NIL && k <= SCAN; x = N.next[x]) k++;
+    if (k > SCAN) return;
+    for (let x = N.head[p]; x !== NIL; x = N.next[x]) this.children.remove(x);
+    N.wide[p] = 0;
   }
 
   // Two phases. First undo every suffix's count (deleting leaves that reach zero, merging the suffix's end
@@ -183,35 +247,32 @@ export class SuffixTree {
   // meanwhile, so labels that point into it remain valid; the second phase repoints them at a surviving
   // occurrence, found through an endpoint at or below each node.
   private removeSlot(slot: number): void {
-    const N = this.nodes, kids = this.children, order = this.order, eps = this.endpoints, seqs = this.seqs;
+    const N = this.nodes, order = this.order, eps = this.endpoints, seqs = this.seqs;
     const D = this.maxDepth;
     const L = seqs.length[slot], toks = seqs.tokens[slot], entry = seqs.entry[slot];
+    const linkedBelow = seqs.open.has(slot) ? L - D : L; // suffixes starting before this are on endpoint lists
+    seqs.open.delete(slot); // its window no longer counts as a witness for other nodes
     const stale: number[] = [];
     for (let i = 0; i < L; i++) {
       const end = i + D < L ? i + D : L;
-      const e = entry[i];
       N.count[ROOT]--;
-      let n = ROOT, idx = i, ended = false;
+      let n = ROOT, idx = i, deleted = NIL;
       while (idx < end) {
-        const c = kids.find(n, toks[idx]);
+        const c = this.childOf(n, toks[idx]);
         if (c === NIL) throw new Error(`suffix tree: sequence ${seqs.idOf[slot]} suffix ${i} is missing at ${idx}`);
-        if (N.count[c] === 1) {
-          // Only this suffix reaches c, so c is a leaf and this suffix ends there.
-          eps.unlink(c, e);
-          order.detach(c);
-          kids.remove(c);
-          N.free(c);
-          ended = true;
-          break;
-        }
+        if (N.count[c] === 1) { deleted = c; break; } // only this suffix reaches c: c is its leaf
         order.decrement(c);
         if (N.refSeq[c] === slot) stale.push(c);
         idx += N.len[c];
         n = c;
       }
-      if (!ended) eps.unlink(n, e);
-      eps.free(e);
-      if (n !== ROOT && N.ep[n] === NIL) this.mergeIntoOnlyChild(n, slot, stale);
+      if (i < linkedBelow) {
+        const e = entry[i];
+        eps.unlink(deleted !== NIL ? deleted : n, e);
+        eps.free(e);
+      }
+      if (deleted !== NIL) this.deleteLeaf(deleted);
+      if (n !== ROOT) this.mergeIntoOnlyChild(n, slot, stale);
     }
     for (let k = 0; k < stale.length; k++) {
       const x = stale[k];
@@ -224,31 +285,48 @@ export class SuffixTree {
     const N = this.nodes, kids = this.children, order = this.order;
     const h = N.head[n];
     if (h === NIL || N.next[h] !== NIL || N.count[h] !== N.count[n]) return;
-    kids.remove(n); kids.remove(h);
+    const indexed = N.wide[N.parent[n]] === 1; // h, an only child, is not indexed
+    if (indexed) kids.remove(n);
     order.detach(h);
     N.token[h] = N.token[n]; N.len[h] += N.len[n]; N.refIdx[h] -= N.len[n];
-    N.parent[h] = N.parent[n];
     order.replace(n, h);
-    kids.insert(h);
+    if (indexed) kids.insert(h);
     N.free(n);
     if (N.refSeq[h] === slot) stale.push(h);
   }
 
-  // Point x (and every node between x and the witness below it) at another occurrence of its label. Every
-  // live node has endpoints or children, and all of the removed sequence's endpoints are already gone.
+  // Point x (and the nodes between x and the witness below it) at another occurrence of its label. Every
+  // live node has children or suffixes ending at it, and none of those is the removed sequence's any more:
+  // follow head children to a node with a linked endpoint, or to a leaf whose endings are all still in
+  // some open sequence's window.
   private repoint(x: number, slot: number): void {
     const N = this.nodes, eps = this.endpoints, seqs = this.seqs;
     let y = x;
-    while (N.ep[y] === NIL) y = N.head[y];
-    const e = N.ep[y];
-    const ws = eps.slot[e];
-    const wend = Math.min(eps.start[e] + this.maxDepth, seqs.length[ws]);
-    let pos = wend; // one past the last token of y's edge in sequence ws
+    while (N.ep[y] === NIL && N.head[y] !== NIL) y = N.head[y];
+    let ws: number, end: number;
+    if (N.ep[y] !== NIL) {
+      const e = N.ep[y];
+      ws = eps.slot[e];
+      end = Math.min(eps.start[e] + this.maxDepth, seqs.length[ws]);
+    } else {
+      ws = this.openSlotEndingAt(y);
+      end = seqs.length[ws]; // a suffix in the window ends where its sequence ends
+    }
+    let pos = end; // one past the last token of y's edge in sequence ws
     for (;;) {
       pos -= N.len[y];
       if (N.refSeq[y] === slot) { N.refSeq[y] = ws; N.refIdx[y] = pos; }
       if (y === x) break;
       y = N.parent[y];
     }
+  }
+
+  private openSlotEndingAt(node: number): number {
+    const seqs = this.seqs, D = this.maxDepth;
+    for (const s of seqs.open) {
+      const L = seqs.length[s], win = seqs.window[s];
+      for (let j = L > D ? L - D : 0; j < L; j++) if (win[j % D] === node) return s;
+    }
+    throw new Error(`suffix tree: node ${node} has no surviving occurrence`);
   }
 }
