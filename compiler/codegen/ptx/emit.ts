@@ -1,0 +1,58 @@
+// Lower a schedule to PTX modules, plan kernels and launches. One kernel per module. Kernels whose
+// text is identical (the steps of an unrolled loop) are emitted once and launched with different
+// buffers; entry names are assigned in first-use order, so the same graph always gives the same text.
+import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
+import type { PlanKernel, PlanLaunch } from '../plan.ts';
+import type { LaunchShape } from './kernel-common.ts';
+import { KernelEnv } from './kernel-env.ts';
+import { emitLinearKernel } from './kernel-linear.ts';
+import { emitMapKernel } from './kernel-map.ts';
+import { emitMatmulKernel } from './kernel-matmul.ts';
+import { emitRowKernel } from './kernel-row.ts';
+
+const ENTRY = '__arcticc_entry__';
+
+export interface EmittedKernels {
+  readonly modules: Record<string, string>;
+  readonly kernels: PlanKernel[];
+  readonly launches: PlanLaunch[];
+}
+
+function emitOne(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+  switch (k.kind) {
+    case 'map': return emitMapKernel(env, s, k);
+    case 'row': return emitRowKernel(env, s, k);
+    case 'linear': return emitLinearKernel(env, s, k);
+    case 'matmul': return emitMatmulKernel(env, s, k);
+  }
+}
+
+const describe = (k: ScheduledKernel): string =>
+  `kernel ${k.index} (${k.kind} over [${k.shape.join(',')}]${k.axis === null ? '' : ` axis ${k.axis}`}: ${k.items.map((i) => i.node.toString()).join(', ')})`;
+
+export function emitKernels(s: Schedule, maxDims: Readonly<Record<string, number>>, prefix: string): EmittedKernels {
+  const modules: Record<string, string> = {};
+  const kernels: PlanKernel[] = [];
+  const launches: PlanLaunch[] = [];
+  const byText = new Map<string, PlanKernel>();
+  for (const k of s.kernels) {
+    const env = new KernelEnv(maxDims);
+    let shape: LaunchShape;
+    try {
+      shape = emitOne(env, s, k);
+    } catch (e) {
+      throw new Error(`codegen failed for ${describe(k)}: ${(e as Error).message}`, { cause: e });
+    }
+    const text = env.b.build(ENTRY, shape.block);
+    let pk = byText.get(text);
+    if (!pk) {
+      const name = `${prefix}_${k.kind}${kernels.length}`;
+      pk = { name, module: name, params: [...env.b.params], block: [shape.block, 1, 1], sharedBytes: 0 };
+      modules[name] = text.replace(ENTRY, name);
+      kernels.push(pk);
+      byText.set(text, pk);
+    }
+    launches.push({ kernel: pk.name, args: env.args, grid: shape.grid });
+  }
+  return { modules, kernels, launches };
+}

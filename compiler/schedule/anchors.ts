@@ -1,0 +1,59 @@
+// Which nodes are computed at a kernel boundary ("anchors") and which are inlined as scalar code
+// into every kernel that reads them. Anchors: graph outputs, reductions and row ops, contractions and
+// contraction operands that are not already buffers, and elementwise/movement nodes that are either
+// shared by several users and not cheap to recompute (the LSTM cell state), or so large an expression
+// tree that inlining would duplicate too much work (concat of concat of ... grows exponentially).
+import type { Graph } from '../ir/graph.ts';
+import { graphNodes, users } from '../ir/graph.ts';
+import type { Node } from '../ir/node.ts';
+import { MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
+import { isContraction, isLeaf, viewBase } from './types.ts';
+
+/** A shared node cheaper than this (add/mul/cast/gather chains) is recomputed in each user. */
+export const SHARE_COST = 16;
+/** Past this, even a single-use expression is materialized. */
+export const MAX_INLINE_COST = 400;
+
+const TRANSCENDENTAL = new Set(['exp', 'log', 'tanh', 'erf', 'sigmoid', 'gelu', 'rsqrt']);
+
+/** Rough instruction cost of one node, not counting its operands. */
+function ownCost(n: Node): number {
+  if (TRANSCENDENTAL.has(n.op)) return 12;
+  if (n.op === 'div' || n.op === 'sqrt' || n.op === 'recip') return 4;
+  if (n.op === 'gather') return 2;
+  if (MOVEMENT.has(n.op) || n.op === 'const') return 0;
+  return 1;
+}
+
+export interface AnchorChoice {
+  readonly anchors: ReadonlySet<Node>;
+  /** per-element cost of every inlined node: one operand of a concat is read per element */
+  readonly cost: ReadonlyMap<Node, number>;
+}
+
+export function chooseAnchors(g: Graph): AnchorChoice {
+  const order = graphNodes(g);
+  const use = users(g);
+  const anchors = new Set<Node>();
+  for (const o of g.outputs) if (!isLeaf(o.node)) anchors.add(o.node);
+  for (const n of order) {
+    if (REDUCE.has(n.op) || ROW.has(n.op) || isContraction(n)) anchors.add(n);
+    // a contraction streams its operands from memory: they must be buffers
+    if (isContraction(n)) for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) anchors.add(base); }
+  }
+  // cost: per element when concat selects one operand; work: every operand evaluated (selection
+  // without a known coordinate range), which bounds the code size of the inlined tree
+  const cost = new Map<Node, number>();
+  const work = new Map<Node, number>();
+  for (const n of order) {
+    if (isLeaf(n) || anchors.has(n)) continue;
+    const of = (s: Node, m: Map<Node, number>): number => (isLeaf(s) || anchors.has(s) ? 1 : m.get(s)!);
+    const parts = n.src.map((s) => of(s, cost));
+    const c = ownCost(n) + (n.op === 'concat' ? n.src.length + Math.max(...parts) : parts.reduce((a, x) => a + x, 0));
+    const w = ownCost(n) + n.src.length + n.src.reduce((a, s) => a + of(s, work), 0);
+    const shared = (use.get(n)?.length ?? 0) >= 2;
+    if (w > MAX_INLINE_COST || (shared && c > SHARE_COST)) anchors.add(n);
+    else { cost.set(n, c); work.set(n, w); }
+  }
+  return { anchors, cost };
+}

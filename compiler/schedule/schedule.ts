@@ -1,0 +1,121 @@
+// The scheduler: partition a graph into kernels in launch order. Anchors (anchors.ts) are placed in
+// topological order; each joins an existing kernel when its iteration space matches and everything
+// it reads is available there (reach.ts): a norm joins the row kernel whose statistics it needs, the
+// LSTM cell update joins the row kernel of the norm it applies, siblings share a map kernel.
+// Otherwise it opens a new kernel: contraction → linear/matmul, reduce/row op → row, else → map.
+import type { Graph } from '../ir/graph.ts';
+import { graphNodes, graphParams } from '../ir/graph.ts';
+import type { Node } from '../ir/node.ts';
+import type { Shape } from '../ir/shape.ts';
+import { sameShape } from '../ir/shape.ts';
+import { chooseAnchors } from './anchors.ts';
+import type { ReachResult } from './reach.ts';
+import { reach, spaceTerms } from './reach.ts';
+import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
+import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
+
+export function scheduleGraph(g: Graph): Schedule {
+  const { anchors } = chooseAnchors(g);
+  const kernels: ScheduledKernel[] = [];
+  const home = new Map<Node, ScheduledKernel>();
+  const itemOf = new Map<Node, Item>();
+  const bufferOf = new Map<Node, string>();
+  const fixed: ScheduledBuffer[] = [];
+  const temps: ScheduledBuffer[] = [];
+
+  const inputs = g.inputs.map((n) => {
+    const id = `input:${n.argOf<string>('name')}`;
+    fixed.push({ id, kind: 'input', dtype: n.dtype, shape: n.shape, name: n.argOf<string>('name') });
+    bufferOf.set(n, id);
+    return id;
+  });
+  for (const n of graphParams(g)) {
+    const id = `param:${n.argOf<string>('name')}`;
+    fixed.push({ id, kind: 'param', dtype: n.dtype, shape: n.shape, name: n.argOf<string>('name') });
+    bufferOf.set(n, id);
+  }
+  const outBuf = new Map<Node, string>();
+  const outputs = g.outputs.map((o) => {
+    let id = outBuf.get(o.node);
+    if (id === undefined || isLeaf(o.node)) {
+      id = `output:${o.name}`;
+      fixed.push({ id, kind: 'output', dtype: o.node.dtype, shape: o.node.shape, name: o.name });
+      if (!isLeaf(o.node)) outBuf.set(o.node, id);
+    }
+    return { name: o.name, buffer: id };
+  });
+
+  const ensureStored = (n: Node): string => {
+    const known = bufferOf.get(n);
+    if (known) return known;
+    const item = itemOf.get(n);
+    if (!item) throw new Error(`schedule: ${n} is read from memory but no kernel computes it`);
+    let id = outBuf.get(n);
+    if (id === undefined) {
+      id = `t${temps.length}`;
+      temps.push({ id, kind: 'temp', dtype: n.dtype, shape: n.shape });
+    }
+    item.store = id;
+    bufferOf.set(n, id);
+    return id;
+  };
+  const newKernel = (kind: KernelKind, shape: Shape, axis: number | null): ScheduledKernel =>
+    ({ index: kernels.length, kind, shape, axis, items: [] });
+  const addItem = (k: ScheduledKernel, n: Node, stored: boolean): void => {
+    if (k.index === kernels.length) kernels.push(k);
+    const item: Item = { node: n, store: null };
+    k.items.push(item);
+    itemOf.set(n, item);
+    home.set(n, k);
+    if (stored || outBuf.has(n)) ensureStored(n);
+  };
+  const ctx = { anchors, home };
+
+  const place = (n: Node): void => {
+    if (isContraction(n)) {
+      for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
+      addItem(newKernel(n.op as KernelKind, n.shape, null), n, true);
+      return;
+    }
+    const reduce = isRowReduce(n) || isRowMap(n);
+    const shape = reduce ? n.src[0].shape : n.shape;
+    const axis = reduce ? reduceAxis(n) : null;
+    const check = (k: ScheduledKernel): ReachResult | null => {
+      if ((k.kind !== 'map' && k.kind !== 'row') || !sameShape(k.shape, shape)) return null;
+      if (reduce && (k.kind !== 'row' || k.axis !== axis)) return null;
+      const terms = spaceTerms(k.shape, k.axis);
+      const r = reduce ? reach(ctx, k, n.src[0], terms, false) : reach(ctx, k, n, terms, true);
+      return r.ok ? r : null;
+    };
+    // candidates: the kernels owning anchors the expression reads (latest first), then the last kernel
+    const fresh = newKernel(reduce ? 'row' : 'map', shape, axis);
+    const probe = check(fresh) ?? reach(ctx, fresh, n, spaceTerms(shape, axis), true);
+    const owners = [...probe.external].map((e) => home.get(e)!).filter((k) => k.kind === 'row' || k.kind === 'map');
+    const last = kernels[kernels.length - 1];
+    const candidates = [...new Set([...owners.sort((a, b) => b.index - a.index), ...(last ? [last] : [])])];
+    for (const k of candidates) {
+      const r = check(k);
+      if (r) {
+        addItem(k, n, !reduce);
+        for (const e of r.external) ensureStored(e);
+        return;
+      }
+    }
+    addItem(fresh, n, !reduce);
+    for (const e of probe.external) ensureStored(e);
+  };
+
+  for (const n of graphNodes(g)) if (anchors.has(n)) place(n);
+
+  // outputs that are inputs or params: copy them (the runtime owns output buffers separately)
+  g.outputs.forEach((o, i) => {
+    if (!isLeaf(o.node)) return;
+    const last = kernels[kernels.length - 1];
+    const k = last && last.kind === 'map' && sameShape(last.shape, o.node.shape) ? last : newKernel('map', o.node.shape, null);
+    if (k.index === kernels.length) kernels.push(k);
+    k.items.push({ node: o.node, store: outputs[i].buffer });
+  });
+
+  const inlined = new Set(graphNodes(g).filter((n) => !isLeaf(n) && n.op !== 'const' && !anchors.has(n)));
+  return { graph: g, kernels, buffers: [...fixed, ...temps], bufferOf, home, inlined, inputs, outputs };
+}

@@ -1,0 +1,74 @@
+// What the scheduler hands codegen: kernels in launch order, each a list of items (nodes it
+// computes) over one iteration space, and the buffers that carry values between kernels.
+import type { DType } from '../ir/dtype.ts';
+import type { Graph } from '../ir/graph.ts';
+import type { Node } from '../ir/node.ts';
+import type { Shape } from '../ir/shape.ts';
+import type { BufferKind } from '../codegen/plan.ts';
+
+/**
+ * map: one thread per element of `shape`; row: one block per row of `shape` (every coordinate but
+ * `axis`), threads striding along `axis`; linear / matmul: the contraction in `items[0]`.
+ */
+export type KernelKind = 'map' | 'row' | 'linear' | 'matmul';
+
+export interface Item {
+  readonly node: Node;
+  /** the buffer this item writes, or null when its value stays inside the kernel (row statistics) */
+  store: string | null;
+}
+
+export interface ScheduledKernel {
+  readonly index: number;
+  readonly kind: KernelKind;
+  readonly shape: Shape;
+  /** row kernels: the axis each block reduces along; null otherwise */
+  readonly axis: number | null;
+  readonly items: Item[];
+}
+
+export interface ScheduledBuffer {
+  readonly id: string;
+  readonly kind: BufferKind;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  /** input/param/output name */
+  readonly name?: string;
+}
+
+export interface Schedule {
+  readonly graph: Graph;
+  readonly kernels: readonly ScheduledKernel[];
+  /** every buffer, in plan order: inputs, params, outputs, temps */
+  readonly buffers: readonly ScheduledBuffer[];
+  /** the buffer holding each materialized node (leaves and stored items) */
+  readonly bufferOf: ReadonlyMap<Node, string>;
+  /** the kernel computing each non-leaf materialized node */
+  readonly home: ReadonlyMap<Node, ScheduledKernel>;
+  /** nodes computed inline wherever they are used */
+  readonly inlined: ReadonlySet<Node>;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly { readonly name: string; readonly buffer: string }[];
+}
+
+export const isLeaf = (n: Node): boolean => n.op === 'input' || n.op === 'param';
+export const isContraction = (n: Node): boolean => n.op === 'linear' || n.op === 'matmul';
+/** Reductions whose result is a per-row value (shape without the axis) or k values per row. */
+export const isRowReduce = (n: Node): boolean =>
+  n.op === 'sum' || n.op === 'reduce_max' || n.op === 'argmax' || n.op === 'topk_values' || n.op === 'topk_indices';
+/** Row ops whose result has the operand's shape: each element is a function of itself and row statistics. */
+export const isRowMap = (n: Node): boolean => n.op === 'softmax' || n.op === 'rms_norm' || n.op === 'layer_norm';
+export const isTopk = (n: Node): boolean => n.op === 'topk_values' || n.op === 'topk_indices';
+
+/** The axis a reduce/row node reduces along (row ops and topk: the last). */
+export function reduceAxis(n: Node): number {
+  const x = n.src[0];
+  return isRowMap(n) || isTopk(n) ? x.shape.length - 1 : n.argOf<number>('axis');
+}
+
+/** Strip reshapes: a reshape of a contiguous buffer is the same memory. */
+export function viewBase(n: Node): Node {
+  let b = n;
+  while (b.op === 'reshape') b = b.src[0];
+  return b;
+}
