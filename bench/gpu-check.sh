@@ -17,7 +17,7 @@ say "$(date -u +%FT%TZ) gpu-check on $(nvidia-smi --query-gpu=name,driver_versio
 tests_rc=0
 if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
   say "GPU test suite"
-  node node_modules/vitest/vitest.mjs run ${@:-tests/gpu} --reporter=default --reporter=json --outputFile.json="$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
+  node node_modules/vitest/vitest.mjs run ${@:-tests/gpu} --fileParallelism=false --reporter=default --reporter=json --outputFile.json="$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
   tests_rc=${PIPESTATUS[0]}
 fi
 if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
