@@ -24,8 +24,8 @@ export class HybridProposer implements Proposer {
     this.minScore = model.numSpeculativeTokens;
   }
 
-  startRequest(id: RequestId, prompt: Int32Array): void { this.suffix.startRequest(id, prompt); }
-  onTokens(id: RequestId, tokens: Int32Array): void { this.suffix.onTokens(id, tokens); }
+  startRequest(id: RequestId, prompt: ArrayLike<number>): void { this.suffix.startRequest(id, prompt); }
+  onTokens(id: RequestId, tokens: ArrayLike<number>): void { this.suffix.onTokens(id, tokens); }
   stopRequest(id: RequestId): void { this.suffix.stopRequest(id); }
 
   async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {

@@ -25,8 +25,8 @@ export class NgramProposer implements Proposer {
     this.k = numSpeculativeTokens; this.minN = minN; this.maxN = maxN;
   }
 
-  startRequest(_id: RequestId, _prompt: Int32Array): void {}
-  onTokens(_id: RequestId, _tokens: Int32Array): void {}
+  startRequest(_id: RequestId, _prompt: ArrayLike<number>): void {}
+  onTokens(_id: RequestId, _tokens: ArrayLike<number>): void {}
   stopRequest(_id: RequestId): void {}
 
   async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {

@@ -38,8 +38,8 @@ export interface Draft {
 
 export interface Proposer {
   readonly name: string;
-  startRequest(id: RequestId, prompt: Int32Array): void;
-  onTokens(id: RequestId, tokens: Int32Array): void; // tokens appended this step: accepted drafts + the target's token
+  startRequest(id: RequestId, prompt: ArrayLike<number>): void;
+  onTokens(id: RequestId, tokens: ArrayLike<number>): void; // tokens appended this step: accepted drafts + the target's token
   stopRequest(id: RequestId): void;
   propose(batch: readonly ProposeInput[]): Promise<Draft[]>;
 }

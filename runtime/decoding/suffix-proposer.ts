@@ -36,8 +36,8 @@ export class SuffixProposer implements Proposer {
     if (!Number.isFinite(this.minScore)) throw new DecodingError(`SuffixProposer: minScore must be finite, got ${this.minScore}`);
   }
 
-  startRequest(id: RequestId, prompt: Int32Array): void { this.cache.startRequest(id, prompt); }
-  onTokens(id: RequestId, tokens: Int32Array): void { this.cache.addActiveResponse(id, tokens); }
+  startRequest(id: RequestId, prompt: ArrayLike<number>): void { this.cache.startRequest(id, prompt); }
+  onTokens(id: RequestId, tokens: ArrayLike<number>): void { this.cache.addActiveResponse(id, tokens); }
   stopRequest(id: RequestId): void { this.cache.stopRequest(id); }
 
   async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {

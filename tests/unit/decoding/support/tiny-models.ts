@@ -46,7 +46,7 @@ export class TinyRnn implements TargetModel {
     this.forwardCalls++;
     const H = this.hiddenSize, V = this.vocabSize;
     const hidden = new Float32Array(count * H), logits = new Float32Array(count * V);
-    let h = new Float64Array(H);
+    let h: Float64Array = new Float64Array(H);
     for (let i = 0; i < tokens.length; i++) {
       h = this.step(h, tokens[i]);
       const r = i - (tokens.length - count);
@@ -74,7 +74,7 @@ export class OracleDraft implements DraftModel {
     this.calls.push(B);
     const out = new Int32Array(B * k), row = new Float32Array(V);
     for (let b = 0; b < B; b++) {
-      let h = Float64Array.from(req.hidden.subarray(b * H, (b + 1) * H));
+      let h: Float64Array = Float64Array.from(req.hidden.subarray(b * H, (b + 1) * H));
       let t = req.tokens[b];
       for (let i = 0; i < k; i++) {
         h = this.target.step(h, t);
