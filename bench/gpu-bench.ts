@@ -1,7 +1,9 @@
 // GPU benchmark: copy bandwidth, then ms per proposal (median of ≥ 50 CUDA-graph replays, timed with
 // events) for the Llama-3.1-8B-shaped Arctic LSTM and MLP speculators (H=D=4096, V=128256, n=3) at batch
 // 1 and 32, each beside its bandwidth floor (weight bytes read per proposal / measured copy bandwidth) and
-// the PyTorch peer (bench/peer_torch.py). Writes a JSON report; prints a short table last.
+// the PyTorch peer (bench/peer_torch.py). Also: the same launches without a graph (eager ms) and the whole
+// backend proposal from the host (wall ms: input copies, replay, output copy, wait). Writes a JSON report;
+// prints a short table last.
 //   node bench/gpu-bench.ts [--out FILE.json] [--peer PEER.json] [--tests VITEST.json] [--reps N]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -85,7 +87,7 @@ export function weightBytesPerProposal(g: Graph, B: number): number {
   return bytes;
 }
 
-interface Row { model: string; B: number; ms: number | null; minMs?: number; floorMs: number; weightBytes: number; proposeWallMs?: number; error?: string }
+interface Row { model: string; B: number; ms: number | null; minMs?: number; eagerMs?: number; floorMs: number; weightBytes: number; proposeWallMs?: number; error?: string }
 
 async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: (g: Graph, m: Record<string, number>) => ExecutionPlan): Promise<Row[]> {
   const program = model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true });
@@ -122,9 +124,16 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
           timer.stop();
           ms.push(timer.elapsedMs());
         }
+        const eager: number[] = [];
+        for (let r = 0; r < 20; r++) {
+          timer.start();
+          ex.enqueue({ B }, { graph: false });
+          timer.stop();
+          eager.push(timer.elapsedMs());
+        }
         const wall: number[] = [];
         for (let r = 0; r < 20; r++) { const t = performance.now(); await ex.runAsync(inputs); wall.push(performance.now() - t); }
-        rows.push({ model, B, ms: median(ms), minMs: Math.min(...ms), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall) });
+        rows.push({ model, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall) });
       } catch (e) {
         rows.push(fail(e)[i]);
       }
@@ -168,11 +177,11 @@ async function main(): Promise<void> {
     console.log(`\n== GPU check: ${dev.description} ==`);
     if (tests) console.log(`tests: ${tests.numPassedTests} passed, ${tests.numFailedTests} failed, ${tests.numPendingTests} skipped of ${tests.numTotalTests}`);
     console.log(`copy bandwidth: ${bw.gbps.toFixed(0)} GB/s (1 GiB DtoD, read+write)`);
-    console.log('model  B   ms/proposal  floor ms  floor/ms  torch ms  wall ms  (weights GB/proposal)');
+    console.log('model  B   ms/proposal  floor ms  floor/ms  torch ms  eager ms  wall ms  (weights GB/proposal)');
     for (const r of rows) {
       const p = peer?.rows?.find((x) => x.model === r.model && x.B === r.B);
       const frac = r.ms ? `${(100 * r.floorMs / r.ms).toFixed(0)}%` : '-';
-      console.log(`${r.model.padEnd(5)} ${String(r.B).padStart(2)}  ${f(r.ms).padStart(11)}  ${f(r.floorMs).padStart(8)}  ${frac.padStart(8)}  ${f(p?.ms).padStart(8)}  ${f(r.proposeWallMs).padStart(7)}  (${f(r.weightBytes / 1e9, 2)})${r.error ? `  error: ${r.error.slice(0, 120)}` : ''}`);
+      console.log(`${r.model.padEnd(5)} ${String(r.B).padStart(2)}  ${f(r.ms).padStart(11)}  ${f(r.floorMs).padStart(8)}  ${frac.padStart(8)}  ${f(p?.ms).padStart(8)}  ${f(r.eagerMs).padStart(8)}  ${f(r.proposeWallMs).padStart(7)}  (${f(r.weightBytes / 1e9, 2)})${r.error ? `  error: ${r.error.slice(0, 120)}` : ''}`);
     }
     if (peer?.error) console.log(`torch peer: ${peer.error}`);
   } finally {
