@@ -1,0 +1,52 @@
+// arcticc compile: built-in speculators and DSL files to manifest + PTX (+ textual IR); errors.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../bin/commands/main.ts';
+import { readArtifact } from '../../../compiler/artifact.ts';
+import { parseGraph } from '../../../compiler/ir/parse/index.ts';
+import { fixtureDir } from '../../support/fixtures.ts';
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const code = await main(argv, { out: (s) => { out += s + '\n'; }, err: (s) => { err += s + '\n'; } });
+  return { code, out, err };
+}
+const tmp = mkdtempSync(join(tmpdir(), 'arcticc-compile-'));
+
+describe('arcticc compile', () => {
+  it('compiles the LSTM speculator of a checkpoint to a readable artifact', async () => {
+    const out = join(tmp, 'lstm');
+    const r = await run(['compile', 'lstm', '--model', fixtureDir('lstm-wide-input'), '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.kernels).toBeGreaterThan(0);
+    const plan = readArtifact(out);
+    expect(plan.name).toBe('arctic_lstm');
+    expect(Object.values(plan.modules).every((ptx) => ptx.includes('.target sm_90'))).toBe(true);
+    expect(parseGraph(readFileSync(join(out, 'graph.air'), 'utf8')).name).toBe('arctic_lstm');
+  });
+  it('compiles the MLP speculator from a config file with --emit ir only', async () => {
+    const out = join(tmp, 'mlp-ir');
+    const r = await run(['compile', 'mlp', '--config', join(fixtureDir('mlp-untied'), 'config.json'), '--out', out, '--emit', 'ir']);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, 'graph.air'))).toBe(true);
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+  });
+  it('compiles a user DSL file and dumps IR after a pass', async () => {
+    const out = join(tmp, 'gru');
+    const r = await run(['compile', 'examples/drafters/gru-drafter.ts', '--out', out, '--dump-after', 'canonicalize', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.dumps[0].pass).toBe('canonicalize');
+    expect(readArtifact(out).name).toBe('gru_drafter');
+  });
+  it('refuses a config of the other kind and a missing config', async () => {
+    const r = await run(['compile', 'lstm', '--model', fixtureDir('mlp-tied'), '--out', join(tmp, 'x')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/describes an MLP speculator/);
+    expect((await run(['compile', 'mlp', '--out', join(tmp, 'y')])).err).toMatch(/--model DIR or --config/);
+    expect((await run(['compile', 'nonsense', '--out', join(tmp, 'z')])).err).toMatch(/neither lstm, mlp nor a \.ts DSL file/);
+  });
+});
