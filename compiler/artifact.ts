@@ -33,7 +33,8 @@ export interface ArtifactExtra {
 }
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const irFileOf = (plan: ExecutionPlan): string => `${plan.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.ir`;
+/** The CLI's name for the textual IR (`--emit ir`). */
+export const IR_FILE = 'graph.air';
 
 /** Write the artifact folder; returns the file names written (relative to dir). */
 export function writeArtifact(dir: string, plan: ExecutionPlan, extra: ArtifactExtra = {}): string[] {
@@ -41,7 +42,7 @@ export function writeArtifact(dir: string, plan: ExecutionPlan, extra: ArtifactE
   if (emit === 'ir' && extra.ir === undefined) throw new Error('writeArtifact: --emit ir needs the textual IR');
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
-  const irFile = extra.ir !== undefined && emit !== 'ptx' ? irFileOf(plan) : undefined;
+  const irFile = extra.ir !== undefined && emit !== 'ptx' ? IR_FILE : undefined;
   if (irFile) { writeFileSync(join(dir, irFile), extra.ir!); written.push(irFile); }
   if (emit === 'ir') return written;
   const modules = Object.keys(plan.modules).sort().map((key) => {

@@ -59,8 +59,9 @@ export class PtxBuilder {
     this.ins(`@${negate ? '!' : ''}${pred} ${op}`, ...operands);
   }
 
+  /** A comment line; ptxas rejects non-ASCII anywhere, so other characters become '?'. */
   comment(text: string): void {
-    this.out.push(`${'  '.repeat(this.depth)}// ${text.replace(/\n/g, ' ')}`);
+    this.out.push(`${'  '.repeat(this.depth)}// ${text.replace(/[^\x20-\x7e]/g, '?')}`);
   }
 
   newLabel(hint: string): string {

@@ -19,7 +19,7 @@ import { emitRound, f32Hex, regTypeOf } from './legalize.ts';
 import { expF } from './math-recipes.ts';
 import { ptxMathOps } from './ptx-math-ops.ts';
 import type { Pair } from './reduce.ts';
-import { nonePair, Reducer } from './reduce.ts';
+import { NONE, nonePair, Reducer } from './reduce.ts';
 
 /** Threads per row: enough warps to cover short rows, more for vocabulary-sized rows. */
 export function rowBlockSize(len: Dim): number {
@@ -149,7 +149,15 @@ export function emitRowKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): 
     } else if (isTopk(n)) {
       const pairs = topPairs(x, n.argOf<number>('k'));
       if (item.store) onThread0(() => pairs.forEach((p, r) => {
-        storeAt(env, item.store!, n, linearIndex(env, n.shape, [...rowCoords, ixConst(r)]), n.op === 'topk_values' ? p.v : p.i);
+        let v = n.op === 'topk_values' ? p.v : p.i;
+        if (typeof len !== 'number') {
+          // a symbolic row shorter than k leaves rounds without a winner: NaN / index 0, as the interpreter
+          const none = b.reg('pred'), d = b.reg(regTypeOf(n.dtype));
+          b.ins('setp.eq.u32', none, p.i, NONE);
+          b.ins(n.op === 'topk_values' ? 'selp.f32' : 'selp.b32', d, n.op === 'topk_values' ? f32Hex(NaN) : '0', v, none);
+          v = d;
+        }
+        storeAt(env, item.store!, n, linearIndex(env, n.shape, [...rowCoords, ixConst(r)]), v);
       }));
       return;
     } else {

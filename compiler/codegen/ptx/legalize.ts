@@ -24,7 +24,12 @@ export function f32Hex(x: number): string {
 export function emitConst(b: PtxBuilder, d: DType, value: number, roundFloat: (x: number) => number): string {
   if (isFloat(d)) return f32Hex(roundFloat(value));
   if (d === 'i32') return String(Number.isFinite(value) ? Math.trunc(value) | 0 : 0);
-  if (d === 'i64') return Number.isFinite(value) ? BigInt.asIntN(64, BigInt(Math.trunc(value))).toString() : '0';
+  if (d === 'i64') { // the i64 writer saturates, NaN → 0
+    if (Number.isNaN(value)) return '0';
+    if (value >= 2 ** 63) return '9223372036854775807';
+    if (value < -(2 ** 63)) return '-9223372036854775808';
+    return BigInt(Math.trunc(value)).toString();
+  }
   const p = b.reg('pred');
   b.ins('mov.pred', p, value && !Number.isNaN(value) ? '1' : '0');
   return p;
@@ -107,23 +112,6 @@ export function emitRound(b: PtxBuilder, d: DType, v: string): string {
   return f;
 }
 
-/**
- * float → i64 with the interpreter's semantics: truncate toward zero, wrap modulo 2^64, and 0 for NaN,
- * ±inf and |x| ≥ 2^64 (those are multiples of 2^64 after wrapping). cvt.rzi saturates, so go through
- * |x| as u64 and negate: exact for every f32 below 2^64.
- */
-function floatToI64(b: PtxBuilder, v: string): string {
-  const a = b.reg('f32'), u = b.reg('u64'), n = b.reg('s64'), neg = b.reg('pred'), ok = b.reg('pred'), r = b.reg('s64'), out = b.reg('s64');
-  b.ins('abs.f32', a, v);
-  b.ins('cvt.rzi.u64.f32', u, a);
-  b.ins('neg.s64', n, u);
-  b.ins('setp.lt.f32', neg, v, f32Hex(0));
-  b.ins('selp.b64', r, n, u, neg);
-  b.ins('setp.lt.f32', ok, a, f32Hex(2 ** 64)); // false for NaN and inf
-  b.ins('selp.b64', out, r, '0', ok);
-  return out;
-}
-
 /** cast from → to on a register value, with the interpreter's castValue + storage rounding. */
 export function emitCast(b: PtxBuilder, from: DType, to: DType, v: string): string {
   if (from === to) return v;
@@ -142,10 +130,9 @@ export function emitCast(b: PtxBuilder, from: DType, to: DType, v: string): stri
   }
   if (isFloat(from) && isFloat(to)) return emitRound(b, to, v);
   if (isFloat(from)) {
-    const r64 = floatToI64(b, v);
-    if (to === 'i64') return r64;
-    const r = b.reg('s32');
-    b.ins('cvt.u32.u64', r, r64); // low 32 bits: the interpreter's ToInt32 wrap
+    // truncate toward zero, saturate to the integer range, NaN → 0: exactly cvt.rzi (and the interpreter)
+    const r = b.reg(regTypeOf(to));
+    b.ins(to === 'i64' ? 'cvt.rzi.s64.f32' : 'cvt.rzi.s32.f32', r, v);
     return r;
   }
   if (!isFloat(to)) {
@@ -153,16 +140,8 @@ export function emitCast(b: PtxBuilder, from: DType, to: DType, v: string): stri
     b.ins(to === 'i64' ? 'cvt.s64.s32' : 'cvt.u32.u64', r, v);
     return r;
   }
-  const src = from === 'i32' ? 's32' : 's64';
-  if (to === 'bf16' || to === 'f16') {
-    // one rounding straight from the integer, as the interpreter's writer does
-    const h = b.reg('b16'), f = b.reg('f32');
-    b.ins(`cvt.rn.${to}.${src}`, h, v);
-    b.ins(to === 'bf16' ? 'cvt.f32.bf16' : 'cvt.f32.f16', f, h);
-    return f;
-  }
+  // int → f32 → narrow type: two roundings, as the interpreter's writer (through a Float32Array)
   const f = b.reg('f32');
-  b.ins(`cvt.rn.f32.${src}`, f, v);
-  // fp8 rounds twice (int → f32 → e4m3); only integers above 2^24 can round differently
-  return to === 'fp8e4m3' ? emitRound(b, to, f) : f;
+  b.ins(`cvt.rn.f32.${from === 'i32' ? 's32' : 's64'}`, f, v);
+  return emitRound(b, to, f);
 }
