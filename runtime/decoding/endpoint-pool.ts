@@ -1,7 +1,8 @@
-// Which suffixes end exactly at a node. Every stored suffix (sequence slot, start index) has one entry, on
-// the list of the node where its depth-limited path ends; the lists are doubly linked so an active suffix can
-// move one node down per appended token in O(1). remove() needs them to find, for a node whose edge label
-// pointed into the removed sequence, another sequence that still contains that label.
+// Which suffixes end exactly at a node. Every stored suffix (sequence slot, start index) that has left its
+// sequence's active window has one entry, on the list of the node where its depth-limited path ends (suffixes
+// still in a window are found through the window). remove() needs them to find, for a node whose edge label
+// pointed into the removed sequence, another sequence that still contains that label; the lists are doubly
+// linked so that remove() unlinks each of the removed sequence's entries in O(1).
 import { NIL, type NodeStore } from './node-store.ts';
 
 export class EndpointPool {

@@ -20,7 +20,7 @@ export class NodeStore {
   prev: Int32Array;   // previous sibling; for the head child, the tail child
   head: Int32Array;   // first (most frequent) child
   group: Int32Array;  // equal-count run this node belongs to among its siblings (see sibling-order.ts)
-  ep: Int32Array;     // head of the list of suffixes that end exactly here (see endpoint-pool.ts)
+  ep: Int32Array;     // head of the list of suffixes that end exactly here, once out of their window (endpoint-pool.ts)
   wide: Uint8Array;   // 1 when the node has more than SCAN children, which are then in the child index
   capacity: number;
   highWater = 0;      // indices below this have been handed out at least once

@@ -80,7 +80,8 @@ export class SuffixTree {
     for (let i = 0; i < tokens.length; i++) this.appendAt(slot, tokens[i]);
   }
 
-  // Declare a sequence complete: later appends are refused, and its window is released.
+  // Declare a sequence complete: later appends are refused, and its window is released. Seal what will not
+  // grow: remove() may have to search the windows of open sequences for a surviving occurrence.
   seal(seqId: number): void {
     const slot = this.slotOrThrow(seqId, 'seal');
     if (!this.seqs.open.has(slot)) return;
