@@ -12,3 +12,14 @@ export { printGraph } from './compiler/ir/print.ts';
 export type { Graph } from './compiler/ir/graph.ts';
 export type { HostTensor } from './compiler/ir/tensor-data.ts';
 export * as dsl from './dsl/index.ts';
+export {
+  SuffixDecodingCache, SuffixTree, NgramProposer, SuffixProposer, ModelProposer, HybridProposer,
+  SpeculativeDecoder, AcceptanceMetrics, verifyGreedy, verifySampling, Xoshiro128,
+  parseSpeculativeConfig, createProposer, DecodingError,
+} from './runtime/decoding/index.ts';
+export type {
+  DraftModel, TargetModel, Proposer, Draft, SuffixDraft, SpeculateOptions, SpeculativeConfig, GenerateResult,
+} from './runtime/decoding/index.ts';
+export { compileProgram } from './compiler/compile.ts';
+export { writeArtifact, readArtifact } from './compiler/artifact.ts';
+export type { ExecutionPlan } from './compiler/codegen/plan.ts';
