@@ -76,7 +76,8 @@ const ERFC_BIG = [0.282085031, 0.282364815, 0.243632197, 0.197590739, -0.0031004
 
 function erfSmall<V, P>(o: MathOps<V, P>, x: V): V {
   const x2 = o.mul(x, x);
-  return o.fma(x, o.c(ERF_C0), o.mul(o.mul(x, x2), horner(o, x2, ERF_SMALL)));
+  // odd: the sign of x (the sum of -0 and +0 would lose erf(-0) = -0)
+  return o.copysign(o.fma(x, o.c(ERF_C0), o.mul(o.mul(x, x2), horner(o, x2, ERF_SMALL))), x);
 }
 
 /** erfc(a) for 1 ≤ a (garbage below 1, 0 from 10 up, where erfc < 2.1e-45). */
@@ -110,7 +111,7 @@ const TANH_SMALL = [-0.333333313, 0.133331537, -0.0539146811, 0.0213338230, -0.0
 export function tanhF<V, P>(o: MathOps<V, P>, x: V): V {
   const a = o.abs(x);
   const x2 = o.mul(x, x);
-  const small = o.fma(o.mul(x, x2), horner(o, x2, TANH_SMALL), x);
+  const small = o.copysign(o.fma(o.mul(x, x2), horner(o, x2, TANH_SMALL), x), x);
   const e = expF(o, o.add(a, a));
   const big = o.copysign(o.fma(o.c(-2), o.rcp(o.add(e, o.c(1))), o.c(1)), x);
   return o.sel(o.lt(a, o.c(0.55)), small, big);
