@@ -1,28 +1,43 @@
 // GEMV/linear kernel: out[m, n] = Σ_k x[m, k]·w[n, k] (w stored [N, K], PyTorch layout), f32
-// accumulate. One warp per output column n covers every row m, R rows at a time, so a weight row is
-// streamed once per R rows (once in all when M ≤ R, the batch-1..4 case); lanes stride K with 16-byte
-// weight loads when K allows, then a butterfly shuffle sums each row. 8 warps per block.
+// accumulate. One warp owns C output columns and covers every row m, R rows at a time (then the
+// leftover rows one by one): per step each lane issues one 16-byte weight load per column (so a weight
+// row streams once per R rows, once in all at batch ≤ 4), then reads x for the R rows once and uses it
+// for all C columns, which divides the x traffic (that otherwise rivals the weight bytes: every column
+// re-reads x) by C. A butterfly shuffle sums each (row, column). 8 warps per block.
 import { itemSize } from '../../ir/dtype.ts';
 import type { FloatDType } from '../../ir/dtype.ts';
+import type { Dim } from '../../ir/shape.ts';
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { forLoop, gridOf } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
-import { f32Hex } from './legalize.ts';
-import { loadVector } from './vector-load.ts';
+import { emitLoad, f32Hex } from './legalize.ts';
+import { loadVector, loadWords, unpackWords } from './vector-load.ts';
 
 const WARPS = 8;
 const ROWS = 4;
+/** Columns per warp: as many as keep ≥ 4 blocks per SM busy on a 132-SM H200. */
+export function columnsPerWarp(n: Dim): number {
+  if (typeof n !== 'number') return 1;
+  return n >= 4 * WARPS * 132 * 4 ? 4 : n >= 2 * WARPS * 132 * 4 ? 2 : 1;
+}
 
 /** 64-bit address of row `row` (u32) of a [*, K] matrix with `bytes` per element. */
-export function rowAddress(env: KernelEnv, base: string, row: string, k: number | string, bytes: number): string {
+export function rowAddress(env: KernelEnv, base: string, row: string, k: Dim, bytes: number): string {
   const b = env.b;
   const a = b.reg('u64');
   if (typeof k === 'number') b.ins('mad.wide.u32', a, row, String(k * bytes), base);
   else { const t = b.reg('u32'); b.ins('mul.lo.u32', t, row, env.dim(k)); b.ins('mad.wide.u32', a, t, String(bytes), base); }
   return a;
 }
+
+const offset = (b: KernelEnv['b'], base: string, k: string, bytes: number, plus = 0): string => {
+  const a = b.reg('u64');
+  b.ins('mad.wide.u32', a, k, String(bytes), base);
+  if (plus) b.ins('add.s64', a, a, String(plus * bytes));
+  return a;
+};
 
 export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
   const b = env.b;
@@ -33,6 +48,8 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const mDims = x.shape.slice(0, -1);
   const ew = itemSize(wd), ex = itemSize(xd);
   const vec = typeof K === 'number' && K % (16 / ew) === 0 ? 16 / ew : 1;
+  const sub = Math.min(4, vec); // elements of x per load (one 16-byte f32 load)
+  const cols = columnsPerWarp(N);
   const mStatic = mDims.every((d) => typeof d === 'number') ? (mDims as number[]).reduce((a, d) => a * d, 1) : undefined;
   const rows = mStatic === undefined ? ROWS : Math.max(1, Math.min(ROWS, mStatic));
   // a weight row read by a single pass is not worth keeping in L1
@@ -40,10 +57,11 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
 
   const tid = env.special('%tid.x');
   const lane = env.hoisted('lane', () => { const r = b.reg('u32'); b.ins('and.b32', r, tid, '31'); return r; });
-  const col = env.hoisted('col', () => {
+  const col0 = env.hoisted('col', () => {
     const wp = b.reg('u32'), r = b.reg('u32');
     b.ins('shr.u32', wp, tid, '5');
     b.ins('mad.lo.u32', r, env.special('%ctaid.x'), String(WARPS), wp);
+    if (cols > 1) b.ins('mul.lo.u32', r, r, String(cols));
     return r;
   });
   const xBase = env.buffer(s.bufferOf.get(viewBase(x))!);
@@ -52,32 +70,39 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const kOp = env.dim(K), nOp = env.dim(N), mOp = env.product(mDims);
   const done = b.newLabel('done');
   const p = b.reg('pred');
-  b.ins('setp.ge.u32', p, col, nOp);
+  b.ins('setp.ge.u32', p, col0, nOp);
   b.insIf(p, false, 'bra', done); // whole warps leave together: the shuffles below stay converged
-  const wRow = rowAddress(env, wBase, col, K, ew);
-  const mLast = env.hoisted('mlast', () => { const r = b.reg('u32'); b.ins('sub.s32', r, mOp, '1'); return r; });
+  const nLast = typeof N === 'number' ? String(N - 1) : env.hoisted('nlast', () => { const r = b.reg('u32'); b.ins('sub.s32', r, nOp, '1'); return r; });
+  // columns past N (the last warp's tail) read column N-1 and are not stored
+  const wRows = Array.from({ length: cols }, (_, c) => {
+    let cc = col0;
+    if (c > 0) { cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c)); b.ins('min.u32', cc, cc, nLast); }
+    return rowAddress(env, wBase, cc, K, ew);
+  });
   const kStart = env.hoisted('kstart', () => { const r = b.reg('u32'); b.ins('mul.lo.u32', r, lane, String(vec)); return r; });
 
-  forLoop(env, 'm', '0', mOp, rows, (m0) => {
-    const xRows = Array.from({ length: rows }, (_, r) => {
-      const mr = b.reg('u32');
-      b.ins('add.u32', mr, m0, String(r));
-      b.ins('min.u32', mr, mr, mLast); // rows past M read row M-1 and are not stored
+  /** Rows m0 .. m0+nr-1 (all valid) against this warp's columns. */
+  const pass = (m0: string, nr: number): void => {
+    const xRows = Array.from({ length: nr }, (_, r) => {
+      let mr = m0;
+      if (r > 0) { mr = b.reg('u32'); b.ins('add.u32', mr, m0, String(r)); }
       return rowAddress(env, xBase, mr, K, ex);
     });
-    const acc = xRows.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; });
+    const acc = wRows.map(() => xRows.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }));
     forLoop(env, 'k', kStart, kOp, 32 * vec, (kk) => {
-      const wa = b.reg('u64');
-      b.ins('mad.wide.u32', wa, kk, String(ew), wRow);
-      const wv = loadVector(b, wd, wa, vec, wld);
-      xRows.forEach((xr, r) => {
-        const xa = b.reg('u64');
-        b.ins('mad.wide.u32', xa, kk, String(ex), xr);
-        const xv = loadVector(b, xd, xa, vec, 'ld.global.nc');
-        xv.forEach((xi, i) => b.ins('fma.rn.f32', acc[r], xi, wv[i], acc[r]));
-      });
+      // every column's weight load first, so they are in flight together
+      const wWords = vec === 1 ? [] : wRows.map((wr) => loadWords(b, offset(b, wr, kk, ew), 16, wld));
+      const wScalar = vec === 1 ? wRows.map((wr) => emitLoad(b, wd, offset(b, wr, kk, ew), true)) : [];
+      for (let s0 = 0; s0 < vec; s0 += sub) {
+        const xv = xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
+        const perWord = 4 / ew;
+        wRows.forEach((_, c) => {
+          const wv = vec === 1 ? [wScalar[c]] : unpackWords(b, wd, wWords[c].slice(s0 / perWord, (s0 + sub) / perWord));
+          xv.forEach((xs, r) => xs.forEach((xi, i) => b.ins('fma.rn.f32', acc[c][r], xi, wv[i], acc[c][r])));
+        });
+      }
     });
-    for (const a of acc) for (let o = 16; o >= 1; o >>= 1) {
+    for (const a of acc.flat()) for (let o = 16; o >= 1; o >>= 1) {
       const y = b.reg('f32');
       b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
       b.ins('add.f32', a, a, y);
@@ -86,16 +111,38 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     const q = b.reg('pred');
     b.ins('setp.ne.u32', q, lane, '0');
     b.insIf(q, false, 'bra', skip);
-    acc.forEach((a, r) => {
-      const mr = b.reg('u32'), pr = b.reg('pred'), idx = b.reg('u32'), addr = b.reg('u64');
+    acc.forEach((byRow, c) => byRow.forEach((a, r) => {
+      const mr = b.reg('u32'), cc = b.reg('u32'), pc = b.reg('pred'), idx = b.reg('u32'), addr = b.reg('u64');
       b.ins('add.u32', mr, m0, String(r));
-      b.ins('setp.lt.u32', pr, mr, mOp);
-      b.ins('mad.lo.u32', idx, mr, nOp, col);
+      b.ins('add.u32', cc, col0, String(c));
+      b.ins('setp.lt.u32', pc, cc, nOp);
+      b.ins('mad.lo.u32', idx, mr, nOp, cc);
       b.ins('mad.wide.u32', addr, idx, '4', oBase);
-      b.insIf(pr, false, 'st.global.f32', `[${addr}]`, a);
-    });
+      b.insIf(pc, false, 'st.global.f32', `[${addr}]`, a);
+    }));
     b.label(skip);
-  });
+  };
+
+  // full chunks of `rows` rows, then single rows (batch 1 runs one 1-row pass, no wasted loads)
+  const m0 = b.reg('u32'), end = b.reg('u32'), pm = b.reg('pred');
+  const chunk = b.newLabel('chunk'), tail = b.newLabel('tail'), tailEnd = b.newLabel('tail_end');
+  b.ins('mov.u32', m0, '0');
+  b.label(chunk);
+  b.ins('add.u32', end, m0, String(rows));
+  b.ins('setp.gt.u32', pm, end, mOp);
+  b.insIf(pm, false, 'bra', tail);
+  b.indent(() => pass(m0, rows));
+  b.ins('mov.u32', m0, end);
+  b.ins('bra', chunk);
+  b.label(tail);
+  if (rows > 1) {
+    b.ins('setp.ge.u32', pm, m0, mOp);
+    b.insIf(pm, false, 'bra', tailEnd);
+    b.indent(() => pass(m0, 1));
+    b.ins('add.u32', m0, m0, '1');
+    b.ins('bra', tail);
+    b.label(tailEnd);
+  }
   b.label(done);
-  return { block: WARPS * 32, grid: [gridOf([N], WARPS), 1, 1] };
+  return { block: WARPS * 32, grid: [gridOf([N], WARPS * cols), 1, 1] };
 }

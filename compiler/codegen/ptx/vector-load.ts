@@ -39,16 +39,8 @@ function unpackWord(b: PtxBuilder, d: FloatDType, w: string): string[] {
   return [...halves(p0), ...halves(p1)];
 }
 
-/**
- * `count` elements at `addr` as f32 registers. `ld` is the load prefix (e.g. `ld.global.nc` or
- * `ld.global.nc.L1::no_allocate` for weights streamed once).
- */
-export function loadVector(b: PtxBuilder, d: FloatDType, addr: string, count: number, ld: string): string[] {
-  const bytes = count * itemSize(d);
-  if (count === 1 || bytes < 4) {
-    if (count !== 1) throw new Error(`vector load of ${count} × ${d} is not a whole number of words`);
-    return [emitLoad(b, d, addr, true)];
-  }
+/** `bytes` (4, 8, 16, 32 or 64) at `addr` as 32-bit words, in 16-byte (or smaller) loads. */
+export function loadWords(b: PtxBuilder, addr: string, bytes: number, ld: string): string[] {
   const words: string[] = [];
   for (let off = 0; off < bytes; off += 16) {
     const n = Math.min(16, bytes - off) / 4;
@@ -59,5 +51,21 @@ export function loadVector(b: PtxBuilder, d: FloatDType, addr: string, count: nu
     else b.ins(`${ld}.v${n}.u32`, `{${ws.join(', ')}}`, at);
     words.push(...ws);
   }
-  return words.flatMap((w) => unpackWord(b, d, w));
+  return words;
+}
+
+/** Widen whole words of packed elements to f32 registers. */
+export const unpackWords = (b: PtxBuilder, d: FloatDType, words: readonly string[]): string[] => words.flatMap((w) => unpackWord(b, d, w));
+
+/**
+ * `count` elements at `addr` as f32 registers. `ld` is the load prefix (e.g. `ld.global.nc` or
+ * `ld.global.nc.L1::no_allocate` for weights streamed once).
+ */
+export function loadVector(b: PtxBuilder, d: FloatDType, addr: string, count: number, ld: string): string[] {
+  const bytes = count * itemSize(d);
+  if (count === 1 || bytes < 4) {
+    if (count !== 1) throw new Error(`vector load of ${count} × ${d} is not a whole number of words`);
+    return [emitLoad(b, d, addr, true)];
+  }
+  return unpackWords(b, d, loadWords(b, addr, bytes, ld));
 }
