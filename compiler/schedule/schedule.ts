@@ -101,6 +101,20 @@ export function scheduleGraph(g: Graph): Schedule {
         return;
       }
     }
+    // a reduction over the space of the map kernel just before it: make that a row kernel (its
+    // elements become the first store phase) rather than launching another
+    if (reduce && last?.kind === 'map' && sameShape(last.shape, shape)) {
+      const asRow: ScheduledKernel = { ...last, kind: 'row', axis };
+      for (const it of last.items) if (home.get(it.node) === last) home.set(it.node, asRow);
+      const r = check(asRow);
+      if (r) {
+        kernels[last.index] = asRow;
+        addItem(asRow, n, false);
+        for (const e of r.external) ensureStored(e);
+        return;
+      }
+      for (const it of last.items) if (home.get(it.node) === asRow) home.set(it.node, last);
+    }
     addItem(fresh, n, !reduce);
     for (const e of probe.external) ensureStored(e);
   };

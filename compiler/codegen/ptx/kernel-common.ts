@@ -32,9 +32,9 @@ export function externalSource(s: Schedule, k: ScheduledKernel, n: Node): Source
   return { kind: 'buffer', id: buf, coherent: false };
 }
 
-/** Store `v` (a value of n's dtype) at linear index `idx` of buffer `id`. */
-export function storeAt(env: KernelEnv, id: string, n: Node, idx: string, v: string): void {
-  emitStore(env.b, n.dtype, address(env.b, env.buffer(id), idx, itemSize(n.dtype)), v);
+/** Store `v` (a value of n's dtype) at linear index `idx` of buffer `id` (where `guard` holds, if given). */
+export function storeAt(env: KernelEnv, id: string, n: Node, idx: string, v: string, guard?: string): void {
+  emitStore(env.b, n.dtype, address(env.b, env.buffer(id), idx, itemSize(n.dtype)), v, guard);
 }
 
 /** A loop `for (i = start; i < end; i += step)` whose body sees the counter register. */

@@ -99,14 +99,35 @@ export function emitRowKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): 
     for (const n of pending) done.add(n);
     pending = [];
   };
-  const overRow = (body: (c: Ix[]) => void): void =>
-    forLoop(env, 'row', tid, lenOp, block, (j) => ex.scoped(() => body(at(ixReg(j, env.max(len))))));
+  // each thread takes `unroll` elements per trip (j, j+T, ...), so that many independent loads are in
+  // flight: a 128k-vocabulary argmax at batch 1 is one block. Past the end the coordinate is clamped
+  // (loads stay inside the row) and `valid` masks the element out.
+  const unroll = typeof len === 'number' ? Math.max(1, Math.min(4, Math.ceil(len / block))) : 4;
+  const lenLast = typeof len === 'number' ? String(len - 1) : env.hoisted('lenlast', () => { const r = b.reg('u32'); b.ins('sub.s32', r, lenOp, '1'); return r; });
+  const overRow = (body: (c: Ix[], valid: string | null) => void): void =>
+    forLoop(env, 'row', tid, lenOp, block * unroll, (j) => ex.scoped(() => {
+      for (let u = 0; u < unroll; u++) {
+        if (u === 0) { body(at(ixReg(j, env.max(len))), null); continue; }
+        const ju = b.reg('u32'), valid = b.reg('pred'), jc = b.reg('u32');
+        b.ins('add.u32', ju, j, String(u * block));
+        b.ins('setp.lt.u32', valid, ju, lenOp);
+        b.ins('min.u32', jc, ju, lenLast);
+        body(at(ixReg(jc, env.max(len))), valid);
+      }
+    }));
+  /** `v` where `valid` (or always), else the identity `id`. */
+  const masked = (t: 'f32' | 's32' | 's64', v: string, id: string, valid: string | null): string => {
+    if (!valid) return v;
+    const r = b.reg(t);
+    b.ins(t === 'f32' ? 'selp.f32' : t === 's64' ? 'selp.b64' : 'selp.b32', r, v, id, valid);
+    return r;
+  };
   /** Block-reduce a per-thread accumulator built by `step` over the row. */
-  const accumulate = (t: 'f32' | 's32' | 's64', init: string, step: (acc: string, c: Ix[]) => void, op: 'add' | 'max' = 'add'): string => {
+  const accumulate = (t: 'f32' | 's32' | 's64', init: string, step: (acc: string, c: Ix[], valid: string | null) => void, op: 'add' | 'max' = 'add'): string => {
     phase();
     const acc = b.reg(t);
     b.ins(t === 'f32' ? 'mov.f32' : t === 's64' ? 'mov.b64' : 'mov.b32', acc, init);
-    overRow((c) => step(acc, c));
+    overRow((c, valid) => step(acc, c, valid));
     return red.sum(t, acc, op);
   };
   const onThread0 = (fn: () => void): void => {
@@ -126,10 +147,12 @@ export function emitRowKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): 
     for (let r = 0; r < count; r++) {
       phase();
       const best = nonePair(b, t);
-      overRow((c) => {
+      overRow((c, valid) => {
         const cand = { v: ex.value(x, c), i: c[axis].r! };
         let take = red.before(t, cand, best);
-        if (r > 0) { const ok = red.before(t, out[r - 1], cand); const both = b.reg('pred'); b.ins('and.pred', both, take, ok); take = both; }
+        const also = (q: string): void => { const both = b.reg('pred'); b.ins('and.pred', both, take, q); take = both; };
+        if (r > 0) also(red.before(t, out[r - 1], cand));
+        if (valid) also(valid);
         b.ins(t === 'f32' ? 'selp.f32' : t === 's64' ? 'selp.b64' : 'selp.b32', best.v, cand.v, best.v, take);
         b.ins('selp.b32', best.i, cand.i, best.i, take);
       });
@@ -145,7 +168,8 @@ export function emitRowKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): 
     b.comment(`${n}`);
     let value: string;
     if (n.op === 'sum') {
-      value = emitRound(b, n.dtype, accumulate(t, t === 'f32' ? f32Hex(0) : '0', (acc, c) => b.ins(t === 'f32' ? 'add.f32' : `add.${t}`, acc, acc, ex.value(x, c))));
+      const zero = t === 'f32' ? f32Hex(0) : '0';
+      value = emitRound(b, n.dtype, accumulate(t, zero, (acc, c, ok) => b.ins(t === 'f32' ? 'add.f32' : `add.${t}`, acc, acc, masked(t, ex.value(x, c), zero, ok))));
     } else if (isTopk(n)) {
       const pairs = topPairs(x, n.argOf<number>('k'));
       if (item.store) onThread0(() => pairs.forEach((p, r) => {
@@ -172,16 +196,17 @@ export function emitRowKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): 
     const x = n.src[0];
     b.comment(`${n} statistics`);
     const eps = n.op === 'softmax' ? '' : f32Hex(n.argOf<number>('eps'));
+    const zero = f32Hex(0);
     if (n.op === 'rms_norm') {
-      const ss = accumulate('f32', f32Hex(0), (acc, c) => { const v = ex.value(x, c); b.ins('fma.rn.f32', acc, v, v, acc); });
+      const ss = accumulate('f32', zero, (acc, c, ok) => { const v = masked('f32', ex.value(x, c), zero, ok); b.ins('fma.rn.f32', acc, v, v, acc); });
       stats.set(n, { inv: o.rcp(o.sqrt(o.add(o.div(ss, lenF), eps))) });
     } else if (n.op === 'layer_norm') {
-      const mean = o.div(accumulate('f32', f32Hex(0), (acc, c) => b.ins('add.f32', acc, acc, ex.value(x, c))), lenF);
-      const ss = accumulate('f32', f32Hex(0), (acc, c) => { const d = o.sub(ex.value(x, c), mean); b.ins('fma.rn.f32', acc, d, d, acc); });
+      const mean = o.div(accumulate('f32', zero, (acc, c, ok) => b.ins('add.f32', acc, acc, masked('f32', ex.value(x, c), zero, ok))), lenF);
+      const ss = accumulate('f32', zero, (acc, c, ok) => { const d = masked('f32', o.sub(ex.value(x, c), mean), zero, ok); b.ins('fma.rn.f32', acc, d, d, acc); });
       stats.set(n, { mean, inv: o.rcp(o.sqrt(o.add(o.div(ss, lenF), eps))) });
     } else {
-      const max = accumulate('f32', f32Hex(-Infinity), (acc, c) => b.ins('max.NaN.f32', acc, acc, ex.value(x, c)), 'max');
-      const sum = accumulate('f32', f32Hex(0), (acc, c) => b.ins('add.f32', acc, acc, expF(o, o.sub(ex.value(x, c), max))));
+      const max = accumulate('f32', f32Hex(-Infinity), (acc, c, ok) => b.ins('max.NaN.f32', acc, acc, masked('f32', ex.value(x, c), f32Hex(-Infinity), ok)), 'max');
+      const sum = accumulate('f32', zero, (acc, c, ok) => b.ins('add.f32', acc, acc, masked('f32', expF(o, o.sub(ex.value(x, c), max)), zero, ok)));
       stats.set(n, { max, sum });
     }
   };
@@ -192,11 +217,11 @@ export function emitRowKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): 
     const items = group;
     group = [];
     phase();
-    overRow((c) => {
+    overRow((c, valid) => {
       const idx = linearIndex(env, shape, c);
       for (const item of items) {
         b.comment(`${item.node}`);
-        storeAt(env, item.store!, item.node, idx, ex.value(item.node, c));
+        storeAt(env, item.store!, item.node, idx, ex.value(item.node, c), valid ?? undefined);
       }
     });
     pending.push(...items.map((i) => i.node));

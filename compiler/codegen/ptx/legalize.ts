@@ -86,18 +86,19 @@ function narrow(b: PtxBuilder, d: 'bf16' | 'f16' | 'fp8e4m3', v: string): string
   return h;
 }
 
-/** Store a register value of dtype d at `addr`, rounding floats to the storage type. */
-export function emitStore(b: PtxBuilder, d: DType, addr: string, v: string): void {
+/** Store a register value of dtype d at `addr`, rounding floats to the storage type; `guard`: only where it holds. */
+export function emitStore(b: PtxBuilder, d: DType, addr: string, v: string, guard?: string): void {
+  const st = (op: string, x: string): void => { if (guard) b.insIf(guard, false, op, `[${addr}]`, x); else b.ins(op, `[${addr}]`, x); };
   switch (d) {
-    case 'f32': b.ins('st.global.f32', `[${addr}]`, v); return;
-    case 'bf16': case 'f16': b.ins('st.global.b16', `[${addr}]`, narrow(b, d, v)); return;
-    case 'fp8e4m3': b.ins('st.global.u8', `[${addr}]`, narrow(b, d, v)); return;
-    case 'i32': b.ins('st.global.s32', `[${addr}]`, v); return;
-    case 'i64': b.ins('st.global.s64', `[${addr}]`, v); return;
+    case 'f32': st('st.global.f32', v); return;
+    case 'bf16': case 'f16': st('st.global.b16', narrow(b, d, v)); return;
+    case 'fp8e4m3': st('st.global.u8', narrow(b, d, v)); return;
+    case 'i32': st('st.global.s32', v); return;
+    case 'i64': st('st.global.s64', v); return;
     case 'bool': {
       const h = b.reg('b16');
       b.ins('selp.u16', h, '1', '0', v);
-      b.ins('st.global.u8', `[${addr}]`, h);
+      st('st.global.u8', h);
     }
   }
 }
