@@ -26,7 +26,6 @@ export interface MathOps<V, P> {
   lg2(a: V): V;
   lt(a: V, b: V): P;
   ge(a: V, b: V): P;
-  finite(a: V): P;
   sel(p: P, a: V, b: V): V;
   /** |mag| with the sign of sgn */
   copysign(mag: V, sgn: V): V;

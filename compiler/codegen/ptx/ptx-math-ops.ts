@@ -26,7 +26,6 @@ export function ptxMathOps(b: PtxBuilder): MathOps<string, string> {
     lg2: (a) => f1('lg2.approx.f32', a),
     lt: (a, c) => p2('lt', a, c),
     ge: (a, c) => p2('ge', a, c),
-    finite: (a) => { const p = b.reg('pred'); b.ins('testp.finite.f32', p, a); return p; },
     sel: (p, a, c) => { const d = b.reg('f32'); b.ins('selp.f32', d, a, c, p); return d; },
     // PTX copysign takes the sign from its first source
     copysign: (mag, sgn) => f2('copysign.f32', sgn, mag),

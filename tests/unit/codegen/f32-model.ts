@@ -22,7 +22,6 @@ export const f32Model: MathOps<number, boolean> = {
   lg2: (a) => f(Math.log2(a)),
   lt: (a, b) => a < b,
   ge: (a, b) => a >= b,
-  finite: (a) => Number.isFinite(a),
   sel: (p, a, b) => (p ? a : b),
   copysign: (mag, sgn) => (sgn < 0 || Object.is(sgn, -0) ? -Math.abs(mag) : Math.abs(mag)),
 };
