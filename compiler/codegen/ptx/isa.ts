@@ -2,6 +2,23 @@
 // transcendental ones are recipes (math-recipes.ts). Integer ops follow the interpreter: i32 wraps
 // (add/sub/mul.lo are modulo 2^32), division truncates toward zero (div.s32/.s64). Float max/min
 // propagate NaN (.NaN), float compares are ordered (NaN compares false), like JS.
+//
+// Numerics against the interpreter (float64, rounded once per node):
+//   bit-exact: movement, gather, where, compares, casts (float→int truncates and saturates as cvt.rzi,
+//     int→float and float→narrow round through f32 as the interpreter's writer), neg/abs/max/min, and
+//     add/sub/mul/div/sqrt/recip (.rn: one correctly rounded f32 op, no fma contraction); argmax/top-k
+//     indices and reduce_max values (same ordering rule: NaN largest, ties to the lowest index).
+//   rsqrt: sqrt.rn then rcp.rn, ≤ 1.5 ulp. exp ≤ 2 ulp + ex2.approx's ~2; log ≤ 3 ulp (lg2.approx
+//     away from 1); tanh ≤ 2 ulp + exp's; sigmoid ≤ 3 ulp + exp's; erf ≤ 1.3e-7 absolute; GELU
+//     ≤ 5e-7·max(1, |x|) absolute (both forms). Measured in tests/unit/codegen/math-recipes.test.ts.
+//   sum, norms, softmax, linear, matmul: f32 accumulation in a fixed order (per thread, then warp
+//     butterfly, then warps in order): deterministic run to run, ~K·2^-24·Σ|terms| from float64.
+//   Known differences: i64 arithmetic wraps modulo 2^64 where the interpreter (float64, saturating store)
+//     saturates or loses bits past 2^53; sums of squares past 3.4e38 overflow f32 (norms of |x| > 1.8e19);
+//     integer division by zero gives an undefined value (the interpreter throws); i64 → f32 rounds once
+//     (the interpreter rounds through float64 first); top-k over a symbolic row shorter than k gives
+//     NaN / index 0 for the missing ranks. On bf16/f16/fp8 nodes an approximate op may round to the
+//     neighbouring narrow value (one narrow ulp).
 import type { DType } from '../../ir/dtype.ts';
 import type { Node } from '../../ir/node.ts';
 import type { Op } from '../../ir/ops.ts';
