@@ -3,16 +3,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../bin/commands/main.ts';
+import { runCli } from '../../support/cli.ts';
 import { readArtifact } from '../../../compiler/artifact.ts';
 import { parseGraph } from '../../../compiler/ir/parse/index.ts';
 import { fixtureDir } from '../../support/fixtures.ts';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await main(argv, { out: (s) => { out += s + '\n'; }, err: (s) => { err += s + '\n'; } });
-  return { code, out, err };
-}
+const run = runCli;
 const tmp = mkdtempSync(join(tmpdir(), 'arcticc-compile-'));
 
 describe('arcticc compile', () => {

@@ -3,14 +3,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../bin/commands/main.ts';
+import { runCli } from '../../support/cli.ts';
 import { traceUserFile } from '../../../compiler/frontend/user-file.ts';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await main(argv, { out: (s) => { out += s + '\n'; }, err: (s) => { err += s + '\n'; } });
-  return { code, out, err };
-}
+const run = runCli;
 const tmp = mkdtempSync(join(tmpdir(), 'arcticc-opt-'));
 
 describe('arcticc opt', () => {
