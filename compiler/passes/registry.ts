@@ -1,12 +1,13 @@
 // The pass registry: every pass by its CLI name. Add a pass by writing <name>.ts and listing it here.
 import canonicalize from './canonicalize.ts';
 import foldConcatSlice from './fold-concat-slice.ts';
+import fp8Matmul from './fp8-matmul.ts';
 import type { Pass } from './pass.ts';
 import simplify from './simplify.ts';
 
 export type { Pass } from './pass.ts';
 
-const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize];
+const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, fp8Matmul];
 
 export const PASSES: ReadonlyMap<string, Pass<any>> = new Map(ALL.map((p) => [p.name, p]));
 
