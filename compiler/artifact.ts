@@ -62,7 +62,7 @@ export function writeArtifact(dir: string, plan: ExecutionPlan, extra: ArtifactE
     modules,
     kernels: plan.kernels.map((k) => ({ ...k, params: k.params.map((p) => ({ ...p })), block: [...k.block] as [number, number, number] })),
     buffers: plan.buffers.map((b) => ({ ...b, shape: [...b.shape] })),
-    launches: plan.launches.map((l) => ({ kernel: l.kernel, args: l.args.map((a) => ({ ...a })), grid: l.grid.map((g) => (typeof g === 'number' ? g : { ceilDiv: [[...g.ceilDiv[0]], g.ceilDiv[1]] })) as Manifest['launches'][number]['grid'] })),
+    launches: plan.launches.map((l) => ({ kernel: l.kernel, args: l.args.map((a) => ({ ...a })), grid: l.grid.map((g) => (typeof g === 'number' ? g : { ceilDiv: [[...g.ceilDiv[0]], g.ceilDiv[1]], ...(g.when ? { when: { ...g.when, dims: [...g.when.dims] } } : {}) })) as Manifest['launches'][number]['grid'] })),
     inputs: [...plan.inputs],
     outputs: plan.outputs.map((o) => ({ ...o })),
     ...(irFile ? { ir: irFile } : {}),

@@ -10,7 +10,10 @@ const dim = z.union([z.int().nonnegative(), z.string().regex(/^[A-Za-z_][A-Za-z0
 const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier');
 const u32 = z.int().min(0).max(0xffffffff);
 
-const gridExpr = z.union([u32, z.strictObject({ ceilDiv: z.tuple([z.array(dim), z.int().positive()]) })]);
+const gridExpr = z.union([u32, z.strictObject({
+  ceilDiv: z.tuple([z.array(dim), z.int().positive()]),
+  when: z.strictObject({ dims: z.array(dim), atLeast: u32.optional(), atMost: u32.optional() }).optional(),
+})]);
 
 const launchArg = z.union([
   z.strictObject({ buffer: z.string().min(1) }),

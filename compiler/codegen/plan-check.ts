@@ -28,7 +28,7 @@ export function planProblems(p: ExecutionPlan): string[] {
   });
   const argOk = (a: LaunchArg, type: string): boolean =>
     'buffer' in a ? type === 'u64' : 'f32' in a ? type === 'f32' : type === 'u32';
-  const gridOk = (g: GridExpr): boolean => typeof g === 'number' || g.ceilDiv[0].every(dimKnown);
+  const gridOk = (g: GridExpr): boolean => typeof g === 'number' || (g.ceilDiv[0].every(dimKnown) && (g.when?.dims.every(dimKnown) ?? true));
   p.launches.forEach((l, i) => {
     const at = `launches[${i}]`;
     const k = kernels.get(l.kernel);

@@ -38,8 +38,15 @@ export type LaunchArg =
   | { readonly u32: number }
   | { readonly f32: number };
 
-/** One grid dimension: a constant, or ceil(product(dims) / per). */
-export type GridExpr = number | { readonly ceilDiv: readonly [readonly Dim[], number] };
+/**
+ * One grid dimension: a constant, or ceil(product(dims) / per). `when` gates the launch on a size: the
+ * dimension is 0 (the runtime skips the launch) unless atLeast ≤ Π when.dims ≤ atMost. Two variants of
+ * one kernel (batch-1 GEMV, batched tensor-core linear) are both planned and each runs only at its sizes.
+ */
+export type GridExpr = number | {
+  readonly ceilDiv: readonly [readonly Dim[], number];
+  readonly when?: { readonly dims: readonly Dim[]; readonly atLeast?: number; readonly atMost?: number };
+};
 
 export interface PlanLaunch {
   readonly kernel: string;
@@ -66,12 +73,19 @@ export interface ExecutionPlan {
 
 export function evalGrid(g: GridExpr, dims: ReadonlyMap<string, number>): number {
   if (typeof g === 'number') return g;
-  const [ds, per] = g.ceilDiv;
-  let n = 1;
-  for (const d of ds) {
-    const v = typeof d === 'number' ? d : dims.get(d);
-    if (v === undefined) throw new Error(`grid: dim "${d}" is not bound`);
-    n *= v;
+  const product = (ds: readonly Dim[]): number => {
+    let n = 1;
+    for (const d of ds) {
+      const v = typeof d === 'number' ? d : dims.get(d);
+      if (v === undefined) throw new Error(`grid: dim "${d}" is not bound`);
+      n *= v;
+    }
+    return n;
+  };
+  if (g.when) {
+    const m = product(g.when.dims);
+    if (m < (g.when.atLeast ?? 0) || m > (g.when.atMost ?? Infinity)) return 0;
   }
-  return Math.ceil(n / per);
+  const [ds, per] = g.ceilDiv;
+  return Math.ceil(product(ds) / per);
 }

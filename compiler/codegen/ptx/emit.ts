@@ -5,10 +5,11 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { PlanKernel, PlanLaunch } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { KernelEnv } from './kernel-env.ts';
-import { emitLinearKernel } from './kernel-linear.ts';
 import { emitMapKernel } from './kernel-map.ts';
 import { emitMatmulKernel } from './kernel-matmul.ts';
 import { emitRowKernel } from './kernel-row.ts';
+import type { Variant } from './linear-variants.ts';
+import { gated, linearVariants } from './linear-variants.ts';
 
 const ENTRY = '__arcticc_entry__';
 
@@ -18,12 +19,13 @@ export interface EmittedKernels {
   readonly launches: PlanLaunch[];
 }
 
-function emitOne(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+/** The launches a scheduled kernel becomes: one, or a linear's size-gated GEMV and tensor-core pair. */
+function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
   switch (k.kind) {
-    case 'map': return emitMapKernel(env, s, k);
-    case 'row': return emitRowKernel(env, s, k);
-    case 'linear': return emitLinearKernel(env, s, k);
-    case 'matmul': return emitMatmulKernel(env, s, k);
+    case 'map': return [{ kind: k.kind, emit: (env) => emitMapKernel(env, s, k) }];
+    case 'row': return [{ kind: k.kind, emit: (env) => emitRowKernel(env, s, k) }];
+    case 'linear': return linearVariants(s, k, maxDims);
+    case 'matmul': return [{ kind: k.kind, emit: (env) => emitMatmulKernel(env, s, k) }];
   }
 }
 
@@ -35,24 +37,24 @@ export function emitKernels(s: Schedule, maxDims: Readonly<Record<string, number
   const kernels: PlanKernel[] = [];
   const launches: PlanLaunch[] = [];
   const byText = new Map<string, PlanKernel>();
-  for (const k of s.kernels) {
+  for (const k of s.kernels) for (const v of variantsOf(s, k, maxDims)) {
     const env = new KernelEnv(maxDims);
     let shape: LaunchShape;
     try {
-      shape = emitOne(env, s, k);
+      shape = v.emit(env);
     } catch (e) {
       throw new Error(`codegen failed for ${describe(k)}: ${(e as Error).message}`, { cause: e });
     }
     const text = env.b.build(ENTRY, shape.block);
     let pk = byText.get(text);
     if (!pk) {
-      const name = `${prefix}_${k.kind}${kernels.length}`;
+      const name = `${prefix}_${v.kind}${kernels.length}`;
       pk = { name, module: name, params: [...env.b.params], block: [shape.block, 1, 1], sharedBytes: 0 };
       modules[name] = text.replace(ENTRY, name);
       kernels.push(pk);
       byText.set(text, pk);
     }
-    launches.push({ kernel: pk.name, args: env.args, grid: shape.grid });
+    launches.push({ kernel: pk.name, args: env.args, grid: [gated(shape.grid[0], v.when), shape.grid[1], shape.grid[2]] });
   }
   return { modules, kernels, launches };
 }

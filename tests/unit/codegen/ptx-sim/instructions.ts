@@ -46,6 +46,7 @@ function compileInstr(ins: Instr, k: ParsedKernel): Exec {
     case 'bar': return (t) => { t.state = 'bar'; t.pc++; };
     case 'bra': { const to = k.labels.get(a[0].text); if (to === undefined) fail(); return (t) => { t.pc = to!; }; }
     case 'shfl': return (t) => { t.state = 'shfl'; };
+    case 'mma': return (t) => { t.state = 'mma'; }; // warp-collective: machine.ts runs it for all 32 lanes
     case 'cvta': { const s = g64(a[1]), d = s64(a[0]); return next((t) => d(t, s(t))); }
     case 'mov': {
       if (a[0].kind === 'vec') {
@@ -138,6 +139,10 @@ function cvt(ins: Instr, parts: string[]): Exec {
   const trunc = parts.includes('rzi');
   const step = (fn: (t: Thread) => void): Exec => (t) => { fn(t); t.pc++; };
   switch (op) {
+    case 'rna.tf32.f32': { // round to nearest (ties away) at 10 mantissa bits; Inf/NaN pass through
+      const s = g32(a[1]), d = s32(a[0]);
+      return step((t) => { const v = s(t); d(t, (v & 0x7f800000) === 0x7f800000 ? v : ((v + 0x1000) & 0xffffe000) >>> 0); });
+    }
     case 'f32.bf16': { const s = g16(a[1]), d = s32(a[0]); return step((t) => d(t, toBits(bf16ToF32(s(t))))); }
     case 'f32.f16': { const s = g16(a[1]), d = s32(a[0]); return step((t) => d(t, toBits(f16ToF32(s(t))))); }
     case 'bf16.f32': { const s = g32(a[1]), d = s16(a[0]); return step((t) => d(t, f32ToBf16(toF(s(t))))); }
@@ -259,6 +264,15 @@ function compileStore(ins: Instr, parts: string[]): Exec {
   const ty = parts[parts.length - 1];
   const at = space === 'shared' ? g32({ kind: 'reg', text: a[0].base! }) : g64({ kind: 'reg', text: a[0].base! });
   const off = a[0].offset ?? 0;
+  const vec = parts.find((p) => /^v\d$/.test(p));
+  if (vec) {
+    const vs = a[1].items!.map((r) => g32({ kind: 'reg', text: r }));
+    return (t, env) => {
+      const dv = env.mem.store(space, Number(at(t)) + off, 4 * vs.length, t);
+      vs.forEach((v, i) => dv.setUint32(4 * i, v(t), true));
+      t.pc++;
+    };
+  }
   const bytes = width(ty) / 8;
   if (bytes === 8) {
     const v = g64(a[1]);

@@ -9,7 +9,7 @@ export const toBits = (x: number): number => { F[0] = x; return U[0]; };
 export class Thread {
   readonly r: Uint32Array; readonly f: Uint32Array; readonly rd: BigUint64Array; readonly h: Uint16Array; readonly p: Uint8Array;
   pc = 0;
-  state: 'run' | 'bar' | 'shfl' | 'exit' = 'run';
+  state: 'run' | 'bar' | 'shfl' | 'mma' | 'exit' = 'run';
   readonly tid: number;
   constructor(k: ParsedKernel, tid: number) {
     const n = (p: string): number => k.regs.get(p) ?? 0;

@@ -1,0 +1,40 @@
+// A linear kernel is planned as one or two launches: the GEMV (kernel-linear.ts, ≤ 4 rows: it streams
+// the weight once and runs near the bandwidth floor at batch 1) and the tensor-core kernel
+// (kernel-linear-tc.ts, ≥ 5 rows). With a symbolic batch both are planned and each launch's grid is
+// gated on the row count, so the runtime launches exactly one of them for any batch (a gated grid that
+// evaluates to 0 is skipped). A static batch plans only the one it needs.
+import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
+import type { GridExpr } from '../plan.ts';
+import type { LaunchShape } from './kernel-common.ts';
+import type { KernelEnv } from './kernel-env.ts';
+import { emitLinearKernel } from './kernel-linear.ts';
+import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies } from './kernel-linear-tc.ts';
+
+export interface Variant {
+  readonly kind: string;
+  readonly emit: (env: KernelEnv) => LaunchShape;
+  /** the launch runs only for atLeast ≤ Π dims ≤ atMost */
+  readonly when?: { readonly dims: readonly (string | number)[]; readonly atLeast?: number; readonly atMost?: number };
+}
+
+export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
+  const gemv: Variant = { kind: 'linear', emit: (env) => emitLinearKernel(env, s, k) };
+  if (!tcApplies(k)) return [gemv];
+  const tc: Variant = { kind: 'linear_tc', emit: (env) => emitLinearTcKernel(env, s, k) };
+  const x = k.items[0].node.src[0];
+  const mDims = x.shape.slice(0, -1);
+  const most = mDims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1);
+  if (mDims.every((d) => typeof d === 'number')) return [most >= TC_MIN_ROWS ? tc : gemv];
+  if (most < TC_MIN_ROWS) return [gemv];
+  return [
+    { ...gemv, when: { dims: mDims, atMost: TC_MIN_ROWS - 1 } },
+    { ...tc, when: { dims: mDims, atLeast: TC_MIN_ROWS } },
+  ];
+}
+
+/** Grid x of a launch gated by `when`. */
+export function gated(g: GridExpr, when: Variant['when']): GridExpr {
+  if (!when) return g;
+  const base = typeof g === 'number' ? { ceilDiv: [[g], 1] as const } : g;
+  return { ceilDiv: base.ceilDiv, when };
+}
