@@ -4,6 +4,8 @@ import type { Backend, DeviceKind } from './backend.ts';
 import type { LoadProgress, SpeculatorConfig } from './checkpoint/index.ts';
 import { loadCheckpoint } from './checkpoint/index.ts';
 import { createCpuBackend } from './cpu/backend.ts';
+import type { QuantizeMode } from './quantize-program.ts';
+import { describeQuantization, QUANTIZE_MODES, quantizeGraph } from './quantize-program.ts';
 import { programFor } from './speculator-program.ts';
 import type { ProposeRequest } from './validate-inputs.ts';
 import { validateProposeRequest } from './validate-inputs.ts';
@@ -21,6 +23,11 @@ export interface LoadSpeculatorOptions {
   /** progress of weight loading; a terminal also gets a progress line for big files unless quiet */
   onProgress?: (p: LoadProgress) => void;
   quiet?: boolean;
+  /**
+   * 'fp8-head': the LM head in fp8 e4m3 with a per-row f32 scale (half the bytes of the largest weight);
+   * 'fp8-all': every linear weight. Default 'none'. The same on the CPU and CUDA backends.
+   */
+  quantize?: QuantizeMode;
 }
 
 export interface Speculator {
@@ -41,9 +48,16 @@ export interface Speculator {
 export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculator> {
   const maxBatch = o.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`loadSpeculator: maxBatch must be a positive integer, got ${o.maxBatch}`);
+  const mode = o.quantize ?? 'none';
+  if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`loadSpeculator: quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(o.quantize)}`);
   const ckpt = loadCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet });
-  const { config, weights } = ckpt;
-  const program = programFor(config, weights);
+  const { config } = ckpt;
+  const traced = programFor(config, ckpt.weights);
+  // the quantized map replaces the checkpoint's: the unquantized copies of fp8 weights are dropped here
+  const q = quantizeGraph(traced.graph, ckpt.weights, mode);
+  ckpt.weights.clear();
+  const weights = q.weights;
+  const program: Program = mode === 'none' ? traced : { ...traced, graph: q.graph };
   const choice = await selectDevice(o.device ?? 'auto');
   let backend: Backend;
   if (choice.device === 'cuda') {
@@ -52,7 +66,9 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
   } else {
     backend = createCpuBackend(program.graph, weights, config.hiddenSize);
   }
-  const description = choice.reason ? `${backend.description} (${choice.reason})` : backend.description;
+  const quant = describeQuantization(mode, q.quantized);
+  const base = quant ? `${backend.description}, ${quant}` : backend.description;
+  const description = choice.reason ? `${base} (${choice.reason})` : base;
   let closed = false;
   return {
     config, program,

@@ -1,5 +1,6 @@
 // arcticc compile (lstm|mlp|FILE.ts) (--model DIR | --config CONFIG.json) --out OUTDIR
-//   [--emit ir|ptx|all] [--dump-after PASS|all] [--stop-after PASS] [--max-batch N] [--export NAME] [--json]
+//   [--emit ir|ptx|all] [--dump-after PASS|all] [--stop-after PASS] [--max-batch N] [--export NAME]
+//   [--quantize none|fp8-head|fp8-all] [--json]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ import { DEFAULT_PIPELINE, runPipeline } from '../../compiler/pipeline.ts';
 import type { Program } from '../../dsl/index.ts';
 import type { SpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { inspectCheckpoint, parseSpeculatorConfig } from '../../runtime/checkpoint/index.ts';
+import { fp8PassOptions, QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../speculators/mlp.ts';
 import type { CommandContext } from './shared.ts';
@@ -26,6 +28,7 @@ const Options = z.object({
   'stop-after': z.string().optional(),
   'max-batch': z.coerce.number().int().positive().default(64),
   export: z.string().optional(),
+  quantize: z.enum(QUANTIZE_MODES).default('none'),
   json: z.boolean().default(false),
 });
 
@@ -65,13 +68,15 @@ export async function compile(argv: string[], ctx: CommandContext): Promise<void
   const { values: o, positionals } = parseOptions('compile', argv, {
     model: { type: 'string', short: 'm' }, config: { type: 'string' }, out: { type: 'string', short: 'o' },
     emit: { type: 'string' }, 'dump-after': { type: 'string', multiple: true }, 'stop-after': { type: 'string' },
-    'max-batch': { type: 'string' }, export: { type: 'string' },
+    'max-batch': { type: 'string' }, export: { type: 'string' }, quantize: { type: 'string' },
   }, Options);
   if (positionals.length !== 1) throw new UsageError('compile: expected one target: lstm, mlp or a DSL file (FILE.ts)');
   const program = await buildProgram(positionals[0], o);
   const dumpAfter = o['dump-after'].includes('all') ? 'all' as const : o['dump-after'];
   const dumps: { pass: string; ir: string }[] = [];
-  const graph = runPipeline(program.graph, DEFAULT_PIPELINE, {
+  // --quantize adds fp8-matmul (the artifact then binds W.fp8 and W.scale params in place of W)
+  const pipeline = o.quantize === 'none' ? DEFAULT_PIPELINE : [...DEFAULT_PIPELINE, { pass: 'fp8-matmul', options: fp8PassOptions(o.quantize) }];
+  const graph = runPipeline(program.graph, pipeline, {
     dumpAfter, stopAfter: o['stop-after'],
     onDump: (pass, text) => { dumps.push({ pass, ir: text }); if (!o.json) ctx.err(`// -----// IR Dump After ${pass} //----- //\n${text}`); },
   });

@@ -1,6 +1,7 @@
-// arcticc propose --model DIR --input FILE.json [--device cpu|cuda|auto] [--clamp-tokens] [--json]
+// arcticc propose --model DIR --input FILE.json [--device cpu|cuda|auto] [--quantize none|fp8-head|fp8-all] [--clamp-tokens] [--json]
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
 import { loadSpeculator } from '../../runtime/speculator.ts';
 import type { CommandContext } from './shared.ts';
 import { parseOptions, printJson, UsageError } from './shared.ts';
@@ -9,6 +10,7 @@ const Options = z.object({
   model: z.string({ error: 'is required (a checkpoint folder)' }),
   input: z.string({ error: 'is required (a JSON file {"hidden": number[][], "tokens": number[]})' }),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
+  quantize: z.enum(QUANTIZE_MODES).default('none'),
   'clamp-tokens': z.boolean().default(false),
   'max-batch': z.coerce.number().int().positive().optional(),
   json: z.boolean().default(false),
@@ -40,10 +42,10 @@ export function readRequest(file: string, hiddenSize: number): { hidden: Float32
 
 export async function propose(argv: string[], ctx: CommandContext): Promise<void> {
   const { values: o } = parseOptions('propose', argv, {
-    model: { type: 'string', short: 'm' }, input: { type: 'string', short: 'i' }, device: { type: 'string' },
+    model: { type: 'string', short: 'm' }, input: { type: 'string', short: 'i' }, device: { type: 'string' }, quantize: { type: 'string' },
     'clamp-tokens': { type: 'boolean' }, 'max-batch': { type: 'string' },
   }, Options);
-  const spec = await loadSpeculator({ model: o.model, device: o.device, clampTokens: o['clamp-tokens'], maxBatch: o['max-batch'], quiet: o.json });
+  const spec = await loadSpeculator({ model: o.model, device: o.device, clampTokens: o['clamp-tokens'], maxBatch: o['max-batch'], quantize: o.quantize, quiet: o.json });
   try {
     const req = readRequest(o.input, spec.hiddenSize);
     const t0 = performance.now();
