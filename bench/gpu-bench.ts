@@ -17,6 +17,8 @@ import { openDevice } from '../runtime/cuda/device.ts';
 import type { CudaDevice } from '../runtime/cuda/device.ts';
 import { PlanExecutor } from '../runtime/cuda/executor.ts';
 import { EventTimer } from '../runtime/cuda/graph.ts';
+import { fp8Matmul } from '../compiler/passes/fp8-matmul.ts';
+import { quantizeGraph } from '../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
 
@@ -89,24 +91,28 @@ export function weightBytesPerProposal(g: Graph, B: number): number {
 
 interface Row { model: string; B: number; ms: number | null; minMs?: number; eagerMs?: number; floorMs: number; weightBytes: number; proposeWallMs?: number; error?: string }
 
-async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: (g: Graph, m: Record<string, number>) => ExecutionPlan): Promise<Row[]> {
-  const program = model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true });
+// quant 'fp8-head': the LM head in fp8 e4m3 + per-row f32 scale (rows "lstm-fp8", "mlp-fp8"); the floor
+// counts the head at 1 byte per weight (the 0.5 MB of scales are left out: 0.1 % of the head)
+async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: (g: Graph, m: Record<string, number>) => ExecutionPlan, quant: 'none' | 'fp8-head' = 'none'): Promise<Row[]> {
+  const traced = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
+  const program = { graph: quant === 'none' ? traced : fp8Matmul(traced, { weights: 'head', minRows: 0 }) };
+  const label = quant === 'none' ? model : `${model}-fp8`;
   const floors = BATCHES.map((B) => weightBytesPerProposal(program.graph, B));
-  const fail = (e: unknown): Row[] => BATCHES.map((B, i) => ({ model, B, ms: null, floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], error: (e as Error).message.split('\n')[0] }));
+  const fail = (e: unknown): Row[] => BATCHES.map((B, i) => ({ model: label, B, ms: null, floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], error: (e as Error).message.split('\n')[0] }));
   let plan: ExecutionPlan;
   try {
     const t0 = performance.now();
     plan = compile(program.graph, { B: Math.max(...BATCHES) });
-    console.log(`[bench] ${model}: compiled in ${(performance.now() - t0).toFixed(0)} ms: ${plan.kernels.length} kernels, ${plan.launches.length} launches, arena ${plan.arenaBytes} B`);
+    console.log(`[bench] ${label}: compiled in ${(performance.now() - t0).toFixed(0)} ms: ${plan.kernels.length} kernels, ${plan.launches.length} launches, arena ${plan.arenaBytes} B`);
   } catch (e) { return fail(e); }
   const t1 = performance.now();
-  const weights = randomWeights(program.graph);
+  const weights = quant === 'none' ? randomWeights(program.graph) : quantizeGraph(traced, randomWeights(traced), quant).weights;
   let ex: PlanExecutor;
   try {
     ex = new PlanExecutor(dev, plan, weights);
   } catch (e) { return fail(e); }
   weights.clear();
-  console.log(`[bench] ${model}: weights generated and uploaded in ${(performance.now() - t1).toFixed(0)} ms (${(ex.deviceBytes / 2 ** 30).toFixed(2)} GiB on the device)`);
+  console.log(`[bench] ${label}: weights generated and uploaded in ${(performance.now() - t1).toFixed(0)} ms (${(ex.deviceBytes / 2 ** 30).toFixed(2)} GiB on the device)`);
   const rows: Row[] = [];
   const timer = new EventTimer(dev);
   try {
@@ -133,7 +139,7 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
         }
         const wall: number[] = [];
         for (let r = 0; r < 20; r++) { const t = performance.now(); await ex.runAsync(inputs); wall.push(performance.now() - t); }
-        rows.push({ model, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall) });
+        rows.push({ model: label, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall) });
       } catch (e) {
         rows.push(fail(e)[i]);
       }
@@ -159,7 +165,7 @@ async function main(): Promise<void> {
     } catch (e) { report.compilerError = (e as Error).message; }
     const rows: Row[] = [];
     for (const model of ['lstm', 'mlp'] as const) {
-      if (compile) { rows.push(...await benchModel(dev, model, bw.gbps * 1e9, compile)); continue; }
+      if (compile) { for (const q of ['none', 'fp8-head'] as const) rows.push(...await benchModel(dev, model, bw.gbps * 1e9, compile, q)); continue; }
       const g = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
       for (const B of BATCHES) {
         const wb = weightBytesPerProposal(g, B);
