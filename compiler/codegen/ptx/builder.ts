@@ -87,6 +87,9 @@ export class PtxBuilder {
     try { return fn(); } finally { this.depth--; }
   }
 
+  /** Extra performance directives after .maxntid (e.g. `.maxnreg 168`). */
+  readonly directives: string[] = [];
+
   /** The whole module: header, one .visible .entry, declarations, prologue, body. */
   build(entry: string, maxntid: number): string {
     const decls = new Map<string, string>();
@@ -102,6 +105,7 @@ export class PtxBuilder {
       params,
       `)`,
       `.maxntid ${maxntid}, 1, 1`,
+      ...this.directives,
       '{',
       ...decls.values(),
       ...this.shared.map((s) => `  ${s}`),

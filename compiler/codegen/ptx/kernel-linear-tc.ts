@@ -1,20 +1,21 @@
 // Batched linear on tensor cores: out[m, n] = Σ_k x[m, k]·w[n, k] for M > 4 rows, with
-// mma.sync.m16n8k8 (tf32 in, f32 accumulate). The weight is the mma's A operand (16 columns n × 8 k,
-// row-major: w's own layout) and x the B operand (8 k × 8 rows m), so each weight element is loaded
+// mma.sync.m16n8k16 (bf16 in, f32 accumulate). The weight is the mma's A operand (16 columns n × 16 k,
+// row-major: w's own layout) and x the B operand (16 k × 8 rows m), so each weight element is loaded
 // once per pass and used for every row (up to 64 rows per pass; past that, another pass).
 //
-// Weights go straight from global memory into A fragments, no shared memory: lane (g, t) loads 16 bytes
-// (8 bf16) of column g and of column g+8 at k = t·8 .. t·8+7 of a 32-wide chunk. The mma's k order is
-// free as long as A and B agree, so step j of the chunk takes elements 2j (logical k = t) and 2j+1
-// (logical k = t+4) of those 8: the low and high halves of word j, widened to f32 by a shift/mask
-// (bf16 → tf32 is exact). The B fragment is then x[m, t·8+2j] and x[m, t·8+2j+1], read from an x tile
-// that the block stages in shared memory (rows padded by 4 floats: the 16-byte reads of 8 lanes hit
-// distinct banks), double-buffered so one bar.sync per 64-wide k step suffices.
+// Weights go straight from global memory into A fragments, no shared memory and no conversion: lane
+// (g, t) loads 16 bytes (8 bf16) of column g and of column g+8 at k = 8t .. 8t+7 of a 32-wide chunk. The
+// mma's k order is free as long as A and B agree, so step j of the chunk maps logical k (2t, 2t+1) to
+// physical 8t+4j+(0, 1) and (2t+8, 2t+9) to 8t+4j+(2, 3): the A registers are the loaded words 2j and
+// 2j+1 themselves. B is then the matching 16 bytes of x, from an x tile that the block stages in shared
+// memory (double-buffered: one bar.sync per 64-wide k step; 16-byte chunks XOR-swizzled by row parity so
+// the reads of 8 lanes hit distinct banks).
 //
-// Numerics: x is split into two tf32 terms, hi = rna(x) and lo = rna(x - hi) (x - hi is exact), and both
-// are multiplied with the (exact) weight, so each product carries x to ~2^-22 relative (|x - hi - lo| ≤
-// 2^-22·|x|) instead of tf32's 2^-11; f32 accumulation as the GEMV path, in a different (fixed) order.
-// The second term doubles the mma count; at batch 32 the kernel stays bound by the weight stream.
+// Numerics: bf16 weights are exact; x (f32) is staged as TERMS bf16 values hi + mid + lo (each the bf16
+// rounding of what the previous left, a difference that is exact in f32), so x is carried to ≤ 2^-27
+// relative with 3 terms (f32 itself is 2^-24) and every term is multiplied exactly on the tensor core:
+// the result matches the GEMV path's f32 FMAs to f32 accumulation error, in a different (fixed) order.
+// One bf16 term alone would round x to 2^-9 relative, tf32 to 2^-11.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { Dim } from '../../ir/shape.ts';
@@ -29,9 +30,9 @@ export const TC_MIN_ROWS = 5;
 const KC = 64;
 /** Rows per weight pass: 8 batch tiles of 8. */
 const MB = 64;
-/** Padding floats per staged x row: a row stride ≡ 4 (mod 32) words keeps 16-byte reads conflict-free. */
-const PAD = 4;
-const MMA = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
+/** bf16 terms x is split into (see Numerics). */
+export const TERMS = 3;
+const MMA = 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32';
 
 /** Whether the contraction fits this kernel: f32 x, bf16 w, static K a multiple of 8 (16-byte rows). */
 export function tcApplies(k: ScheduledKernel): boolean {
@@ -60,9 +61,13 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
   const { warps, tiles: CT } = tcShape(N);
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
-  const stride = KC + PAD;
-  const bufBytes = MT * 8 * stride * 4;
+  // staged x row: TERMS planes of KC bf16 (KC·2 bytes = 8 chunks of 16 bytes each)
+  const plane = KC * 2, rowBytes = TERMS * plane;
+  const bufBytes = MT * 8 * rowBytes;
   const xs = b.sharedArray('xs', 2 * bufBytes, 16);
+  // without it ptxas held the 4-warp variant to 64 registers and spilled; every variant fits in 168
+  // (≤ 154 used at 64 rows per pass, 115 at 32: still 2 blocks of 8 warps per SM there)
+  b.directives.push('.maxnreg 168');
   const wholeK = K % KC === 0;
 
   const tid = env.special('%tid.x');
@@ -71,6 +76,15 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const oBase = env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
+  /** Byte offset of 16-byte chunk c of a staged row r (chunk index XOR 4 on odd rows). */
+  const swz = (r: string, c: string): string => {
+    const par = u32('and.b32', r, '1');
+    b.ins('shl.b32', par, par, '2');
+    const cc = u32('xor.b32', c, par);
+    const off = u32('mul.lo.u32', r, String(rowBytes));
+    b.ins('mad.lo.u32', off, cc, '16', off);
+    return off;
+  };
 
   // per-thread constants
   const { g, t, warpCol, wRow, fragOff, xsBase } = b.hoist(() => {
@@ -91,26 +105,42 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       b.ins('mad.wide.u32', r, t16, '1', a);
       return r;
     }));
-    const fragOff = u32('mul.lo.u32', g, String(stride * 4));
-    const t32 = u32('shl.b32', t, '5');
-    b.ins('add.u32', fragOff, fragOff, t32);
+    // B fragments: row g, chunk 4·sc + t (rows 8·bt + g share g's parity, hence its swizzle)
+    const fragOff = [0, 1].map((sc) => swz(g, sc ? u32('add.u32', t, '4') : t));
     const xsBase = u32('mov.u32', xs);
     return { g, t, warpCol, wRow, fragOff, xsBase };
   });
 
-  // x staging: thread tid copies 16-byte vectors tid, tid+T, ... of the [MT·8 rows × KC] tile
-  const vecs = MT * 8 * (KC / 4);
-  const perThread = Math.ceil(vecs / threads);
+  // x staging: thread tid splits 8-element pieces tid, tid+T, ... of the [MT·8 rows × KC] tile
+  const pieces = MT * 8 * (KC / 8);
+  const perThread = Math.ceil(pieces / threads);
   const fill = Array.from({ length: perThread }, (_, i) => b.hoist(() => {
     const v = u32('add.u32', tid, String(i * threads));
-    const r = u32('shr.u32', v, '4'), c4 = u32('and.b32', v, '15');
-    const kOff = u32('shl.b32', c4, '2'); // k offset inside the chunk
-    const sOff = u32('mul.lo.u32', r, String(stride * 4));
-    b.ins('mad.lo.u32', sOff, c4, '16', sOff);
+    const r = u32('shr.u32', v, '3'), c8 = u32('and.b32', v, '7');
+    const kOff = u32('shl.b32', c8, '3'); // k offset inside the trip
+    const sOff = swz(r, c8);
     const gIdx = u32('mad.lo.u32', r, String(K), kOff); // element index of (row r, k offset) from the pass start
-    const inTile = vecs % threads === 0 ? null : (() => { const p = b.reg('pred'); b.ins('setp.lt.u32', p, v, String(vecs)); return p; })();
+    const inTile = pieces % threads === 0 ? null : (() => { const p = b.reg('pred'); b.ins('setp.lt.u32', p, v, String(pieces)); return p; })();
     return { r, kOff, sOff, gIdx, inTile };
   }));
+  /** hi/mid/lo bf16x2 words of the f32 pair (e0, e1), e0 in the low half. */
+  const split = (e0: string, e1: string): string[] => {
+    const words: string[] = [];
+    let a = e0, c = e1;
+    for (let p = 0; p < TERMS; p++) {
+      const wd = u32('cvt.rn.bf16x2.f32', c, a);
+      words.push(wd);
+      if (p === TERMS - 1) break;
+      const lo = u32('shl.b32', wd, '16'), hi = u32('and.b32', wd, '0xFFFF0000');
+      const fl = b.reg('f32'), fh = b.reg('f32'), ra = b.reg('f32'), rc = b.reg('f32');
+      b.ins('mov.b32', fl, lo);
+      b.ins('mov.b32', fh, hi);
+      b.ins('sub.rn.f32', ra, a, fl); // exact: the bits bf16 rounding dropped
+      b.ins('sub.rn.f32', rc, c, fh);
+      a = ra; c = rc;
+    }
+    return words;
+  };
 
   const buf = b.reg('u32'); // which half of xs this trip fills; keeps alternating across passes
   b.ins('mov.u32', buf, '0');
@@ -136,7 +166,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
         }
         return ws;
       })));
-      // 2. stage x[m0 .. m0+8·MT, kb .. kb+KC) (zeros past M or K) into buffer `buf`
+      // 2. stage x[m0 .. m0+8·MT, kb .. kb+KC) (zeros past M or K) into buffer `buf`, split into terms
       const sb = u32('mad.lo.u32', buf, String(bufBytes), xsBase);
       for (const f of fill) {
         const row = u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
@@ -144,25 +174,24 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
         b.ins('setp.lt.u32', ok, row, mOp);
         if (!wholeK) { b.ins('setp.lt.u32', kOk, kk, String(K)); b.ins('and.pred', ok, ok, kOk); }
         if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
-        const v = [0, 1, 2, 3].map(() => { const r = b.reg('f32'); b.ins('mov.f32', r, '0f00000000'); return r; });
+        const v = Array.from({ length: 8 }, () => { const r = b.reg('f32'); b.ins('mov.f32', r, '0f00000000'); return r; });
         const idx = u32('add.u32', passIdx, f.gIdx);
         b.ins('add.u32', idx, idx, kb);
         const ga = b.reg('u64');
         b.ins('mad.wide.u32', ga, idx, '4', xBase);
-        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.join(', ')}}`, `[${ga}]`);
+        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
+        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
+        const pairs = [0, 1, 2, 3].map((i) => split(v[2 * i], v[2 * i + 1]));
         const sa = u32('add.u32', sb, f.sOff);
-        if (f.inTile) b.insIf(f.inTile, false, 'st.shared.v4.f32', `[${sa}]`, `{${v.join(', ')}}`);
-        else b.ins('st.shared.v4.f32', `[${sa}]`, `{${v.join(', ')}}`);
+        for (let p = 0; p < TERMS; p++) {
+          const st = ['st.shared.v4.b32', `[${sa}+${p * plane}]`, `{${pairs.map((q) => q[p]).join(', ')}}`] as const;
+          if (f.inTile) b.insIf(f.inTile, false, ...st); else b.ins(...st);
+        }
       }
       b.ins('bar.sync', '0');
-      // 3. the mmas: per chunk, widen the weights once, then every live batch tile
-      const fa = u32('add.u32', sb, fragOff);
+      // 3. the mmas: every live batch tile against this warp's columns, per 32-wide chunk
+      const fa = fragOff.map((o) => u32('add.u32', sb, o));
       for (let sc = 0; sc < 2; sc++) {
-        const A = words[sc].map((halves) => [0, 1, 2, 3].map((j) => {
-          const lo = halves.map((ws) => u32('shl.b32', ws[j], '16'));
-          const hi = halves.map((ws) => u32('and.b32', ws[j], '0xFFFF0000'));
-          return [lo[0], lo[1], hi[0], hi[1]]; // a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4)
-        }));
         const tilesEnd = b.newLabel('tiles');
         for (let bt = 0; bt < MT; bt++) {
           if (bt > 0) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
@@ -170,24 +199,15 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
             b.ins('setp.ge.u32', p, first, mOp);
             b.insIf(p, false, 'bra', tilesEnd);
           }
-          const xv = [0, 16].map((o) => {
-            const r = [0, 1, 2, 3].map(() => b.reg('f32'));
-            b.ins('ld.shared.v4.f32', `{${r.join(', ')}}`, `[${fa}+${(8 * bt * stride + 32 * sc) * 4 + o}]`);
+          const xv = Array.from({ length: TERMS }, (_, p) => {
+            const r = [0, 1, 2, 3].map(() => b.reg('u32'));
+            b.ins('ld.shared.v4.b32', `{${r.join(', ')}}`, `[${fa[sc]}+${8 * bt * rowBytes + p * plane}]`);
             return r;
-          }).flat();
-          for (let j = 0; j < 4; j++) {
-            const terms = [xv[2 * j], xv[2 * j + 1]].map((xf) => {
-              const hi = u32('cvt.rna.tf32.f32', xf);
-              const hf = b.reg('f32'), d = b.reg('f32');
-              b.ins('mov.b32', hf, hi);
-              b.ins('sub.rn.f32', d, xf, hf);
-              return { hi, lo: u32('cvt.rna.tf32.f32', d) };
-            });
-            for (let c = 0; c < CT; c++) {
-              const d = `{${acc[c][bt].join(', ')}}`, a = `{${A[c][j].join(', ')}}`;
-              b.ins(MMA, d, a, `{${terms[0].lo}, ${terms[1].lo}}`, d);
-              b.ins(MMA, d, a, `{${terms[0].hi}, ${terms[1].hi}}`, d);
-            }
+          });
+          for (let j = 0; j < 2; j++) for (let c = 0; c < CT; c++) {
+            const [row, row8] = words[sc][c];
+            const d = `{${acc[c][bt].join(', ')}}`, a = `{${row[2 * j]}, ${row8[2 * j]}, ${row[2 * j + 1]}, ${row8[2 * j + 1]}}`;
+            for (let p = TERMS - 1; p >= 0; p--) b.ins(MMA, d, a, `{${xv[p][2 * j]}, ${xv[p][2 * j + 1]}}`, d);
           }
         }
         b.label(tilesEnd);

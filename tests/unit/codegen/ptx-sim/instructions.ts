@@ -143,6 +143,10 @@ function cvt(ins: Instr, parts: string[]): Exec {
       const s = g32(a[1]), d = s32(a[0]);
       return step((t) => { const v = s(t); d(t, (v & 0x7f800000) === 0x7f800000 ? v : ((v + 0x1000) & 0xffffe000) >>> 0); });
     }
+    case 'bf16x2.f32': { // cvt.rn.bf16x2.f32 d, a, b: a → upper half, b → lower half
+      const x = g32(a[1]), y = g32(a[2]), d = s32(a[0]);
+      return step((t) => d(t, ((f32ToBf16(toF(x(t))) << 16) | f32ToBf16(toF(y(t)))) >>> 0));
+    }
     case 'f32.bf16': { const s = g16(a[1]), d = s32(a[0]); return step((t) => d(t, toBits(bf16ToF32(s(t))))); }
     case 'f32.f16': { const s = g16(a[1]), d = s32(a[0]); return step((t) => d(t, toBits(f16ToF32(s(t))))); }
     case 'bf16.f32': { const s = g32(a[1]), d = s16(a[0]); return step((t) => d(t, f32ToBf16(toF(s(t))))); }

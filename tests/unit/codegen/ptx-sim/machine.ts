@@ -52,29 +52,44 @@ export function runBlock(k: ParsedKernel, code: readonly Exec[], env: LaunchEnv,
   }
 }
 
+const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
+const MMA_BF16 = 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32';
+const bf16 = (bits: number): number => toF((bits & 0xffff) << 16);
+
 /**
- * mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3} for one warp.
- * Lane l = 4g + t holds A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]; B[t][g], B[t+4][g]; C/D[g][2t],
- * [g][2t+1], [g+8][2t], [g+8][2t+1]. Operands are used as given (the kernel rounds them to tf32);
- * each D element is the float64 sum of its 8 products and C, rounded once to f32.
+ * One warp's mma.sync {d0..d3}, {a..}, {b..}, {c0..c3} (g = lane / 4, t = lane % 4; C/D: [g][2t],
+ * [g][2t+1], [g+8][2t], [g+8][2t+1]).
+ * m16n8k8 tf32: A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]; B[t][g], B[t+4][g] (operands used as given:
+ * the kernel rounds them to tf32).
+ * m16n8k16 bf16 (two per register, low half first): A[g][2t,2t+1], A[g+8][2t,2t+1], A[g][2t+8,+9],
+ * A[g+8][2t+8,+9]; B[2t,2t+1][g], B[2t+8,2t+9][g].
+ * Each D element is the float64 sum of its products and C, rounded once to f32.
  */
 function runMma(k: ParsedKernel, lanes: readonly Thread[], w: number): void {
   const pc = lanes[0].pc;
   if (lanes.some((t) => t.pc !== pc)) throw new Error(`ptx-sim: ${k.name}: lanes of warp ${w / 32} wait at different mma.sync`);
   const ins = k.body[pc];
-  if (ins.op !== 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32') throw new Error(`ptx-sim: unsupported ${ins.op}`);
+  if (ins.op !== MMA_TF32 && ins.op !== MMA_BF16) throw new Error(`ptx-sim: unsupported ${ins.op}`);
+  const K = ins.op === MMA_TF32 ? 8 : 16;
   const regs = ins.args.map((o) => o.items!.map((r) => g32({ kind: 'reg', text: r })));
   const dst = ins.args[0].items!.map((r) => s32(r));
-  const A = Array.from({ length: 16 }, () => new Float64Array(8)), B = Array.from({ length: 8 }, () => new Float64Array(8));
+  const A = Array.from({ length: 16 }, () => new Float64Array(K)), B = Array.from({ length: K }, () => new Float64Array(8));
   const C = Array.from({ length: 16 }, () => new Float64Array(8));
   lanes.forEach((t, l) => {
     const g = l >> 2, q = l & 3;
-    const [a, b, c] = [regs[1], regs[2], regs[3]].map((rs) => rs.map((r) => toF(r(t))));
-    A[g][q] = a[0]; A[g + 8][q] = a[1]; A[g][q + 4] = a[2]; A[g + 8][q + 4] = a[3];
-    B[q][g] = b[0]; B[q + 4][g] = b[1];
-    C[g][2 * q] = c[0]; C[g][2 * q + 1] = c[1]; C[g + 8][2 * q] = c[2]; C[g + 8][2 * q + 1] = c[3];
+    const [a, b, c] = [regs[1], regs[2], regs[3]].map((rs) => rs.map((r) => r(t)));
+    if (K === 8) {
+      A[g][q] = toF(a[0]); A[g + 8][q] = toF(a[1]); A[g][q + 4] = toF(a[2]); A[g + 8][q + 4] = toF(a[3]);
+      B[q][g] = toF(b[0]); B[q + 4][g] = toF(b[1]);
+    } else {
+      const pair = (v: number): [number, number] => [bf16(v), bf16(v >>> 16)];
+      [A[g][2 * q], A[g][2 * q + 1]] = pair(a[0]); [A[g + 8][2 * q], A[g + 8][2 * q + 1]] = pair(a[1]);
+      [A[g][2 * q + 8], A[g][2 * q + 9]] = pair(a[2]); [A[g + 8][2 * q + 8], A[g + 8][2 * q + 9]] = pair(a[3]);
+      [B[2 * q][g], B[2 * q + 1][g]] = pair(b[0]); [B[2 * q + 8][g], B[2 * q + 9][g]] = pair(b[1]);
+    }
+    C[g][2 * q] = toF(c[0]); C[g][2 * q + 1] = toF(c[1]); C[g + 8][2 * q] = toF(c[2]); C[g + 8][2 * q + 1] = toF(c[3]);
   });
-  const D = (i: number, j: number): number => { let s = C[i][j]; for (let x = 0; x < 8; x++) s += A[i][x] * B[x][j]; return s; };
+  const D = (i: number, j: number): number => { let s = C[i][j]; for (let x = 0; x < K; x++) s += A[i][x] * B[x][j]; return s; };
   lanes.forEach((t, l) => {
     const g = l >> 2, q = l & 3;
     [D(g, 2 * q), D(g, 2 * q + 1), D(g + 8, 2 * q), D(g + 8, 2 * q + 1)].forEach((v, i) => dst[i](t, toBits(v)));
