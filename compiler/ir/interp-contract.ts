@@ -1,9 +1,12 @@
 // Contractions for the interpreter: matmul, linear, gather.
 import type { Node } from './node.ts';
 import type { HostTensor, TypedData } from './tensor-data.ts';
+import { fp8e4m3ToF32 } from './numerics.ts';
 import { allocData, hostTensor, reader } from './tensor-data.ts';
 
 const scratch32 = new Uint32Array(1 << 16);
+/** Every e4m3 code's value: an fp8 LM head is 500M weights, too many for per-element decoding. */
+const FP8_VALUES = Float32Array.from({ length: 256 }, (_, c) => fp8e4m3ToF32(c));
 
 /** Row `row` of a weight as f32 values (fast path for bf16: shift the bits into place). */
 function weightRow(w: HostTensor, row: number, k: number, out: Float32Array): void {
@@ -13,6 +16,11 @@ function weightRow(w: HostTensor, row: number, k: number, out: Float32Array): vo
     const src = w.data as Uint16Array;
     const u = new Uint32Array(out.buffer, out.byteOffset, k);
     for (let i = 0; i < k; i++) u[i] = src[off + i] << 16;
+    return;
+  }
+  if (w.dtype === 'fp8e4m3') {
+    const src = w.data as Uint8Array;
+    for (let i = 0; i < k; i++) out[i] = FP8_VALUES[src[off + i]];
     return;
   }
   const r = reader(w);

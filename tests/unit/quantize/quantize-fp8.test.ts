@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { bf16ToF32, f32ToBf16, f32ToFp8e4m3, fp8e4m3ToF32 } from '../../../compiler/ir/numerics.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { hostTensor, reader, writer } from '../../../compiler/ir/tensor-data.ts';
+import { makeGraph } from '../../../compiler/ir/graph.ts';
+import { interpret } from '../../../compiler/ir/interp.ts';
+import { Node } from '../../../compiler/ir/node.ts';
 import { dequantizeFp8, fp8FromF32Bits, quantizeFp8 } from '../../../runtime/quantize-fp8.ts';
 import { rng } from '../../support/random-graph.ts';
 
@@ -103,5 +106,22 @@ describe('quantizeFp8', () => {
     expect(() => quantizeFp8(hostTensor('f32', [1, 2], Float32Array.of(NaN, 1)), 'w')).toThrow(/row 0 holds a non-finite/);
     expect(() => quantizeFp8(hostTensor('f32', [4], new Float32Array(4)), 'v')).toThrow(/expected a \[N,K\] weight/);
     expect(() => quantizeFp8(hostTensor('i32', [2, 2]), 'ids')).toThrow(/cannot quantize i32/);
+  });
+});
+
+describe('the interpreter on fp8 weights', () => {
+  it('decodes every e4m3 code of a linear weight exactly (its table fast path = fp8e4m3ToF32)', () => {
+    const K = 256;
+    const codes = Uint8Array.from({ length: 2 * K }, (_, i) => ((i % K) & 0x7f) === 0x7f ? 0 : i % K);
+    const r = rng(5);
+    const xs = Float32Array.from({ length: 3 * K }, () => r.next() * 2 - 1);
+    const run = (w: HostTensor): Float32Array => {
+      const x = Node.make('input', [], { name: 'x' }, 'f32', [3, K]);
+      const p = Node.make('param', [], { name: 'w' }, w.dtype, [2, K]);
+      const g = makeGraph('g', [x], [{ name: 'y', node: Node.make('linear', [x, p]) }]);
+      return interpret(g, { x: hostTensor('f32', [3, K], xs) }, new Map([['w', w]])).y.data as Float32Array;
+    };
+    const asF32 = hostTensor('f32', [2, K], Float32Array.from(codes, (c) => fp8e4m3ToF32(c)));
+    expect(run(hostTensor('fp8e4m3', [2, K], codes))).toEqual(run(asF32));
   });
 });
