@@ -8,7 +8,7 @@ import { loadSpeculator } from '../../../index.ts';
 import type { Graph } from '../../../compiler/ir/graph.ts';
 import { graphNodes, graphParams, makeGraph } from '../../../compiler/ir/graph.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
-import type { Node } from '../../../compiler/ir/node.ts';
+import { Node } from '../../../compiler/ir/node.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { loadCheckpoint } from '../../../runtime/checkpoint/index.ts';
@@ -107,6 +107,31 @@ describe.each(FIXTURES)('fixture %s: fp8 program = original program on dequantiz
       }
     }
     expect(worst).toBeGreaterThan(0); // the two are not trivially the same computation
+  });
+});
+
+describe('quantizeGraph', () => {
+  it('keeps the bf16 copy of a head that is also gathered (a tied embedding), and quantizes it once', () => {
+    const V = 16, D = 8;
+    const t = Node.make('input', [], { name: 't' }, 'i32', ['B']);
+    const w = Node.make('param', [], { name: 'tied.weight' }, 'bf16', [V, D]);
+    const e = Node.make('cast', [Node.make('gather', [w, t])], null, 'f32');
+    const g = makeGraph('tied', [t], [{ name: 'y', node: Node.make('argmax', [Node.make('linear', [e, w])], { axis: 1 }) }]);
+    const wt = hostTensor('bf16', [V, D], Uint16Array.from({ length: V * D }, (_, i) => 0x3f80 + i));
+    const q = quantizeGraph(g, new Map([['tied.weight', wt]]), 'fp8-head');
+    expect([...q.weights.keys()].sort()).toEqual(['tied.weight', 'tied.weight.fp8', 'tied.weight.scale']);
+    expect(q.weights.get('tied.weight')).toBe(wt);
+    const tokens = hostTensor('i32', [2], Int32Array.of(3, 9));
+    expect(Array.from(interpret(q.graph, { t: tokens }, q.weights).y.data as Int32Array)).toHaveLength(2);
+  });
+
+  it("'none' changes nothing and an unknown mode is an error", () => {
+    const { config, weights } = loadCheckpoint(fixtureDir('mlp-tied'), { quiet: true });
+    const g = programFor(config, weights).graph;
+    const q = quantizeGraph(g, weights, 'none');
+    expect(q.graph).toBe(g);
+    expect(q.quantized).toEqual([]);
+    expect(() => quantizeGraph(g, weights, 'fp4' as never)).toThrow(/quantize must be one of/);
   });
 });
 
