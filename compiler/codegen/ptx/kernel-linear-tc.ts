@@ -5,10 +5,11 @@
 //
 // Weights go straight from global memory into A fragments, no shared memory and no conversion: lane
 // (g, t) loads 16 bytes (8 bf16) of column g and of column g+8 at k = 8t .. 8t+7 of a 32-wide chunk. The
-// mma's k order is free as long as A and B agree, so step j of the trip maps logical k (2t, 2t+1) to
+// mma's k order is free as long as A and B agree, so step j of the chunk maps logical k (2t, 2t+1) to
 // physical 8t+4j+(0, 1) and (2t+8, 2t+9) to 8t+4j+(2, 3): the A registers are the loaded words 2j and
 // 2j+1 themselves. B is then the matching 16 bytes of x, from an x tile that the block stages in shared
-// memory, double-buffered and software-pipelined with the weight loads (see the loop below).
+// memory (double-buffered: one bar.sync per 64-wide k step; 16-byte chunks XOR-swizzled by row parity so
+// the reads of 8 lanes hit distinct banks).
 //
 // Numerics: bf16 weights are exact; x (f32) is staged as TERMS bf16 values hi + mid + lo (each the bf16
 // rounding of what the previous left, a difference that is exact in f32), so x is carried to ≤ 2^-27
@@ -25,8 +26,8 @@ import { rowAddress } from './kernel-linear.ts';
 
 /** Batches of at least this many rows take the tensor-core kernel; fewer stay on the GEMV. */
 export const TC_MIN_ROWS = 5;
-/** k per loop trip: each lane loads 16 bytes of 2·C weight columns per trip (and the next trip's meanwhile). */
-const KC = 32;
+/** k per loop trip: two 32-wide chunks, so each lane has 4·C 16-byte weight loads in flight. */
+const KC = 64;
 /** Rows per weight pass: 8 batch tiles of 8. */
 const MB = 64;
 /** bf16 terms x is split into (see Numerics). */
@@ -60,12 +61,12 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
   const { warps, tiles: CT } = tcShape(N);
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
-  // staged x row: TERMS planes of KC bf16 (64 bytes = 4 chunks of 16 each). A row is 192 bytes ≡ 64
-  // (mod 128), so the 16-byte fragment reads of a quarter warp (rows g, g+1 × chunks 0..3) hit all 32 banks.
+  // staged x row: TERMS planes of KC bf16 (KC·2 bytes = 8 chunks of 16 bytes each)
   const plane = KC * 2, rowBytes = TERMS * plane;
   const bufBytes = MT * 8 * rowBytes;
   const xs = b.sharedArray('xs', 2 * bufBytes, 16);
-  // without it ptxas held the 4-warp variant to 64 registers and spilled
+  // without it ptxas held the 4-warp variant to 64 registers and spilled; every variant fits in 168
+  // (≤ 154 used at 64 rows per pass, 115 at 32: still 2 blocks of 8 warps per SM there)
   b.directives.push('.maxnreg 168');
   const wholeK = K % KC === 0;
 
@@ -75,12 +76,20 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const oBase = env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
+  /** Byte offset of 16-byte chunk c of a staged row r (chunk index XOR 4 on odd rows). */
+  const swz = (r: string, c: string): string => {
+    const par = u32('and.b32', r, '1');
+    b.ins('shl.b32', par, par, '2');
+    const cc = u32('xor.b32', c, par);
+    const off = u32('mul.lo.u32', r, String(rowBytes));
+    b.ins('mad.lo.u32', off, cc, '16', off);
+    return off;
+  };
 
   // per-thread constants
-  const { g, t, t8, warpCol, wRow, fragOff, xsBase } = b.hoist(() => {
+  const { g, t, warpCol, wRow, fragOff, xsBase } = b.hoist(() => {
     const lane = u32('and.b32', tid, '31');
     const g = u32('shr.u32', lane, '2'), t = u32('and.b32', lane, '3');
-    const t8 = u32('shl.b32', t, '3');
     const warp = u32('shr.u32', tid, '5');
     const warpCol = u32('mul.lo.u32', warp, String(16 * CT));
     b.ins('mad.lo.u32', warpCol, env.special('%ctaid.x'), String(colsPerBlock), warpCol);
@@ -96,10 +105,10 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       b.ins('mad.wide.u32', r, t16, '1', a);
       return r;
     }));
-    const fragOff = u32('mul.lo.u32', g, String(rowBytes));
-    b.ins('mad.lo.u32', fragOff, t, '16', fragOff);
+    // B fragments: row g, chunk 4·sc + t (rows 8·bt + g share g's parity, hence its swizzle)
+    const fragOff = [0, 1].map((sc) => swz(g, sc ? u32('add.u32', t, '4') : t));
     const xsBase = u32('mov.u32', xs);
-    return { g, t, t8, warpCol, wRow, fragOff, xsBase };
+    return { g, t, warpCol, wRow, fragOff, xsBase };
   });
 
   // x staging: thread tid splits 8-element pieces tid, tid+T, ... of the [MT·8 rows × KC] tile
@@ -107,10 +116,9 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const perThread = Math.ceil(pieces / threads);
   const fill = Array.from({ length: perThread }, (_, i) => b.hoist(() => {
     const v = u32('add.u32', tid, String(i * threads));
-    const r = u32('shr.u32', v, '2'), c = u32('and.b32', v, '3');
-    const kOff = u32('shl.b32', c, '3'); // k offset inside the trip
-    const sOff = u32('mul.lo.u32', r, String(rowBytes));
-    b.ins('mad.lo.u32', sOff, c, '16', sOff);
+    const r = u32('shr.u32', v, '3'), c8 = u32('and.b32', v, '7');
+    const kOff = u32('shl.b32', c8, '3'); // k offset inside the trip
+    const sOff = swz(r, c8);
     const gIdx = u32('mad.lo.u32', r, String(K), kOff); // element index of (row r, k offset) from the pass start
     const inTile = pieces % threads === 0 ? null : (() => { const p = b.reg('pred'); b.ins('setp.lt.u32', p, v, String(pieces)); return p; })();
     return { r, kOff, sOff, gIdx, inTile };
@@ -133,97 +141,78 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     }
     return words;
   };
-  const mov4 = (d: string[], src: string[]): void => d.forEach((r, i) => b.ins('mov.b32', r, src[i]));
 
-  /** This lane's weights for the trip at kb: CT tiles × 2 column halves × 16 bytes (zeros past K). */
-  const wCur = wRow.map((halves) => halves.map(() => [0, 1, 2, 3].map(() => b.reg('u32'))));
-  const wNext = wRow.map((halves) => halves.map(() => [0, 1, 2, 3].map(() => b.reg('u32'))));
-  const loadW = (into: string[][][], kb: string): void => {
-    const p = b.reg('pred'), kk = u32('add.u32', kb, t8);
-    b.ins('setp.lt.u32', p, kk, String(K));
-    wRow.forEach((halves, c) => halves.forEach((row, h) => {
-      const ws = into[c][h];
-      const a = b.reg('u64');
-      b.ins('mad.wide.u32', a, kb, '2', row);
-      if (!wholeK) for (const r of ws) b.ins('mov.b32', r, '0');
-      b.insIf(p, false, 'ld.global.nc.L1::no_allocate.v4.u32', `{${ws.join(', ')}}`, `[${a}]`);
-    }));
-  };
-  /** This thread's x pieces for the trip at kb (zeros past M or K). */
-  const xNext = fill.map(() => Array.from({ length: 8 }, () => b.reg('f32')));
-  const loadX = (m0: string, passIdx: string, kb: string): void => fill.forEach((f, i) => {
-    const row = u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
-    const ok = b.reg('pred'), kOk = b.reg('pred');
-    b.ins('setp.lt.u32', ok, row, mOp);
-    b.ins('setp.lt.u32', kOk, kk, String(K));
-    b.ins('and.pred', ok, ok, kOk);
-    if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
-    const v = xNext[i];
-    for (const r of v) b.ins('mov.f32', r, '0f00000000');
-    const idx = u32('add.u32', passIdx, f.gIdx);
-    b.ins('add.u32', idx, idx, kb);
-    const ga = b.reg('u64');
-    b.ins('mad.wide.u32', ga, idx, '4', xBase);
-    b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
-    b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
-  });
-  /** Split the loaded pieces into terms and store them in buffer `which` of xs. */
-  const stageX = (which: string): void => {
-    const sb = u32('mad.lo.u32', which, String(bufBytes), xsBase);
-    fill.forEach((f, i) => {
-      const v = xNext[i];
-      const pairs = [0, 1, 2, 3].map((q) => split(v[2 * q], v[2 * q + 1]));
-      const sa = u32('add.u32', sb, f.sOff);
-      for (let p = 0; p < TERMS; p++) {
-        const st = ['st.shared.v4.b32', `[${sa}+${p * plane}]`, `{${pairs.map((q) => q[p]).join(', ')}}`] as const;
-        if (f.inTile) b.insIf(f.inTile, false, ...st); else b.ins(...st);
-      }
-    });
-  };
-
-  // Software pipeline, per trip: issue the next trip's weight and x loads, bar.sync (this trip's x is
-  // staged), the mmas on this trip's weights, then split and stage the next x into the other buffer.
-  // So the weight stream stays in flight through the mmas, and one barrier per trip suffices: a buffer
-  // is rewritten only after every thread has passed the barrier that follows its last reads.
-  const buf = b.reg('u32');
+  const buf = b.reg('u32'); // which half of xs this trip fills; keeps alternating across passes
   b.ins('mov.u32', buf, '0');
   forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => {
     const acc = Array.from({ length: CT }, () => Array.from({ length: MT }, () => [0, 1, 2, 3].map(() => {
       const f = b.reg('f32'); b.ins('mov.f32', f, '0f00000000'); return f;
     })));
     const passIdx = u32('mul.lo.u32', m0, String(K));
-    loadW(wCur, '0');
-    loadX(m0, passIdx, '0');
-    stageX(buf);
     forLoop(env, 'k', '0', String(K), KC, (kb) => {
-      const kn = u32('add.u32', kb, String(KC));
-      loadW(wNext, kn);
-      loadX(m0, passIdx, kn);
-      b.ins('bar.sync', '0');
-      const fa = u32('mad.lo.u32', buf, String(bufBytes), xsBase);
-      b.ins('add.u32', fa, fa, fragOff);
-      const tilesEnd = b.newLabel('tiles');
-      for (let bt = 0; bt < MT; bt++) {
-        if (bt > 0) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
-          const p = b.reg('pred'), first = u32('add.u32', m0, String(8 * bt));
-          b.ins('setp.ge.u32', p, first, mOp);
-          b.insIf(p, false, 'bra', tilesEnd);
+      // 1. this trip's weights: 2 chunks × CT tiles × 2 column halves × 16 bytes per lane, all in flight
+      const words = [0, 1].map((sc) => wRow.map((halves) => halves.map((row) => {
+        const ws = [0, 1, 2, 3].map(() => b.reg('u32'));
+        const a = b.reg('u64');
+        b.ins('mad.wide.u32', a, kb, '2', row);
+        const ld = ['ld.global.nc.L1::no_allocate.v4.u32', `{${ws.join(', ')}}`, `[${a}+${sc * 64}]`] as const;
+        if (wholeK) b.ins(...ld);
+        else { // a 16-byte group lies wholly inside or outside K (K % 8 = 0): past K it is zeros
+          const kk = u32('add.u32', kb, String(sc * 32)), p = b.reg('pred');
+          b.ins('mad.lo.u32', kk, t, '8', kk);
+          b.ins('setp.lt.u32', p, kk, String(K));
+          for (const r of ws) b.ins('mov.b32', r, '0');
+          b.insIf(p, false, ...ld);
         }
-        const xv = Array.from({ length: TERMS }, (_, p) => {
-          const r = [0, 1, 2, 3].map(() => b.reg('u32'));
-          b.ins('ld.shared.v4.b32', `{${r.join(', ')}}`, `[${fa}+${8 * bt * rowBytes + p * plane}]`);
-          return r;
-        });
-        for (let j = 0; j < 2; j++) for (let c = 0; c < CT; c++) {
-          const [row, row8] = wCur[c];
-          const d = `{${acc[c][bt].join(', ')}}`, a = `{${row[2 * j]}, ${row8[2 * j]}, ${row[2 * j + 1]}, ${row8[2 * j + 1]}}`;
-          for (let p = TERMS - 1; p >= 0; p--) b.ins(MMA, d, a, `{${xv[p][2 * j]}, ${xv[p][2 * j + 1]}}`, d);
+        return ws;
+      })));
+      // 2. stage x[m0 .. m0+8·MT, kb .. kb+KC) (zeros past M or K) into buffer `buf`, split into terms
+      const sb = u32('mad.lo.u32', buf, String(bufBytes), xsBase);
+      for (const f of fill) {
+        const row = u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
+        const ok = b.reg('pred'), kOk = b.reg('pred');
+        b.ins('setp.lt.u32', ok, row, mOp);
+        if (!wholeK) { b.ins('setp.lt.u32', kOk, kk, String(K)); b.ins('and.pred', ok, ok, kOk); }
+        if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
+        const v = Array.from({ length: 8 }, () => { const r = b.reg('f32'); b.ins('mov.f32', r, '0f00000000'); return r; });
+        const idx = u32('add.u32', passIdx, f.gIdx);
+        b.ins('add.u32', idx, idx, kb);
+        const ga = b.reg('u64');
+        b.ins('mad.wide.u32', ga, idx, '4', xBase);
+        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
+        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
+        const pairs = [0, 1, 2, 3].map((i) => split(v[2 * i], v[2 * i + 1]));
+        const sa = u32('add.u32', sb, f.sOff);
+        for (let p = 0; p < TERMS; p++) {
+          const st = ['st.shared.v4.b32', `[${sa}+${p * plane}]`, `{${pairs.map((q) => q[p]).join(', ')}}`] as const;
+          if (f.inTile) b.insIf(f.inTile, false, ...st); else b.ins(...st);
         }
       }
-      b.label(tilesEnd);
+      b.ins('bar.sync', '0');
+      // 3. the mmas: every live batch tile against this warp's columns, per 32-wide chunk
+      const fa = fragOff.map((o) => u32('add.u32', sb, o));
+      for (let sc = 0; sc < 2; sc++) {
+        const tilesEnd = b.newLabel('tiles');
+        for (let bt = 0; bt < MT; bt++) {
+          if (bt > 0) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
+            const p = b.reg('pred'), first = u32('add.u32', m0, String(8 * bt));
+            b.ins('setp.ge.u32', p, first, mOp);
+            b.insIf(p, false, 'bra', tilesEnd);
+          }
+          const xv = Array.from({ length: TERMS }, (_, p) => {
+            const r = [0, 1, 2, 3].map(() => b.reg('u32'));
+            b.ins('ld.shared.v4.b32', `{${r.join(', ')}}`, `[${fa[sc]}+${8 * bt * rowBytes + p * plane}]`);
+            return r;
+          });
+          for (let j = 0; j < 2; j++) for (let c = 0; c < CT; c++) {
+            const [row, row8] = words[sc][c];
+            const d = `{${acc[c][bt].join(', ')}}`, a = `{${row[2 * j]}, ${row8[2 * j]}, ${row[2 * j + 1]}, ${row8[2 * j + 1]}}`;
+            for (let p = TERMS - 1; p >= 0; p--) b.ins(MMA, d, a, `{${xv[p][2 * j]}, ${xv[p][2 * j + 1]}}`, d);
+          }
+        }
+        b.label(tilesEnd);
+      }
       b.ins('xor.b32', buf, buf, '1');
-      stageX(buf);
-      wCur.forEach((halves, c) => halves.forEach((ws, h) => mov4(ws, wNext[c][h])));
     });
     // 4. store: d0/d1 are (column g, rows 2t, 2t+1), d2/d3 the same rows of column g+8
     acc.forEach((byTile, c) => byTile.forEach((d, bt) => {
