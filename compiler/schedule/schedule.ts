@@ -4,7 +4,7 @@
 // LSTM cell update joins the row kernel of the norm it applies, siblings share a map kernel.
 // Otherwise it opens a new kernel: contraction → linear/matmul, reduce/row op → row, else → map.
 import type { Graph } from '../ir/graph.ts';
-import { graphNodes, graphParams } from '../ir/graph.ts';
+import { graphNodes, graphParams, users } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
@@ -71,7 +71,38 @@ export function scheduleGraph(g: Graph): Schedule {
   };
   const ctx = { anchors, home };
 
+  // argmax(linear(x, w), -1) where the logits have no other use: one kernel computes the logits and
+  // keeps only per-block (max, index) partials, so they never reach memory (see ScheduledKernel.partials).
+  // bf16 weights only for now: an fp8 head (fp8-matmul pass) puts its per-row scale multiply between the
+  // linear and the argmax, which this pattern does not cover; fusing only its unscaled twin would make
+  // the two plans differ in more than the scale.
+  const use = users(g);
+  const fused = new Map<Node, Node>();
+  for (const n of graphNodes(g)) {
+    const l = n.src[0];
+    if (n.op !== 'argmax' || l?.op !== 'linear' || reduceAxis(n) !== l.shape.length - 1) continue;
+    if (l.src[1].dtype !== 'bf16') continue;
+    if (typeof l.shape[l.shape.length - 1] !== 'number' || use.get(l)?.length !== 1 || outBuf.has(l)) continue;
+    fused.set(l, n);
+  }
+
   const place = (n: Node): void => {
+    if (home.has(n)) return; // an argmax placed with its linear
+    const am = fused.get(n);
+    if (am) {
+      for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
+      // 8 columns per block is the narrowest block of any linear variant
+      const stride = Math.ceil((n.shape[n.shape.length - 1] as number) / 8);
+      const shape = [...n.shape.slice(0, -1), stride];
+      const values = `t${temps.length}`;
+      temps.push({ id: values, kind: 'temp', dtype: 'f32', shape });
+      const indices = `t${temps.length}`;
+      temps.push({ id: indices, kind: 'temp', dtype: 'i32', shape });
+      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride } };
+      addItem(k, n, false);
+      addItem(k, am, true);
+      return;
+    }
     if (isContraction(n)) {
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       addItem(newKernel(n.op as KernelKind, n.shape, null), n, true);

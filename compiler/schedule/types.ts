@@ -25,6 +25,12 @@ export interface ScheduledKernel {
   /** row kernels: the axis each block reduces along; null otherwise */
   readonly axis: number | null;
   readonly items: Item[];
+  /**
+   * linear kernels fused with the argmax of their output along N (items: the linear, unstored, then the
+   * argmax): each block writes its (max, index) partial per row into `values`/`indices` ([rows, stride],
+   * stride ≥ the block count of every variant) and a reduce launch picks the winner per row.
+   */
+  readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number };
 }
 
 export interface ScheduledBuffer {

@@ -22,6 +22,7 @@ import type { Dim } from '../../ir/shape.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { forLoop } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
+import { argmaxPartials } from './argmax-partials.ts';
 import { rowAddress } from './kernel-linear.ts';
 
 /** Batches of at least this many rows take the tensor-core kernel; fewer stay on the GEMV. */
@@ -73,7 +74,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const tid = env.special('%tid.x');
   const xBase = env.buffer(s.bufferOf.get(viewBase(x))!);
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = env.buffer(item.store!);
+  const oBase = k.partials ? '' : env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
   /** Byte offset of 16-byte chunk c of a staged row r (chunk index XOR 4 on odd rows). */
@@ -87,7 +88,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   };
 
   // per-thread constants
-  const { g, t, warpCol, wRow, fragOff, xsBase } = b.hoist(() => {
+  const { g, t, warp, warpCol, wRow, fragOff, xsBase } = b.hoist(() => {
     const lane = u32('and.b32', tid, '31');
     const g = u32('shr.u32', lane, '2'), t = u32('and.b32', lane, '3');
     const warp = u32('shr.u32', tid, '5');
@@ -108,7 +109,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     // B fragments: row g, chunk 4·sc + t (rows 8·bt + g share g's parity, hence its swizzle)
     const fragOff = [0, 1].map((sc) => swz(g, sc ? u32('add.u32', t, '4') : t));
     const xsBase = u32('mov.u32', xs);
-    return { g, t, warpCol, wRow, fragOff, xsBase };
+    return { g, t, warp, warpCol, wRow, fragOff, xsBase };
   });
 
   // x staging: thread tid splits 8-element pieces tid, tid+T, ... of the [MT·8 rows × KC] tile
@@ -215,6 +216,25 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       b.ins('xor.b32', buf, buf, '1');
     });
     // 4. store: d0/d1 are (column g, rows 2t, 2t+1), d2/d3 the same rows of column g+8
+    if (k.partials) { // or, fused with the argmax, the block's best column per row (slots reuse xs)
+      const fuse = argmaxPartials(env, k.partials, warps, MT * 8, xs);
+      b.ins('bar.sync', '0'); // every warp is done reading xs
+      const isG0 = b.reg('pred');
+      b.ins('setp.eq.u32', isG0, g, '0');
+      acc[0].forEach((_, bt) => [0, 1].forEach((par) => {
+        const cands = acc.flatMap((byTile, c) => [0, 1].map((h) => {
+          const n = u32('add.u32', warpCol, String(16 * c + 8 * h));
+          b.ins('add.u32', n, n, g);
+          return { v: byTile[bt][2 * h + par], i: n };
+        }));
+        // lanes 4g + t hold rows 8·bt + 2t + par: fold the 8 lanes g of each t
+        const best = fuse.shuffle(fuse.fold(cands, nOp), [4, 8, 16]);
+        const slot = u32('mad.lo.u32', t, '2', String(8 * bt + par));
+        fuse.stage(warp, slot, best, isG0);
+      }));
+      fuse.finish(tid, m0, mOp, MT * 8, env.special('%ctaid.x'));
+      return;
+    }
     acc.forEach((byTile, c) => byTile.forEach((d, bt) => {
       const n0 = u32('add.u32', warpCol, String(16 * c));
       b.ins('add.u32', n0, n0, g);

@@ -13,9 +13,10 @@ import type { LaunchShape } from './kernel-common.ts';
 import { forLoop, gridOf } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { emitLoad, f32Hex } from './legalize.ts';
+import { argmaxPartials } from './argmax-partials.ts';
 import { loadVector, loadWords, unpackWords } from './vector-load.ts';
 
-const WARPS = 8;
+export const WARPS = 8;
 const ROWS = 4;
 /** Columns per warp: as many as keep ≥ 4 blocks per SM busy on a 132-SM H200. */
 export function columnsPerWarp(n: Dim): number {
@@ -40,6 +41,7 @@ const offset = (b: KernelEnv['b'], base: string, k: string, bytes: number, plus 
 };
 
 export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+  const fuse = k.partials ? argmaxPartials(env, k.partials, WARPS) : null;
   const b = env.b;
   const item = k.items[0];
   const [x, w] = item.node.src;
@@ -66,17 +68,18 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   });
   const xBase = env.buffer(s.bufferOf.get(viewBase(x))!);
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = env.buffer(item.store!);
+  const oBase = fuse ? '' : env.buffer(item.store!);
   const kOp = env.dim(K), nOp = env.dim(N), mOp = env.product(mDims);
   const done = b.newLabel('done');
   const p = b.reg('pred');
-  b.ins('setp.ge.u32', p, col0, nOp);
-  b.insIf(p, false, 'bra', done); // whole warps leave together: the shuffles below stay converged
+  // whole warps leave together: the shuffles below stay converged (with the argmax epilogue every warp
+  // stays for its barriers; past N it only reads column N-1 and offers no candidates)
+  if (!fuse) { b.ins('setp.ge.u32', p, col0, nOp); b.insIf(p, false, 'bra', done); }
   const nLast = typeof N === 'number' ? String(N - 1) : env.hoisted('nlast', () => { const r = b.reg('u32'); b.ins('sub.s32', r, nOp, '1'); return r; });
   // columns past N (the last warp's tail) read column N-1 and are not stored
   const wRows = Array.from({ length: cols }, (_, c) => {
     let cc = col0;
-    if (c > 0) { cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c)); b.ins('min.u32', cc, cc, nLast); }
+    if (c > 0 || fuse) { cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c)); b.ins('min.u32', cc, cc, nLast); }
     return rowAddress(env, wBase, cc, K, ew);
   });
   const kStart = env.hoisted('kstart', () => { const r = b.reg('u32'); b.ins('mul.lo.u32', r, lane, String(vec)); return r; });
@@ -106,6 +109,18 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       const y = b.reg('f32');
       b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
       b.ins('add.f32', a, a, y);
+    }
+    if (fuse) { // every lane holds the sums: fold this warp's columns per row, then the block's warps
+      const wp = env.hoisted('warp', () => { const r = b.reg('u32'); b.ins('shr.u32', r, tid, '5'); return r; });
+      const best = xRows.map((_, r) => fuse.fold(acc.map((byRow, c) => {
+        const cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c));
+        return { v: byRow[r], i: cc };
+      }), nOp));
+      const isLane0 = b.reg('pred');
+      b.ins('setp.eq.u32', isLane0, lane, '0');
+      best.forEach((pr, r) => fuse.stage(wp, r, pr, isLane0));
+      fuse.finish(tid, m0, mOp, nr, env.special('%ctaid.x'));
+      return;
     }
     const skip = b.newLabel('skip');
     const q = b.reg('pred');

@@ -2,13 +2,15 @@
 // the weight once and runs near the bandwidth floor at batch 1) and the tensor-core kernel
 // (kernel-linear-tc.ts, ≥ 5 rows). With a symbolic batch both are planned and each launch's grid is
 // gated on the row count, so the runtime launches exactly one of them for any batch (a gated grid that
-// evaluates to 0 is skipped). A static batch plans only the one it needs.
+// evaluates to 0 is skipped). A static batch plans only the one it needs. A linear fused with its
+// argmax adds, after each variant, the reduce over that variant's per-block partials.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { GridExpr } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
-import { emitLinearKernel } from './kernel-linear.ts';
-import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies } from './kernel-linear-tc.ts';
+import { emitArgmaxReduceKernel } from './kernel-argmax-reduce.ts';
+import { columnsPerWarp, emitLinearKernel, WARPS as GEMV_WARPS } from './kernel-linear.ts';
+import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-linear-tc.ts';
 
 export interface Variant {
   readonly kind: string;
@@ -18,17 +20,26 @@ export interface Variant {
 }
 
 export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
-  const gemv: Variant = { kind: 'linear', emit: (env) => emitLinearKernel(env, s, k) };
-  if (!tcApplies(k)) return [gemv];
-  const tc: Variant = { kind: 'linear_tc', emit: (env) => emitLinearTcKernel(env, s, k) };
-  const x = k.items[0].node.src[0];
+  const [x, w] = k.items[0].node.src;
+  const N = w.shape[0];
+  // with a fused argmax each variant is its partials kernel and the reduce over its block count
+  const withReduce = (v: Variant, blocks: number): Variant[] => (k.partials
+    ? [v, { kind: 'argmax_reduce', emit: (env) => emitArgmaxReduceKernel(env, s, k, blocks) }]
+    : [v]);
+  const suffix = k.partials ? '_argmax' : '';
+  const gemv = withReduce({ kind: `linear${suffix}`, emit: (env) => emitLinearKernel(env, s, k) },
+    typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N))) : 0);
+  if (!tcApplies(k)) return gemv;
+  const { warps, tiles } = tcShape(N);
+  const tc = withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k) },
+    typeof N === 'number' ? Math.ceil(N / (warps * 16 * tiles)) : 0);
   const mDims = x.shape.slice(0, -1);
   const most = mDims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1);
-  if (mDims.every((d) => typeof d === 'number')) return [most >= TC_MIN_ROWS ? tc : gemv];
-  if (most < TC_MIN_ROWS) return [gemv];
+  if (mDims.every((d) => typeof d === 'number')) return most >= TC_MIN_ROWS ? tc : gemv;
+  if (most < TC_MIN_ROWS) return gemv;
   return [
-    { ...gemv, when: { dims: mDims, atMost: TC_MIN_ROWS - 1 } },
-    { ...tc, when: { dims: mDims, atLeast: TC_MIN_ROWS } },
+    ...gemv.map((v) => ({ ...v, when: { dims: mDims, atMost: TC_MIN_ROWS - 1 } })),
+    ...tc.map((v) => ({ ...v, when: { dims: mDims, atLeast: TC_MIN_ROWS } })),
   ];
 }
 

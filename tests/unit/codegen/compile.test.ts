@@ -30,8 +30,9 @@ describe('compileProgram', () => {
     const a = compileProgram(lstm(), { maxDims: { B: 64 }, name: 'spec' });
     const b = compileProgram(lstm(), { maxDims: { B: 64 }, name: 'spec' });
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
-    // each of the 6 linears is planned twice (GEMV for ≤ 4 rows, tensor cores above); 14 run at any batch
-    expect(a.launches).toHaveLength(20);
+    // each of the 6 linears is planned twice (GEMV for ≤ 4 rows, tensor cores above), and each of the 3
+    // heads with its argmax reduce after each; 14 run at any batch
+    expect(a.launches).toHaveLength(23);
     for (const B of [1, 4, 5, 64]) expect(a.launches.filter((l) => evalGrid(l.grid[0], new Map([['B', B]])) > 0)).toHaveLength(14);
     expect(a.kernels.length).toBeLessThan(a.launches.length);
     expect(a.kernels.every((k) => k.name.startsWith('spec_'))).toBe(true);

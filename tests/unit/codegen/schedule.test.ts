@@ -13,21 +13,18 @@ const summary = (s: Schedule): string[] =>
 describe('LSTM speculator', () => {
   const s = scheduleGraph(lstmSpeculator({ hiddenSize: 64, width: 64, vocabSize: 512, nPredict: 3, scaleInput: true }).graph);
 
-  it('is 4 kernels per step: gate GEMV, one row kernel for the whole cell, head GEMV, argmax', () => {
+  it('is 3 kernels per step: gate GEMV, one row kernel for the whole cell, head GEMV fused with its argmax', () => {
     expect(summary(s)).toEqual([
       'row[B,64]@1: rms_norm div*', // scale_input: ln0(h)/√2, stored for the first GEMV
       'linear[B,256]: linear*',
       'row[B,64]@1: rms_norm mul* rms_norm mul*', // cell_ln → c (stored: next step reads it) → state_ln → s
-      'linear[B,512]: linear*',
-      'row[B,512]@1: argmax*',
+      'linear[B,512]: linear argmax*', // logits stay in the kernel: per-block (max, index) partials
       'linear[B,256]: linear*',
       'row[B,64]@1: rms_norm add* rms_norm mul*', // f⊙c + i⊙ĉ
-      'linear[B,512]: linear*',
-      'row[B,512]@1: argmax*',
+      'linear[B,512]: linear argmax*',
       'linear[B,256]: linear*',
       'row[B,64]@1: rms_norm rms_norm mul*', // last step: the cell has one user, so it is recomputed inline
-      'linear[B,512]: linear*',
-      'row[B,512]@1: argmax*',
+      'linear[B,512]: linear argmax*',
       'map[B,3]: concat*', // the draft [B, n]
     ]);
   });
@@ -40,7 +37,8 @@ describe('LSTM speculator', () => {
     for (const op of ['gather', 'concat', 'slice', 'sigmoid', 'gelu', 'broadcast', 'cast']) expect(inlined).toContain(op);
     // the cell kernel reads the gate GEMV output, the embedding table and the norm weights directly
     const cell = s.kernels[2];
-    expect(s.buffers.filter((b) => b.kind === 'temp')).toHaveLength(15);
+    // per step: gates, c, s, two argmax partial buffers, the token (no logits)
+    expect(s.buffers.filter((b) => b.kind === 'temp')).toHaveLength(18);
     expect(cell.items.map((i) => i.node.toString())).toEqual([
       'rms_norm{eps=0.000001}:f32[B,64]', 'mul:f32[B,64]', 'rms_norm{eps=0.000001}:f32[B,64]', 'mul:f32[B,64]',
     ]);
@@ -48,12 +46,12 @@ describe('LSTM speculator', () => {
 });
 
 describe('MLP speculator', () => {
-  it('is 4 kernels per step: projection GEMV, norm + GELU row kernel, head GEMV, argmax', () => {
+  it('is 3 kernels per step: projection GEMV, norm + GELU row kernel, head GEMV fused with its argmax', () => {
     const s = scheduleGraph(mlpSpeculator({ hiddenSize: 64, width: 48, vocabSize: 512, nPredict: 3, scaleInput: false, tieWeights: true }).graph);
     expect(summary(s)).toEqual([
-      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear*', 'row[B,512]@1: argmax*',
-      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear*', 'row[B,512]@1: argmax*',
-      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear*', 'row[B,512]@1: argmax*',
+      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
+      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
+      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
       'map[B,3]: concat*',
     ]);
   });

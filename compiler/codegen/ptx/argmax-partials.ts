@@ -1,0 +1,101 @@
+// The argmax epilogue of a linear kernel fused with argmax(linear(x, w), -1): instead of the logits, each
+// block writes one (max, index) pair per row into the partial buffers, and a reduce launch (one block
+// per row) picks the winner. The order is the interpreter's (NaN largest, ties → lowest index, see
+// Reducer.before); it is a total order on (value, index), so folding pairs in any grouping gives exactly
+// the element the interpreter's sequential scan picks over the same logits.
+import type { ScheduledKernel } from '../../schedule/types.ts';
+import type { PtxBuilder } from './builder.ts';
+import type { KernelEnv } from './kernel-env.ts';
+import type { Pair } from './reduce.ts';
+import { nonePair, Reducer } from './reduce.ts';
+
+type Partials = NonNullable<ScheduledKernel['partials']>;
+
+export interface ArgmaxEpilogue {
+  /** The first of `cands` in argmax order, ignoring those whose index is ≥ n. */
+  fold(cands: readonly Pair[], n: string): Pair;
+  /** Combine a pair across the lanes that differ in the bits of `masks` (xor shuffles). */
+  shuffle(p: Pair, masks: readonly number[]): Pair;
+  /** Where `pred` holds, put warp `warp`'s best pair of row slot `slot` in shared memory. */
+  stage(warp: string, slot: number | string, p: Pair, pred: string): void;
+  /**
+   * bar.sync; threads 0 .. nr-1 fold the warps' slots in warp order and store row m0 + tid's partial
+   * (if below M) at column `block`; bar.sync again, so the slots (and shared memory they reuse) are free.
+   */
+  finish(tid: string, m0: string, mOp: string, nr: number, block: string): void;
+}
+
+/**
+ * `rows`: slots per warp; `reuse`: a shared array to hold the slots (≥ warps · rows · 8 bytes) that the
+ * caller has finished with before stage(); else one is declared.
+ */
+export function argmaxPartials(env: KernelEnv, p: Partials, warps: number, rows = 4, reuse?: string): ArgmaxEpilogue {
+  const b: PtxBuilder = env.b;
+  const red = new Reducer(b, warps, '', '');
+  let base: string | null = null;
+  const slots = (): string => {
+    if (!base) {
+      const arr = reuse ?? b.sharedArray('am_slots', warps * rows * 8, 8);
+      base = env.hoisted(`am_base`, () => { const r = b.reg('u32'); b.ins('mov.u32', r, arr); return r; });
+    }
+    return base;
+  };
+  const vals = env.buffer(p.values), idxs = env.buffer(p.indices);
+  return {
+    fold(cands, n) {
+      let best = nonePair(b, 'f32');
+      for (const c of cands) {
+        const ok = b.reg('pred'), take = red.before('f32', c, best);
+        b.ins('setp.lt.u32', ok, c.i, n);
+        b.ins('and.pred', take, take, ok);
+        best = red.pick('f32', take, c, best);
+      }
+      return best;
+    },
+    shuffle(pr, masks) {
+      let cur = pr;
+      for (const m of masks) {
+        const o = { v: b.reg('f32'), i: b.reg('u32') };
+        b.ins('shfl.sync.bfly.b32', o.v, cur.v, String(m), '31', '-1');
+        b.ins('shfl.sync.bfly.b32', o.i, cur.i, String(m), '31', '-1');
+        cur = red.pick('f32', red.before('f32', o, cur), o, cur);
+      }
+      return cur;
+    },
+    stage(warp, slot, pr, pred) {
+      const a = b.reg('u32');
+      b.ins('mad.lo.u32', a, warp, String(rows * 8), slots());
+      if (typeof slot === 'number') b.ins('add.u32', a, a, String(slot * 8));
+      else b.ins('mad.lo.u32', a, slot, '8', a);
+      b.insIf(pred, false, 'st.shared.f32', `[${a}]`, pr.v);
+      b.insIf(pred, false, 'st.shared.u32', `[${a}+4]`, pr.i);
+    },
+    finish(tid, m0, mOp, nr, block) {
+      const sb = slots();
+      b.ins('bar.sync', '0');
+      const skip = b.newLabel('am_skip');
+      const q = b.reg('pred'), m = b.reg('u32');
+      b.ins('add.u32', m, m0, tid);
+      b.ins('setp.ge.u32', q, tid, String(nr));
+      b.insIf(q, false, 'bra', skip);
+      b.ins('setp.ge.u32', q, m, mOp);
+      b.insIf(q, false, 'bra', skip);
+      let acc: Pair | null = null;
+      for (let w = 0; w < warps; w++) {
+        const a = b.reg('u32'), o = { v: b.reg('f32'), i: b.reg('u32') };
+        b.ins('mad.lo.u32', a, tid, '8', sb);
+        b.ins('ld.shared.f32', o.v, `[${a}+${w * rows * 8}]`);
+        b.ins('ld.shared.u32', o.i, `[${a}+${w * rows * 8 + 4}]`);
+        acc = acc ? red.pick('f32', red.before('f32', o, acc), o, acc) : o;
+      }
+      const idx = b.reg('u32'), av = b.reg('u64'), ai = b.reg('u64');
+      b.ins('mad.lo.u32', idx, m, String(p.stride), block);
+      b.ins('mad.wide.u32', av, idx, '4', vals);
+      b.ins('mad.wide.u32', ai, idx, '4', idxs);
+      b.ins('st.global.f32', `[${av}]`, acc!.v);
+      b.ins('st.global.u32', `[${ai}]`, acc!.i);
+      b.label(skip);
+      b.ins('bar.sync', '0');
+    },
+  };
+}
