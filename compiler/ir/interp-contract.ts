@@ -4,7 +4,6 @@ import type { HostTensor, TypedData } from './tensor-data.ts';
 import { fp8e4m3ToF32 } from './numerics.ts';
 import { allocData, hostTensor, reader } from './tensor-data.ts';
 
-const scratch32 = new Uint32Array(1 << 16);
 /** Every e4m3 code's value: an fp8 LM head is 500M weights, too many for per-element decoding. */
 const FP8_VALUES = Float32Array.from({ length: 256 }, (_, c) => fp8e4m3ToF32(c));
 
@@ -12,7 +11,7 @@ const FP8_VALUES = Float32Array.from({ length: 256 }, (_, c) => fp8e4m3ToF32(c))
 function weightRow(w: HostTensor, row: number, k: number, out: Float32Array): void {
   const off = row * k;
   if (w.dtype === 'f32') { out.set((w.data as Float32Array).subarray(off, off + k)); return; }
-  if (w.dtype === 'bf16' && k <= scratch32.length) {
+  if (w.dtype === 'bf16') {
     const src = w.data as Uint16Array;
     const u = new Uint32Array(out.buffer, out.byteOffset, k);
     for (let i = 0; i < k; i++) u[i] = src[off + i] << 16;
