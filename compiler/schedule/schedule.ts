@@ -73,23 +73,37 @@ export function scheduleGraph(g: Graph): Schedule {
 
   // argmax(linear(x, w), -1) where the logits have no other use: one kernel computes the logits and
   // keeps only per-block (max, index) partials, so they never reach memory (see ScheduledKernel.partials).
-  // bf16 weights only for now: an fp8 head (fp8-matmul pass) puts its per-row scale multiply between the
-  // linear and the argmax, which this pattern does not cover; fusing only its unscaled twin would make
-  // the two plans differ in more than the scale.
+  // An fp8 head (fp8-matmul pass) has its per-column scale between the two,
+  // argmax(mul(linear(x, w), broadcast(scale[N])), -1): the kernel scales each column before comparing.
   const use = users(g);
-  const fused = new Map<Node, Node>();
+  const fused = new Map<Node, { argmax: Node; mul?: Node; scale?: Node }>();
+  const alone = (n: Node): boolean => use.get(n)?.length === 1 && !outBuf.has(n);
+  /** scale[N] read from memory (a leaf), broadcast along the last axis of `l` */
+  const scaleOf = (m: Node, l: Node): Node | undefined => {
+    const c = m.src[0] === l ? m.src[1] : m.src[0];
+    const v = c.src[0];
+    if (c.op !== 'broadcast' || !sameShape(c.shape, l.shape) || v.dtype !== 'f32' || !isLeaf(viewBase(v))) return undefined;
+    return v.shape.length === 1 && v.shape[0] === l.shape[l.shape.length - 1] ? v : undefined;
+  };
   for (const n of graphNodes(g)) {
-    const l = n.src[0];
-    if (n.op !== 'argmax' || l?.op !== 'linear' || reduceAxis(n) !== l.shape.length - 1) continue;
-    if (l.src[1].dtype !== 'bf16') continue;
-    if (typeof l.shape[l.shape.length - 1] !== 'number' || use.get(l)?.length !== 1 || outBuf.has(l)) continue;
-    fused.set(l, n);
+    if (n.op !== 'argmax') continue;
+    let l = n.src[0], mul: Node | undefined, scale: Node | undefined;
+    if (l.op === 'mul' && l.dtype === 'f32' && alone(l)) {
+      const lin = l.src.find((x) => x.op === 'linear');
+      scale = lin && scaleOf(l, lin);
+      if (!lin || !scale) continue;
+      mul = l; l = lin;
+    }
+    if (l.op !== 'linear' || reduceAxis(n) !== l.shape.length - 1) continue;
+    if (l.src[1].dtype !== 'bf16' && l.src[1].dtype !== 'fp8e4m3') continue;
+    if (typeof l.shape[l.shape.length - 1] !== 'number' || !alone(l)) continue;
+    fused.set(l, { argmax: n, mul, scale });
   }
 
   const place = (n: Node): void => {
     if (home.has(n)) return; // an argmax placed with its linear
-    const am = fused.get(n);
-    if (am) {
+    const f = fused.get(n);
+    if (f) {
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       // 8 columns per block is the narrowest block of any linear variant
       const stride = Math.ceil((n.shape[n.shape.length - 1] as number) / 8);
@@ -98,9 +112,11 @@ export function scheduleGraph(g: Graph): Schedule {
       temps.push({ id: values, kind: 'temp', dtype: 'f32', shape });
       const indices = `t${temps.length}`;
       temps.push({ id: indices, kind: 'temp', dtype: 'i32', shape });
-      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride } };
+      const scale = f.scale && bufferOf.get(viewBase(f.scale));
+      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}) } };
       addItem(k, n, false);
-      addItem(k, am, true);
+      if (f.mul) addItem(k, f.mul, false);
+      addItem(k, f.argmax, true);
       return;
     }
     if (isContraction(n)) {

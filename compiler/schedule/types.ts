@@ -26,11 +26,12 @@ export interface ScheduledKernel {
   readonly axis: number | null;
   readonly items: Item[];
   /**
-   * linear kernels fused with the argmax of their output along N (items: the linear, unstored, then the
-   * argmax): each block writes its (max, index) partial per row into `values`/`indices` ([rows, stride],
-   * stride ≥ the block count of every variant) and a reduce launch picks the winner per row.
+   * linear kernels fused with the argmax of their output along N (items: the linear, unstored, the scale
+   * mul if any, unstored, then the argmax): each block writes its (max, index) partial per row into
+   * `values`/`indices` ([rows, stride], stride ≥ the block count of every variant) and a reduce launch
+   * picks the winner per row. `scale`: an f32[N] buffer each column's sum is multiplied by first.
    */
-  readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number };
+  readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string };
 }
 
 export interface ScheduledBuffer {

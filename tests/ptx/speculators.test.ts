@@ -3,6 +3,8 @@
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
+import { fp8Matmul } from '../../compiler/passes/fp8-matmul.ts';
+import { fp8PassOptions } from '../../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../speculators/mlp.ts';
 import type { Module } from './ptxas.ts';
@@ -26,6 +28,12 @@ const plans = new Map<string, ExecutionPlan>();
 for (const [name, make] of Object.entries(SHAPES)) plans.set(name, compileProgram(make().graph, { maxDims: { B: 64 } }));
 // the benchmark's maxDims (fewer batch tiles per pass: a different tensor-core kernel)
 plans.set('lstm Llama-3.1-8B maxDims B=32', compileProgram(SHAPES['lstm Llama-3.1-8B H=D=4096 V=128256 n=3']().graph, { maxDims: { B: 32 } }));
+// --quantize fp8-head as the runtime builds it (quantizeGraph's rewrite): scaled fp8 heads, whose argmax
+// fuses into the tensor-core linear at both maxDims
+for (const B of [32, 64]) {
+  const g = fp8Matmul(SHAPES['lstm Llama-3.1-8B H=D=4096 V=128256 n=3']().graph, fp8PassOptions('fp8-head'));
+  plans.set(`lstm Llama-3.1-8B quantize fp8-head maxDims B=${B}`, compileProgram(g, { maxDims: { B } }));
+}
 
 it('compiles the same program to the same text and hash', () => {
   const again = compileProgram(SHAPES['lstm H=D=64 V=512 n=3']().graph, { maxDims: { B: 64 } });

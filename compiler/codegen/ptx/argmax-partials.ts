@@ -1,4 +1,5 @@
-// The argmax epilogue of a linear kernel fused with argmax(linear(x, w), -1): instead of the logits, each
+// The argmax epilogue of a linear kernel fused with argmax(linear(x, w), -1) (or with the argmax of its
+// per-column scaled logits, an fp8 head: argmax(mul(linear(x, w), broadcast(scale)), -1)): instead of the logits, each
 // block writes one (max, index) pair per row into the partial buffers, and a reduce launch (one block
 // per row) picks the winner. The order is the interpreter's (NaN largest, ties → lowest index, see
 // Reducer.before); it is a total order on (value, index), so folding pairs in any grouping gives exactly
@@ -12,6 +13,13 @@ import { nonePair, Reducer } from './reduce.ts';
 type Partials = NonNullable<ScheduledKernel['partials']>;
 
 export interface ArgmaxEpilogue {
+  /**
+   * With a scaled head (partials.scale), the f32 scale of column `col` clamped to `nLast` (columns past N
+   * offer no candidate but must not read past the buffer); null without one.
+   */
+  scaleOf(col: string, nLast: string): string | null;
+  /** v × scale, rounded once (mul.rn.f32: the interpreter's separate f32 mul), or v without a scale. */
+  apply(v: string, scale: string | null): string;
   /** The first of `cands` in argmax order, ignoring those whose index is ≥ n. */
   fold(cands: readonly Pair[], n: string): Pair;
   /** Combine a pair across the lanes that differ in the bits of `masks` (xor shuffles). */
@@ -42,6 +50,20 @@ export function argmaxPartials(env: KernelEnv, p: Partials, warps: number, rows 
   };
   const vals = env.buffer(p.values), idxs = env.buffer(p.indices);
   return {
+    scaleOf(col, nLast) {
+      if (!p.scale) return null;
+      const c = b.reg('u32'), a = b.reg('u64'), f = b.reg('f32');
+      b.ins('min.u32', c, col, nLast);
+      b.ins('mad.wide.u32', a, c, '4', env.buffer(p.scale));
+      b.ins('ld.global.nc.f32', f, `[${a}]`);
+      return f;
+    },
+    apply(v, scale) {
+      if (!scale) return v;
+      const r = b.reg('f32');
+      b.ins('mul.rn.f32', r, v, scale);
+      return r;
+    },
     fold(cands, n) {
       let best = nonePair(b, 'f32');
       for (const c of cands) {

@@ -13,14 +13,17 @@
 //     ≤ 5e-7·max(1, |x|) absolute (both forms). Measured in tests/unit/codegen/math-recipes.test.ts.
 //   sum, norms, softmax, linear, matmul: f32 accumulation in a fixed order (per thread, then warp
 //     butterfly, then warps in order): deterministic run to run, ~K·2^-24·Σ|terms| from float64.
-//   linear at ≥ 5 rows with bf16 weights and f32 x (kernel-linear-tc.ts, mma.sync bf16): x enters the
+//   linear at ≥ 5 rows with bf16 or e4m3 weights and f32 x (kernel-linear-tc.ts, mma.sync bf16; e4m3
+//     widened to bf16 exactly through f16 and f32, all 256 codes checked in sim-linear-tc): x enters the
 //     tensor cores as three bf16 terms hi + mid + lo (≤ 2^-27·|x| left out, finer than f32's 2^-24),
 //     weights are exact, products exact, f32 accumulation (tensor-core internal order): within the
 //     same f32 accumulation error as the GEMV, not bit-identical to it. (Single-term tf32 would round x
 //     to 2^-11, bf16 to 2^-9.)
 //   argmax(linear(x, w), -1) fused (argmax-partials.ts): the argmax of the logits the linear computes,
 //     by the interpreter's rule (NaN largest, ties → lowest index): a total order, so the per-block
-//     partials and their reduction pick the same element as a scan of those logits.
+//     partials and their reduction pick the same element as a scan of those logits. A scaled (fp8) head,
+//     argmax(mul(linear(x, w), broadcast(scale[N])), -1), multiplies each column's f32 sum by its scale
+//     with one mul.rn.f32 first: the interpreter's separate mul, bit for bit, then the same rule.
 //   Known differences: i64 arithmetic wraps modulo 2^64 where the interpreter (float64, saturating store)
 //     saturates or loses bits past 2^53; sums of squares past 3.4e38 overflow f32 (norms of |x| > 1.8e19);
 //     integer division by zero gives an undefined value (the interpreter throws); i64 → f32 rounds once

@@ -11,7 +11,7 @@ const THREADS = 256;
 export function emitArgmaxReduceKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, count: number): LaunchShape {
   const b = env.b;
   const p = k.partials!;
-  const am = k.items[1];
+  const am = k.items[k.items.length - 1];
   const mDims = am.node.shape;
   const tid = env.special('%tid.x');
   const lane = env.hoisted('lane', () => { const r = b.reg('u32'); b.ins('and.b32', r, tid, '31'); return r; });

@@ -3,7 +3,7 @@
 // row-major: w's own layout) and x the B operand (16 k × 8 rows m), so each weight element is loaded
 // once per pass and used for every row (up to 64 rows per pass; past that, another pass).
 //
-// Weights go straight from global memory into A fragments, no shared memory and no conversion: lane
+// bf16 weights go straight from global memory into A fragments, no shared memory and no conversion: lane
 // (g, t) loads 16 bytes (8 bf16) of column g and of column g+8 at k = 8t .. 8t+7 of a 32-wide chunk. The
 // mma's k order is free as long as A and B agree, so step j of the chunk maps logical k (2t, 2t+1) to
 // physical 8t+4j+(0, 1) and (2t+8, 2t+9) to 8t+4j+(2, 3): the A registers are the loaded words 2j and
@@ -16,6 +16,12 @@
 // relative with 3 terms (f32 itself is 2^-24) and every term is multiplied exactly on the tensor core:
 // the result matches the GEMV path's f32 FMAs to f32 accumulation error, in a different (fixed) order.
 // One bf16 term alone would round x to 2^-9 relative, tf32 to 2^-11.
+//
+// fp8 (e4m3) weights: a 16-byte load then holds 16 k's, so lane (g, t) loads k = 16t .. 16t+15 of a
+// 64-wide chunk (one chunk per trip) and step j of the chunk uses byte group 4j .. 4j+3 (word j): logical
+// (2t, 2t+1) → physical 16t+4j+(0, 1), (2t+8, 2t+9) → 16t+4j+(2, 3); B is then x at 16t+4j .. 16t+4j+3,
+// words 2j and 2j+1 of the 32 bytes (two 16-byte chunks 2t, 2t+1) of each staged term. Each word of 4
+// e4m3 is widened to two bf16x2 words (widenE4m3), exactly, once per trip (not per batch tile).
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { Dim } from '../../ir/shape.ts';
@@ -34,12 +40,37 @@ const MB = 64;
 /** bf16 terms x is split into (see Numerics). */
 export const TERMS = 3;
 const MMA = 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32';
+/** Bytes per weight element the kernel takes: bf16 as is, e4m3 widened to bf16 in registers. */
+const WEIGHT_BYTES: Readonly<Record<string, number>> = { bf16: 2, fp8e4m3: 1 };
 
-/** Whether the contraction fits this kernel: f32 x, bf16 w, static K a multiple of 8 (16-byte rows). */
+/** Whether the contraction fits this kernel: f32 x, bf16/e4m3 w, static K a whole number of 16-byte groups. */
 export function tcApplies(k: ScheduledKernel): boolean {
   const [x, w] = k.items[0].node.src;
   const K = x.shape[x.shape.length - 1];
-  return k.kind === 'linear' && x.dtype === 'f32' && w.dtype === 'bf16' && typeof K === 'number' && K % 8 === 0;
+  const eb = WEIGHT_BYTES[w.dtype];
+  return k.kind === 'linear' && x.dtype === 'f32' && eb !== undefined && typeof K === 'number' && K % (16 / eb) === 0;
+}
+
+/**
+ * One word of 4 e4m3 (byte i = element i) as two bf16x2 words (elements 0, 1 and 2, 3; the lower
+ * element in the low half). Exact: every e4m3 value (normal 2^-6 .. 448, subnormal multiples of 2^-9,
+ * ±0, NaN) is an f16 and a bf16 (3 mantissa bits, exponents -9 .. 8), so e4m3 → f16 → f32 → bf16 rounds
+ * nowhere; cvt.rn.f16x2.e4m3x2 puts the high byte in the high f16, cvt.rn.bf16x2.f32 d, a, b puts a in
+ * the high half. (Pure bit tricks — shift the magnitude into bf16's fields and scale by 2^120 — map the
+ * NaN code 0x7F to 480 and need a fix-up that costs as much as these cvts.)
+ */
+export function widenE4m3(b: KernelEnv['b'], w: string): string[] {
+  const h = [b.reg('b16'), b.reg('b16')];
+  b.ins('mov.b32', `{${h[0]}, ${h[1]}}`, w);
+  return h.map((hh) => {
+    const f16x2 = b.reg('u32'), lo = b.reg('b16'), hi = b.reg('b16'), f0 = b.reg('f32'), f1 = b.reg('f32'), d = b.reg('u32');
+    b.ins('cvt.rn.f16x2.e4m3x2', f16x2, hh);
+    b.ins('mov.b32', `{${lo}, ${hi}}`, f16x2);
+    b.ins('cvt.f32.f16', f0, lo);
+    b.ins('cvt.f32.f16', f1, hi);
+    b.ins('cvt.rn.bf16x2.f32', d, f1, f0);
+    return d;
+  });
 }
 
 /**
@@ -61,6 +92,8 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const maxM = mDims.reduce<number>((a, d) => a * env.max(d), 1);
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
   const { warps, tiles: CT } = tcShape(N);
+  const eb = WEIGHT_BYTES[w.dtype], kpl = 16 / eb; // weight bytes per element, k per 16-byte load
+  const SC = KC / (4 * kpl), J = kpl / 4; // 16-byte loads per column half per trip; mma k-steps per load
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
   // staged x row: TERMS planes of KC bf16 (KC·2 bytes = 8 chunks of 16 bytes each)
   const plane = KC * 2, rowBytes = TERMS * plane;
@@ -77,10 +110,13 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const oBase = k.partials ? '' : env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
-  /** Byte offset of 16-byte chunk c of a staged row r (chunk index XOR 4 on odd rows). */
+  /**
+   * Byte offset of 16-byte chunk c of a staged row r (chunk index XOR 4 on odd rows for bf16, where the
+   * 8 lanes of a phase read chunks t and t^4 of rows g = 0, 1; XOR 1 for fp8, where they read 2t(+1))
+   */
   const swz = (r: string, c: string): string => {
     const par = u32('and.b32', r, '1');
-    b.ins('shl.b32', par, par, '2');
+    if (eb === 2) b.ins('shl.b32', par, par, '2');
     const cc = u32('xor.b32', c, par);
     const off = u32('mul.lo.u32', r, String(rowBytes));
     b.ins('mad.lo.u32', off, cc, '16', off);
@@ -100,14 +136,18 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       const n = u32('add.u32', warpCol, String(16 * c + h));
       b.ins('add.u32', n, n, g);
       b.ins('min.u32', n, n, nLast);
-      const a = rowAddress(env, wBase, n, K, 2);
+      const a = rowAddress(env, wBase, n, K, eb);
       const t16 = u32('shl.b32', t, '4');
       const r = b.reg('u64');
       b.ins('mad.wide.u32', r, t16, '1', a);
       return r;
     }));
-    // B fragments: row g, chunk 4·sc + t (rows 8·bt + g share g's parity, hence its swizzle)
-    const fragOff = [0, 1].map((sc) => swz(g, sc ? u32('add.u32', t, '4') : t));
+    // B fragments: row g, chunks (4·sc + t)·kpl/8 .. +kpl/8 (rows 8·bt + g share g's parity, hence its swizzle)
+    const fragOff = Array.from({ length: SC }, (_, sc) => Array.from({ length: kpl / 8 }, (_, i) => {
+      const c = u32('mul.lo.u32', t, String(kpl / 8));
+      b.ins('add.u32', c, c, String(sc * 4 * kpl / 8 + i));
+      return swz(g, c);
+    }));
     const xsBase = u32('mov.u32', xs);
     return { g, t, warp, warpCol, wRow, fragOff, xsBase };
   });
@@ -143,6 +183,18 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     return words;
   };
 
+  // with the fused argmax: this lane's epilogue columns (tile c, half h: warpCol + 16c + 8h + g) and,
+  // for a scaled head, their scales, read once for every pass
+  const fuse = k.partials ? argmaxPartials(env, k.partials, warps, MT * 8, xs) : null;
+  const epiCols = fuse ? Array.from({ length: CT }, (_, c) => [0, 8].map((h) => {
+    const n = u32('add.u32', warpCol, String(16 * c + h));
+    b.ins('add.u32', n, n, g);
+    return n;
+  })) : [];
+  const epiScales = fuse ? (() => {
+    const nLast = typeof N === 'number' ? String(N - 1) : u32('sub.s32', nOp, '1');
+    return epiCols.map((halves) => halves.map((n) => fuse.scaleOf(n, nLast)));
+  })() : [];
   const buf = b.reg('u32'); // which half of xs this trip fills; keeps alternating across passes
   b.ins('mov.u32', buf, '0');
   forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => {
@@ -151,16 +203,16 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     })));
     const passIdx = u32('mul.lo.u32', m0, String(K));
     forLoop(env, 'k', '0', String(K), KC, (kb) => {
-      // 1. this trip's weights: 2 chunks × CT tiles × 2 column halves × 16 bytes per lane, all in flight
-      const words = [0, 1].map((sc) => wRow.map((halves) => halves.map((row) => {
+      // 1. this trip's weights: SC chunks × CT tiles × 2 column halves × 16 bytes per lane, all in flight
+      const loaded = Array.from({ length: SC }, (_, sc) => wRow.map((halves) => halves.map((row) => {
         const ws = [0, 1, 2, 3].map(() => b.reg('u32'));
         const a = b.reg('u64');
-        b.ins('mad.wide.u32', a, kb, '2', row);
+        b.ins('mad.wide.u32', a, kb, String(eb), row);
         const ld = ['ld.global.nc.L1::no_allocate.v4.u32', `{${ws.join(', ')}}`, `[${a}+${sc * 64}]`] as const;
         if (wholeK) b.ins(...ld);
-        else { // a 16-byte group lies wholly inside or outside K (K % 8 = 0): past K it is zeros
-          const kk = u32('add.u32', kb, String(sc * 32)), p = b.reg('pred');
-          b.ins('mad.lo.u32', kk, t, '8', kk);
+        else { // a 16-byte group lies wholly inside or outside K (K % kpl = 0): past K it is zeros
+          const kk = u32('add.u32', kb, String(sc * 4 * kpl)), p = b.reg('pred');
+          b.ins('mad.lo.u32', kk, t, String(kpl), kk);
           b.ins('setp.lt.u32', p, kk, String(K));
           for (const r of ws) b.ins('mov.b32', r, '0');
           b.insIf(p, false, ...ld);
@@ -191,8 +243,11 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       }
       b.ins('bar.sync', '0');
       // 3. the mmas: every live batch tile against this warp's columns, per 32-wide chunk
-      const fa = fragOff.map((o) => u32('add.u32', sb, o));
-      for (let sc = 0; sc < 2; sc++) {
+      const fa = fragOff.map((offs) => offs.map((o) => u32('add.u32', sb, o)));
+      // A words per chunk, tile and half (2·J each): the loaded bf16 words, or e4m3 widened here, after
+      // the staging, so the loads stay in flight through it
+      const words = eb === 2 ? loaded : loaded.map((byTile) => byTile.map((halves) => halves.map((ws) => ws.flatMap((wd) => widenE4m3(b, wd)))));
+      for (let sc = 0; sc < SC; sc++) {
         const tilesEnd = b.newLabel('tiles');
         for (let bt = 0; bt < MT; bt++) {
           if (bt > 0) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
@@ -200,12 +255,12 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
             b.ins('setp.ge.u32', p, first, mOp);
             b.insIf(p, false, 'bra', tilesEnd);
           }
-          const xv = Array.from({ length: TERMS }, (_, p) => {
+          const xv = Array.from({ length: TERMS }, (_, p) => fa[sc].flatMap((base) => {
             const r = [0, 1, 2, 3].map(() => b.reg('u32'));
-            b.ins('ld.shared.v4.b32', `{${r.join(', ')}}`, `[${fa[sc]}+${8 * bt * rowBytes + p * plane}]`);
+            b.ins('ld.shared.v4.b32', `{${r.join(', ')}}`, `[${base}+${8 * bt * rowBytes + p * plane}]`);
             return r;
-          });
-          for (let j = 0; j < 2; j++) for (let c = 0; c < CT; c++) {
+          }));
+          for (let j = 0; j < J; j++) for (let c = 0; c < CT; c++) {
             const [row, row8] = words[sc][c];
             const d = `{${acc[c][bt].join(', ')}}`, a = `{${row[2 * j]}, ${row8[2 * j]}, ${row[2 * j + 1]}, ${row8[2 * j + 1]}}`;
             for (let p = TERMS - 1; p >= 0; p--) b.ins(MMA, d, a, `{${xv[p][2 * j]}, ${xv[p][2 * j + 1]}}`, d);
@@ -216,17 +271,12 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       b.ins('xor.b32', buf, buf, '1');
     });
     // 4. store: d0/d1 are (column g, rows 2t, 2t+1), d2/d3 the same rows of column g+8
-    if (k.partials) { // or, fused with the argmax, the block's best column per row (slots reuse xs)
-      const fuse = argmaxPartials(env, k.partials, warps, MT * 8, xs);
+    if (fuse) { // or, fused with the argmax, the block's best column per row (slots reuse xs)
       b.ins('bar.sync', '0'); // every warp is done reading xs
       const isG0 = b.reg('pred');
       b.ins('setp.eq.u32', isG0, g, '0');
       acc[0].forEach((_, bt) => [0, 1].forEach((par) => {
-        const cands = acc.flatMap((byTile, c) => [0, 1].map((h) => {
-          const n = u32('add.u32', warpCol, String(16 * c + 8 * h));
-          b.ins('add.u32', n, n, g);
-          return { v: byTile[bt][2 * h + par], i: n };
-        }));
+        const cands = acc.flatMap((byTile, c) => [0, 1].map((h) => ({ v: fuse.apply(byTile[bt][2 * h + par], epiScales[c][h]), i: epiCols[c][h] })));
         // lanes 4g + t hold rows 8·bt + 2t + par: fold the 8 lanes g of each t
         const best = fuse.shuffle(fuse.fold(cands, nOp), [4, 8, 16]);
         const slot = u32('mad.lo.u32', t, '2', String(8 * bt + par));

@@ -82,6 +82,12 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     if (c > 0 || fuse) { cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c)); b.ins('min.u32', cc, cc, nLast); }
     return rowAddress(env, wBase, cc, K, ew);
   });
+  // a scaled head's column scales, read once (the warp's columns are the same for every row)
+  const scales = fuse ? wRows.map((_, c) => {
+    const cc = b.reg('u32');
+    b.ins('add.u32', cc, col0, String(c));
+    return fuse.scaleOf(cc, nLast);
+  }) : [];
   const kStart = env.hoisted('kstart', () => { const r = b.reg('u32'); b.ins('mul.lo.u32', r, lane, String(vec)); return r; });
 
   /** Rows m0 .. m0+nr-1 (all valid) against this warp's columns. */
@@ -114,7 +120,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       const wp = env.hoisted('warp', () => { const r = b.reg('u32'); b.ins('shr.u32', r, tid, '5'); return r; });
       const best = xRows.map((_, r) => fuse.fold(acc.map((byRow, c) => {
         const cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c));
-        return { v: byRow[r], i: cc };
+        return { v: fuse.apply(byRow[r], scales[c]), i: cc };
       }), nOp));
       const isLane0 = b.reg('pred');
       b.ins('setp.eq.u32', isLane0, lane, '0');

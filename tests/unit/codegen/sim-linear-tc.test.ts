@@ -8,19 +8,21 @@ import { evalGrid } from '../../../compiler/codegen/plan.ts';
 import { makeGraph } from '../../../compiler/ir/graph.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
 import { Node } from '../../../compiler/ir/node.ts';
+import type { DType } from '../../../compiler/ir/dtype.ts';
+import { fp8e4m3ToF32 } from '../../../compiler/ir/numerics.ts';
 import type { Dim } from '../../../compiler/ir/shape.ts';
 import { rng } from '../../support/random-graph.ts';
 import { mismatches, randomInputs } from './ptx-sim/compare.ts';
 import { runPlanSim } from './ptx-sim/run-plan.ts';
 
-function linearGraph(xShape: Dim[], n: number, k: number) {
+function linearGraph(xShape: Dim[], n: number, k: number, wd: DType = 'bf16') {
   const x = Node.make('input', [], { name: 'x' }, 'f32', xShape);
-  const w = Node.make('param', [], { name: 'w' }, 'bf16', [n, k]);
+  const w = Node.make('param', [], { name: 'w' }, wd, [n, k]);
   return makeGraph('tc', [x], [{ name: 'y', node: Node.make('linear', [x, w]) }]);
 }
 
-function check(n: number, k: number, batch: number, maxB: number): number[] {
-  const g = linearGraph(['B', k], n, k);
+function check(n: number, k: number, batch: number, maxB: number, wd: DType = 'bf16'): number[] {
+  const g = linearGraph(['B', k], n, k, wd);
   const { inputs, params } = randomInputs(g, rng(n * 7 + k + batch), new Map([['B', batch]]));
   const want = interpret(g, inputs, params);
   const plan = compileProgram(g, { maxDims: { B: maxB } });
@@ -33,6 +35,36 @@ describe('tensor-core linear', () => {
     [100, 72, 5, 64], [100, 72, 16, 64], [37, 136, 33, 64], [100, 72, 64, 64], [24, 8, 70, 80], [130, 64, 9, 16],
   ] as const)('N=%i K=%i at batch %i (maxDims.B %i)', (n, k, batch, maxB) => {
     expect(check(n, k, batch, maxB)).toEqual([]);
+  });
+
+  // e4m3 weights: 16 k's per 16-byte load, so K must be a multiple of 16 (80, 144: not of the 64-wide trip)
+  it.each([
+    [100, 80, 5, 64], [37, 144, 16, 64], [130, 64, 33, 64], [61, 208, 64, 64], [24, 16, 70, 80],
+  ] as const)('fp8e4m3 weights: N=%i K=%i at batch %i (maxDims.B %i)', (n, k, batch, maxB) => {
+    expect(check(n, k, batch, maxB, 'fp8e4m3')).toEqual([]);
+  });
+
+  it('widens all 256 e4m3 codes exactly (one-hot rows of x read single weights back)', () => {
+    // w[n, k] = code 16n + k for rows 0..15, except the NaN codes 0x7F, 0xFF, which get rows 16, 17 of
+    // their own (a NaN weight makes its whole column NaN); x row m is e_m, so y[m, n] = w[n, m]
+    const N = 18, K = 16, M = 16;
+    const g = linearGraph(['B', K], N, K, 'fp8e4m3');
+    const { inputs, params } = randomInputs(g, rng(1), new Map([['B', M]]));
+    const w = params.get('w')!.data as Uint8Array, x = inputs.x.data as Float32Array;
+    for (let c = 0; c < 256; c++) w[c] = (c & 0x7f) === 0x7f ? 0 : c;
+    w.fill(0, 256);
+    w[16 * K] = 0x7f;
+    w[17 * K + 1] = 0xff;
+    x.fill(0);
+    for (let m = 0; m < M; m++) x[m * K + m] = 1;
+    const plan = compileProgram(g, { maxDims: { B: M } });
+    expect(Object.keys(plan.modules).some((m) => m.includes('linear_tc'))).toBe(true);
+    const got = runPlanSim(plan, inputs, params).y.data as Float32Array;
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+      const want = n < 16 ? fp8e4m3ToF32(w[n * K + m]) : NaN;
+      if (Number.isNaN(want)) expect(Number.isNaN(got[m * N + n])).toBe(true);
+      else expect(got[m * N + n]).toBe(want === 0 ? got[m * N + n] : want); // ±0 either way
+    }
   });
 
   it('x of rank 3 with a symbolic batch', () => {
