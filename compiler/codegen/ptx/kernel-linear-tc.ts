@@ -18,7 +18,7 @@
 // One bf16 term alone would round x to 2^-9 relative, tf32 to 2^-11.
 //
 // fp8 (e4m3) weights: a 16-byte load then holds 16 k's, so lane (g, t) loads k = 16t .. 16t+15 of a
-// 64-wide chunk (one chunk per trip) and step j of the chunk uses byte group 4j .. 4j+3 (word j): logical
+// 64-wide chunk (two chunks per 128-wide trip where the x tile fits in shared memory, else one) and step j of the chunk uses byte group 4j .. 4j+3 (word j): logical
 // (2t, 2t+1) → physical 16t+4j+(0, 1), (2t+8, 2t+9) → 16t+4j+(2, 3); B is then x at 16t+4j .. 16t+4j+3,
 // words 2j and 2j+1 of the 32 bytes (two 16-byte chunks 2t, 2t+1) of each staged term. Each word of 4
 // e4m3 is widened to two bf16x2 words (widenE4m3), exactly, once per trip (not per batch tile).
@@ -33,8 +33,10 @@ import { rowAddress } from './kernel-linear.ts';
 
 /** Batches of at least this many rows take the tensor-core kernel; fewer stay on the GEMV. */
 export const TC_MIN_ROWS = 5;
-/** k per loop trip: two 32-wide chunks, so each lane has 4·C 16-byte weight loads in flight. */
-const KC = 64;
+/** k per loop trip: two 32-wide chunks of bf16, so each lane has 4·C 16-byte weight loads in flight. */
+const KC_BF16 = 64;
+/** Static shared memory a block may declare (the x tile is double-buffered). */
+const SHARED_BYTES = 48 * 1024;
 /** Rows per weight pass: 8 batch tiles of 8. */
 const MB = 64;
 /** bf16 terms x is split into (see Numerics). */
@@ -93,15 +95,20 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
   const { warps, tiles: CT } = tcShape(N);
   const eb = WEIGHT_BYTES[w.dtype], kpl = 16 / eb; // weight bytes per element, k per 16-byte load
+  // e4m3 k trips are 128 wide where the staged x tile fits (≤ 32 rows per pass), so a lane keeps as many
+  // weight loads in flight as with bf16 (two 16-byte loads per column half); else 64 (one)
+  const KC = eb === 1 && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
   const SC = KC / (4 * kpl), J = kpl / 4; // 16-byte loads per column half per trip; mma k-steps per load
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
-  // staged x row: TERMS planes of KC bf16 (KC·2 bytes = 8 chunks of 16 bytes each)
+  // staged x row: TERMS planes of KC bf16 (KC·2 bytes = KC/8 chunks of 16 bytes each)
   const plane = KC * 2, rowBytes = TERMS * plane;
   const bufBytes = MT * 8 * rowBytes;
   const xs = b.sharedArray('xs', 2 * bufBytes, 16);
   // without it ptxas held the 4-warp variant to 64 registers and spilled; every variant fits in 168
   // (≤ 154 used at 64 rows per pass, 115 at 32: still 2 blocks of 8 warps per SM there)
-  b.directives.push('.maxnreg 168');
+  // the 128-wide e4m3 trip (≤ 32 rows per pass) fits 128 without spills (125 used at V = 128256): 2 blocks of
+  // 8 warps per SM, which 139 unbounded would not allow
+  b.directives.push(KC === 128 ? '.maxnreg 128' : '.maxnreg 168');
   const wholeK = K % KC === 0;
 
   const tid = env.special('%tid.x');
@@ -157,7 +164,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const perThread = Math.ceil(pieces / threads);
   const fill = Array.from({ length: perThread }, (_, i) => b.hoist(() => {
     const v = u32('add.u32', tid, String(i * threads));
-    const r = u32('shr.u32', v, '3'), c8 = u32('and.b32', v, '7');
+    const r = u32('shr.u32', v, String(Math.log2(KC / 8))), c8 = u32('and.b32', v, String(KC / 8 - 1));
     const kOff = u32('shl.b32', c8, '3'); // k offset inside the trip
     const sOff = swz(r, c8);
     const gIdx = u32('mad.lo.u32', r, String(K), kOff); // element index of (row r, k offset) from the pass start
@@ -183,18 +190,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     return words;
   };
 
-  // with the fused argmax: this lane's epilogue columns (tile c, half h: warpCol + 16c + 8h + g) and,
-  // for a scaled head, their scales, read once for every pass
   const fuse = k.partials ? argmaxPartials(env, k.partials, warps, MT * 8, xs) : null;
-  const epiCols = fuse ? Array.from({ length: CT }, (_, c) => [0, 8].map((h) => {
-    const n = u32('add.u32', warpCol, String(16 * c + h));
-    b.ins('add.u32', n, n, g);
-    return n;
-  })) : [];
-  const epiScales = fuse ? (() => {
-    const nLast = typeof N === 'number' ? String(N - 1) : u32('sub.s32', nOp, '1');
-    return epiCols.map((halves) => halves.map((n) => fuse.scaleOf(n, nLast)));
-  })() : [];
   const buf = b.reg('u32'); // which half of xs this trip fills; keeps alternating across passes
   b.ins('mov.u32', buf, '0');
   forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => {
@@ -246,8 +242,8 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       const fa = fragOff.map((offs) => offs.map((o) => u32('add.u32', sb, o)));
       // A words per chunk, tile and half (2·J each): the loaded bf16 words, or e4m3 widened here, after
       // the staging, so the loads stay in flight through it
-      const words = eb === 2 ? loaded : loaded.map((byTile) => byTile.map((halves) => halves.map((ws) => ws.flatMap((wd) => widenE4m3(b, wd)))));
       for (let sc = 0; sc < SC; sc++) {
+        const words = eb === 2 ? loaded[sc] : loaded[sc].map((halves) => halves.map((ws) => ws.flatMap((wd) => widenE4m3(b, wd))));
         const tilesEnd = b.newLabel('tiles');
         for (let bt = 0; bt < MT; bt++) {
           if (bt > 0) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
@@ -261,7 +257,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
             return r;
           }));
           for (let j = 0; j < J; j++) for (let c = 0; c < CT; c++) {
-            const [row, row8] = words[sc][c];
+            const [row, row8] = words[c];
             const d = `{${acc[c][bt].join(', ')}}`, a = `{${row[2 * j]}, ${row8[2 * j]}, ${row[2 * j + 1]}, ${row8[2 * j + 1]}}`;
             for (let p = TERMS - 1; p >= 0; p--) b.ins(MMA, d, a, `{${xv[p][2 * j]}, ${xv[p][2 * j + 1]}}`, d);
           }
@@ -273,6 +269,15 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     // 4. store: d0/d1 are (column g, rows 2t, 2t+1), d2/d3 the same rows of column g+8
     if (fuse) { // or, fused with the argmax, the block's best column per row (slots reuse xs)
       b.ins('bar.sync', '0'); // every warp is done reading xs
+      // this lane's columns (tile c, half h: warpCol + 16c + 8h + g) and, for a scaled head, their scales
+      // (read here, per pass, rather than held in registers through the k loop)
+      const nLast = typeof N === 'number' ? String(N - 1) : u32('sub.s32', nOp, '1');
+      const epiCols = Array.from({ length: CT }, (_, c) => [0, 8].map((h) => {
+        const n = u32('add.u32', warpCol, String(16 * c + h));
+        b.ins('add.u32', n, n, g);
+        return n;
+      }));
+      const epiScales = epiCols.map((halves) => halves.map((n) => fuse.scaleOf(n, nLast)));
       const isG0 = b.reg('pred');
       b.ins('setp.eq.u32', isG0, g, '0');
       acc[0].forEach((_, bt) => [0, 1].forEach((par) => {

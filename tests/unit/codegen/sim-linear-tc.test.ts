@@ -37,9 +37,11 @@ describe('tensor-core linear', () => {
     expect(check(n, k, batch, maxB)).toEqual([]);
   });
 
-  // e4m3 weights: 16 k's per 16-byte load, so K must be a multiple of 16 (80, 144: not of the 64-wide trip)
+  // e4m3 weights: 16 k's per 16-byte load, so K must be a multiple of 16 (80, 144: not of the 64- or 128-wide trip)
   it.each([
     [100, 80, 5, 64], [37, 144, 16, 64], [130, 64, 33, 64], [61, 208, 64, 64], [24, 16, 70, 80],
+    // maxDims.B ≤ 32: 128-wide k trips (two chunks), K = 80, 144, 208 end inside a trip
+    [100, 80, 5, 32], [37, 144, 16, 16], [130, 256, 32, 32], [61, 208, 33, 32], [24, 16, 9, 8],
   ] as const)('fp8e4m3 weights: N=%i K=%i at batch %i (maxDims.B %i)', (n, k, batch, maxB) => {
     expect(check(n, k, batch, maxB, 'fp8e4m3')).toEqual([]);
   });
