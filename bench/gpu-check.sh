@@ -22,7 +22,7 @@ if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
 fi
 if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
   say "PyTorch peer"
-  PYTHONUNBUFFERED=1 python3 bench/peer_torch.py --out "$OUT/peer-torch.json" 2>&1 | tee -a "$LOG"
+  PYTHONUNBUFFERED=1 python3 bench/peer_torch.py --fp8 --out "$OUT/peer-torch.json" 2>&1 | tee -a "$LOG"
   say "benchmark"
   node bench/gpu-bench.ts --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
   bench_rc=${PIPESTATUS[0]}
