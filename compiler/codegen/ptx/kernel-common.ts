@@ -51,3 +51,21 @@ export function forLoop(env: KernelEnv, hint: string, start: string, end: string
   b.ins('bra', top);
   b.label(done);
 }
+
+/**
+ * One thread per element: the global index ctaid·block + tid, and a jump to the returned `done` label
+ * (which the caller places at the end) for threads past `total()` elements (emitted after the index).
+ */
+export function elementIndex(env: KernelEnv, block: number, total: () => string): { idx: string; done: string } {
+  const b = env.b;
+  const idx = env.hoisted('map:idx', () => {
+    const r = b.reg('u32');
+    b.ins('mad.lo.u32', r, env.special('%ctaid.x'), String(block), env.special('%tid.x'));
+    return r;
+  });
+  const done = b.newLabel('done');
+  const p = b.reg('pred');
+  b.ins('setp.ge.u32', p, idx, total());
+  b.insIf(p, false, 'bra', done);
+  return { idx, done };
+}

@@ -4,22 +4,14 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { ExprEmitter } from './expr.ts';
 import { decompose } from './index-math.ts';
 import type { LaunchShape } from './kernel-common.ts';
-import { externalSource, gridOf, storeAt } from './kernel-common.ts';
+import { elementIndex, externalSource, gridOf, storeAt } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 
 export function emitMapKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
   const b = env.b;
   const staticSize = k.shape.every((d) => typeof d === 'number') ? (k.shape as number[]).reduce((a, d) => a * d, 1) : Infinity;
   const block = Math.min(256, Math.max(32, Math.ceil(staticSize / 32) * 32));
-  const idx = env.hoisted('map:idx', () => {
-    const r = b.reg('u32');
-    b.ins('mad.lo.u32', r, env.special('%ctaid.x'), String(block), env.special('%tid.x'));
-    return r;
-  });
-  const done = b.newLabel('done');
-  const p = b.reg('pred');
-  b.ins('setp.ge.u32', p, idx, env.product(k.shape));
-  b.insIf(p, false, 'bra', done);
+  const { idx, done } = elementIndex(env, block, () => env.product(k.shape));
   const coords = decompose(env, idx, k.shape);
   // this kernel's own items are recomputed where read (same thread, memoized at equal coordinates)
   const ex = new ExprEmitter(env, (n) => externalSource(s, k, n) ?? { kind: 'inline' });

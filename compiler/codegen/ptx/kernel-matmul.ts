@@ -5,7 +5,7 @@ import { itemSize } from '../../ir/dtype.ts';
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
-import { forLoop, gridOf } from './kernel-common.ts';
+import { elementIndex, forLoop, gridOf } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { emitLoad, f32Hex } from './legalize.ts';
 import { rowAddress } from './kernel-linear.ts';
@@ -21,15 +21,7 @@ export function emitMatmulKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const bBase = env.buffer(s.bufferOf.get(viewBase(w))!);
   const oBase = env.buffer(item.store!);
   const nOp = env.dim(N);
-  const idx = env.hoisted('map:idx', () => {
-    const r = b.reg('u32');
-    b.ins('mad.lo.u32', r, env.special('%ctaid.x'), String(block), env.special('%tid.x'));
-    return r;
-  });
-  const done = b.newLabel('done');
-  const p = b.reg('pred');
-  b.ins('setp.ge.u32', p, idx, env.product(item.node.shape));
-  b.insIf(p, false, 'bra', done);
+  const { idx, done } = elementIndex(env, block, () => env.product(item.node.shape));
   const m = b.reg('u32'), n = b.reg('u32');
   b.ins('div.u32', m, idx, nOp);
   b.ins('rem.u32', n, idx, nOp);
