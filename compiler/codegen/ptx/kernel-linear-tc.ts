@@ -198,6 +198,15 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       const f = b.reg('f32'); b.ins('mov.f32', f, '0f00000000'); return f;
     })));
     const passIdx = u32('mul.lo.u32', m0, String(K));
+    // One-column-tile shapes (the projections): the per-tile skip branches cut the mmas into one basic block
+    // per batch tile, so ptxas interleaves only that tile's dependent chains. With the branches gone (every
+    // tile live) the [16384, 4096] linear at B = 32 ran 0.119 → 0.094 ms on the H200 (bench/NOTES.md, "Batch
+    // 32: finding the limiter"); the two-tile head got slower (0.37 → 0.47: 128 registers) or stayed (e4m3).
+    const allLive = CT === 1 && MT > 1 ? b.reg('pred') : null;
+    if (allLive) {
+      const lastTile = u32('add.u32', m0, String(8 * (MT - 1)));
+      b.ins('setp.lt.u32', allLive, lastTile, mOp);
+    }
     forLoop(env, 'k', '0', String(K), KC, (kb) => {
       // 1. this trip's weights: SC chunks × CT tiles × 2 column halves × 16 bytes per lane, all in flight
       const loaded = Array.from({ length: SC }, (_, sc) => wRow.map((halves) => halves.map((row) => {
@@ -242,11 +251,11 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       const fa = fragOff.map((offs) => offs.map((o) => u32('add.u32', sb, o)));
       // A words per chunk, tile and half (2·J each): the loaded bf16 words, or e4m3 widened here, after
       // the staging, so the loads stay in flight through it
-      for (let sc = 0; sc < SC; sc++) {
+      const mmas = (skip: boolean): void => { for (let sc = 0; sc < SC; sc++) {
         const words = eb === 2 ? loaded[sc] : loaded[sc].map((halves) => halves.map((ws) => ws.flatMap((wd) => widenE4m3(b, wd))));
         const tilesEnd = b.newLabel('tiles');
         for (let bt = 0; bt < MT; bt++) {
-          if (bt > 0) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
+          if (bt > 0 && skip) { // batch tiles past M are skipped (uniform: M and m0 are the same for the block)
             const p = b.reg('pred'), first = u32('add.u32', m0, String(8 * bt));
             b.ins('setp.ge.u32', p, first, mOp);
             b.insIf(p, false, 'bra', tilesEnd);
@@ -263,7 +272,16 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
           }
         }
         b.label(tilesEnd);
-      }
+      } };
+      if (allLive) { // passes whose tiles are all live take a copy of the mmas without the skip branches
+        const partial = b.newLabel('partial'), done = b.newLabel('mmas');
+        b.insIf(allLive, true, 'bra', partial);
+        mmas(false);
+        b.ins('bra', done);
+        b.label(partial);
+        mmas(true);
+        b.label(done);
+      } else mmas(true);
       b.ins('xor.b32', buf, buf, '1');
     });
     // 4. store: d0/d1 are (column g, rows 2t, 2t+1), d2/d3 the same rows of column g+8
