@@ -14,8 +14,7 @@ import type { Program } from '../../dsl/index.ts';
 import type { SpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { inspectCheckpoint, parseSpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { fp8PassOptions, QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
-import { lstmSpeculator } from '../../speculators/lstm.ts';
-import { mlpSpeculator } from '../../speculators/mlp.ts';
+import { buildSpeculator, speculatorShape } from '../../runtime/speculator-program.ts';
 import type { CommandContext } from './shared.ts';
 import { parseOptions, printJson, UsageError } from './shared.ts';
 
@@ -50,18 +49,14 @@ function readConfig(o: z.infer<typeof Options>): { config: SpeculatorConfig; dty
 
 async function buildProgram(target: string, o: z.infer<typeof Options>): Promise<Program> {
   const cfg = readConfig(o);
-  const shape = cfg && {
-    hiddenSize: cfg.config.hiddenSize, width: cfg.config.width, vocabSize: cfg.config.vocabSize,
-    nPredict: cfg.config.nPredict, scaleInput: cfg.config.scaleInput, tieWeights: cfg.config.tieWeights,
-    weightDtype: (n: string) => cfg.dtypes.get(n) ?? 'bf16',
-  };
+  const weightDtype = (n: string): FloatDType => cfg?.dtypes.get(n) ?? 'bf16';
   if (target === 'lstm' || target === 'mlp') {
-    if (!cfg || !shape) throw new UsageError(`compile ${target}: --model DIR or --config CONFIG.json is required to size the speculator`);
+    if (!cfg) throw new UsageError(`compile ${target}: --model DIR or --config CONFIG.json is required to size the speculator`);
     if (cfg.config.kind !== target) throw new UsageError(`compile ${target}: the config describes an ${cfg.config.kind.toUpperCase()} speculator`);
-    return target === 'lstm' ? lstmSpeculator(shape) : mlpSpeculator(shape);
+    return buildSpeculator(cfg.config, weightDtype);
   }
   if (!target.endsWith('.ts')) throw new UsageError(`compile: "${target}" is neither lstm, mlp nor a .ts DSL file`);
-  return (await traceUserFile(target, o.export, shape)).program;
+  return (await traceUserFile(target, o.export, cfg && speculatorShape(cfg.config, weightDtype))).program;
 }
 
 export async function compile(argv: string[], ctx: CommandContext): Promise<void> {
