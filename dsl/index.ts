@@ -4,6 +4,7 @@ export { defineProgram, ProgramBuilder } from './program.ts';
 export type { Program } from './program.ts';
 export { concat, embedding, layerNorm, rmsNorm, RMS_EPS, scan, stack, unroll, where } from './functional.ts';
 export type { NormOptions } from './functional.ts';
+export { attention, kvWrite, rope } from './decoder.ts';
 export { DslError } from './scope.ts';
 export type { Broadcast, DimLike, DTypeError, ShapeError, ShapeT } from './types.ts';
 export type { DType, FloatDType } from '../compiler/ir/dtype.ts';

@@ -40,6 +40,10 @@ function arity(op: Op, src: readonly Node[], n: number): void {
   if (src.length !== n) fail(op, `expects ${n} operand(s), got ${src.length}`);
 }
 
+function rowIndex(op: Op, what: string, t: Node, rows: Shape[number]): void {
+  if (t.dtype !== 'i32' || t.shape.length !== 1 || t.shape[0] !== rows) fail(op, `${what} must be i32[${rows}], got ${desc(t)}`);
+}
+
 export function inferNode(op: Op, src: readonly Node[], arg: Arg, dtype?: DType, shape?: Shape): Typed {
   if (op === 'input' || op === 'param' || op === 'const') {
     arity(op, src, 0);
@@ -172,6 +176,30 @@ export function inferNode(op: Op, src: readonly Node[], arg: Arg, dtype?: DType,
         total += d as number;
       }
       return { dtype: f.dtype, shape: f.shape.map((v, i) => (i === ax ? total : v)) };
+    }
+    case 'kv_write': {
+      arity(op, src, 4);
+      const [cache, x, slots, pos] = src;
+      if (!isFloat(cache.dtype) || cache.shape.length !== 4) fail(op, `cache must be a float [S, L, Hkv, D] tensor, got ${desc(cache)}`);
+      if (!isFloat(x.dtype) || x.shape.length !== 3) fail(op, `new rows must be a float [N, Hkv, D] tensor, got ${desc(x)}`);
+      if (x.shape[1] !== cache.shape[2] || x.shape[2] !== cache.shape[3]) fail(op, `new rows ${fmtShape(x.shape)} do not match cache ${fmtShape(cache.shape)} (Hkv, D)`);
+      rowIndex(op, 'slots', slots, x.shape[0]);
+      rowIndex(op, 'positions', pos, x.shape[0]);
+      return { dtype: cache.dtype, shape: cache.shape };
+    }
+    case 'attention': {
+      arity(op, src, 5);
+      const [q, k, v, slots, pos] = src;
+      if (!isFloat(q.dtype) || q.shape.length !== 3) fail(op, `q must be a float [N, Hq, D] tensor, got ${desc(q)}`);
+      if (!isFloat(k.dtype) || k.shape.length !== 4) fail(op, `k must be a float [S, L, Hkv, D] tensor, got ${desc(k)}`);
+      if (v.dtype !== k.dtype || !sameShape(v.shape, k.shape)) fail(op, `k ${desc(k)} and v ${desc(v)} differ`);
+      if (q.shape[2] !== k.shape[3]) fail(op, `head dims differ: q ${fmtShape(q.shape)}, cache ${fmtShape(k.shape)}`);
+      const hq = q.shape[1], hk = k.shape[2];
+      if (typeof hq !== 'number' || typeof hk !== 'number' || hq % hk !== 0) fail(op, `query heads ${hq} must be a multiple of KV heads ${hk}`);
+      rowIndex(op, 'slots', slots, q.shape[0]);
+      rowIndex(op, 'positions', pos, q.shape[0]);
+      if (num(op, arg, 'scale') <= 0) fail(op, 'scale must be > 0');
+      return { dtype: 'f32', shape: q.shape };
     }
   }
   return fail(op, 'no inference rule');

@@ -4,7 +4,7 @@
 // as a GPU that computes in f32 and converts on store does. Float→int casts truncate and saturate.
 // argmax/topk ties go to the lowest index; NaN counts as the largest value (as in PyTorch).
 import type { Graph } from './graph.ts';
-import { graphNodes } from './graph.ts';
+import { graphNodes, users } from './graph.ts';
 import type { Node } from './node.ts';
 import type { HostTensor } from './tensor-data.ts';
 import { hostTensor, numel, reader, writer } from './tensor-data.ts';
@@ -13,6 +13,7 @@ import { evalContraction } from './interp-contract.ts';
 import { evalMovement } from './interp-movement.ts';
 import { evalReduce } from './interp-reduce.ts';
 import { fmtShape, resolveShape } from './shape.ts';
+import { evalAttention, evalKvWrite } from './interp-decoder.ts';
 import { ELEMENTWISE, MOVEMENT, REDUCE, ROW } from './ops.ts';
 
 export type Params = ReadonlyMap<string, HostTensor>;
@@ -57,6 +58,8 @@ export function evalNode(n: Node, src: readonly HostTensor[], env: Env): HostTen
   if (ELEMENTWISE.has(n.op)) return evalElementwise(n, src, shape);
   if (REDUCE.has(n.op) || ROW.has(n.op)) return evalReduce(n, src[0], shape);
   if (MOVEMENT.has(n.op)) return evalMovement(n, src, shape);
+  if (n.op === 'kv_write') return evalKvWrite(src, false);
+  if (n.op === 'attention') return evalAttention(n, src, shape);
   return evalContraction(n, src, shape);
 }
 
@@ -70,8 +73,17 @@ function evalLeaf(n: Node, env: Env, inputs: Readonly<Record<string, HostTensor>
   return t;
 }
 
+export interface InterpretOptions {
+  /**
+   * Buffer donation (docs/targets.md): a kv_write of a graph input updates that input tensor in place
+   * instead of copying it. The caller gives the input up: it holds the updated state afterwards.
+   */
+  readonly inPlace?: boolean;
+}
+
 /** Run a graph on the CPU. Returns every output by name. */
-export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>, params: Params = new Map()): Record<string, HostTensor> {
+export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>, params: Params = new Map(), o: InterpretOptions = {}): Record<string, HostTensor> {
+  const donated = o.inPlace ? donations(g) : new Set<Node>();
   const env = bindDims(g, inputs);
   const values = new Map<Node, HostTensor>();
   const remaining = new Map<Node, number>();
@@ -79,7 +91,9 @@ export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>
   for (const n of order) for (const s of n.src) remaining.set(s, (remaining.get(s) ?? 0) + 1);
   const keep = new Set(g.outputs.map((o) => o.node));
   for (const n of order) {
-    const v = n.src.length === 0 ? evalLeaf(n, env, inputs, params) : evalNode(n, n.src.map((s) => values.get(s)!), env);
+    const v = n.src.length === 0 ? evalLeaf(n, env, inputs, params)
+      : donated.has(n) ? evalKvWrite(n.src.map((s) => values.get(s)!), true)
+      : evalNode(n, n.src.map((s) => values.get(s)!), env);
     values.set(n, v);
     // drop intermediates once their last user has run: big-vocab logits should not pile up
     for (const s of n.src) {
@@ -90,6 +104,21 @@ export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>
   }
   const out: Record<string, HostTensor> = {};
   for (const o of g.outputs) out[o.name] = values.get(o.node)!;
+  return out;
+}
+
+/**
+ * The kv_write nodes that may update their cache operand in place: the operand is a graph input whose
+ * only user is that write (nothing reads the old state afterwards). See docs/targets.md.
+ */
+export function donations(g: Graph): Set<Node> {
+  const use = users(g);
+  const out = new Set<Node>();
+  for (const n of graphNodes(g)) {
+    if (n.op !== 'kv_write' || n.src[0].op !== 'input') continue;
+    const u = use.get(n.src[0]) ?? [];
+    if (u.length === 1 && u[0] === n) out.add(n);
+  }
   return out;
 }
 

@@ -17,6 +17,9 @@ export const OPS = [
   'matmul', 'linear', 'gather',
   // movement: {shape}, {shape} (right-aligned expand), {perm}, {axis,start,end}, {axis}
   'reshape', 'broadcast', 'permute', 'slice', 'concat',
+  // decoder state and attention (docs/targets.md): kv_write(cache, new, slots, positions) returns the cache
+  // with new rows at [slot, position]; attention(q, k, v, slots, positions) {scale}: row n sees positions 0…p
+  'kv_write', 'attention',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -27,6 +30,7 @@ export const LEAVES: ReadonlySet<Op> = new Set<Op>(['input', 'param', 'const']);
 export const MOVEMENT: ReadonlySet<Op> = new Set<Op>(['reshape', 'broadcast', 'permute', 'slice', 'concat']);
 export const REDUCE: ReadonlySet<Op> = new Set<Op>(['sum', 'reduce_max', 'argmax', 'topk_values', 'topk_indices']);
 export const ROW: ReadonlySet<Op> = new Set<Op>(['softmax', 'rms_norm', 'layer_norm']);
+export const DECODER: ReadonlySet<Op> = new Set<Op>(['kv_write', 'attention']);
 
 export const isOp = (s: string): s is Op => (OPS as readonly string[]).includes(s);
 
@@ -40,4 +44,5 @@ export const ARG_KEYS: Partial<Record<Op, readonly string[]>> = {
   sum: ['axis'], reduce_max: ['axis'], argmax: ['axis'], topk_values: ['k'], topk_indices: ['k'],
   rms_norm: ['eps'], layer_norm: ['eps'],
   reshape: ['shape'], broadcast: ['shape'], permute: ['perm'], slice: ['axis', 'start', 'end'], concat: ['axis'],
+  attention: ['scale'],
 };

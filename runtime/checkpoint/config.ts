@@ -62,7 +62,7 @@ const show = (v: unknown): string => {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 
-function parseWith<T>(schema: z.ZodType<T>, json: Record<string, unknown>, file: string): T {
+export function parseWith<T>(schema: z.ZodType<T>, json: Record<string, unknown>, file: string): T {
   const r = schema.safeParse(json);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
