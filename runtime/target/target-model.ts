@@ -1,0 +1,214 @@
+// The target-model library entry: load a Hugging Face Llama folder, build models/llama.ts for it, pick
+// a device, and run batched forward passes over sequences that own KV-cache slots.
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import type { Program } from '../../dsl/index.ts';
+import type { FloatDType } from '../../compiler/ir/dtype.ts';
+import { llamaParam, llamaProgram } from '../../models/llama.ts';
+import type { DeviceKind } from '../backend.ts';
+import type { LoadProgress } from '../checkpoint/index.ts';
+import type { LlamaConfig } from '../checkpoint/llama-config.ts';
+import { loadLlamaCheckpoint } from '../checkpoint/load-llama.ts';
+import { selectDevice } from '../select-device.ts';
+import type { TargetBackend, TargetStepOutputs } from './backend.ts';
+import { createCpuTargetBackend } from './cpu-backend.ts';
+import { KvSlots, TargetError } from './kv-slots.ts';
+import { ropeTables } from './rope-tables.ts';
+
+export interface LoadTargetOptions {
+  /** a Hugging Face LlamaForCausalLM folder: config.json + model.safetensors | model.safetensors.index.json */
+  readonly model: string;
+  readonly device?: DeviceKind | 'auto';
+  /** positions per request, prompt and output together (default: the config's max_position_embeddings) */
+  readonly maxModelLen?: number;
+  /** requests resident at once: KV-cache slots (default 16) */
+  readonly maxNumSeqs?: number;
+  /** token rows per forward pass; longer prompts are prefilled in chunks (default 2048) */
+  readonly maxBatchTokens?: number;
+  /** KV-cache storage dtype (default f32) */
+  readonly kvDtype?: FloatDType;
+  readonly onProgress?: (p: LoadProgress) => void;
+  readonly quiet?: boolean;
+}
+
+/** One request's state in the target: a KV slot and how many positions it holds. */
+export interface TargetSequence {
+  readonly id: number;
+  readonly slot: number;
+  /** cached positions (the next token goes at this position) */
+  readonly length: number;
+  readonly closed: boolean;
+  /** forget the last r cached positions (rejected draft tokens); copies nothing */
+  rollback(r: number): void;
+  /** frees the slot; idempotent */
+  close(): void;
+}
+
+export interface ForwardItem {
+  readonly seq: TargetSequence;
+  /** new tokens, placed at positions seq.length … seq.length + n − 1 */
+  readonly tokens: ArrayLike<number>;
+  /** head outputs for the last new token only (prefill) or for every new token (verify) */
+  readonly want: 'last' | 'all';
+}
+
+export interface ForwardResult {
+  /** rows × H final-norm hidden states (what a drafter reads) */
+  readonly hidden: Float32Array;
+  /** rows argmax ids */
+  readonly nextTokens: Int32Array;
+  /** rows × V logits, when asked for */
+  readonly logits?: Float32Array;
+}
+
+export interface TargetModel {
+  readonly config: LlamaConfig;
+  readonly program: Program;
+  readonly hiddenSize: number;
+  readonly vocabSize: number;
+  readonly maxModelLen: number;
+  readonly maxNumSeqs: number;
+  readonly device: DeviceKind;
+  readonly deviceDescription: string;
+  readonly slots: KvSlots;
+  newSequence(name?: string): TargetSequence;
+  /** One batched step over several sequences (split into passes of at most maxBatchTokens rows). */
+  forward(items: readonly ForwardItem[], o?: { logits?: boolean }): Promise<ForwardResult[]>;
+  /** a copy of one layer's cache, for tests */
+  readCache(layer: number, kind: 'key' | 'value'): HostTensor;
+  close(): void;
+}
+
+export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
+  const maxNumSeqs = o.maxNumSeqs ?? 16;
+  const maxBatchTokens = o.maxBatchTokens ?? 2048;
+  for (const [k, v] of [['maxNumSeqs', maxNumSeqs], ['maxBatchTokens', maxBatchTokens]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
+  }
+  const choice = await selectDevice(o.device ?? 'auto');
+  const ckpt = loadLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet });
+  const { config } = ckpt;
+  const maxModelLen = o.maxModelLen ?? config.maxPositionEmbeddings;
+  if (!Number.isInteger(maxModelLen) || maxModelLen < 2) throw new RangeError(`loadTarget: maxModelLen must be an integer ≥ 2, got ${o.maxModelLen}`);
+  if (maxModelLen > config.maxPositionEmbeddings) {
+    throw new RangeError(`loadTarget: maxModelLen ${maxModelLen} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`);
+  }
+  const weights = ckpt.weights;
+  const rope = ropeTables(config.rope, config.headDim, maxModelLen);
+  weights.set(llamaParam.ropeCos, rope.cos);
+  weights.set(llamaParam.ropeSin, rope.sin);
+  const shape = {
+    hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
+    numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
+    rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: maxNumSeqs, maxLen: maxModelLen,
+    kvDtype: o.kvDtype ?? 'f32', weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
+  };
+  const program = llamaProgram({ ...shape, head: 'logits' });
+  let backend: TargetBackend;
+  if (choice.device === 'cuda') {
+    const { createCudaTargetBackend } = await import('./cuda-backend.ts');
+    backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });
+  } else {
+    backend = createCpuTargetBackend(program.graph, weights, config.numLayers, config.vocabSize);
+  }
+  // the device holds its own copy; the CPU backend reads these very tensors
+  if (backend.device === 'cuda') weights.clear();
+  const description = choice.reason ? `${backend.description} (${choice.reason})` : backend.description;
+  return makeTarget(config, program, backend, new KvSlots(maxNumSeqs, maxModelLen), maxBatchTokens, description);
+}
+
+function makeTarget(config: LlamaConfig, program: Program, backend: TargetBackend, slots: KvSlots, maxBatchTokens: number, deviceDescription: string): TargetModel {
+  const H = config.hiddenSize, V = config.vocabSize;
+  let nextId = 0;
+  let closed = false;
+  let busy: Promise<unknown> = Promise.resolve();
+  const assertOpen = (what: string): void => { if (closed) throw new TargetError(`${what}: the target model is closed`); };
+
+  const newSequence = (name?: string): TargetSequence => {
+    assertOpen('newSequence');
+    const id = nextId++;
+    const slot = slots.acquire(name ?? `request ${id}`);
+    let done = false;
+    return {
+      id, slot,
+      get length() { return done ? 0 : slots.length(slot); },
+      get closed() { return done; },
+      rollback(r: number) { if (done) throw new TargetError(`request ${id}: rollback after close`); slots.rollback(slot, r); },
+      close() { if (!done) { done = true; if (!closed) slots.release(slot); } },
+    };
+  };
+
+  async function forwardNow(items: readonly ForwardItem[], logits: boolean): Promise<ForwardResult[]> {
+    // validate everything before any state changes
+    const seen = new Set<number>();
+    items.forEach((it, i) => {
+      const what = `forward item ${i} (${it.seq.closed ? 'closed sequence' : slots.owner(it.seq.slot)})`;
+      if (it.seq.closed) throw new TargetError(`${what}: the sequence is closed`);
+      if (seen.has(it.seq.slot)) throw new TargetError(`${what}: the same sequence appears twice in one forward`);
+      seen.add(it.seq.slot);
+      if (it.tokens.length === 0) throw new TargetError(`${what}: no tokens`);
+      for (let j = 0; j < it.tokens.length; j++) {
+        const t = it.tokens[j];
+        if (!Number.isInteger(t) || t < 0 || t >= V) throw new TargetError(`${what}: token ${j} is ${t}, outside the vocabulary [0, ${V})`);
+      }
+      slots.checkRoom(it.seq.slot, it.tokens.length);
+    });
+    // pack rows into passes of at most maxBatchTokens; each item's wanted rows are collected in order
+    const perItem: TargetStepOutputs[][] = items.map(() => []);
+    let rowsTok: number[] = [], rowsPos: number[] = [], rowsSlot: number[] = [], picks: number[] = [], owners: number[] = [];
+    const flush = async (): Promise<void> => {
+      if (rowsTok.length === 0) return;
+      const out = await backend.run({
+        tokens: Int32Array.from(rowsTok), positions: Int32Array.from(rowsPos), slots: Int32Array.from(rowsSlot), rows: Int32Array.from(picks),
+      }, { logits });
+      // split the M picked rows back to their items
+      let r = 0;
+      while (r < owners.length) {
+        let e = r;
+        while (e < owners.length && owners[e] === owners[r]) e++;
+        perItem[owners[r]].push({
+          hidden: out.hidden.slice(r * H, e * H), nextTokens: out.nextTokens.slice(r, e),
+          ...(out.logits ? { logits: out.logits.slice(r * V, e * V) } : {}),
+        });
+        r = e;
+      }
+      rowsTok = []; rowsPos = []; rowsSlot = []; picks = []; owners = [];
+    };
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      const base = slots.length(it.seq.slot);
+      for (let j = 0; j < it.tokens.length; j++) {
+        if (rowsTok.length === maxBatchTokens) await flush();
+        if (it.want === 'all' || j === it.tokens.length - 1) { picks.push(rowsTok.length); owners.push(i); }
+        rowsTok.push(it.tokens[j]); rowsPos.push(base + j); rowsSlot.push(it.seq.slot);
+      }
+    }
+    await flush();
+    items.forEach((it) => slots.advance(it.seq.slot, it.tokens.length));
+    return perItem.map((parts) => (parts.length === 1 ? parts[0] : {
+      hidden: concatF32(parts.map((p) => p.hidden)), nextTokens: Int32Array.from(parts.flatMap((p) => [...p.nextTokens])),
+      ...(logits ? { logits: concatF32(parts.map((p) => p.logits!)) } : {}),
+    }));
+  }
+
+  return {
+    config, program, hiddenSize: H, vocabSize: V, maxModelLen: slots.maxLen, maxNumSeqs: slots.count,
+    device: backend.device, deviceDescription, slots,
+    newSequence,
+    forward(items, o = {}) {
+      assertOpen('forward');
+      // passes are serialized: one backend, one cache
+      const next = busy.then(() => forwardNow(items, o.logits ?? false));
+      busy = next.catch(() => undefined);
+      return next;
+    },
+    readCache(layer, kind) { assertOpen('readCache'); return backend.readCache(layer, kind); },
+    close() { if (!closed) { closed = true; backend.close(); } },
+  };
+}
+
+function concatF32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
