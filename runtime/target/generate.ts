@@ -11,7 +11,10 @@ import type { ForwardItem, TargetModel, TargetSequence } from './target-model.ts
 export interface GenerateOptions extends SamplingParams {
   /** new tokens per request (default 64), capped so prompt + output ≤ max-model-len */
   readonly maxNewTokens?: number;
+  /** one seed for the call: request i samples from stream i of it */
   readonly seed?: number;
+  /** a seed per request (as OpenAI's per-request seed): request i samples from its own seed alone */
+  readonly seeds?: readonly number[];
   /** stop ids (default: the config's eos_token_id); [] never stops early */
   readonly stopTokenIds?: readonly number[];
   /** called once per step with the tokens each running request just got */
@@ -57,7 +60,8 @@ export async function generate(t: TargetModel, prompts: readonly (readonly numbe
   const stops = new Set(o.stopTokenIds ?? t.config.eosTokenIds);
   const sample = (o.temperature ?? 0) > 0;
   const outputs: { tokenIds: number[]; finishReason: FinishReason | null }[] = prompts.map(() => ({ tokenIds: [], finishReason: null }));
-  const rngs = prompts.map((_, i) => new Xoshiro128(seed, i));
+  if (o.seeds && o.seeds.length !== prompts.length) throw new RangeError(`generate: ${o.seeds.length} seeds for ${prompts.length} prompts`);
+  const rngs = prompts.map((_, i) => (o.seeds ? new Xoshiro128(o.seeds[i]) : new Xoshiro128(seed, i)));
   const running = new Map<number, TargetSequence>();
   let admitted = 0, steps = 0;
   const t0 = performance.now();
@@ -82,9 +86,9 @@ export async function generate(t: TargetModel, prompts: readonly (readonly numbe
         out.tokenIds.push(tok);
         o.onTokens?.(i, [tok]);
         const seq = running.get(i)!;
-        // the next step writes this token at position seq.length: stop when that would not fit
+        // prompt + output ≤ max-model-len, as vLLM counts it (seq.length = prompt + output − 1)
         if (stops.has(tok)) out.finishReason = 'stop';
-        else if (out.tokenIds.length >= maxNew || seq.length + 1 > t.maxModelLen) out.finishReason = 'length';
+        else if (out.tokenIds.length >= maxNew || seq.length + 1 >= t.maxModelLen) out.finishReason = 'length';
         if (out.finishReason) { seq.close(); running.delete(i); }
       });
     }
