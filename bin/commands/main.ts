@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   compile: { summary: 'compile a built-in speculator or a DSL file to PTX + manifest', load: async () => (await import('./compile.ts')).compile },
   opt: { summary: 'run passes on a textual IR file and print the result', load: async () => (await import('./opt.ts')).opt },
   new: { summary: 'scaffold a new draft architecture in the DSL', load: async () => (await import('./new.ts')).newArchitecture },
+  generate: { summary: 'continue prompts with a Llama target model (CPU or CUDA)', load: async () => (await import('./generate.ts')).generate },
   bench: { summary: 'time proposals of a checkpoint on a device', load: async () => (await import('./bench.ts')).bench },
 };
 

@@ -1,7 +1,7 @@
 // Batching is invisible, prefill equals token-by-token decode, rollback restores state: on the CPU
 // backend with the real fixture (short prompts of different lengths keep it fast).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate } from '../../../runtime/target/generate.ts';
+import { generate } from '../../../runtime/engine/generate.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
 import { loadTarget } from '../../../runtime/target/target-model.ts';
 import { devPrompts, TARGET_DIR } from '../../support/target.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../../runtime/checkpoint/safetensors.ts';
 import { safetensorsEntry, writeSafetensors } from '../../../runtime/checkpoint/safetensors-write.ts';
 import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
-import { generate } from '../../../runtime/target/generate.ts';
+import { generate } from '../../../runtime/engine/generate.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
 import { loadTarget } from '../../../runtime/target/target-model.ts';
 import { devPrompts, TARGET_DIR } from '../../support/target.ts';

@@ -1,7 +1,7 @@
 // pycode-small on the CPU backend against Hugging Face's fp32 math on the bf16 weights: all 16 cases
 // of reference-dev.json, batched together (greedy tokens, prompt-position top-5 logits, final hidden).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate } from '../../../runtime/target/generate.ts';
+import { generate } from '../../../runtime/engine/generate.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
 import { loadTarget } from '../../../runtime/target/target-model.ts';
 import { referenceCases, TARGET_DIR, topLogitError } from '../../support/target.ts';

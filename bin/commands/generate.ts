@@ -1,0 +1,126 @@
+// arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [--max-new-tokens N] [--temperature T]
+//   [--top-k K] [--top-p P] [--seed S] [--speculative-config JSON] [--device cpu|cuda|auto] [--max-model-len N]
+//   [--max-num-seqs N] [--json]
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { loadEngine } from '../../runtime/engine/load-engine.ts';
+import { Tokenizer } from '../../runtime/tokenizer/index.ts';
+import type { CommandContext } from './shared.ts';
+import { parseOptions, printJson, UsageError } from './shared.ts';
+
+export const GENERATE_USAGE = `usage: arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [options]
+
+Continue prompts with a Hugging Face LlamaForCausalLM checkpoint (greedy unless --temperature > 0).
+
+options:
+  --model DIR            config.json + model.safetensors (or a sharded index) + tokenizer.json
+  --prompt TEXT          one prompt as text (encoded with the model's tokenizer.json)
+  --prompt-ids FILE      prompts as token ids: {"prompts": number[][]} ("-" reads standard input)
+  --max-new-tokens N     tokens to generate per prompt (default 64)
+  --temperature T        0 = greedy (default); > 0 samples
+  --top-k K, --top-p P   sampling filters (default: off)
+  --seed S               sampling seed (request i uses stream i of it; default 0)
+  --ignore-eos           do not stop at the config's eos_token_id
+  --speculative-config J speculative decoding, as vLLM takes it, e.g.
+                         '{"method": "arctic", "model": "DIR", "num_speculative_tokens": 3, "enable_suffix_decoding": true}'
+                         (methods: arctic, suffix, ngram; ArcticInference's suffix_* and disable_by_batch_size keys)
+  --device D             cpu | cuda | auto (default auto: CUDA when present)
+  --max-model-len N      positions per request, prompt + output (default: max_position_embeddings)
+  --max-num-seqs N       requests resident at once (KV-cache slots; default 16)
+  --json                 print {"outputs": [{"token_ids", "text", "finish_reason"}], "metrics": {...}}
+`;
+
+const Options = z.object({
+  model: z.string({ error: 'is required (a model folder)' }),
+  prompt: z.string().optional(),
+  'prompt-ids': z.string().optional(),
+  'max-new-tokens': z.coerce.number().int().positive().default(64),
+  temperature: z.coerce.number().min(0).default(0),
+  'top-k': z.coerce.number().int().min(0).optional(),
+  'top-p': z.coerce.number().gt(0).max(1).optional(),
+  seed: z.coerce.number().int().default(0),
+  'ignore-eos': z.boolean().default(false),
+  'speculative-config': z.string().optional(),
+  device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
+  'max-model-len': z.coerce.number().int().min(2).optional(),
+  'max-num-seqs': z.coerce.number().int().positive().optional(),
+  json: z.boolean().default(false),
+});
+
+const PromptFile = z.strictObject({ prompts: z.array(z.array(z.number().int())).min(1) });
+
+export function readPromptIds(file: string): number[][] {
+  let raw: unknown;
+  try { raw = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')); } catch (e) { throw new Error(`${file}: ${(e as Error).message}`); }
+  const r = PromptFile.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`${file}: field "${i.path.join('.') || '(root)'}": ${i.message}`);
+  }
+  return r.data.prompts;
+}
+
+export async function generate(argv: string[], ctx: CommandContext): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) { ctx.out(GENERATE_USAGE); return; }
+  const { values: o } = parseOptions('generate', argv, {
+    model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p' }, 'prompt-ids': { type: 'string' },
+    'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
+    seed: { type: 'string' }, 'ignore-eos': { type: 'boolean' }, 'speculative-config': { type: 'string' }, device: { type: 'string' },
+    'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' },
+  }, Options);
+  if ((o.prompt === undefined) === (o['prompt-ids'] === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --prompt-ids FILE.json');
+  const tokenizer = await Tokenizer.fromDir(o.model);
+  const prompts = o.prompt !== undefined ? [tokenizer.encode(o.prompt)] : readPromptIds(o['prompt-ids']!);
+  const engine = await loadEngine({
+    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quiet: o.json,
+    speculativeConfig: o['speculative-config'],
+  });
+  const target = engine.target;
+  try {
+    const stream = !o.json && prompts.length === 1 && process.stdout.isTTY;
+    const detok = tokenizer.streamingDetokenizer();
+    const { outputs, metrics } = await engine.engine.generate(prompts, {
+      maxNewTokens: o['max-new-tokens'], temperature: o.temperature, topK: o['top-k'], topP: o['top-p'], seed: o.seed,
+      ...(o['ignore-eos'] ? { stopTokenIds: [] } : {}),
+      ...(stream ? { onTokens: (_: number, ids: readonly number[]) => { for (const id of ids) process.stdout.write(detok.push(id)); } } : {}),
+    });
+    const texts = outputs.map((x) => tokenizer.decode(x.tokenIds));
+    const acc = metrics.acceptance;
+    // vLLM's spec-decode counter names
+    const spec = engine.config === null ? null : {
+      method: engine.description,
+      spec_decode_num_drafts: acc.numDrafts, spec_decode_num_draft_tokens: acc.numDraftTokens,
+      spec_decode_num_accepted_tokens: acc.numAcceptedTokens, mean_acceptance_length: acc.meanAcceptanceLength,
+      per_position_acceptance_rate: acc.perPositionAcceptanceRate,
+      by_source: Object.fromEntries(Object.entries(metrics.acceptanceBySource).map(([k, m]) => [k, {
+        spec_decode_num_drafts: m!.numDrafts, spec_decode_num_draft_tokens: m!.numDraftTokens, spec_decode_num_accepted_tokens: m!.numAcceptedTokens,
+        mean_acceptance_length: m!.meanAcceptanceLength, per_position_acceptance_rate: m!.perPositionAcceptanceRate,
+      }])),
+    };
+    const summary = {
+      device: target.device, deviceDescription: target.deviceDescription, requests: metrics.requests, prompt_tokens: metrics.promptTokens,
+      generated_tokens: metrics.generatedTokens, ms: metrics.ms, tokens_per_second: metrics.tokensPerSecond, steps: metrics.steps,
+      draft_ms_per_step: metrics.draftMsPerStep, verify_ms_per_step: metrics.verifyMsPerStep, host_ms_per_step: metrics.hostMsPerStep,
+      speculative: spec,
+    };
+    if (o.json) {
+      printJson(ctx, {
+        outputs: outputs.map((x, i) => ({
+          token_ids: x.tokenIds, text: texts[i], finish_reason: x.finishReason,
+          ...(spec ? { spec_decode_num_drafts: x.acceptance.numDrafts, spec_decode_num_accepted_tokens: x.acceptance.numAcceptedTokens, mean_acceptance_length: x.acceptance.meanAcceptanceLength } : {}),
+        })),
+        metrics: summary,
+      });
+      return;
+    }
+    if (stream) process.stdout.write(detok.flush() + '\n');
+    else outputs.forEach((x, i) => ctx.out(`--- prompt ${i} (${prompts[i].length} tokens) -> ${x.tokenIds.length} tokens, ${x.finishReason}\n${texts[i]}`));
+    ctx.out(`${metrics.generatedTokens} tokens for ${metrics.requests} prompt(s) in ${(metrics.ms / 1000).toFixed(2)} s: ${metrics.tokensPerSecond.toFixed(1)} tok/s on ${target.deviceDescription}`);
+    if (spec) {
+      const per = acc.perPositionAcceptanceRate.slice(0, 8).map((x) => x.toFixed(2)).join(' ');
+      ctx.out(`speculation: ${engine.description}; mean acceptance length ${acc.meanAcceptanceLength.toFixed(3)} over ${acc.numDrafts} drafts; per position ${per}`);
+    }
+  } finally {
+    engine.close();
+  }
+}

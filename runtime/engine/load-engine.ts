@@ -1,0 +1,72 @@
+// From a target folder and a speculative config to a running engine: the target, the drafter the config
+// names (loaded on the target's device), and a check that they fit together before any work starts.
+import { createProposer } from '../decoding/spec-config.ts';
+import type { Proposer } from '../decoding/proposer.ts';
+import type { Speculator } from '../speculator.ts';
+import { loadSpeculator } from '../speculator.ts';
+import type { LoadTargetOptions, TargetModel } from '../target/target-model.ts';
+import { loadTarget } from '../target/target-model.ts';
+import { SpeculativeEngine } from './engine.ts';
+import type { EngineSpeculativeConfig } from './speculative-config.ts';
+import { parseEngineSpeculativeConfig, proposerConfig, SpeculativeConfigError } from './speculative-config.ts';
+
+export interface LoadEngineOptions extends LoadTargetOptions {
+  /** the speculative config as vLLM takes it (object or JSON text); none = plain decoding */
+  readonly speculativeConfig?: unknown;
+}
+
+export interface Engine {
+  readonly target: TargetModel;
+  readonly speculator: Speculator | null;
+  readonly config: EngineSpeculativeConfig | null;
+  readonly engine: SpeculativeEngine;
+  /** e.g. "arctic + suffix (pycode-small-lstm, n_predict 3)" or "none" */
+  readonly description: string;
+  close(): void;
+}
+
+/** The drafter for a config, checked against the target; nothing is left loaded when it throws. */
+export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
+  if (config === null) return { speculator: null, config, engine: new SpeculativeEngine(target, null, null, 0), description: 'none', dispose() {} };
+  let speculator: Speculator | null = null;
+  if (config.method === 'arctic') {
+    speculator = await loadSpeculator({ model: config.model!, device: target.device, quiet: true, maxBatch: target.maxNumSeqs });
+    const bad = speculator.hiddenSize !== target.hiddenSize ? `hidden size ${speculator.hiddenSize}, the target's is ${target.hiddenSize}`
+      : speculator.vocabSize !== target.vocabSize ? `vocabulary ${speculator.vocabSize}, the target's is ${target.vocabSize}` : null;
+    if (bad) {
+      speculator.close();
+      throw new SpeculativeConfigError(`speculative config: "model": speculator ${config.model} does not fit the target: ${bad}`);
+    }
+  }
+  let proposer: Proposer;
+  try {
+    proposer = createProposer(proposerConfig(config), speculator ? { draftModel: speculator } : {});
+  } catch (e) {
+    speculator?.close();
+    throw new SpeculativeConfigError((e as Error).message);
+  }
+  const n = speculator?.numSpeculativeTokens;
+  const maxDraft = config.num_speculative_tokens ?? n ?? Number.MAX_SAFE_INTEGER;
+  const what = config.method === 'arctic' ? `arctic${config.enable_suffix_decoding ? ' + suffix' : ''} (${config.model}, n_predict ${n})` : config.method;
+  return {
+    speculator, config, engine: new SpeculativeEngine(target, proposer, config, maxDraft), description: what,
+    dispose() { speculator?.close(); },
+  };
+}
+
+export async function loadEngine(o: LoadEngineOptions): Promise<Engine> {
+  // the config is checked before any weight is read
+  const config = o.speculativeConfig === undefined || o.speculativeConfig === null ? null : parseEngineSpeculativeConfig(o.speculativeConfig);
+  const target = await loadTarget(o);
+  let drafter;
+  try {
+    drafter = await attachDrafter(target, config);
+  } catch (e) {
+    target.close();
+    throw e;
+  }
+  return {
+    target, speculator: drafter.speculator, config, engine: drafter.engine, description: drafter.description,
+    close() { drafter.dispose(); target.close(); },
+  };
+}
