@@ -26,3 +26,19 @@ export type {
 export { compileProgram } from './compiler/compile.ts';
 export { writeArtifact, readArtifact } from './compiler/artifact.ts';
 export type { ExecutionPlan } from './compiler/codegen/plan.ts';
+// target models, the engine, tokenizers (docs/targets.md)
+export { loadTarget } from './runtime/target/target-model.ts';
+export type { LoadTargetOptions, TargetModel as Target, TargetSequence, ForwardItem, ForwardResult } from './runtime/target/target-model.ts';
+export { TargetError } from './runtime/target/kv-slots.ts';
+export { loadEngine } from './runtime/engine/load-engine.ts';
+export type { Engine, LoadEngineOptions } from './runtime/engine/load-engine.ts';
+export { SpeculativeEngine } from './runtime/engine/engine.ts';
+export type { EngineGenerateOptions, EngineMetrics, EngineOutput } from './runtime/engine/engine.ts';
+export { generate } from './runtime/engine/generate.ts';
+export { parseEngineSpeculativeConfig, SpeculativeConfigError } from './runtime/engine/speculative-config.ts';
+export type { EngineSpeculativeConfig } from './runtime/engine/speculative-config.ts';
+export { llamaProgram } from './models/llama.ts';
+export type { LlamaShape } from './models/llama.ts';
+export { parseLlamaConfig } from './runtime/checkpoint/llama-config.ts';
+export type { LlamaConfig } from './runtime/checkpoint/llama-config.ts';
+export { Tokenizer, StreamingDetokenizer, TokenizerError } from './runtime/tokenizer/index.ts';
