@@ -65,6 +65,7 @@ export function writeArtifact(dir: string, plan: ExecutionPlan, extra: ArtifactE
     launches: plan.launches.map((l) => ({ kernel: l.kernel, args: l.args.map((a) => ({ ...a })), grid: l.grid.map((g) => (typeof g === 'number' ? g : { ceilDiv: [[...g.ceilDiv[0]], g.ceilDiv[1]], ...(g.when ? { when: { ...g.when, dims: [...g.when.dims] } } : {}) })) as Manifest['launches'][number]['grid'] })),
     inputs: [...plan.inputs],
     outputs: plan.outputs.map((o) => ({ ...o })),
+    ...(plan.state?.length ? { state: plan.state.map((x) => ({ ...x })) } : {}),
     ...(irFile ? { ir: irFile } : {}),
   };
   const problems = planProblems(plan);
@@ -118,6 +119,7 @@ export function readArtifact(dir: string): ExecutionPlan {
     arenaBytes: m.arenaBytes,
     inputs: m.inputs,
     outputs: m.outputs,
+    ...(m.state?.length ? { state: m.state } : {}),
     irHash: m.irHash,
     compilerVersion: m.compilerVersion,
   };

@@ -72,6 +72,7 @@ export function compileProgram(graph: Graph, opts: CompileOptions): ExecutionPla
     arenaBytes: arena.arenaBytes,
     inputs: s.inputs,
     outputs: s.outputs,
+    ...(s.state.length ? { state: s.state } : {}),
     irHash: irHash(graph),
     compilerVersion: COMPILER_VERSION,
   };

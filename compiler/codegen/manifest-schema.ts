@@ -46,7 +46,7 @@ export const ManifestSchema = z.strictObject({
     id: z.string().min(1),
     dtype: z.enum(DTYPES),
     shape: z.array(dim),
-    kind: z.enum(['input', 'param', 'output', 'temp']),
+    kind: z.enum(['input', 'param', 'output', 'temp', 'state']),
     name: z.string().min(1).optional(),
     offset: z.int().nonnegative().optional(),
   })),
@@ -57,6 +57,8 @@ export const ManifestSchema = z.strictObject({
   })),
   inputs: z.array(z.string().min(1)),
   outputs: z.array(z.strictObject({ name: z.string().min(1), buffer: z.string().min(1) })),
+  /** donated inputs updated in place (absent when the program has none) */
+  state: z.array(z.strictObject({ input: z.string().min(1), output: z.string().min(1).nullable(), buffer: z.string().min(1) })).optional(),
   /** the textual IR (`--emit ir`), when written */
   ir: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
 });

@@ -44,5 +44,13 @@ export function planProblems(p: ExecutionPlan): string[] {
   });
   p.inputs.forEach((id, i) => { if (buffers.get(id)?.kind !== 'input') out.push(`inputs[${i}]: "${id}" is not an input buffer`); });
   p.outputs.forEach((o, i) => { if (buffers.get(o.buffer)?.kind !== 'output') out.push(`outputs[${i}] (${o.name}): "${o.buffer}" is not an output buffer`); });
+  (p.state ?? []).forEach((x, i) => {
+    const b = buffers.get(x.buffer);
+    if (b?.kind !== 'state') out.push(`state[${i}] (${x.input}): "${x.buffer}" is not a state buffer`);
+    else if (b.shape.some((d) => typeof d !== 'number')) out.push(`state[${i}] (${x.input}): state buffers need a static shape`);
+  });
+  p.buffers.forEach((b, i) => {
+    if (b.kind === 'state' && !(p.state ?? []).some((x) => x.buffer === b.id)) out.push(`buffers[${i}] (${b.id}): a state buffer that no state entry names`);
+  });
   return out;
 }

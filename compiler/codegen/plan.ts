@@ -4,7 +4,8 @@
 import type { DType } from '../ir/dtype.ts';
 import type { Dim } from '../ir/shape.ts';
 
-export type BufferKind = 'input' | 'param' | 'output' | 'temp';
+/** state: a donated program input (a KV cache) that a kv_write updates in place; it lives on the device across runs */
+export type BufferKind = 'input' | 'param' | 'output' | 'temp' | 'state';
 
 export interface PlanBuffer {
   readonly id: string;
@@ -54,6 +55,18 @@ export interface PlanLaunch {
   readonly grid: readonly [GridExpr, GridExpr, GridExpr];
 }
 
+/**
+ * A donated input/output pair (docs/targets.md): the program input `input` and the output `output` (null
+ * when the updated state is not returned) share the buffer `buffer` (kind 'state', static shape). The
+ * runtime allocates it once, zero-fills it and never stages it from or to the host; neither name appears in
+ * `inputs` or `outputs`.
+ */
+export interface PlanState {
+  readonly input: string;
+  readonly output: string | null;
+  readonly buffer: string;
+}
+
 export interface ExecutionPlan {
   readonly name: string;
   /** the largest value each symbolic dim may take (sizes the arena and the input/output buffers) */
@@ -67,6 +80,8 @@ export interface ExecutionPlan {
   /** input buffer ids in program signature order; outputs by name */
   readonly inputs: readonly string[];
   readonly outputs: readonly { readonly name: string; readonly buffer: string }[];
+  /** donated state (absent or empty when the program has none) */
+  readonly state?: readonly PlanState[];
   readonly irHash: string;
   readonly compilerVersion: string;
 }

@@ -6,7 +6,7 @@
 import type { Graph } from '../ir/graph.ts';
 import { graphNodes, users } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
-import { MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
+import { DECODER, MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
 import { isContraction, isLeaf, viewBase } from './types.ts';
 
 /** A shared node cheaper than this (add/mul/cast/gather chains) is recomputed in each user. */
@@ -40,6 +40,9 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     if (REDUCE.has(n.op) || ROW.has(n.op) || isContraction(n)) anchors.add(n);
     // a contraction streams its operands from memory: they must be buffers
     if (isContraction(n)) for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) anchors.add(base); }
+    // decoder ops are kernels of their own; attention streams the caches from memory (the kv_writes' buffers)
+    if (DECODER.has(n.op)) anchors.add(n);
+    if (n.op === 'attention') for (const s of [n.src[1], n.src[2]]) if (!isLeaf(s)) anchors.add(s);
   }
   // cost: per element when concat selects one operand; work: every operand evaluated (selection
   // without a known coordinate range), which bounds the code size of the inlined tree

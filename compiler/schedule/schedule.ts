@@ -3,6 +3,10 @@
 // it reads is available there (reach.ts): a norm joins the row kernel whose statistics it needs, the
 // LSTM cell update joins the row kernel of the norm it applies, siblings share a map kernel.
 // Otherwise it opens a new kernel: contraction → linear/matmul, reduce/row op → row, else → map.
+// Decoder ops (docs/targets.md): a kv_write is a scatter kernel (the k and v writes of a layer share one)
+// that stores into its cache input's buffer in place (donation: the input and the updated-cache output
+// are one 'state' buffer); attention is a kernel of its own, its q expression (RoPE) inlined.
+import { IRError } from '../ir/errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import { graphNodes, graphParams, users } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
@@ -11,6 +15,7 @@ import { sameShape } from '../ir/shape.ts';
 import { chooseAnchors } from './anchors.ts';
 import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
+import type { PlanState } from '../codegen/plan.ts';
 import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
@@ -23,19 +28,34 @@ export function scheduleGraph(g: Graph): Schedule {
   const fixed: ScheduledBuffer[] = [];
   const temps: ScheduledBuffer[] = [];
 
-  const inputs = g.inputs.map((n) => {
-    const id = `input:${n.argOf<string>('name')}`;
-    fixed.push({ id, kind: 'input', dtype: n.dtype, shape: n.shape, name: n.argOf<string>('name') });
+  const use = users(g);
+  const donated = donatedInputs(g, use);
+  const inputs = g.inputs.flatMap((n) => {
+    const name = n.argOf<string>('name');
+    if (donated.has(n)) {
+      const id = `state:${name}`;
+      fixed.push({ id, kind: 'state', dtype: n.dtype, shape: n.shape, name });
+      bufferOf.set(n, id);
+      bufferOf.set(donated.get(n)!, id);
+      return [];
+    }
+    const id = `input:${name}`;
+    fixed.push({ id, kind: 'input', dtype: n.dtype, shape: n.shape, name });
     bufferOf.set(n, id);
-    return id;
+    return [id];
   });
+  const stateOf = new Map<Node, Node>([...donated].map(([i, w]) => [w, i]));
   for (const n of graphParams(g)) {
     const id = `param:${n.argOf<string>('name')}`;
     fixed.push({ id, kind: 'param', dtype: n.dtype, shape: n.shape, name: n.argOf<string>('name') });
     bufferOf.set(n, id);
   }
   const outBuf = new Map<Node, string>();
-  const outputs = g.outputs.map((o) => {
+  const stateOut = new Map<Node, string>();
+  for (const o of g.outputs) if (stateOf.has(o.node) && !stateOut.has(o.node)) stateOut.set(o.node, o.name);
+  const state: PlanState[] = [...donated].map(([i, w]) => ({ input: i.argOf<string>('name'), output: stateOut.get(w) ?? null, buffer: bufferOf.get(i)! }));
+  const returned = g.outputs.filter((o) => stateOut.get(o.node) !== o.name);
+  const outputs = returned.map((o) => {
     let id = outBuf.get(o.node);
     if (id === undefined || isLeaf(o.node)) {
       id = `output:${o.name}`;
@@ -75,7 +95,6 @@ export function scheduleGraph(g: Graph): Schedule {
   // keeps only per-block (max, index) partials, so they never reach memory (see ScheduledKernel.partials).
   // An fp8 head (fp8-matmul pass) has its per-column scale between the two,
   // argmax(mul(linear(x, w), broadcast(scale[N])), -1): the kernel scales each column before comparing.
-  const use = users(g);
   const fused = new Map<Node, { argmax: Node; mul?: Node; scale?: Node }>();
   const alone = (n: Node): boolean => use.get(n)?.length === 1 && !outBuf.has(n);
   /** scale[N] read from memory (a leaf), broadcast along the last axis of `l` */
@@ -100,8 +119,43 @@ export function scheduleGraph(g: Graph): Schedule {
     fused.set(l, { argmax: n, mul, scale });
   }
 
+  /** Operands read inside kernel k at its own coordinates `terms`: whatever they need from memory is stored. */
+  const readInline = (k: ScheduledKernel, x: Node, terms: string[]): boolean => {
+    if (isLeaf(x)) return true;
+    const r = reach(ctx, k, x, terms, !anchors.has(x));
+    if (!r.ok) return false;
+    for (const e of r.external) ensureStored(e);
+    return true;
+  };
+  const placeDecoder = (n: Node): void => {
+    const rows = n.op === 'kv_write' ? n.src[1] : n.src[0];
+    const rowTerms = ['r0'];
+    if (n.op === 'kv_write') {
+      // the k and v writes of a layer: one scatter kernel over [N, Hkv, D]
+      const last = kernels[kernels.length - 1];
+      const k = last?.kind === 'scatter' && sameShape(last.shape, rows.shape) ? last : newKernel('scatter', rows.shape, null);
+      if (k.index === kernels.length) kernels.push(k);
+      const item: Item = { node: n, store: bufferOf.get(n)! };
+      k.items.push(item);
+      itemOf.set(n, item);
+      home.set(n, k);
+      const terms = spaceTerms(rows.shape, null);
+      if (!readInline(k, rows, terms) || !readInline(k, n.src[2], rowTerms) || !readInline(k, n.src[3], rowTerms)) {
+        throw new Error(`schedule: ${n}: its operands cannot be computed in its scatter kernel`);
+      }
+      return;
+    }
+    const k = newKernel('attention', n.shape, null);
+    addItem(k, n, true);
+    for (const c of [n.src[1], n.src[2]]) if (!isLeaf(c)) ensureStored(c);
+    if (!readInline(k, rows, spaceTerms(rows.shape, null)) || !readInline(k, n.src[3], rowTerms) || !readInline(k, n.src[4], rowTerms)) {
+      throw new Error(`schedule: ${n}: its operands cannot be computed in its attention kernel`);
+    }
+  };
+
   const place = (n: Node): void => {
     if (home.has(n)) return; // an argmax placed with its linear
+    if (n.op === 'kv_write' || n.op === 'attention') { placeDecoder(n); return; }
     const f = fused.get(n);
     if (f) {
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
@@ -169,7 +223,7 @@ export function scheduleGraph(g: Graph): Schedule {
   for (const n of graphNodes(g)) if (anchors.has(n)) place(n);
 
   // outputs that are inputs or params: copy them (the runtime owns output buffers separately)
-  g.outputs.forEach((o, i) => {
+  returned.forEach((o, i) => {
     if (!isLeaf(o.node)) return;
     const last = kernels[kernels.length - 1];
     const k = last && last.kind === 'map' && sameShape(last.shape, o.node.shape) ? last : newKernel('map', o.node.shape, null);
@@ -178,5 +232,33 @@ export function scheduleGraph(g: Graph): Schedule {
   });
 
   const inlined = new Set(graphNodes(g).filter((n) => !isLeaf(n) && n.op !== 'const' && !anchors.has(n)));
-  return { graph: g, kernels, buffers: [...fixed, ...temps], bufferOf, home, inlined, inputs, outputs };
+  return { graph: g, kernels, buffers: [...fixed, ...temps], bufferOf, home, inlined, inputs, outputs, state };
+}
+
+/**
+ * Every kv_write updates its cache in place (buffer donation, docs/targets.md): its cache operand must be
+ * a program input of static shape that nothing else reads. Returns input → its kv_write.
+ */
+function donatedInputs(g: Graph, use: ReadonlyMap<Node, Node[]>): Map<Node, Node> {
+  const out = new Map<Node, Node>();
+  for (const n of graphNodes(g)) {
+    if (n.op !== 'kv_write') continue;
+    const c = n.src[0];
+    if (c.op !== 'input') {
+      throw new IRError(`schedule ${g.name}: ${n} writes into ${c}, which is not a program input; a kv_write updates its cache input in place (buffer donation), so the cache must be an input`);
+    }
+    const name = c.argOf<string>('name');
+    const others = (use.get(c) ?? []).filter((u) => u !== n);
+    if (others.length > 0 || n.src.slice(1).includes(c)) {
+      throw new IRError(`schedule ${g.name}: cache input "${name}" of ${n} is also read by ${others[0] ?? n}; the write happens in place (buffer donation), so nothing else may read the old cache (read the kv_write's result instead)`);
+    }
+    if (g.outputs.some((o) => o.node === c)) {
+      throw new IRError(`schedule ${g.name}: cache input "${name}" of ${n} is also a program output; the write happens in place (buffer donation), so the old cache cannot be returned`);
+    }
+    if (c.shape.some((d) => typeof d !== 'number')) {
+      throw new IRError(`schedule ${g.name}: cache input "${name}" has shape [${c.shape.join(', ')}]; donated state is allocated once, so its shape must be static`);
+    }
+    out.set(c, n);
+  }
+  return out;
 }

@@ -4,13 +4,15 @@ import type { DType } from '../ir/dtype.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
-import type { BufferKind } from '../codegen/plan.ts';
+import type { BufferKind, PlanState } from '../codegen/plan.ts';
 
 /**
  * map: one thread per element of `shape`; row: one block per row of `shape` (every coordinate but
- * `axis`), threads striding along `axis`; linear / matmul: the contraction in `items[0]`.
+ * `axis`), threads striding along `axis`; linear / matmul: the contraction in `items[0]`; scatter: one
+ * thread per element of the new rows [N, Hkv, D] of its kv_write items, each stored into its cache's
+ * (state) buffer at [slot, position]; attention: the attention node in `items[0]` (kernel-attention.ts).
  */
-export type KernelKind = 'map' | 'row' | 'linear' | 'matmul';
+export type KernelKind = 'map' | 'row' | 'linear' | 'matmul' | 'scatter' | 'attention';
 
 export interface Item {
   readonly node: Node;
@@ -56,6 +58,8 @@ export interface Schedule {
   readonly inlined: ReadonlySet<Node>;
   readonly inputs: readonly string[];
   readonly outputs: readonly { readonly name: string; readonly buffer: string }[];
+  /** donated inputs updated in place by kv_writes (their buffers are kind 'state') */
+  readonly state: readonly PlanState[];
 }
 
 export const isLeaf = (n: Node): boolean => n.op === 'input' || n.op === 'param';

@@ -117,6 +117,27 @@ class Gen {
         const more = Array.from({ length: r.int(1, 3) }, () => (r.chance(0.4) ? x : this.want([x.dtype], x.shape.map((v, i) => (i === axis ? r.pick([1, 2, 7]) : v)))));
         return Node.make('concat', [x, ...more], { axis });
       }
+      case 'kv_write': case 'attention': {
+        // a fresh cache input (donation: nothing else reads it), one row (two rows at one [slot, position]
+        // would race; tests/unit/codegen/sim-decoder.test.ts covers many rows), slot and position clamped
+        // into range (the position may be −1: a padding row)
+        const S = r.int(1, 3), L = r.pick([1, 5, 40]), Hk = r.pick([1, 2]), D = r.pick([2, 16, 33]);
+        const kv = r.pick(FLOATS.filter((d) => d !== 'fp8e4m3'));
+        const rowsOf = (lo: number, hi: number): Node => {
+          const x = this.want(['i32'], [1]);
+          const c = (v: number): Node => Node.make('const', [], { value: v }, 'i32', [1]);
+          return Node.make('min', [Node.make('max', [x, c(lo)]), c(hi)]);
+        };
+        const slots = rowsOf(0, S - 1), pos = rowsOf(-1, L - 1);
+        const cache = (): Node => {
+          const c = Node.make('input', [], { name: `x${this.inputs.length}` }, kv, [S, L, Hk, D]);
+          this.inputs.push(c);
+          return Node.make('kv_write', [c, this.want(FLOATS, [1, Hk, D]), slots, pos]);
+        };
+        if (op === 'kv_write') return cache();
+        const q = this.want(FLOATS, [1, Hk * r.pick([1, 2, 3]), D]);
+        return Node.make('attention', [q, cache(), cache(), slots, pos], { scale: r.pick([0.125, 1]) });
+      }
     }
     throw new Error(`random-graphs: no builder for ${op}`);
   }

@@ -69,6 +69,15 @@ class Builder {
     return x;
   }
 
+  /** A fresh program input. */
+  leafInput(dtype: DType, shape: Shape): Node {
+    let name = this.r.pick(IDENTS);
+    for (let i = 2; this.inputs.some((n) => n.arg!.name === name); i++) name = `${this.r.pick(IDENTS)}_${i}`;
+    const x = Node.make('input', [], { name }, dtype, shape);
+    this.inputs.push(x);
+    return x;
+  }
+
   /** An operand: often an existing node that fits, otherwise a fresh leaf of a fitting type. */
   want(w: Want): Node {
     const ok = (n: Node): boolean => (!w.dtype || w.dtype.includes(n.dtype)) && (!w.shape || sameShape(n.shape, w.shape))
@@ -150,6 +159,19 @@ class Builder {
           return this.want({ dtype: [x.dtype], shape });
         });
         return Node.make('concat', [x, ...more], { axis });
+      }
+      case 'kv_write': case 'attention': {
+        // caches are fresh inputs of static shape read by nothing else (the compiler donates them)
+        const n = this.dim(), hk = r.pick(STATIC), d = r.pick(STATIC);
+        const rowsIdx = (): Node => this.want({ dtype: ['i32'], shape: [n] });
+        const slots = rowsIdx(), pos = rowsIdx();
+        const cache = (): Node => {
+          const c = this.leafInput(r.pick(['f32', 'bf16', 'f16'] as DType[]), [r.pick(STATIC), r.pick(STATIC), hk, d]);
+          return Node.make('kv_write', [c, this.want({ dtype: FLOATS, shape: [n, hk, d] }), slots, pos]);
+        };
+        if (op === 'kv_write') return cache();
+        const q = this.want({ dtype: FLOATS, shape: [n, hk * r.pick([1, 2]), d] });
+        return Node.make('attention', [q, cache(), cache(), slots, pos], { scale: r.pick([0.125, 1, 0.3]) });
       }
     }
     throw new Error(`random-graph: no builder for ${op}`);

@@ -5,6 +5,8 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { PlanKernel, PlanLaunch } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { KernelEnv } from './kernel-env.ts';
+import { emitAttentionKernel } from './kernel-attention.ts';
+import { emitScatterKernel } from './kernel-kv-write.ts';
 import { emitMapKernel } from './kernel-map.ts';
 import { emitMatmulKernel } from './kernel-matmul.ts';
 import { emitRowKernel } from './kernel-row.ts';
@@ -26,6 +28,8 @@ function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<st
     case 'row': return [{ kind: k.kind, emit: (env) => emitRowKernel(env, s, k) }];
     case 'linear': return linearVariants(s, k, maxDims);
     case 'matmul': return [{ kind: k.kind, emit: (env) => emitMatmulKernel(env, s, k) }];
+    case 'scatter': return [{ kind: 'kv_write', emit: (env) => emitScatterKernel(env, s, k) }];
+    case 'attention': return [{ kind: k.kind, emit: (env) => emitAttentionKernel(env, s, k) }];
   }
 }
 

@@ -1,4 +1,5 @@
-// Run an ExecutionPlan on the PTX machine: buffers at the actual dims (so a read past the live batch
+// Run an ExecutionPlan on the PTX machine (state buffers start from the caller's input of that name and
+// come back under their output's name): buffers at the actual dims (so a read past the live batch
 // is caught, not hidden by maxDims padding), outputs and the arena poisoned with 0xFF bytes, and every
 // access checked: inside one of the launch's buffers, naturally aligned, and race-free (no block reads
 // or rewrites what another block of the same launch wrote; within a block, no thread reads what
@@ -51,6 +52,8 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
   };
   for (const b of plan.buffers) {
     if (b.kind === 'input') upload(b.id, inputs[b.name!]);
+    // donated state (a KV cache): the caller's tensor is the buffer's initial contents
+    if (b.kind === 'state') { const t = inputs[b.name!]; if (!t) throw new Error(`sim: missing state input ${b.name}`); upload(b.id, t); }
     if (b.kind === 'param') { const t = params.get(b.name!); if (!t) throw new Error(`sim: missing weight ${b.name}`); upload(b.id, t); }
     if (b.kind === 'output') mem.fill(0xff, addr.get(b.id)! - BASE, addr.get(b.id)! - BASE + sizeOf(b));
   }
@@ -121,7 +124,7 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
   });
 
   const out: Record<string, HostTensor> = {};
-  for (const o of plan.outputs) {
+  for (const o of [...plan.outputs, ...(plan.state ?? []).flatMap((x) => (x.output ? [{ name: x.output, buffer: x.buffer }] : []))]) {
     const b = byId.get(o.buffer)!;
     const shape = b.shape.map((d) => (typeof d === 'number' ? d : dims.get(d)!));
     const data = allocData(b.dtype, numel(shape));

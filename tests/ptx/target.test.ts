@@ -1,0 +1,62 @@
+// Every module of the Llama target program assembles with ptxas -arch=sm_90 without spills: the
+// pycode-small fixture shape, the Llama-3.1-8B shape (f32 and bf16 caches, 8k and 32k positions) and
+// random small configurations (head dims 16…128, GQA 1…8, logits and argmax heads).
+import { expect, it } from 'vitest';
+import { compileProgram } from '../../compiler/compile.ts';
+import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
+import type { LlamaShape } from '../../models/llama.ts';
+import { llamaProgram } from '../../models/llama.ts';
+import { rng } from '../support/random-graph.ts';
+import type { Module } from './ptxas.ts';
+import { assemble } from './ptxas.ts';
+import { describePtxas } from './ptxas-env.ts';
+
+const fixture: LlamaShape = {
+  hiddenSize: 256, intermediateSize: 768, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096,
+  rmsNormEps: 1e-5, tieWordEmbeddings: true, slots: 8, maxLen: 2048, head: 'logits',
+};
+const llama8b: LlamaShape = {
+  hiddenSize: 4096, intermediateSize: 14336, numLayers: 32, numHeads: 32, numKvHeads: 8, headDim: 128, vocabSize: 128256,
+  rmsNormEps: 1e-5, tieWordEmbeddings: false, slots: 4, maxLen: 8192, head: 'argmax',
+};
+
+const configs: [string, LlamaShape, Record<string, number>][] = [
+  ['pycode-small', fixture, { N: 512, M: 64 }],
+  ['pycode-small bf16 cache argmax head', { ...fixture, kvDtype: 'bf16', head: 'argmax' }, { N: 64, M: 64 }],
+  ['Llama-3.1-8B f32 cache 8k', llama8b, { N: 256, M: 32 }],
+  ['Llama-3.1-8B bf16 cache 32k logits', { ...llama8b, kvDtype: 'bf16', maxLen: 32768, slots: 2, head: 'logits', numLayers: 2 }, { N: 64, M: 8 }],
+];
+const r = rng(11);
+for (let i = 0; i < 4; i++) {
+  const Hk = r.pick([1, 2, 4]), rep = r.pick([1, 2, 4, 8]), D = r.pick([16, 32, 48, 64, 96, 128]);
+  const c: LlamaShape = {
+    hiddenSize: 32 * r.int(1, 6), intermediateSize: 16 * r.int(2, 12), numLayers: 1, numHeads: Hk * rep, numKvHeads: Hk, headDim: D,
+    vocabSize: r.int(50, 3000), rmsNormEps: 1e-6, tieWordEmbeddings: r.chance(0.5), slots: r.int(1, 5), maxLen: r.int(8, 600),
+    head: r.chance(0.5) ? 'logits' : 'argmax', kvDtype: r.chance(0.5) ? 'bf16' : 'f32',
+  };
+  configs.push([`random ${i} (Hq ${c.numHeads}, Hkv ${Hk}, D ${D}, L ${c.maxLen}, ${c.kvDtype})`, c, { N: r.int(1, 40), M: r.int(1, 8) }]);
+}
+
+const plans = new Map<string, ExecutionPlan>(configs.map(([name, c, maxDims]) => [name, compileProgram(llamaProgram(c).graph, { maxDims })]));
+
+it('plans the KV caches as state: 2 per layer, none staged as inputs or outputs', () => {
+  for (const [name, c] of configs) {
+    const p = plans.get(name)!;
+    expect(p.state?.length, name).toBe(2 * c.numLayers);
+    expect(p.inputs.length, name).toBe(4);
+    expect(p.outputs.map((o) => o.name).sort(), name).toEqual(['hidden', c.head === 'argmax' ? 'next_tokens' : 'logits'].sort());
+  }
+});
+
+describePtxas('target program modules assemble with ptxas -arch=sm_90', (ptxas) => {
+  const modules: Module[] = [...plans].flatMap(([name, p]) => Object.entries(p.modules).map(([k, text]) => ({ name: `${name}/${k}`, text })));
+
+  it(`assembles all ${modules.length} modules with no register spills`, async () => {
+    const results = await assemble(ptxas, modules, { batch: 1, jobs: 4, verbose: true });
+    expect(results.filter((x) => !x.ok).map((x) => `${x.name}:\n${x.log}`)).toEqual([]);
+    expect(results.filter((x) => /[1-9]\d* bytes spill/.test(x.log)).map((x) => x.name)).toEqual([]);
+    const attn = results.filter((x) => x.name.startsWith('Llama-3.1-8B') && /attention|kv_write/.test(x.name))
+      .map((x) => `${x.name}: ${/Used (\d+) registers/.exec(x.log)?.[1]} registers`);
+    console.log(`ptxas -v, Llama-3.1-8B decoder kernels:\n  ${attn.join('\n  ')}`);
+  }, 300_000);
+});
