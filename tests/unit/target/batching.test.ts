@@ -14,7 +14,7 @@ const NEW = 5;
 
 beforeAll(async () => {
   target = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 64, maxNumSeqs: 16, maxBatchTokens: 96 });
-});
+}, 120_000);
 afterAll(() => target?.close());
 
 describe('batched requests produce exactly what each produces alone', () => {

@@ -33,7 +33,7 @@ let expected: number[];
 beforeAll(async () => {
   target = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 32, maxNumSeqs: 4 });
   expected = (await generate(target, [prompt], { maxNewTokens: 4 })).outputs[0].tokenIds;
-});
+}, 120_000);
 afterAll(() => { target?.close(); for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 /** after any rejected call: nothing leaked, and a good request gives the same tokens as before */

@@ -11,7 +11,7 @@ let target: TargetModel;
 
 beforeAll(async () => {
   target = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 160, maxNumSeqs: 16 });
-});
+}, 120_000);
 afterAll(() => target?.close());
 
 describe('pycode-small on the CPU backend equals Hugging Face fp32', () => {
