@@ -24,12 +24,17 @@ export interface EngineGenerateOptions extends SamplingParams {
   readonly stopTokenIds?: readonly number[];
   /** new tokens of request i this step (accepted draft tokens and the target's token) */
   readonly onTokens?: (request: number, tokens: readonly number[]) => void;
+  /** at most this many requests run at once (default: every free KV slot) */
+  readonly maxConcurrency?: number;
 }
 
-export interface StepTimes { draftMs: number; verifyMs: number; hostMs: number; steps: number }
+/** Totals over the steps that admitted no request (decode/verify only); steps that prefilled are counted apart. */
+export interface StepTimes { draftMs: number; verifyMs: number; hostMs: number; steps: number; prefillSteps: number; prefillMs: number }
 
 export interface EngineOutput extends GenerateOutput {
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
+  /** from admission (the step that prefilled it) to the step that finished it */
+  readonly ms: number;
 }
 
 export interface EngineMetrics {
@@ -39,7 +44,10 @@ export interface EngineMetrics {
   readonly ms: number;
   readonly tokensPerSecond: number;
   readonly steps: number;
-  /** milliseconds per step in drafting, in target passes, and everything else on the host */
+  /** steps that prefilled a request (alone or beside running requests) and their wall time */
+  readonly prefillSteps: number;
+  readonly prefillMs: number;
+  /** milliseconds per decode step (one that prefilled nothing): drafting, the target pass, everything else on the host */
   readonly draftMsPerStep: number;
   readonly verifyMsPerStep: number;
   readonly hostMsPerStep: number;
@@ -56,6 +64,8 @@ interface Req {
   readonly rng: Xoshiro128;
   readonly metrics: AcceptanceMetrics;
   finish: FinishReason | null;
+  readonly startMs: number;
+  endMs: number;
 }
 
 export class SpeculativeEngine {
@@ -86,7 +96,7 @@ export class SpeculativeEngine {
     const bySource = new Map<DraftSource, AcceptanceMetrics>();
     const reqs: Req[] = [];
     const running: Req[] = [];
-    const times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0 };
+    const times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0 };
     let admitted = 0;
     const t0 = performance.now();
 
@@ -125,11 +135,12 @@ export class SpeculativeEngine {
           items.push({ seq: r.seq, tokens: [r.tokens[r.tokens.length - 1], ...drafts[i].tokens.subarray(0, k)], want: 'all' });
         });
         const fresh: Req[] = [];
-        while (admitted < prompts.length && t.slots.available > 0) {
+        while (admitted < prompts.length && t.slots.available > 0 && running.length + fresh.length < (o.maxConcurrency ?? Infinity)) {
           const i = admitted++;
           const r: Req = {
             index: i, seq: t.newSequence(`prompt ${i}`), tokens: [...prompts[i]], promptLen: prompts[i].length, hidden: null,
             rng: o.seeds ? new Xoshiro128(o.seeds[i]) : new Xoshiro128(o.seed ?? 0, i), metrics: new AcceptanceMetrics(), finish: null,
+            startMs: stepStart, endMs: 0,
           };
           reqs.push(r);
           fresh.push(r);
@@ -174,12 +185,14 @@ export class SpeculativeEngine {
         running.push(...fresh);
         for (let i = running.length - 1; i >= 0; i--) {
           const r = running[i];
-          if (r.finish) { r.seq.close(); this.proposer?.stopRequest(r.index); running.splice(i, 1); }
+          if (r.finish) { r.endMs = performance.now(); r.seq.close(); this.proposer?.stopRequest(r.index); running.splice(i, 1); }
         }
-        times.steps++;
-        times.draftMs += draftMs;
-        times.verifyMs += verifyMs;
-        times.hostMs += performance.now() - stepStart - draftMs - verifyMs;
+        if (fresh.length > 0) { times.prefillSteps++; times.prefillMs += performance.now() - stepStart; } else {
+          times.steps++;
+          times.draftMs += draftMs;
+          times.verifyMs += verifyMs;
+          times.hostMs += performance.now() - stepStart - draftMs - verifyMs;
+        }
       }
     } finally {
       for (const r of running) { r.seq.close(); this.proposer?.stopRequest(r.index); }
@@ -187,13 +200,14 @@ export class SpeculativeEngine {
     const ms = performance.now() - t0;
     const generated = reqs.reduce((a, r) => a + r.tokens.length - r.promptLen, 0);
     const outputs = [...reqs].sort((a, b) => a.index - b.index).map((r) => ({
-      tokenIds: r.tokens.slice(r.promptLen), finishReason: r.finish!, acceptance: r.metrics.snapshot(),
+      tokenIds: r.tokens.slice(r.promptLen), finishReason: r.finish!, acceptance: r.metrics.snapshot(), ms: r.endMs - r.startMs,
     }));
     return {
       outputs,
       metrics: {
         requests: prompts.length, promptTokens: prompts.reduce((a, p) => a + p.length, 0), generatedTokens: generated,
-        ms, tokensPerSecond: generated / (ms / 1000), steps: times.steps,
+        ms, tokensPerSecond: generated / (ms / 1000), steps: times.steps + times.prefillSteps,
+        prefillSteps: times.prefillSteps, prefillMs: times.prefillMs,
         draftMsPerStep: times.draftMs / times.steps, verifyMsPerStep: times.verifyMs / times.steps, hostMsPerStep: times.hostMs / times.steps,
         acceptance: total.snapshot(),
         acceptanceBySource: Object.fromEntries([...bySource].map(([k, m]) => [k, m.snapshot()])),

@@ -26,15 +26,15 @@ export interface Engine {
 }
 
 /** The drafter for a config, checked against the target; nothing is left loaded when it throws. */
-export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
+export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null, loaded?: Speculator): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
   if (config === null) return { speculator: null, config, engine: new SpeculativeEngine(target, null, null, 0), description: 'none', dispose() {} };
   let speculator: Speculator | null = null;
   if (config.method === 'arctic') {
-    speculator = await loadSpeculator({ model: config.model!, device: target.device, quiet: true, maxBatch: target.maxNumSeqs });
+    speculator = loaded ?? await loadSpeculator({ model: config.model!, device: target.device, quiet: true, maxBatch: target.maxNumSeqs });
     const bad = speculator.hiddenSize !== target.hiddenSize ? `hidden size ${speculator.hiddenSize}, the target's is ${target.hiddenSize}`
       : speculator.vocabSize !== target.vocabSize ? `vocabulary ${speculator.vocabSize}, the target's is ${target.vocabSize}` : null;
     if (bad) {
-      speculator.close();
+      if (!loaded) speculator.close();
       throw new SpeculativeConfigError(`speculative config: "model": speculator ${config.model} does not fit the target: ${bad}`);
     }
   }
@@ -42,7 +42,7 @@ export async function attachDrafter(target: TargetModel, config: EngineSpeculati
   try {
     proposer = createProposer(proposerConfig(config), speculator ? { draftModel: speculator } : {});
   } catch (e) {
-    speculator?.close();
+    if (!loaded) speculator?.close();
     throw new SpeculativeConfigError((e as Error).message);
   }
   const n = speculator?.numSpeculativeTokens;
@@ -50,7 +50,8 @@ export async function attachDrafter(target: TargetModel, config: EngineSpeculati
   const what = config.method === 'arctic' ? `arctic${config.enable_suffix_decoding ? ' + suffix' : ''} (${config.model}, n_predict ${n})` : config.method;
   return {
     speculator, config, engine: new SpeculativeEngine(target, proposer, config, maxDraft), description: what,
-    dispose() { speculator?.close(); },
+    /** closes the speculator this call loaded (one passed in stays the caller's) */
+    dispose() { if (!loaded) speculator?.close(); },
   };
 }
 

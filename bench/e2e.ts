@@ -1,0 +1,109 @@
+// End-to-end speculative generation on the real target (tests/fixtures/target): tokens per second by
+// workload (code, repeat, mixed) × concurrency × drafter (none, n-gram, suffix, Arctic, Arctic + suffix),
+// greedy, with acceptance, draft/verify/host ms per step, and the PyTorch peers of bench/peer_e2e.py from
+// the same run beside them. Every drafter's tokens are checked against no speculation: any difference
+// (or any error) exits 1.
+//   node bench/e2e.ts [--device cuda] [--workloads code,repeat,mixed] [--concurrency 1,8,32] [--max-new 256]
+//                     [--prompts 32] [--peer peer-e2e.json] [--out e2e.json]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { attachDrafter } from '../runtime/engine/load-engine.ts';
+import { parseEngineSpeculativeConfig } from '../runtime/engine/speculative-config.ts';
+import { loadSpeculator } from '../runtime/speculator.ts';
+import { loadTarget } from '../runtime/target/target-model.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'tests/fixtures/target/pycode-small' },
+    speculator: { type: 'string', default: 'tests/fixtures/target/pycode-small-lstm' },
+    workloads: { type: 'string', default: 'tests/fixtures/target/data/workloads-dev.json' },
+    device: { type: 'string', default: 'auto' },
+    load: { type: 'string', default: 'code,repeat,mixed' },
+    concurrency: { type: 'string', default: '1,8,32' },
+    drafters: { type: 'string', default: 'none,ngram,suffix,arctic,arctic+suffix' },
+    'max-new': { type: 'string', default: '256' },
+    prompts: { type: 'string' },
+    peer: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const maxNew = Number(a['max-new']);
+const conc = a.concurrency!.split(',').map(Number);
+const w = JSON.parse(readFileSync(a.workloads!, 'utf8'));
+const limit = a.prompts ? Number(a.prompts) : Infinity;
+const mixed = (w.code.prompts as number[][]).flatMap((p, i) => [p, w.repeat.prompts[i]]);
+const loads: Record<string, number[][]> = { code: w.code.prompts, repeat: w.repeat.prompts, mixed };
+const spec = (k: number) => ({ method: 'arctic', model: a.speculator, num_speculative_tokens: k });
+const CONFIGS: Record<string, object | null> = {
+  none: null, ngram: { method: 'ngram', num_speculative_tokens: 3 }, suffix: { method: 'suffix' },
+  arctic: spec(3), 'arctic+suffix': { ...spec(3), enable_suffix_decoding: true },
+};
+const drafters = a.drafters!.split(',');
+for (const d of drafters) if (!(d in CONFIGS)) throw new Error(`unknown drafter "${d}" (expected ${Object.keys(CONFIGS).join(', ')})`);
+
+const longest = Math.max(...mixed.map((p) => p.length));
+const target = await loadTarget({ model: a.model!, device: a.device as 'auto', maxModelLen: longest + maxNew + 8, maxNumSeqs: Math.max(...conc), quiet: true });
+const speculator = drafters.some((d) => d.startsWith('arctic')) ? await loadSpeculator({ model: a.speculator!, device: target.device, quiet: true, maxBatch: Math.max(...conc) }) : undefined;
+console.error(`e2e on ${target.deviceDescription}; ${maxNew} new tokens per request, greedy, EOS ignored`);
+
+const rows: Record<string, unknown>[] = [];
+let failures = 0;
+for (const [name, all] of Object.entries(loads)) {
+  if (!a.load!.split(',').includes(name)) continue;
+  const prompts = all.slice(0, limit);
+  for (const c of conc) {
+    let plain: number[][] | null = null;
+    for (const d of drafters) {
+      const drafter = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator);
+      try {
+        const { outputs, metrics } = await drafter.engine.generate(prompts, { maxNewTokens: maxNew, stopTokenIds: [], maxConcurrency: c });
+        const toks = outputs.map((o) => o.tokenIds);
+        if (plain === null) plain = toks;
+        const same = JSON.stringify(toks) === JSON.stringify(plain);
+        if (!same) { failures++; console.error(`MISMATCH: ${d} on ${name} at concurrency ${c} differs from no speculation`); }
+        const al = d === 'none' ? 1 : metrics.acceptance.meanAcceptanceLength;
+        const stepMs = metrics.draftMsPerStep + metrics.verifyMsPerStep;
+        const row = {
+          workload: name, concurrency: c, drafter: d, prompts: prompts.length, identical_to_none: same,
+          tok_s_per_request: outputs.reduce((s, o) => s + o.tokenIds.length / (o.ms / 1000), 0) / outputs.length,
+          tok_s_total: metrics.tokensPerSecond, mean_acceptance_length: al,
+          per_position_acceptance: metrics.acceptance.perPositionAcceptanceRate,
+          by_source: Object.fromEntries(Object.entries(metrics.acceptanceBySource).map(([k, m]) => [k, { drafts: m!.numDrafts, mean_acceptance_length: m!.meanAcceptanceLength }])),
+          steps: metrics.steps, prefill_steps: metrics.prefillSteps, prefill_ms: metrics.prefillMs, draft_ms_per_step: metrics.draftMsPerStep, verify_ms_per_step: metrics.verifyMsPerStep, host_ms_per_step: metrics.hostMsPerStep,
+          // tokens per second per request that its acceptance and decode-step times allow (prefill excluded)
+          allowed_tok_s_per_request: (al * 1000) / stepMs,
+        };
+        rows.push(row);
+        console.error(JSON.stringify(row));
+      } catch (e) {
+        failures++;
+        console.error(`ERROR: ${d} on ${name} at concurrency ${c}: ${(e as Error).stack}`);
+      } finally {
+        drafter.dispose();
+      }
+    }
+  }
+}
+speculator?.close();
+target.close();
+
+const peer = a.peer ? JSON.parse(readFileSync(a.peer, 'utf8')) : null;
+const result = { device: target.deviceDescription, max_new: maxNew, rows, peer, failures };
+if (a.out) writeFileSync(a.out, JSON.stringify(result, null, 1));
+
+const f = (x: unknown, d = 0): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '—');
+const peerRow = (p: string, wl: string, c: number) => peer?.rows.find((r: { peer: string; workload: string; concurrency: number }) => r.peer === p && r.workload === wl && r.concurrency === c);
+console.log(`\n| workload | conc | ${drafters.join(' | ')} | HF plain | HF prompt lookup | torch graph loop |`);
+console.log(`|${' --- |'.repeat(drafters.length + 5)}`);
+for (const name of Object.keys(loads)) for (const c of conc) {
+  const cells = drafters.map((d) => {
+    const r = rows.find((x) => x.workload === name && x.concurrency === c && x.drafter === d) as Record<string, number> | undefined;
+    if (!r) return '—';
+    return `${f(r.tok_s_per_request)}${d === 'none' ? '' : ` (AL ${f(r.mean_acceptance_length, 2)})`}`;
+  });
+  if (cells.every((x) => x === '—')) continue;
+  const p = (n: string) => f(peerRow(n, name, c)?.tok_s_per_request);
+  console.log(`| ${name} | ${c} | ${cells.join(' | ')} | ${c === 1 ? p('hf-plain') : '—'} | ${c === 1 ? p('hf-prompt-lookup') : '—'} | ${p('torch-graph')} |`);
+}
+console.log('\ntok/s per request (mean over requests); AL = mean acceptance length. Totals, acceptance per position and step times are in the JSON.');
+if (failures > 0) { console.error(`${failures} failure(s)`); process.exit(1); }
