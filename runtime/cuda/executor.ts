@@ -17,6 +17,16 @@ import { fmtBytes } from './memory.ts';
 import type { LoadedModule } from './module.ts';
 import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
 
+/** An input already in device memory: `ptr` holds the tensor, row-major, at `shape` (no padding). */
+export interface DeviceInput {
+  readonly dtype: HostTensor['dtype'];
+  readonly shape: readonly number[];
+  readonly ptr: CUdeviceptr;
+}
+
+/** A plan input: host data (staged through pinned memory) or device memory (copied device to device). */
+export type RunInput = HostTensor | DeviceInput;
+
 export interface ExecutorOptions {
   /** the dim padded to ArcticInference buckets and captured per bucket (default "B" when the plan has it) */
   batchDim?: string;
@@ -222,7 +232,7 @@ export class PlanExecutor {
   }
 
   /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */
-  #start(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
+  #start(inputs: Readonly<Record<string, RunInput>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
     this.#assertOpen();
     this.device.makeCurrent();
     const dims = bindInputs(this.plan, inputs);
@@ -230,6 +240,16 @@ export class PlanExecutor {
     for (const id of this.plan.inputs) {
       const b = bufferById(this.plan, id);
       const t = inputs[b.name ?? id];
+      if ('ptr' in t) {
+        // only the leading dim may be padded, so the caller's rows are a prefix of the buffer
+        const full = resolveDims(b.shape, run, b.id);
+        if (full.some((d, i) => i > 0 && d !== t.shape[i])) throw new RangeError(`input "${b.name ?? id}": a device pointer input needs every dim but the first static, got ${b.dtype}[${b.shape.join(',')}]`);
+        const bytes = t.shape.reduce((a, d) => a * d, 1) * itemSize(b.dtype);
+        const padded = bufferBytes(b, run);
+        this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id), t.ptr, bytes, this.device.stream);
+        if (padded > bytes) this.device.memory.memset(this.address(id) + BigInt(bytes), 0, padded - bytes);
+        continue;
+      }
       const stage = new Uint8Array(this.#pinned.get(id)!.view);
       const bytes = bufferBytes(b, run);
       const shape = resolveDims(b.shape, run, b.id);
@@ -258,7 +278,7 @@ export class PlanExecutor {
   }
 
   /** Runs the plan on `inputs` (named as in the program) and waits on this thread. */
-  run(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions = {}): Record<string, HostTensor> {
+  run(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Record<string, HostTensor> {
     if (this.#busy) throw new Error(`plan ${this.plan.name}: run() while a runAsync() is in flight; await it first`);
     const { dims, run } = this.#start(inputs, o);
     this.device.synchronize();
@@ -266,7 +286,7 @@ export class PlanExecutor {
   }
 
   /** Like run(), but waits for the GPU on a worker thread; calls are serialized (the staging buffers are shared). */
-  runAsync(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions = {}): Promise<Record<string, HostTensor>> {
+  runAsync(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Promise<Record<string, HostTensor>> {
     const next = this.#queue.then(async () => {
       this.#busy = true;
       try {
