@@ -137,13 +137,38 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
   }
   const quant = describeQuantization(mode, q.quantized);
   const base = quant ? `${backend.description}, ${quant}` : backend.description;
-  const description = choice.reason ? `${base} (${choice.reason})` : base;
+  return speculatorOver(backend, {
+    config, program, hiddenSize, vocabSize, nPredict, maxBatch, clampTokens: o.clampTokens, onClamp: o.onClamp,
+    description: choice.reason ? `${base} (${choice.reason})` : base,
+  });
+}
+
+/** What {@link speculatorOver} needs besides the backend. */
+export interface SpeculatorParts {
+  config: SpeculatorConfig | null;
+  program: Program;
+  hiddenSize: number;
+  vocabSize: number;
+  nPredict: number;
+  maxBatch: number;
+  clampTokens?: boolean;
+  onClamp?: (clamped: readonly ClampedToken[]) => void;
+  description: string;
+}
+
+/**
+ * The Speculator front end over a backend: request checks (batch, maxBatch on every device, host
+ * lengths and values, device pointer extents), token clamping, then the backend. Exported for tests
+ * that drive a backend over the fake CUDA driver.
+ */
+export function speculatorOver(backend: Backend, s: SpeculatorParts): Speculator {
+  const { hiddenSize, vocabSize, maxBatch } = s;
   let closed = false;
   return {
-    config, program, hiddenSize, vocabSize, maxBatch,
-    numSpeculativeTokens: nPredict,
+    config: s.config, program: s.program, hiddenSize, vocabSize, maxBatch,
+    numSpeculativeTokens: s.nPredict,
     device: backend.device,
-    deviceDescription: description,
+    deviceDescription: s.description,
     async propose(req: ProposeRequest): Promise<Int32Array> {
       if (closed) throw new Error('propose: this speculator is closed');
       const batch = requestBatch(req, maxBatch);
@@ -157,8 +182,8 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
           hostTokens = ptrs.readI32(req.tokens, batch);
         } else hostTokens = req.tokens;
       } else hostTokens = req.tokens;
-      const v = validateProposeRequest({ hidden: req.hidden, tokens: hostTokens }, { hiddenSize, vocabSize, clampTokens: o.clampTokens });
-      if (v.clamped.length) o.onClamp?.(v.clamped);
+      const v = validateProposeRequest({ hidden: req.hidden, tokens: hostTokens }, { hiddenSize, vocabSize, clampTokens: s.clampTokens });
+      if (v.clamped.length) s.onClamp?.(v.clamped);
       return backend.propose({ hidden: req.hidden, tokens: v.tokens, batch: v.batch });
     },
     close() {
