@@ -47,6 +47,7 @@ function checkDims(g: Graph, maxDims: Readonly<Record<string, number>>): void {
 
 const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1');
 
+/** Compiles a graph to an ExecutionPlan: kernels scheduled, PTX emitted (sm_90), temporaries laid out in one arena. */
 export function compileProgram(graph: Graph, opts: CompileOptions): ExecutionPlan {
   const name = opts.name ?? graph.name;
   const maxDims = { ...opts.maxDims };

@@ -54,6 +54,7 @@ export interface PlanLaunch {
   readonly grid: readonly [GridExpr, GridExpr, GridExpr];
 }
 
+/** A compiled program: PTX modules, kernels, buffers, launches and the arena size; what the CUDA runtime executes. */
 export interface ExecutionPlan {
   readonly name: string;
   /** the largest value each symbolic dim may take (sizes the arena and the input/output buffers) */
