@@ -1,7 +1,13 @@
 // arcticc: the library entry point.
 export { loadSpeculator } from './runtime/speculator.ts';
 export type { LoadSpeculatorOptions, Speculator } from './runtime/speculator.ts';
-export type { ProposeRequest } from './runtime/validate-inputs.ts';
+export type { ClampedToken, ProposeRequest } from './runtime/validate-inputs.ts';
+export type { DeviceKind } from './runtime/backend.ts';
+export type { DrafterFactory, DrafterOptions, Program } from './dsl/index.ts';
+export { writeRandomCheckpoint } from './runtime/random-checkpoint.ts';
+export type { RandomCheckpoint, RandomCheckpointOptions } from './runtime/random-checkpoint.ts';
+export { drafterOptionsFromDir, drafterOptionsFromJson } from './runtime/drafter-options.ts';
+export type { ResolvedDrafterOptions } from './runtime/drafter-options.ts';
 export { loadCheckpoint, inspectCheckpoint, parseSpeculatorConfig, CheckpointError } from './runtime/checkpoint/index.ts';
 export type { SpeculatorConfig, LoadedCheckpoint, CheckpointDescription } from './runtime/checkpoint/index.ts';
 export { programFor } from './runtime/speculator-program.ts';

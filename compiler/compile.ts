@@ -3,7 +3,6 @@
 // pure function of the graph and options: identical PTX text for identical input (the driver's JIT
 // cache keys on it), and an irHash of the printed IR.
 import { createHash } from 'node:crypto';
-import pkg from '../package.json' with { type: 'json' };
 import type { ExecutionPlan, PlanBuffer } from './codegen/plan.ts';
 import { emitKernels } from './codegen/ptx/emit.ts';
 import { IRError } from './ir/errors.ts';
@@ -13,6 +12,7 @@ import { printGraph } from './ir/print.ts';
 import { fmtShape } from './ir/shape.ts';
 import { planArena } from './schedule/memory-plan.ts';
 import { scheduleGraph } from './schedule/schedule.ts';
+import { VERSION } from './version.ts';
 
 export interface CompileOptions {
   /** the largest value of every symbolic dim (e.g. { B: 64 }); sizes buffers and the arena */
@@ -21,7 +21,7 @@ export interface CompileOptions {
   readonly name?: string;
 }
 
-export const COMPILER_VERSION: string = pkg.version;
+export const COMPILER_VERSION: string = VERSION;
 
 /** Largest element count of any tensor: linear indices are u32 and coordinates s32 in the kernels. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
@@ -47,6 +47,7 @@ function checkDims(g: Graph, maxDims: Readonly<Record<string, number>>): void {
 
 const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1');
 
+/** Compiles a graph to an ExecutionPlan: kernels scheduled, PTX emitted (sm_90), temporaries laid out in one arena. */
 export function compileProgram(graph: Graph, opts: CompileOptions): ExecutionPlan {
   const name = opts.name ?? graph.name;
   const maxDims = { ...opts.maxDims };

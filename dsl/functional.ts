@@ -6,6 +6,7 @@ import { callSite, DslError } from './scope.ts';
 import { broadcastShapes, Tensor } from './tensor.ts';
 import type { Broadcast, CheckAgree, CheckAxis, DimLike, Replace, ShapeT } from './types.ts';
 
+/** The default epsilon of rmsNorm and layerNorm. */
 export const RMS_EPS = 1e-6;
 
 /** Join tensors along an axis; name the joined dim for the type checker. */
@@ -43,6 +44,7 @@ export function embedding<V extends DimLike, E extends DimLike, S extends ShapeT
   return g.cast('f32') as never;
 }
 
+/** Options of rmsNorm and layerNorm: eps, and optional affine weight and bias. */
 export interface NormOptions { eps?: number; weight?: Tensor<any, any>; bias?: Tensor<any, any> }
 
 function affine<S extends ShapeT>(y: Tensor<S, FloatDType>, o: NormOptions): Tensor<S, 'f32'> {
@@ -58,6 +60,7 @@ export function rmsNorm<S extends ShapeT>(x: Tensor<S, FloatDType>, o: NormOptio
   return affine(y, o);
 }
 
+/** Layer norm over the last axis (eps, optional weight and bias), computed in f32. */
 export function layerNorm<S extends ShapeT>(x: Tensor<S, FloatDType>, o: NormOptions = {}): Tensor<S, 'f32'> {
   const y = new Tensor<S, FloatDType>(x.scope.build(() => Node.make('layer_norm', [x.node], { eps: o.eps ?? 1e-5 })), x.scope);
   return affine(y, o);

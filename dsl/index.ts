@@ -2,6 +2,7 @@
 export { Tensor } from './tensor.ts';
 export { defineProgram, ProgramBuilder } from './program.ts';
 export type { Program } from './program.ts';
+export type { DrafterFactory, DrafterOptions } from './drafter.ts';
 export { concat, embedding, layerNorm, rmsNorm, RMS_EPS, scan, stack, unroll, where } from './functional.ts';
 export type { NormOptions } from './functional.ts';
 export { attention, kvWrite, rope } from './decoder.ts';

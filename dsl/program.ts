@@ -8,6 +8,7 @@ import { callSite, DslError, Scope } from './scope.ts';
 import { Tensor } from './tensor.ts';
 import type { ShapeT } from './types.ts';
 
+/** A traced drafter: its graph IR, the dims bound by name, and where each node was built. `defineProgram` returns one. */
 export interface Program {
   readonly graph: Graph;
   readonly dims: Readonly<Record<string, number>>;
@@ -15,6 +16,7 @@ export interface Program {
   readonly sites: WeakMap<Node, string>;
 }
 
+/** What a `defineProgram` body receives: declares inputs, params and outputs. */
 export class ProgramBuilder {
   readonly scope: Scope;
   readonly inputs: Node[] = [];

@@ -5,6 +5,7 @@ import { IRError } from '../compiler/ir/errors.ts';
 import type { Node } from '../compiler/ir/node.ts';
 import type { Dim } from '../compiler/ir/shape.ts';
 
+/** A mistake found while tracing (e.g. two sizes for one dim name); carries the file:line:column of the DSL call. */
 export class DslError extends Error {
   override name = 'DslError';
   readonly site: string | undefined;

@@ -26,6 +26,7 @@ export function broadcastShapes(a: Shape, b: Shape): Dim[] | undefined {
   return out;
 }
 
+/** A traced tensor whose shape and dtype are part of its type; every method records an IR node. */
 export class Tensor<S extends ShapeT = ShapeT, D extends DType = DType> {
   declare readonly __shape: S;
   declare readonly __dtype: D;

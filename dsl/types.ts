@@ -2,11 +2,14 @@
 // `string` dim is unknown to the checker and left to the runtime check.
 import type { DType, FloatDType } from '../compiler/ir/dtype.ts';
 
+/** A dim: a literal size or a name (bound by defineProgram, or symbolic like B). */
 export type DimLike = number | string;
+/** A shape: a readonly tuple of dims. */
 export type ShapeT = readonly DimLike[];
 
 /** Shown in the compiler's message when a shape cannot work: `{ 'shape error': "..." }`. */
 export interface ShapeError<M extends string> { readonly 'shape error': M }
+/** The type a dtype mismatch produces, so the compiler error names both dtypes. */
 export interface DTypeError<M extends string> { readonly 'dtype error': M }
 
 type IsWide<X> = number extends X ? true : string extends X ? true : false;

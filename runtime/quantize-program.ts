@@ -7,7 +7,9 @@ import { fp8Matmul, fp8Params } from '../compiler/passes/fp8-matmul.ts';
 import type { Fp8Weight } from './quantize-fp8.ts';
 import { quantizeFp8 } from './quantize-fp8.ts';
 
+/** The weight quantization modes: 'none', 'fp8-head' (the LM head in fp8 e4m3 with per-row scales), 'fp8-all' (every linear). */
 export const QUANTIZE_MODES = ['none', 'fp8-head', 'fp8-all'] as const;
+/** One of QUANTIZE_MODES. */
 export type QuantizeMode = (typeof QUANTIZE_MODES)[number];
 
 export interface QuantizedGraph {
@@ -21,6 +23,7 @@ export interface QuantizedGraph {
 /** fp8-matmul's options for a mode ('fp8-head' → the LM heads, 'fp8-all' → every linear weight). */
 export const fp8PassOptions = (mode: Exclude<QuantizeMode, 'none'>) => ({ weights: mode === 'fp8-all' ? 'all' as const : 'head' as const, minRows: 0 });
 
+/** Rewrites a speculator graph for fp8 weights (`mode` 'fp8-head' or 'fp8-all') and quantizes the weights it binds; 'none' returns both unchanged. */
 export function quantizeGraph(graph: Graph, weights: ReadonlyMap<string, HostTensor>, mode: QuantizeMode): QuantizedGraph {
   if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   if (mode === 'none') return { graph, weights: new Map(weights), quantized: [] };

@@ -1,27 +1,45 @@
-// The library entry: load a checkpoint, build its program, pick a device, propose draft tokens.
-import type { Program } from '../dsl/index.ts';
+// The library entry: load a checkpoint, build its program (built-in, or the caller's DSL program), pick a
+// device, propose draft tokens.
+import type { HostTensor } from '../compiler/ir/tensor-data.ts';
+import { traceUserFile } from '../compiler/frontend/user-file.ts';
+import type { DrafterFactory, DrafterOptions, Program } from '../dsl/index.ts';
 import type { Backend, DeviceKind } from './backend.ts';
 import type { LoadProgress, SpeculatorConfig } from './checkpoint/index.ts';
 import { loadCheckpoint } from './checkpoint/index.ts';
 import { createCpuBackend } from './cpu/backend.ts';
+import { drafterOptionsFromDir } from './drafter-options.ts';
+import { loadProgramWeights } from './program-weights.ts';
 import type { QuantizeMode } from './quantize-program.ts';
 import { describeQuantization, QUANTIZE_MODES, quantizeGraph } from './quantize-program.ts';
 import { programFor } from './speculator-program.ts';
-import type { ProposeRequest } from './validate-inputs.ts';
-import { validateProposeRequest } from './validate-inputs.ts';
+import type { ClampedToken, ProposeRequest } from './validate-inputs.ts';
+import { requestBatch, validateProposeRequest } from './validate-inputs.ts';
 import { selectDevice } from './select-device.ts';
 
+/** Options of {@link loadSpeculator}. */
 export interface LoadSpeculatorOptions {
   /** checkpoint folder: config.json + model.safetensors | model.safetensors.index.json | pytorch_model.bin */
   model: string;
+  /**
+   * Run your own drafter instead of the built-in speculator the config names: a DSL file (FILE.ts,
+   * type-checked, then imported and traced), a `Program`, or a factory called with the
+   * {@link DrafterOptions} read from `model`'s config.json. Its params are loaded from `model` by name.
+   * The program takes `hidden: f32[B, H]`, `tokens: i32[B]` and returns `draft: i32[B, n]`.
+   */
+  program?: string | Program | DrafterFactory;
+  /** with a `program` file: which export (default: the first Program or factory it exports) */
+  export?: string;
   /** 'auto' (default) uses CUDA when libcuda loads and a device exists, else the CPU backend */
   device?: DeviceKind | 'auto';
-  /** the largest batch one propose call may carry (sizes GPU buffers; default 64) */
+  /** the largest batch one propose call may carry, on every device (sizes GPU buffers; default 64) */
   maxBatch?: number;
   /** clamp token ids into [0, V−1] as ArcticInference does, instead of rejecting them */
   clampTokens?: boolean;
+  /** with clampTokens: told, per propose call, which tokens were clamped (not called when none were) */
+  onClamp?: (clamped: readonly ClampedToken[]) => void;
   /** progress of weight loading; a terminal also gets a progress line for big files unless quiet */
   onProgress?: (p: LoadProgress) => void;
+  /** no progress line on stderr */
   quiet?: boolean;
   /**
    * 'fp8-head': the LM head in fp8 e4m3 with a per-row f32 scale (half the bytes of the largest weight);
@@ -30,32 +48,83 @@ export interface LoadSpeculatorOptions {
   quantize?: QuantizeMode;
 }
 
+/** A loaded speculator: propose draft tokens for batches of requests. */
 export interface Speculator {
-  readonly config: SpeculatorConfig;
+  /** the Arctic config of the checkpoint; null for a `program` whose config.json is a drafter config */
+  readonly config: SpeculatorConfig | null;
+  /** the traced program that runs (after quantization) */
   readonly program: Program;
+  /** H: values per row of `hidden` */
   readonly hiddenSize: number;
+  /** V: tokens must lie in [0, V) */
   readonly vocabSize: number;
   /** draft tokens per proposal (n_predict) */
   readonly numSpeculativeTokens: number;
+  /** the largest batch of one propose call */
+  readonly maxBatch: number;
   readonly device: DeviceKind;
   /** the device in words, and why it was chosen when device was 'auto' */
   readonly deviceDescription: string;
-  /** B×k draft tokens (row-major) for B requests */
+  /**
+   * B×k draft tokens (row-major) for B requests. `hidden` and `tokens` may be host arrays or, on CUDA,
+   * device pointers (bigint; then give `batch`): their extents are checked against their allocations and
+   * device tokens are copied back to check their range. Rejects (RangeError/TypeError) on a bad request.
+   */
   propose(req: ProposeRequest): Promise<Int32Array>;
+  /** frees the device memory and graphs; idempotent */
   close(): void;
 }
 
+/** The program interface propose needs: hidden f32[B,H], tokens i32[B] → draft i32[B,n]. */
+function programInterface(p: Program): { hiddenSize: number; nPredict: number } {
+  const g = p.graph;
+  const bad = (why: string) => new TypeError(`program ${g.name}: ${why} (a drafter takes hidden: f32[B, H] and tokens: i32[B], and outputs draft: i32[B, n])`);
+  const hidden = g.inputs.find((n) => n.argOf<string>('name') === 'hidden');
+  const tokens = g.inputs.find((n) => n.argOf<string>('name') === 'tokens');
+  const draft = g.outputs.find((o) => o.name === 'draft')?.node;
+  if (!hidden || hidden.dtype !== 'f32' || hidden.shape.length !== 2 || hidden.shape[0] !== 'B' || typeof hidden.shape[1] !== 'number') throw bad('needs input hidden: f32[B, H]');
+  if (!tokens || tokens.dtype !== 'i32' || tokens.shape.length !== 1 || tokens.shape[0] !== 'B') throw bad('needs input tokens: i32[B]');
+  if (!draft || draft.dtype !== 'i32' || draft.shape.length !== 2 || draft.shape[0] !== 'B' || typeof draft.shape[1] !== 'number') throw bad('needs output draft: i32[B, n]');
+  return { hiddenSize: hidden.shape[1] as number, nPredict: draft.shape[1] as number };
+}
+
+/** The program and its weights: the built-in speculator of an Arctic checkpoint, or the caller's program. */
+async function programAndWeights(o: LoadSpeculatorOptions): Promise<{ program: Program; weights: Map<string, HostTensor>; config: SpeculatorConfig | null; vocabSize: number }> {
+  if (o.program === undefined) {
+    const ckpt = loadCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet });
+    return { program: programFor(ckpt.config, ckpt.weights), weights: ckpt.weights, config: ckpt.config, vocabSize: ckpt.config.vocabSize };
+  }
+  const options = drafterOptionsFromDir(o.model);
+  let program: Program;
+  if (typeof o.program === 'string') program = (await traceUserFile(o.program, o.export, options)).program;
+  else if (typeof o.program === 'function') program = o.program(options);
+  else program = o.program;
+  if (!program || typeof program !== 'object' || !('graph' in program)) throw new TypeError('loadSpeculator: program must be a DSL file, a Program, or a function returning one');
+  const weights = loadProgramWeights(o.model, program.graph, { onProgress: o.onProgress, quiet: o.quiet });
+  return { program, weights, config: options.arctic, vocabSize: options.vocabSize };
+}
+
+/**
+ * Loads a speculator checkpoint and prepares it on a device.
+ *
+ * @example
+ * ```ts
+ * import { loadSpeculator } from 'arcticc';
+ * const spec = await loadSpeculator({ model: 'path/to/Arctic-LSTM-Speculator', device: 'auto' });
+ * const draft = await spec.propose({ hidden: new Float32Array(spec.hiddenSize), tokens: Int32Array.of(42) });
+ * spec.close();
+ * ```
+ */
 export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculator> {
   const maxBatch = o.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`loadSpeculator: maxBatch must be a positive integer, got ${o.maxBatch}`);
   const mode = o.quantize ?? 'none';
   if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`loadSpeculator: quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(o.quantize)}`);
-  const ckpt = loadCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet });
-  const { config } = ckpt;
-  const traced = programFor(config, ckpt.weights);
+  const { program: traced, weights: loaded, config, vocabSize } = await programAndWeights(o);
+  const { hiddenSize, nPredict } = programInterface(traced);
   // the quantized map replaces the checkpoint's: the unquantized copies of fp8 weights are dropped here
-  const q = quantizeGraph(traced.graph, ckpt.weights, mode);
-  ckpt.weights.clear();
+  const q = quantizeGraph(traced.graph, loaded, mode);
+  loaded.clear();
   const weights = q.weights;
   const program: Program = mode === 'none' ? traced : { ...traced, graph: q.graph };
   const choice = await selectDevice(o.device ?? 'auto');
@@ -64,26 +133,58 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
     const { createCudaSpeculatorBackend } = await import('./cuda-speculator.ts');
     backend = await createCudaSpeculatorBackend(program, weights, maxBatch);
   } else {
-    backend = createCpuBackend(program.graph, weights, config.hiddenSize);
+    backend = createCpuBackend(program.graph, weights, hiddenSize);
   }
   const quant = describeQuantization(mode, q.quantized);
   const base = quant ? `${backend.description}, ${quant}` : backend.description;
-  const description = choice.reason ? `${base} (${choice.reason})` : base;
+  return speculatorOver(backend, {
+    config, program, hiddenSize, vocabSize, nPredict, maxBatch, clampTokens: o.clampTokens, onClamp: o.onClamp,
+    description: choice.reason ? `${base} (${choice.reason})` : base,
+  });
+}
+
+/** What {@link speculatorOver} needs besides the backend. */
+export interface SpeculatorParts {
+  config: SpeculatorConfig | null;
+  program: Program;
+  hiddenSize: number;
+  vocabSize: number;
+  nPredict: number;
+  maxBatch: number;
+  clampTokens?: boolean;
+  onClamp?: (clamped: readonly ClampedToken[]) => void;
+  description: string;
+}
+
+/**
+ * The Speculator front end over a backend: request checks (batch, maxBatch on every device, host
+ * lengths and values, device pointer extents), token clamping, then the backend. Exported for tests
+ * that drive a backend over the fake CUDA driver.
+ */
+export function speculatorOver(backend: Backend, s: SpeculatorParts): Speculator {
+  const { hiddenSize, vocabSize, maxBatch } = s;
   let closed = false;
   return {
-    config, program,
-    hiddenSize: config.hiddenSize,
-    vocabSize: config.vocabSize,
-    numSpeculativeTokens: config.nPredict,
+    config: s.config, program: s.program, hiddenSize, vocabSize, maxBatch,
+    numSpeculativeTokens: s.nPredict,
     device: backend.device,
-    deviceDescription: description,
+    deviceDescription: s.description,
     async propose(req: ProposeRequest): Promise<Int32Array> {
       if (closed) throw new Error('propose: this speculator is closed');
-      const { batch, tokens } = validateProposeRequest(req, {
-        hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, clampTokens: o.clampTokens,
-        maxBatch: backend.device === 'cuda' ? maxBatch : undefined,
-      });
-      return backend.propose({ hidden: req.hidden, tokens, batch });
+      const batch = requestBatch(req, maxBatch);
+      let hostTokens: Int32Array;
+      if (typeof req.hidden === 'bigint' || typeof req.tokens === 'bigint') {
+        const ptrs = backend.pointers;
+        if (!ptrs) throw new TypeError(`propose: device pointers (bigint) need the CUDA backend; this speculator runs on the ${backend.device.toUpperCase()}`);
+        if (typeof req.hidden === 'bigint') ptrs.checkRange(req.hidden, batch * hiddenSize * 4, `hidden (B×H = ${batch}×${hiddenSize} f32)`);
+        if (typeof req.tokens === 'bigint') {
+          ptrs.checkRange(req.tokens, batch * 4, `tokens (B = ${batch} int32)`);
+          hostTokens = ptrs.readI32(req.tokens, batch);
+        } else hostTokens = req.tokens;
+      } else hostTokens = req.tokens;
+      const v = validateProposeRequest({ hidden: req.hidden, tokens: hostTokens }, { hiddenSize, vocabSize, clampTokens: s.clampTokens });
+      if (v.clamped.length) s.onClamp?.(v.clamped);
+      return backend.propose({ hidden: req.hidden, tokens: v.tokens, batch: v.batch });
     },
     close() {
       if (closed) return;

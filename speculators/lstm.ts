@@ -15,6 +15,7 @@ export const LSTM_PARAMS = {
   head: 'head.0.weight',
 } as const;
 
+/** The Arctic LSTM speculator (ArcticInference's `sum_lstm`) as a DSL program for the given sizes. */
 export function lstmSpeculator(o: LstmOptions): Program {
   const alpha = mixAlpha(o.nPredict, o.width);
   const dims = { H: o.hiddenSize, D: o.width, G: 4 * o.width, V: o.vocabSize };

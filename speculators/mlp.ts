@@ -19,6 +19,7 @@ export function mlpStepParams(o: Pick<MlpOptions, 'tieWeights'>, i: number) {
   };
 }
 
+/** The Arctic MLP speculator (IBM MLPSpeculator math) as a DSL program for the given sizes. */
 export function mlpSpeculator(o: MlpOptions): Program {
   if (o.tieWeights && o.nPredict < 2) throw new Error('mlp speculator: tie_weights needs n_predict > 1');
   const alpha = mixAlpha(o.nPredict, o.width);

@@ -1,13 +1,32 @@
-// arcticc bench --model DIR [--device cpu|cuda|auto] [--quantize none|fp8-head|fp8-all] [--batch 1,32] [--iters N] [--json]
-// Times propose() end to end (host validation, copies, kernels or interpreter) on random inputs.
+// arcticc bench: time propose() end to end (host validation, copies, kernels or interpreter) on random inputs.
 import { z } from 'zod';
 import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
 import { loadSpeculator } from '../../runtime/speculator.ts';
-import type { CommandContext } from './shared.ts';
-import { parseOptions, printJson } from './shared.ts';
+import type { Command, CommandContext } from './shared.ts';
+import { parseOptions, printJson, progress } from './shared.ts';
+
+export const usage = `usage: arcticc bench --model DIR [--device cpu|cuda|auto] [--batch 1,32] [--iters N] [options]
+
+Time propose() end to end on random hidden states and tokens: one warm-up call (JIT, graph capture) per
+batch size, then the median and minimum of N calls. A terminal shows progress on stderr.
+
+  -m, --model DIR          checkpoint folder
+      --program FILE.ts    time your own DSL program with the weights of DIR
+      --device cpu|cuda|auto   default auto
+      --quantize none|fp8-head|fp8-all   default none
+      --batch LIST         comma-separated batch sizes (default 1)
+      --iters N            timed calls per batch size (default 20)
+      --json               print {"device", "deviceDescription", "results": [{batch, medianMs, minMs, iters}]}
+  -h, --help               show this help
+
+exit codes: 0 timed; 1 bad input (missing or broken checkpoint) or a failure while running; 2 usage
+
+example:
+  arcticc bench --model tests/fixtures/speculators/lstm-tiny --device cpu --batch 1,8 --iters 5`;
 
 const Options = z.object({
   model: z.string({ error: 'is required (a checkpoint folder)' }),
+  program: z.string().optional(),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   quantize: z.enum(QUANTIZE_MODES).default('none'),
   batch: z.string().default('1').transform((s, c) => {
@@ -21,17 +40,22 @@ const Options = z.object({
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-export async function bench(argv: string[], ctx: CommandContext): Promise<void> {
-  const { values: o } = parseOptions('bench', argv, { model: { type: 'string', short: 'm' }, device: { type: 'string' }, quantize: { type: 'string' }, batch: { type: 'string' }, iters: { type: 'string' } }, Options);
-  const spec = await loadSpeculator({ model: o.model, device: o.device, maxBatch: Math.max(...o.batch), quantize: o.quantize, quiet: o.json });
+async function run(argv: string[], ctx: CommandContext): Promise<void> {
+  const { values: o } = parseOptions('bench', argv, { model: { type: 'string', short: 'm' }, program: { type: 'string' }, device: { type: 'string' }, quantize: { type: 'string' }, batch: { type: 'string' }, iters: { type: 'string' } }, Options);
+  const bar = progress(ctx, !o.json);
+  bar.update(`bench: loading ${o.model}`);
   const results: { batch: number; medianMs: number; minMs: number; iters: number }[] = [];
+  let spec;
   try {
+    spec = await loadSpeculator({ model: o.model, program: o.program, device: o.device, maxBatch: Math.max(...o.batch), quantize: o.quantize, quiet: o.json });
     for (const B of o.batch) {
       const hidden = Float32Array.from({ length: B * spec.hiddenSize }, () => Math.random() * 2 - 1);
-      const tokens = Int32Array.from({ length: B }, () => Math.floor(Math.random() * spec.vocabSize));
+      const tokens = Int32Array.from({ length: B }, () => Math.floor(Math.random() * spec!.vocabSize));
+      bar.update(`bench: batch ${B}: warm-up`);
       await spec.propose({ hidden, tokens }); // warm-up: JIT, graph capture
       const times: number[] = [];
       for (let i = 0; i < o.iters; i++) {
+        bar.update(`bench: batch ${B}: call ${i + 1}/${o.iters}`);
         const t0 = performance.now();
         await spec.propose({ hidden, tokens });
         times.push(performance.now() - t0);
@@ -39,9 +63,12 @@ export async function bench(argv: string[], ctx: CommandContext): Promise<void> 
       results.push({ batch: B, medianMs: median(times), minMs: Math.min(...times), iters: o.iters });
     }
   } finally {
-    spec.close();
+    bar.done();
+    spec?.close();
   }
   if (o.json) { printJson(ctx, { device: spec.device, deviceDescription: spec.deviceDescription, results }); return; }
   ctx.out(`device: ${spec.deviceDescription}`);
   for (const r of results) ctx.out(`batch ${String(r.batch).padStart(3)}: ${r.medianMs.toFixed(3)} ms per proposal (median of ${r.iters}, min ${r.minMs.toFixed(3)})`);
 }
+
+export const command: Command = { usage, run };

@@ -1,14 +1,13 @@
 // arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [--max-new-tokens N] [--temperature T]
 //   [--top-k K] [--top-p P] [--seed S] [--speculative-config JSON] [--device cpu|cuda|auto] [--max-model-len N]
 //   [--max-num-seqs N] [--json]
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { loadEngine } from '../../runtime/engine/load-engine.ts';
 import { Tokenizer } from '../../runtime/tokenizer/index.ts';
-import type { CommandContext } from './shared.ts';
-import { parseOptions, printJson, UsageError } from './shared.ts';
+import type { Command, CommandContext } from './shared.ts';
+import { InputError, parseOptions, printJson, readInputText, UsageError } from './shared.ts';
 
-export const GENERATE_USAGE = `usage: arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [options]
+const usage = `usage: arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [options]
 
 Continue prompts with a Hugging Face LlamaForCausalLM checkpoint (greedy unless --temperature > 0).
 
@@ -28,6 +27,14 @@ options:
   --max-model-len N      positions per request, prompt + output (default: max_position_embeddings)
   --max-num-seqs N       requests resident at once (KV-cache slots; default 16)
   --json                 print {"outputs": [{"token_ids", "text", "finish_reason"}], "metrics": {...}}
+
+exit codes: 0 generated; 1 bad input (missing or unsupported model, bad prompt file, token ids outside the
+vocabulary, a prompt too long for max-model-len, a bad speculative config); 2 usage (unknown option,
+neither or both of --prompt and --prompt-ids).
+
+example:
+  arcticc generate --model tests/fixtures/target/pycode-small --prompt "def fib(n):" --max-new-tokens 32 \
+    --speculative-config '{"method": "arctic", "model": "tests/fixtures/target/pycode-small-lstm", "num_speculative_tokens": 3}'
 `;
 
 const Options = z.object({
@@ -49,19 +56,20 @@ const Options = z.object({
 
 const PromptFile = z.strictObject({ prompts: z.array(z.array(z.number().int())).min(1) });
 
-export function readPromptIds(file: string): number[][] {
+export async function readPromptIds(file: string, ctx: CommandContext): Promise<number[][]> {
+  const text = await readInputText(file, ctx);
   let raw: unknown;
-  try { raw = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')); } catch (e) { throw new Error(`${file}: ${(e as Error).message}`); }
+  try { raw = JSON.parse(text); } catch (e) { throw new InputError(`${file}: not valid JSON: ${(e as Error).message}`); }
   const r = PromptFile.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new Error(`${file}: field "${i.path.join('.') || '(root)'}": ${i.message}`);
+    const what = i.code === 'unrecognized_keys' ? `unknown field "${i.keys[0]}" (expected {"prompts": number[][]})` : `field "${i.path.join('.') || '(root)'}": ${i.message}`;
+    throw new InputError(`${file}: ${what}`);
   }
   return r.data.prompts;
 }
 
-export async function generate(argv: string[], ctx: CommandContext): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) { ctx.out(GENERATE_USAGE); return; }
+async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const { values: o } = parseOptions('generate', argv, {
     model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p' }, 'prompt-ids': { type: 'string' },
     'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
@@ -70,7 +78,7 @@ export async function generate(argv: string[], ctx: CommandContext): Promise<voi
   }, Options);
   if ((o.prompt === undefined) === (o['prompt-ids'] === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --prompt-ids FILE.json');
   const tokenizer = await Tokenizer.fromDir(o.model);
-  const prompts = o.prompt !== undefined ? [tokenizer.encode(o.prompt)] : readPromptIds(o['prompt-ids']!);
+  const prompts = o.prompt !== undefined ? [tokenizer.encode(o.prompt)] : await readPromptIds(o['prompt-ids']!, ctx);
   const engine = await loadEngine({
     model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quiet: o.json,
     speculativeConfig: o['speculative-config'],
@@ -124,3 +132,5 @@ export async function generate(argv: string[], ctx: CommandContext): Promise<voi
     engine.close();
   }
 }
+
+export const command: Command = { usage, run };

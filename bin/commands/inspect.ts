@@ -1,8 +1,8 @@
-// arcticc inspect DIR [--json]: config, tensors, shapes, dtypes, bytes, ties.
+// arcticc inspect DIR [--json]: config, tensors, shapes, dtypes, bytes, ties; exit 1 when it would not load.
 import { z } from 'zod';
 import type { CheckpointDescription } from '../../runtime/checkpoint/index.ts';
 import { inspectCheckpoint } from '../../runtime/checkpoint/index.ts';
-import type { CommandContext } from './shared.ts';
+import type { Command, CommandContext } from './shared.ts';
 import { parseOptions, printJson, UsageError } from './shared.ts';
 
 const mb = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
@@ -25,10 +25,28 @@ export function formatDescription(d: CheckpointDescription): string {
   return lines.join('\n');
 }
 
-export async function inspect(argv: string[], ctx: CommandContext): Promise<void> {
+export const usage = `usage: arcticc inspect DIR [--json]
+
+Describe a speculator checkpoint without loading its data: the config, every stored tensor (name, dtype,
+shape, bytes, file), storages shared between names, tied copies, the parameters the compiled program
+binds and what each is built from, and every problem that would stop a load.
+
+      --json     print the description as JSON (problems in "problems")
+  -h, --help     show this help
+
+exit codes: 0 the checkpoint loads; 1 it lists problems that stop a load (the description is still
+printed), or DIR is missing or unreadable; 2 usage
+
+example:
+  arcticc inspect tests/fixtures/speculators/lstm-tiny`;
+
+async function run(argv: string[], ctx: CommandContext): Promise<number> {
   const { values: o, positionals } = parseOptions('inspect', argv, {}, z.object({ json: z.boolean().default(false) }));
   if (positionals.length !== 1) throw new UsageError('inspect: expected one checkpoint folder, e.g. arcticc inspect DIR');
   const d = inspectCheckpoint(positionals[0]);
   if (o.json) printJson(ctx, d);
   else ctx.out(formatDescription(d));
+  return d.problems.length ? 1 : 0;
 }
+
+export const command: Command = { usage, run };

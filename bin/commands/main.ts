@@ -1,21 +1,27 @@
-// Dispatch to a command; turn every failure into one clear line (or a JSON object with --json).
-import { readFileSync } from 'node:fs';
-import type { CommandContext } from './shared.ts';
-import { UsageError } from './shared.ts';
+// Dispatch to a command; `--help` prints the command's usage without running it; every failure becomes
+// one clear line (or a JSON object with --json) and an exit code by one rule (exitCodeFor):
+// 0 success, 1 bad input or a failure while running, 2 a usage error.
+//
+// Adding a command: write bin/commands/NAME.ts exporting `command: Command` (its usage text and run
+// function, see shared.ts) and add one line to COMMANDS below. Modules load lazily, so a command's
+// imports cost nothing to the others.
+import { VERSION } from '../../compiler/version.ts';
+import type { Command, CommandContext } from './shared.ts';
+import { exitCodeFor, terminalProgress } from './shared.ts';
 
-type Command = (argv: string[], ctx: CommandContext) => Promise<void>;
+interface Entry { readonly summary: string; readonly load: () => Promise<{ command: Command }> }
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  propose: { summary: 'propose draft tokens with a speculator checkpoint', load: async () => (await import('./propose.ts')).propose },
-  inspect: { summary: 'show a checkpoint: config, tensors, shapes, dtypes, bytes, ties', load: async () => (await import('./inspect.ts')).inspect },
-  compile: { summary: 'compile a built-in speculator or a DSL file to PTX + manifest', load: async () => (await import('./compile.ts')).compile },
-  opt: { summary: 'run passes on a textual IR file and print the result', load: async () => (await import('./opt.ts')).opt },
-  new: { summary: 'scaffold a new draft architecture in the DSL', load: async () => (await import('./new.ts')).newArchitecture },
-  generate: { summary: 'continue prompts with a Llama target model (CPU or CUDA)', load: async () => (await import('./generate.ts')).generate },
-  bench: { summary: 'time proposals of a checkpoint on a device', load: async () => (await import('./bench.ts')).bench },
+export const COMMANDS: Readonly<Record<string, Entry>> = {
+  propose: { summary: 'propose draft tokens with a speculator checkpoint (or your own program)', load: () => import('./propose.ts') },
+  inspect: { summary: 'show a checkpoint: config, tensors, shapes, dtypes, bytes, ties, problems', load: () => import('./inspect.ts') },
+  compile: { summary: 'compile a built-in speculator or a DSL file to PTX + manifest', load: () => import('./compile.ts') },
+  opt: { summary: 'run passes on a textual IR file and print the result', load: () => import('./opt.ts') },
+  new: { summary: 'scaffold a draft architecture: DSL file, random-weight generator, test', load: () => import('./new.ts') },
+  generate: { summary: 'continue prompts with a Llama target model, with or without speculation', load: () => import('./generate.ts') },
+  bench: { summary: 'time proposals of a checkpoint on a device', load: () => import('./bench.ts') },
 };
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+export { VERSION };
 
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(9)} ${c.summary}`);
@@ -27,27 +33,48 @@ export function usage(): string {
     'commands:',
     ...lines,
     '',
+    'exit codes: 0 success, 1 bad input or a failure while running, 2 a usage error',
+    '',
     'examples:',
     '  arcticc propose --model tests/fixtures/speculators/lstm-tiny --input request.json --json',
     '  arcticc inspect tests/fixtures/speculators/mlp-tied',
     '  arcticc compile lstm --model DIR --out build/lstm --emit all',
+    '  arcticc new my-drafter && arcticc new --help',
+    '',
+    'arcticc <command> --help shows the options of one command.',
   ].join('\n');
 }
 
-export async function main(argv: string[], ctx: CommandContext = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
+/** True when argv asks for help (before a `--` that ends the options). */
+function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+const defaultContext = (): CommandContext => ({ out: (s) => console.log(s), err: (s) => console.error(s), progress: terminalProgress() });
+
+/** Runs `arcticc ARGV` and returns the exit code. */
+export async function main(argv: string[], ctx: CommandContext = defaultContext()): Promise<number> {
   const [name, ...rest] = argv;
   const json = rest.includes('--json');
-  if (!name || name === '--help' || name === '-h' || name === 'help') { ctx.out(usage()); return 0; }
-  if (name === '--version' || name === '-v' || name === 'version') { ctx.out(VERSION); return 0; }
-  const cmd = COMMANDS[name];
-  if (!cmd) { ctx.err(`arcticc: unknown command "${name}"\n\n${usage()}`); return 2; }
-  try {
-    await (await cmd.load())(rest, ctx);
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] && COMMANDS[rest[0]]) return main([rest[0], '--help'], ctx);
+    ctx.out(usage());
     return 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') { ctx.out(VERSION); return 0; }
+  const entry = COMMANDS[name];
+  if (!entry) { ctx.err(`arcticc: unknown command "${name}"\n\n${usage()}`); return 2; }
+  try {
+    const { command } = await entry.load();
+    if (wantsHelp(rest)) { ctx.out(command.usage); return 0; }
+    return (await command.run(rest, ctx)) ?? 0;
   } catch (e) {
-    const err = e as Error;
-    if (json) ctx.out(JSON.stringify({ error: { name: err.name, message: err.message } }, null, 2));
-    else ctx.err(`arcticc ${name}: ${err.name === 'Error' ? 'error' : err.name}: ${err.message}`);
-    return e instanceof UsageError ? 2 : 1;
+    ctx.progress?.(null);
+    const err = e instanceof Error ? e : new Error(String(e));
+    const code = exitCodeFor(e);
+    if (json) ctx.out(JSON.stringify({ error: { name: err.name, message: err.message, exitCode: code } }, null, 2));
+    else ctx.err(`arcticc ${name}: ${err.name === 'Error' ? 'error' : err.name}: ${err.message}${code === 2 ? `\n(arcticc ${name} --help shows the options)` : ''}`);
+    return code;
   }
 }

@@ -67,6 +67,7 @@ export interface PlanState {
   readonly buffer: string;
 }
 
+/** A compiled program: PTX modules, kernels, buffers, launches and the arena size; what the CUDA runtime executes. */
 export interface ExecutionPlan {
   readonly name: string;
   /** the largest value each symbolic dim may take (sizes the arena and the input/output buffers) */

@@ -1,9 +1,11 @@
 // The front door for user DSL files: type-check the file with ts-morph (errors as file:line:col),
 // find its exported speculator definitions, then import and trace them.
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Project, ts } from 'ts-morph';
-import type { Program } from '../../dsl/index.ts';
+import type { DrafterOptions, Program } from '../../dsl/index.ts';
+import { PACKAGE_TYPES, resolveArcticcToThisCopy } from './self-resolve.ts';
 
 export class UserFileError extends Error {
   override name = 'UserFileError';
@@ -18,18 +20,29 @@ export interface ExportedDefinition {
   site: string;
 }
 
-const project = (): Project => new Project({
+/** @types/node when the user's project (or this package) has it; without it a DSL file needs none. */
+function nodeTypes(file: string): string[] {
+  for (const from of [file, import.meta.filename]) {
+    try { createRequire(from).resolve('@types/node/package.json'); return ['node']; } catch { /* not installed there */ }
+  }
+  return [];
+}
+
+// 'arcticc' and 'arcticc/dsl' type-check against the running copy, as they import it (self-resolve.ts)
+const project = (file: string): Project => new Project({
   compilerOptions: {
     strict: true, noEmit: true, allowImportingTsExtensions: true, verbatimModuleSyntax: true,
     module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2023, skipLibCheck: true, types: ['node'],
+    target: ts.ScriptTarget.ES2023, skipLibCheck: true, types: nodeTypes(file),
+    paths: Object.fromEntries(Object.entries(PACKAGE_TYPES).map(([k, v]) => [k, [v]])),
+    baseUrl: dirname(file),
   },
 });
 
 /** Type-check `file` and list what it exports that can be compiled. Throws with every diagnostic. */
 export function analyzeUserFile(file: string): ExportedDefinition[] {
   const path = resolve(file);
-  const p = project();
+  const p = project(path);
   const sf = p.addSourceFileAtPathIfExists(path);
   if (!sf) throw new UserFileError(`${file}: no such file`);
   p.resolveSourceFileDependencies();
@@ -61,13 +74,17 @@ export function analyzeUserFile(file: string): ExportedDefinition[] {
   return found;
 }
 
-/** Import the file and produce the Program of one exported definition. */
-export async function traceUserFile(file: string, pick: string | undefined, options: unknown): Promise<{ program: Program; definition: ExportedDefinition }> {
+/**
+ * Import the file and produce the Program of one exported definition (default: the first). A factory is
+ * called with `options`, or with no argument (its defaults) when options is undefined.
+ */
+export async function traceUserFile(file: string, pick: string | undefined, options: DrafterOptions | undefined): Promise<{ program: Program; definition: ExportedDefinition }> {
   const defs = analyzeUserFile(file);
   const def = pick ? defs.find((d) => d.name === pick) : defs[0];
   if (!def) throw new UserFileError(`${file}: no exported definition "${pick}" (found: ${defs.map((d) => d.name).join(', ')})`);
+  resolveArcticcToThisCopy();
   const mod = await import(pathToFileURL(resolve(file)).href) as Record<string, unknown>;
   const value = mod[def.name];
-  const program = def.kind === 'program' ? value as Program : (value as (o: unknown) => Program)(options);
+  const program = def.kind === 'program' ? value as Program : (value as (o?: DrafterOptions) => Program)(options);
   return { program, definition: def };
 }

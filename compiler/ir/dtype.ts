@@ -1,6 +1,8 @@
 // Element types of the IR. Storage types (bf16, f16, fp8e4m3) round on store; arithmetic is f32.
 export const DTYPES = ['f32', 'f16', 'bf16', 'fp8e4m3', 'i32', 'i64', 'bool'] as const;
+/** Element types of the IR: f32 f16 bf16 fp8e4m3 i32 i64 bool. */
 export type DType = (typeof DTYPES)[number];
+/** The floating-point element types (weight storage types). */
 export type FloatDType = 'f32' | 'f16' | 'bf16' | 'fp8e4m3';
 export type IntDType = 'i32' | 'i64';
 

@@ -4,6 +4,7 @@ import type { Node } from './node.ts';
 
 export interface GraphOutput { readonly name: string; readonly node: Node }
 
+/** A graph of the IR: named inputs, named outputs, and every node reachable from the outputs. */
 export interface Graph {
   readonly name: string;
   /** input nodes, in signature order */

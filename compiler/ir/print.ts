@@ -28,6 +28,7 @@ function fmtAttr(v: ArgValue): string {
   return JSON.stringify(v);
 }
 
+/** The textual IR of a graph (what `--dump-after` and graph.air show; `parseGraph` reads it back). */
 export function printGraph(g: Graph): string {
   const names = new Map<Node, string>();
   for (const i of g.inputs) names.set(i, `%${i.argOf<string>('name')}`);

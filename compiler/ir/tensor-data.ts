@@ -6,6 +6,7 @@ import { bf16ToF32, f16ToF32, fp8e4m3ToF32, f32ToBf16, f32ToF16, f32ToFp8e4m3 } 
 
 export type TypedData = Float32Array | Uint16Array | Uint8Array | Int32Array | BigInt64Array;
 
+/** A tensor in host memory: dtype, shape and row-major data (bf16/f16 as raw 16-bit words). */
 export interface HostTensor {
   readonly dtype: DType;
   readonly shape: readonly number[];

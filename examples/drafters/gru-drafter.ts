@@ -1,19 +1,24 @@
-// A custom draft architecture that is not in ArcticInference: a GRU-style recurrent drafter.
-// Compile it with `arcticc compile examples/drafters/gru-drafter.ts --out build/gru --emit all`.
-import { defineProgram, embedding, rmsNorm, stack, unroll } from '../../dsl/index.ts';
-import type { Program } from '../../dsl/index.ts';
+// A custom draft architecture that is not in ArcticInference: a GRU-style recurrent drafter, written the
+// way a user project writes one (importing arcticc/dsl). Try it:
+//   arcticc compile examples/drafters/gru-drafter.ts --out build/gru --dump-after all
+import { defineProgram, embedding, rmsNorm, stack, unroll } from 'arcticc/dsl';
+import type { DrafterOptions, Program } from 'arcticc/dsl';
 
-export interface GruOptions { hiddenSize: number; width: number; vocabSize: number; nPredict: number }
+export const defaults: DrafterOptions = {
+  hiddenSize: 64, width: 32, vocabSize: 256, nPredict: 4, scaleInput: false, tieWeights: false,
+  weightDtype: () => 'bf16', config: {},
+};
 
-export function gruDrafter(o: GruOptions = { hiddenSize: 64, width: 32, vocabSize: 256, nPredict: 4 }): Program {
+export function gruDrafter(o: DrafterOptions = defaults): Program {
   return defineProgram('gru_drafter', { H: o.hiddenSize, D: o.width, V: o.vocabSize }, (p) => {
+    const w = <const S extends readonly string[]>(n: string, shape: S) => p.param(n, shape, o.weightDtype(n));
     const hidden = p.input('hidden', ['B', 'H'], 'f32');
     const tokens = p.input('tokens', ['B'], 'i32');
-    const inProj = p.param('in_proj.weight', ['D', 'H'], 'bf16');
-    const wz = p.param('wz.weight', ['D', 'D'], 'bf16');
-    const wh = p.param('wh.weight', ['D', 'D'], 'bf16');
-    const emb = p.param('emb.weight', ['V', 'D'], 'bf16');
-    const head = p.param('head.weight', ['V', 'D'], 'bf16');
+    const inProj = w('in_proj.weight', ['D', 'H']);
+    const wz = w('wz.weight', ['D', 'D']);
+    const wh = w('wh.weight', ['D', 'D']);
+    const emb = w('emb.weight', ['V', 'D']);
+    const head = w('head.weight', ['V', 'D']);
     const s0 = rmsNorm(hidden.linear(inProj));
     const { ys } = unroll(o.nPredict, { s: s0, t: tokens }, (c) => {
       const x = embedding(emb, c.t);

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { CheckpointError } from './errors.ts';
 
+/** An Arctic LSTM or MLP speculator config.json, normalized to the sizes and flags the programs need. */
 export interface SpeculatorConfig {
   kind: 'lstm' | 'mlp';
   architecture: string;        // e.g. ArcticLSTMSpeculatorPreTrainedModel

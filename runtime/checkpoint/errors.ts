@@ -6,6 +6,7 @@ export interface ErrorSite {
   tensor?: string;
 }
 
+/** A checkpoint that cannot be loaded: the message names the file and, where known, the config field or tensor. */
 export class CheckpointError extends Error {
   readonly file: string;
   readonly field?: string;

@@ -7,6 +7,7 @@ import { planArcticWeights } from './arctic-weights.ts';
 import { checkDir, openWeights, readConfig } from './open-weights.ts';
 import type { WeightFormat } from './open-weights.ts';
 
+/** What `inspectCheckpoint` (and `arcticc inspect --json`) reports about a checkpoint folder. */
 export interface CheckpointDescription {
   dir: string;
   format: WeightFormat;
@@ -24,6 +25,7 @@ export interface CheckpointDescription {
   problems: string[];
 }
 
+/** Describes a checkpoint folder from its headers only (instant on multi-GB files); config and mapping problems go into `problems` instead of being thrown. */
 export function inspectCheckpoint(dir: string): CheckpointDescription {
   checkDir(dir);
   const problems: string[] = [];

@@ -17,6 +17,7 @@ export interface LoadOptions {
   quiet?: boolean;
 }
 
+/** A loaded checkpoint: its config and the canonical weights the built-in program binds. */
 export interface LoadedCheckpoint {
   config: SpeculatorConfig;
   /** Exactly the names of expectedParams(config). */

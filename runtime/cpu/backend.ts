@@ -13,6 +13,7 @@ export function createCpuBackend(graph: Graph, weights: ReadonlyMap<string, Host
     description: 'CPU (reference interpreter)',
     async propose(b: ProposeBatch): Promise<Int32Array> {
       if (closed) throw new Error('the CPU backend is closed');
+      if (typeof b.hidden === 'bigint') throw new TypeError('propose: hidden is a device pointer, which needs the CUDA backend (this speculator runs on the CPU)');
       const out = interpret(graph, {
         hidden: hostTensor('f32', [b.batch, hiddenSize], b.hidden),
         tokens: hostTensor('i32', [b.batch], b.tokens),

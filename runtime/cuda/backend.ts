@@ -3,7 +3,7 @@
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
-import type { Backend, ProposeBatch } from '../backend.ts';
+import type { Backend, DevicePointers, ProposeBatch } from '../backend.ts';
 import type { OpenDeviceOptions } from './device.ts';
 import { initDriver, openDevice } from './device.ts';
 import { libcudaPath, loadDriver } from './driver.ts';
@@ -54,8 +54,9 @@ export function createCudaBackend(plan: ExecutionPlan, weights: ReadonlyMap<stri
   let closed = false;
   const { hiddenSize: H, nPredict: n } = shape;
 
-  async function chunk(hidden: Float32Array, tokens: Int32Array, b: number): Promise<Int32Array> {
-    const out = await exec.runAsync({ hidden: hostTensor('f32', [b, H], hidden), tokens: hostTensor('i32', [b], tokens) });
+  async function chunk(hidden: Float32Array | bigint, tokens: Int32Array, b: number): Promise<Int32Array> {
+    const h = typeof hidden === 'bigint' ? { dtype: 'f32' as const, shape: [b, H], ptr: hidden } : hostTensor('f32', [b, H], hidden);
+    const out = await exec.runAsync({ hidden: h, tokens: hostTensor('i32', [b], tokens) });
     const d = out[shape.draft].data as Int32Array;
     if (shape.draftBatchFirst) return d;
     const t = new Int32Array(b * n);
@@ -63,20 +64,45 @@ export function createCudaBackend(plan: ExecutionPlan, weights: ReadonlyMap<stri
     return t;
   }
 
+  const pointers: DevicePointers = {
+    checkRange(ptr, bytes, what) {
+      if (closed) throw new Error('the CUDA backend is closed');
+      const base = new BigUint64Array(1), size = new BigUint64Array(1);
+      const hex = `0x${ptr.toString(16)}`;
+      try {
+        device.makeCurrent();
+        device.cu('cuMemGetAddressRange_v2', base, size, ptr);
+      } catch (e) {
+        if ((e as Error).name === 'CudaPoisonedError') throw e;
+        throw new RangeError(`propose: ${what} (${hex}) is not device memory of this context: ${(e as Error).message}`);
+      }
+      const avail = base[0] + size[0] - ptr;
+      if (avail < BigInt(bytes)) throw new RangeError(`propose: ${what} (${hex}) needs ${bytes} bytes, but its allocation holds ${avail} bytes from that address`);
+    },
+    readI32(ptr, n) {
+      const out = new Int32Array(n);
+      device.makeCurrent();
+      device.memory.download(out, ptr, n * 4);
+      return out;
+    },
+  };
+
   return {
     device: 'cuda',
+    pointers,
     description: `${device.description}, plan ${plan.name}, CUDA graph per batch bucket up to B=${maxBatch}`,
     async propose(p: ProposeBatch): Promise<Int32Array> {
       if (closed) throw new Error('the CUDA backend is closed');
       const B = p.batch;
       if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch must be a positive integer, got ${B}`);
-      if (p.hidden.length !== B * H) throw new RangeError(`hidden has ${p.hidden.length} values, batch ${B} × H ${H} needs ${B * H}`);
+      if (typeof p.hidden !== 'bigint' && p.hidden.length !== B * H) throw new RangeError(`hidden has ${p.hidden.length} values, batch ${B} × H ${H} needs ${B * H}`);
       if (p.tokens.length !== B) throw new RangeError(`tokens has ${p.tokens.length} values, batch needs ${B}`);
       if (B <= maxBatch) return chunk(p.hidden, p.tokens, B);
       const result = new Int32Array(B * n);
       for (let s = 0; s < B; s += maxBatch) {
         const b = Math.min(maxBatch, B - s);
-        result.set(await chunk(p.hidden.subarray(s * H, (s + b) * H), p.tokens.subarray(s, s + b), b), s * n);
+        const h = typeof p.hidden === 'bigint' ? p.hidden + BigInt(s * H * 4) : p.hidden.subarray(s * H, (s + b) * H);
+        result.set(await chunk(h, p.tokens.subarray(s, s + b), b), s * n);
       }
       return result;
     },

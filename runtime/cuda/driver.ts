@@ -51,6 +51,7 @@ export const DRIVER_PROTOTYPES = [
   'CUresult cuMemAlloc_v2(_Out_ CUdeviceptr *dptr, size_t bytesize)',
   'CUresult cuMemFree_v2(CUdeviceptr dptr)',
   'CUresult cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
+  'CUresult cuMemGetAddressRange_v2(_Out_ CUdeviceptr *pbase, _Out_ size_t *psize, CUdeviceptr dptr)',
   'CUresult cuMemcpyHtoD_v2(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount)',
   'CUresult cuMemcpyDtoH_v2(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount)',
   'CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount, CUstream hStream)',
@@ -99,6 +100,8 @@ export interface CudaDriver {
   cuMemAlloc_v2(out: BigUint64Array, bytes: number | bigint): CUresult;
   cuMemFree_v2(ptr: CUdeviceptr): CUresult;
   cuMemGetInfo_v2(free: BigUint64Array, total: BigUint64Array): CUresult;
+  /** the allocation containing dptr (CUDA_ERROR_NOT_FOUND when it is not device memory of this context) */
+  cuMemGetAddressRange_v2(base: BigUint64Array, size: BigUint64Array, dptr: CUdeviceptr): CUresult;
   cuMemcpyHtoD_v2(dst: CUdeviceptr, src: HostMem, bytes: number | bigint): CUresult;
   cuMemcpyDtoH_v2(dst: HostMem, src: CUdeviceptr, bytes: number | bigint): CUresult;
   cuMemcpyHtoDAsync_v2(dst: CUdeviceptr, src: HostMem, bytes: number | bigint, stream: CUstream): CUresult;

@@ -1,7 +1,9 @@
 // Runs an ExecutionPlan on one device: buffers at maxDims, one arena for temps, weights uploaded once,
 // launches replayed from a CUDA graph per (bucketed) dims binding. Inputs go through pinned staging
 // buffers into the padded rows (padding = zero bytes: token 0, hidden 0.0, so kernels never read
-// garbage); outputs come back cropped to the caller's batch.
+// garbage); outputs come back cropped to the caller's batch. Donated state (a KV cache, plan.state) is
+// allocated once at its static shape, zero-filled, and stays on the device: run() never stages it from
+// the host or copies it back; readState/writeState/zeroState reach it directly.
 import type { ExecutionPlan, LaunchArg, PlanKernel } from '../../compiler/codegen/plan.ts';
 import { evalGrid } from '../../compiler/codegen/plan.ts';
 import { itemSize } from '../../compiler/ir/dtype.ts';
@@ -16,6 +18,16 @@ import type { PinnedBuffer } from './memory.ts';
 import { fmtBytes } from './memory.ts';
 import type { LoadedModule } from './module.ts';
 import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
+
+/** An input already in device memory: `ptr` holds the tensor, row-major, at `shape` (no padding). */
+export interface DeviceInput {
+  readonly dtype: HostTensor['dtype'];
+  readonly shape: readonly number[];
+  readonly ptr: CUdeviceptr;
+}
+
+/** A plan input: host data (staged through pinned memory) or device memory (copied device to device). */
+export type RunInput = HostTensor | DeviceInput;
 
 export interface ExecutorOptions {
   /** the dim padded to ArcticInference buckets and captured per bucket (default "B" when the plan has it) */
@@ -114,6 +126,14 @@ export class PlanExecutor {
         this.#addr.set(b.id, p);
         continue;
       }
+      if (b.kind === 'state') {
+        if (b.shape.some((d) => typeof d !== 'number')) throw new Error(`plan ${this.plan.name}: state buffer "${b.name}" has a symbolic shape [${b.shape.join(', ')}]`);
+        const bytes = bufferBytes(b, {});
+        const p = this.#alloc(bytes, `state "${b.name}" (${b.dtype}[${b.shape.join(',')}])`);
+        this.#addr.set(b.id, p);
+        this.device.memory.memset(p, 0, bytes);
+        continue;
+      }
       const bytes = bufferBytes(b, max);
       this.#addr.set(b.id, this.#alloc(bytes, `${b.kind} "${b.name ?? b.id}" at maxDims`));
       this.#pinned.set(b.id, this.device.memory.allocPinned(bytes));
@@ -137,6 +157,47 @@ export class PlanExecutor {
     const a = this.#addr.get(bufferId);
     if (a === undefined) throw new Error(`plan ${this.plan.name}: no buffer "${bufferId}"`);
     return a;
+  }
+
+  /** The state buffer of a donated input, by its input or output name. */
+  #state(name: string): { id: string; dtype: HostTensor['dtype']; shape: number[]; bytes: number } {
+    const st = (this.plan.state ?? []).find((x) => x.input === name || x.output === name);
+    if (!st) throw new Error(`plan ${this.plan.name}: no state named "${name}" (state: ${(this.plan.state ?? []).map((x) => x.input).join(', ') || 'none'})`);
+    const b = bufferById(this.plan, st.buffer);
+    const shape = b.shape as number[];
+    return { id: b.id, dtype: b.dtype, shape, bytes: bufferBytes(b, {}) };
+  }
+
+  /** State names (the donated inputs), in plan order. */
+  get stateNames(): string[] { return (this.plan.state ?? []).map((x) => x.input); }
+
+  /** A copy of a state buffer (e.g. a layer's KV cache) after every enqueued run. */
+  readState(name: string): HostTensor {
+    this.#assertOpen();
+    const st = this.#state(name);
+    const t = hostTensor(st.dtype, st.shape, allocData(st.dtype, st.shape.reduce((a, x) => a * x, 1)));
+    this.device.makeCurrent();
+    this.device.memory.download(t.data, this.address(st.id), st.bytes);
+    return t;
+  }
+
+  /** Overwrites a state buffer with `t` (same dtype and shape). */
+  writeState(name: string, t: HostTensor): void {
+    this.#assertOpen();
+    const st = this.#state(name);
+    if (t.dtype !== st.dtype || t.shape.length !== st.shape.length || t.shape.some((d, i) => d !== st.shape[i])) {
+      throw new RangeError(`writeState "${name}": expected ${st.dtype}[${st.shape.join(',')}], got ${t.dtype}[${t.shape.join(',')}]`);
+    }
+    if (t.data.byteLength !== st.bytes) throw new RangeError(`writeState "${name}": ${st.bytes} bytes needed, the tensor holds ${t.data.byteLength}`);
+    this.device.makeCurrent();
+    this.device.memory.upload(this.address(st.id), t.data, st.bytes);
+  }
+
+  /** Zero-fills every state buffer (all of them, or the named ones) on the stream. */
+  zeroState(names: readonly string[] = this.stateNames): void {
+    this.#assertOpen();
+    this.device.makeCurrent();
+    for (const n of names) { const st = this.#state(n); this.device.memory.memset(this.address(st.id), 0, st.bytes); }
   }
 
   /** Fills every output buffer (and the arena) with `byte` on the stream, so unwritten elements show. */
@@ -222,7 +283,7 @@ export class PlanExecutor {
   }
 
   /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */
-  #start(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
+  #start(inputs: Readonly<Record<string, RunInput>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
     this.#assertOpen();
     this.device.makeCurrent();
     const dims = bindInputs(this.plan, inputs);
@@ -230,6 +291,16 @@ export class PlanExecutor {
     for (const id of this.plan.inputs) {
       const b = bufferById(this.plan, id);
       const t = inputs[b.name ?? id];
+      if ('ptr' in t) {
+        // only the leading dim may be padded, so the caller's rows are a prefix of the buffer
+        const full = resolveDims(b.shape, run, b.id);
+        if (full.some((d, i) => i > 0 && d !== t.shape[i])) throw new RangeError(`input "${b.name ?? id}": a device pointer input needs every dim but the first static, got ${b.dtype}[${b.shape.join(',')}]`);
+        const bytes = t.shape.reduce((a, d) => a * d, 1) * itemSize(b.dtype);
+        const padded = bufferBytes(b, run);
+        this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id), t.ptr, bytes, this.device.stream);
+        if (padded > bytes) this.device.memory.memset(this.address(id) + BigInt(bytes), 0, padded - bytes);
+        continue;
+      }
       const stage = new Uint8Array(this.#pinned.get(id)!.view);
       const bytes = bufferBytes(b, run);
       const shape = resolveDims(b.shape, run, b.id);
@@ -258,7 +329,7 @@ export class PlanExecutor {
   }
 
   /** Runs the plan on `inputs` (named as in the program) and waits on this thread. */
-  run(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions = {}): Record<string, HostTensor> {
+  run(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Record<string, HostTensor> {
     if (this.#busy) throw new Error(`plan ${this.plan.name}: run() while a runAsync() is in flight; await it first`);
     const { dims, run } = this.#start(inputs, o);
     this.device.synchronize();
@@ -266,7 +337,7 @@ export class PlanExecutor {
   }
 
   /** Like run(), but waits for the GPU on a worker thread; calls are serialized (the staging buffers are shared). */
-  runAsync(inputs: Readonly<Record<string, HostTensor>>, o: RunOptions = {}): Promise<Record<string, HostTensor>> {
+  runAsync(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Promise<Record<string, HostTensor>> {
     const next = this.#queue.then(async () => {
       this.#busy = true;
       try {

@@ -63,7 +63,7 @@ export function checkWeights(plan: ExecutionPlan, weights: ReadonlyMap<string, H
 }
 
 /** Binds the plan's symbolic dims from the caller's input shapes; checks dtypes, static dims and maxDims. */
-export function bindInputs(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTensor>>): Record<string, number> {
+export function bindInputs(plan: ExecutionPlan, inputs: Readonly<Record<string, Pick<HostTensor, 'dtype' | 'shape'>>>): Record<string, number> {
   const dims: Record<string, number> = {};
   for (const id of plan.inputs) {
     const b = bufferById(plan, id);

@@ -2,6 +2,7 @@
 // (request id, position, value), because these errors surface from a serving loop where the stack says little.
 // Every check runs before any state is touched, so a caught DecodingError leaves the trees exactly as they were.
 
+/** Bad input to the decoding API: the message names the request and the field. */
 export class DecodingError extends Error {
   constructor(message: string) {
     super(message);

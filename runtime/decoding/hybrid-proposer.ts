@@ -11,6 +11,7 @@ export interface HybridProposerOptions extends Omit<SuffixProposerOptions, 'minS
   model: DraftModel;
 }
 
+/** ArcticInference's hybrid: the suffix draft when it scores at least minScore, else the model's draft. */
 export class HybridProposer implements Proposer {
   readonly name = 'hybrid';
   readonly model: DraftModel;

@@ -12,6 +12,7 @@ export interface AcceptanceSnapshot {
   perPositionAcceptanceRate: number[];
 }
 
+/** Counts drafts, drafted and accepted tokens; `snapshot()` gives mean acceptance length and per-position rates. */
 export class AcceptanceMetrics {
   numDrafts = 0;
   numDraftTokens = 0;

@@ -4,6 +4,7 @@ import { DecodingError, showId } from './errors.ts';
 import { EMPTY_DRAFT, type Draft, type DraftModel, type ProposeInput, type Proposer } from './proposer.ts';
 import type { RequestId } from './errors.ts';
 
+/** A Proposer that drafts with a DraftModel (e.g. a loaded Speculator) from the target hidden state and last token. */
 export class ModelProposer implements Proposer {
   readonly name = 'arctic';
   readonly model: DraftModel;

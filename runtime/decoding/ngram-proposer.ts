@@ -11,6 +11,7 @@ export interface NgramOptions {
   maxN?: number;                // default 5
 }
 
+/** Prompt lookup: drafts the continuation of the most recent earlier occurrence of the context's last n tokens. */
 export class NgramProposer implements Proposer {
   readonly name = 'ngram';
   readonly k: number;

@@ -7,6 +7,7 @@ export type { RequestId } from './errors.ts';
 
 // The Arctic speculator as the runtime exposes it: the target's final hidden state at the last accepted
 // position plus the token sampled from it in, n_predict greedy draft tokens per row out.
+/** A model drafter as the decoding loop sees it: B hidden states and last tokens in, B×k tokens out. A Speculator is one. */
 export interface DraftModel {
   readonly hiddenSize: number;
   readonly vocabSize: number;
@@ -16,6 +17,7 @@ export interface DraftModel {
 
 // Given the whole token sequence, the final hidden state and the logits for each of the last `count`
 // positions (row i predicts the token after position length - count + i).
+/** The model being sped up: the hidden states and logits of the last `count` positions of a token sequence. */
 export interface TargetModel {
   readonly vocabSize: number;
   readonly hiddenSize: number;
@@ -30,12 +32,14 @@ export interface ProposeInput {
 
 export type DraftSource = 'arctic' | 'suffix' | 'ngram' | 'none';
 
+/** One draft: its tokens and which proposer made it. */
 export interface Draft {
   tokens: Int32Array;
   source: DraftSource;
   score?: number; // the suffix draft's score, when one was computed (also when the model draft won)
 }
 
+/** What drafts tokens for the loop: told about request lifetimes and accepted tokens, asked for one draft per request per step. */
 export interface Proposer {
   readonly name: string;
   startRequest(id: RequestId, prompt: ArrayLike<number>): void;

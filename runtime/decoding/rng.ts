@@ -3,6 +3,7 @@
 // the same accept/reject decisions on every run.
 import { checkInt } from './validate.ts';
 
+/** A small seeded random generator (xoshiro128**): `next()` in [0, 1), independent streams per seed. */
 export class Xoshiro128 {
   private a: number;
   private b: number;

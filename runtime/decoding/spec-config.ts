@@ -28,8 +28,10 @@ export const SpeculativeConfigSchema = z.strictObject({
 }).refine((c) => c.promptLookupMin <= c.promptLookupMax, { message: 'promptLookupMin must not exceed promptLookupMax', path: ['promptLookupMin'] });
 
 export type SpeculativeConfigInput = z.input<typeof SpeculativeConfigSchema>;
+/** A validated speculative config (the output of parseSpeculativeConfig). */
 export type SpeculativeConfig = z.output<typeof SpeculativeConfigSchema>;
 
+/** Validates an ArcticInference-style `speculative_config` object (method arctic | suffix | ngram, …). */
 export function parseSpeculativeConfig(input: unknown): SpeculativeConfig {
   const r = SpeculativeConfigSchema.safeParse(input);
   if (!r.success) throw new DecodingError(`speculative config: ${z.prettifyError(r.error).replace(/\n/g, '; ')}`);
@@ -41,6 +43,7 @@ export interface ProposerDeps {
   cache?: SuffixDecodingCache;
 }
 
+/** The Proposer a parsed speculative config describes (a model is needed for arctic and the hybrid). */
 export function createProposer(input: unknown, deps: ProposerDeps = {}): Proposer {
   const c = parseSpeculativeConfig(input);
   const suffixTokens = c.suffixSpeculativeTokens > 0 ? c.suffixSpeculativeTokens : 16;

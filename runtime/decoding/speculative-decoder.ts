@@ -25,6 +25,7 @@ export interface GenerateOptions {
   stopTokenIds?: number[];     // generation ends after the first of these
 }
 
+/** The generated tokens of one request and the target forward passes it took. */
 export interface GenerateResult {
   requestId: RequestId;
   tokens: Int32Array; // generated tokens only
@@ -42,6 +43,7 @@ interface RequestState {
   done: boolean;
 }
 
+/** The draft → verify → append loop over a TargetModel and a Proposer; greedy output equals plain decoding token for token. */
 export class SpeculativeDecoder {
   readonly target: TargetModel;
   readonly proposer: Proposer | null;

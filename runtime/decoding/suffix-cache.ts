@@ -14,6 +14,7 @@ export interface SuffixDecodingCacheOptions {
 
 const MAX_SEQ_ID = 0x7fffffff;
 
+/** Suffix decoding's cache: a suffix tree per active request and a global tree of earlier responses; `speculate` drafts from both (see docs/decoding.md). */
 export class SuffixDecodingCache {
   readonly maxTreeDepth: number;
   readonly maxCachedRequests: number;

@@ -19,6 +19,7 @@ export interface SuffixProposerOptions {
   minScore?: number;               // drafts scoring below this are dropped; default 0 (keep all)
 }
 
+/** A Proposer that drafts with a SuffixDecodingCache, keeping it up to date with every request. */
 export class SuffixProposer implements Proposer {
   readonly name = 'suffix';
   readonly cache: SuffixDecodingCache;

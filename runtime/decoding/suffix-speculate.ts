@@ -13,6 +13,7 @@ import type { SuffixTree } from './suffix-tree.ts';
 import { checkFinite, checkInt, checkTokens, type TokenInput } from './validate.ts';
 import { DraftHeap } from './draft-heap.ts';
 
+/** How much a suffix draft may hold: maxSpecTokens, maxSpecFactor × match length + maxSpecOffset, minTokenProb, useTree. */
 export interface SpeculateOptions {
   maxSpecTokens: number;
   maxSpecFactor?: number;  // default 1.0
@@ -21,6 +22,7 @@ export interface SpeculateOptions {
   useTree?: boolean;       // default false: a single path, as vLLM uses it
 }
 
+/** A suffix-decoding draft: tokens, each parent index (a tree, or a path), per-token probabilities, score and match length. */
 export interface SuffixDraft {
   tokens: Int32Array;
   parents: Int32Array;  // index of each token's parent in `tokens`, -1 for a first token

@@ -28,6 +28,7 @@ export interface SuffixTreeOptions {
   initialNodes?: number; // capacity hint for the node pools; they grow by doubling past it
 }
 
+/** A suffix tree over token sequences with per-node counts, the structure suffix decoding matches and drafts from. */
 export class SuffixTree {
   readonly maxDepth: number;
   readonly nodes: NodeStore;

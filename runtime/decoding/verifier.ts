@@ -15,6 +15,7 @@ export interface Verification {
   tokens: Int32Array;  // the accepted draft tokens followed by the target's token: accepted + 1 tokens
 }
 
+/** Greedy verification: the longest prefix of the draft equal to the target's argmax tokens, plus the target's next token. */
 export function verifyGreedy(draft: ArrayLike<number>, logits: Rows, vocabSize: number): Verification {
   const k = checkDraft(draft, logits, vocabSize, 'verifyGreedy');
   const out = new Int32Array(k + 1);
@@ -27,6 +28,7 @@ export function verifyGreedy(draft: ArrayLike<number>, logits: Rows, vocabSize: 
   throw new Error('unreachable');
 }
 
+/** Rejection-sampling verification that keeps the target's distribution. */
 export function verifySampling(draft: ArrayLike<number>, probs: Rows, vocabSize: number, rng: Rng): Verification {
   const k = checkDraft(draft, probs, vocabSize, 'verifySampling');
   checkProbRows(probs, k + 1, vocabSize, 'verifySampling');

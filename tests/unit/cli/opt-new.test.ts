@@ -44,7 +44,7 @@ describe('arcticc opt', () => {
     const f = join(tmp, 'g3.air');
     writeFileSync(f, ir);
     const r = await run(['opt', f, '--passes', 'frobnicate']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // the pipeline is part of the command line
     expect(r.err).toMatch(/frobnicate/);
     expect(r.err).toMatch(/simplify/);
   });
@@ -56,11 +56,16 @@ describe('arcticc new', () => {
     expect(r.code).toBe(0);
     const file = join(tmp, 'tiny-drafter.ts');
     expect(readFileSync(file, 'utf8')).toContain('export function tinyDrafter');
+    expect(readFileSync(file, 'utf8')).toContain("from 'arcticc/dsl'");
+    expect(readFileSync(join(tmp, 'tiny-drafter.weights.ts'), 'utf8')).toContain("from 'arcticc'");
+    expect(readFileSync(join(tmp, 'tiny-drafter.test.ts'), 'utf8')).toContain("from 'node:test'");
     const { program } = await traceUserFile(file, undefined, undefined);
     expect(program.graph.outputs[0].node.shape).toEqual(['B', 3]);
   });
   it('refuses to overwrite and rejects bad names', async () => {
-    expect((await run(['new', 'tiny-drafter', '--dir', tmp])).err).toMatch(/already exists/);
+    const again = await run(['new', 'tiny-drafter', '--dir', tmp]);
+    expect(again.err).toMatch(/already exists/);
+    expect(again.code).toBe(1);
     expect((await run(['new', '9lives', '--dir', tmp])).code).toBe(2);
   });
   it('reports type errors of a user file as file:line', async () => {

@@ -37,12 +37,13 @@ describe('arcticc propose', () => {
   it('names the row when a hidden vector has the wrong length', async () => {
     const input = requestFile('bad.json', { hidden: [[1, 2, 3]], tokens: [1] });
     const r = await run(['propose', '--model', fixtureDir('lstm-tiny'), '--input', input, '--device', 'cpu']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1); // bad request data is input, not usage
     expect(r.err).toMatch(/hidden\[0\] has 3 values, the speculator's hidden size is 64/);
   });
 
   it('reports errors as JSON with --json, and a missing option as a usage error', async () => {
-    const r = await run(['propose', '--model', join(tmp, 'nope'), '--input', 'x.json', '--json']);
+    const ok = requestFile('ok.json', { hidden: [fixtureCases('lstm-tiny').cases[0].hidden], tokens: [1] });
+    const r = await run(['propose', '--model', join(tmp, 'nope'), '--input', ok, '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out).error.message).toMatch(/nope/);
     const u = await run(['propose', '--input', 'x.json']);

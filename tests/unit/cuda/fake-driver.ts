@@ -143,6 +143,14 @@ export class FakeCuda implements CudaDriver {
     total[0] = BigInt(this.capacity);
     return this.#log('cuMemGetInfo_v2');
   }
+  cuMemGetAddressRange_v2(base: BigUint64Array, size: BigUint64Array, dptr: bigint): CUresult {
+    const rc = this.#log('cuMemGetAddressRange_v2');
+    if (rc) return rc;
+    for (const [b, buf] of this.allocs) {
+      if (dptr >= b && dptr < b + BigInt(buf.length)) { base[0] = b; size[0] = BigInt(buf.length); return 0; }
+    }
+    return 500;
+  }
   #copyIn(name: string, dst: bigint, src: HostMem, bytes: number | bigint): CUresult {
     const rc = this.#log(name);
     if (rc) return rc;

@@ -1,0 +1,105 @@
+// The CUDA target backend: the decoder program compiled to one ExecutionPlan (maxDims N token rows, M
+// head rows) behind the TargetBackend interface. The KV caches are the plan's state buffers: allocated
+// once on the device, zero-filled, updated in place by the kv_write kernels, never copied through the
+// host on a step. Inputs go in at their exact N and M (the target runtime pads rows itself, position −1),
+// and a CUDA graph is captured per (N, M) on first use (its warm-up launch runs the step once more, which
+// is harmless: a step's cache writes depend only on its inputs).
+import { compileProgram } from '../../compiler/compile.ts';
+import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import { hostTensor } from '../../compiler/ir/tensor-data.ts';
+import type { Program } from '../../dsl/index.ts';
+import { llamaParam } from '../../models/llama.ts';
+import type { OpenDeviceOptions } from '../cuda/device.ts';
+import { openDevice } from '../cuda/device.ts';
+import { PlanExecutor } from '../cuda/executor.ts';
+import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from './backend.ts';
+
+export interface CudaTargetOptions extends OpenDeviceOptions {
+  /** the most token rows (N) and head rows (M) of one forward pass: sizes the activations and the arena */
+  readonly maxTokens: number;
+  readonly maxRows: number;
+  /** for readCache's range check (default: counted from the plan's state) */
+  readonly numLayers?: number;
+  readonly vocabSize?: number;
+  /** capture a CUDA graph per (N, M) (default true) */
+  readonly graphs?: boolean;
+}
+
+/** argmax per row, ties to the lowest index, NaN largest (the interpreter's rule). */
+function argmaxRows(logits: Float32Array, rows: number, v: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0, bv = logits[r * v];
+    for (let j = 1; j < v; j++) {
+      const x = logits[r * v + j];
+      if (x > bv || (Number.isNaN(x) && !Number.isNaN(bv))) { bv = x; best = j; }
+    }
+    out[r] = best;
+  }
+  return out;
+}
+
+/** What a target plan must offer: the four row inputs, hidden, and logits and/or next_tokens. */
+function checkTargetPlan(plan: ExecutionPlan): { vocab: number | null; logits: boolean; argmax: boolean } {
+  const why = (s: string): Error => new Error(`plan ${plan.name} is not a target-model plan: ${s}`);
+  const names = new Set(plan.inputs.map((id) => plan.buffers.find((b) => b.id === id)?.name));
+  for (const n of ['tokens', 'positions', 'slots', 'rows']) if (!names.has(n)) throw why(`needs input ${n}: i32[${n === 'rows' ? 'M' : 'N'}]`);
+  const out = new Map(plan.outputs.map((o) => [o.name, plan.buffers.find((b) => b.id === o.buffer)!]));
+  if (!out.has('hidden')) throw why('needs output hidden: f32[M, H]');
+  const logits = out.get('logits');
+  if (!logits && !out.has('next_tokens')) throw why('needs output logits: f32[M, V] or next_tokens: i32[M]');
+  const v = logits?.shape[1];
+  return { vocab: typeof v === 'number' ? v : null, logits: !!logits, argmax: out.has('next_tokens') };
+}
+
+export async function createCudaTargetBackend(program: Program, weights: ReadonlyMap<string, HostTensor>, o: CudaTargetOptions): Promise<TargetBackend> {
+  for (const k of ['maxTokens', 'maxRows'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`createCudaTargetBackend: ${k} must be a positive integer, got ${o[k]}`);
+  }
+  const plan = compileProgram(program.graph, { maxDims: { N: o.maxTokens, M: o.maxRows } });
+  const heads = checkTargetPlan(plan);
+  const V = heads.vocab ?? o.vocabSize ?? 0;
+  const layers = o.numLayers ?? (plan.state ?? []).filter((s) => s.input.endsWith('_key')).length;
+  const device = openDevice(o);
+  let exec: PlanExecutor;
+  try {
+    exec = new PlanExecutor(device, plan, weights, { graphs: o.graphs ?? true });
+  } catch (e) {
+    device.release();
+    throw e;
+  }
+  let closed = false;
+  const assertOpen = (): void => { if (closed) throw new Error('the CUDA target backend is closed'); };
+  const maxStr = `N ≤ ${o.maxTokens} token rows, M ≤ ${o.maxRows} head rows`;
+
+  return {
+    device: 'cuda',
+    description: `${device.description}, plan ${plan.name} (${plan.launches.length} launches, ${maxStr}), KV cache on the device, CUDA graph per (N, M)`,
+    async run(x: TargetStepInputs, ro: { readonly logits: boolean }): Promise<TargetStepOutputs> {
+      assertOpen();
+      const n = x.tokens.length, m = x.rows.length;
+      if (x.positions.length !== n || x.slots.length !== n) throw new RangeError(`run: tokens, positions and slots must have one entry per row (${n}, ${x.positions.length}, ${x.slots.length})`);
+      if (n < 1 || n > o.maxTokens) throw new RangeError(`run: ${n} token rows; this backend takes 1…${o.maxTokens} (maxTokens)`);
+      if (m < 1 || m > o.maxRows) throw new RangeError(`run: ${m} head rows; this backend takes 1…${o.maxRows} (maxRows)`);
+      if (ro.logits && !heads.logits) throw new Error(`run: logits were asked for, but plan ${plan.name} has an argmax head (logits never leave the device)`);
+      const out = await exec.runAsync({
+        tokens: hostTensor('i32', [n], x.tokens), positions: hostTensor('i32', [n], x.positions),
+        slots: hostTensor('i32', [n], x.slots), rows: hostTensor('i32', [m], x.rows),
+      });
+      const logits = out.logits?.data as Float32Array | undefined;
+      const nextTokens = heads.argmax ? (out.next_tokens.data as Int32Array) : argmaxRows(logits!, m, V);
+      return { hidden: out.hidden.data as Float32Array, nextTokens, ...(ro.logits && logits ? { logits } : {}) };
+    },
+    readCache(layer: number, kind: 'key' | 'value'): HostTensor {
+      assertOpen();
+      if (!Number.isInteger(layer) || layer < 0 || layer >= layers) throw new RangeError(`readCache: no layer ${layer} (the model has ${layers})`);
+      return exec.readState(llamaParam.cache(layer, kind));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try { exec.close(); } finally { device.release(); }
+    },
+  };
+}

@@ -1,0 +1,193 @@
+// The target model on the GPU. (1) The decoder kernels (kv_write scatter, attention) through the
+// executor against the interpreter on fresh random inputs: prefill of several prompts in one pass,
+// decode over stale cache entries, padding rows, GQA, D 48/64/128, f32 and bf16 caches, positions up to
+// 32k; eager and graph replay; the caches as state (never staged, read back with readState). (2) The
+// pycode-small Llama program on CUDA against the CPU backend step by step (hidden, logits, caches). (3)
+// loadTarget on CUDA against the Hugging Face fp32 references (reference-dev.json): 64 greedy tokens
+// for all 16 cases, prompt top-5 logits, final hidden.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interpret } from '../../compiler/ir/interp.ts';
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import { hostTensor, reader } from '../../compiler/ir/tensor-data.ts';
+import { llamaParam, llamaProgram } from '../../models/llama.ts';
+import type { FloatDType } from '../../compiler/ir/dtype.ts';
+import type { CudaDevice } from '../../runtime/cuda/device.ts';
+import { openDevice } from '../../runtime/cuda/device.ts';
+import { PlanExecutor } from '../../runtime/cuda/executor.ts';
+import { loadLlamaCheckpoint } from '../../runtime/checkpoint/load-llama.ts';
+import { createCpuTargetBackend } from '../../runtime/target/cpu-backend.ts';
+import { ropeTables } from '../../runtime/target/rope-tables.ts';
+import type { TargetBackend } from '../../runtime/target/backend.ts';
+import { referenceCases, TARGET_DIR, topLogitError } from '../support/target.ts';
+import { rng as seeded } from '../support/random-graph.ts';
+import type { DecoderShape, Request } from '../unit/codegen/decoder-cases.ts';
+import { attentionGraph, attentionInputs, rowsOf } from '../unit/codegen/decoder-cases.ts';
+import { describeGpuCompiled, freshSeed } from './gpu-env.ts';
+
+const seed = freshSeed();
+
+/** Largest |got − want| / (atol + rtol·|want|) (≤ 1 passes), and where. */
+function worst(got: HostTensor, want: HostTensor, atol: number, rtol: number): { ratio: number; at: string } {
+  const a = reader(got), b = reader(want);
+  let ratio = 0, at = '';
+  for (let i = 0; i < want.data.length; i++) {
+    const x = a(i), y = b(i);
+    if (Number.isNaN(y) && Number.isNaN(x)) continue;
+    const r = Number.isNaN(x) || Number.isNaN(y) ? Infinity : Math.abs(x - y) / (atol + rtol * Math.abs(y));
+    if (r > ratio) { ratio = r; at = `[${i}] got ${x}, want ${y}`; }
+  }
+  return { ratio, at };
+}
+const copy = (t: HostTensor): HostTensor => hostTensor(t.dtype, t.shape, t.data.slice());
+
+const CASES: { name: string; c: DecoderShape; reqs: Request[]; padding: number }[] = [
+  { name: 'prefill 3 prompts in 3 slots, GQA 2, D 64, f32', c: { Hq: 4, Hk: 2, D: 64, S: 4, L: 2048, kv: 'f32' }, reqs: [{ slot: 2, start: 0, len: 37 }, { slot: 0, start: 0, len: 5 }, { slot: 3, start: 0, len: 120 }], padding: 6 },
+  { name: 'decode/verify over long stale caches, GQA 4, D 128, bf16', c: { Hq: 32, Hk: 8, D: 128, S: 3, L: 4096, kv: 'bf16' }, reqs: [{ slot: 1, start: 4000, len: 1 }, { slot: 0, start: 1777, len: 4 }, { slot: 2, start: 0, len: 1 }], padding: 3 },
+  { name: 'one row at position 32767 of a 32k cache, D 128, f32', c: { Hq: 8, Hk: 1, D: 128, S: 1, L: 32768, kv: 'f32' }, reqs: [{ slot: 0, start: 32767, len: 1 }], padding: 1 },
+  { name: 'partial lanes (D 48), MHA, 9 slots', c: { Hq: 3, Hk: 3, D: 48, S: 9, L: 300, kv: 'bf16' }, reqs: Array.from({ length: 9 }, (_, i) => ({ slot: 8 - i, start: 30 * i, len: i + 1 })), padding: 0 },
+];
+
+describeGpuCompiled(`decoder kernels vs the interpreter (seed ${seed})`, () => {
+  let dev: CudaDevice;
+  beforeAll(async () => { dev = openDevice(); });
+  afterAll(() => { dev?.release(); });
+
+  it.each(CASES.map((x, i) => [x.name, i] as const))('%s', async (_, i) => {
+    const { c, reqs, padding } = CASES[i];
+    const { compile } = await import('./compiled.ts');
+    const g = attentionGraph(c);
+    const plan = compile(g, { N: 256 });
+    const inputs = attentionInputs(c, seeded(seed + i), reqs, padding);
+    const want = interpret(g, Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, copy(t)])), new Map());
+    const ex = new PlanExecutor(dev, plan, new Map(), { graphs: true });
+    try {
+      const stepInputs = { q: inputs.q, k_new: inputs.k_new, v_new: inputs.v_new, slots: inputs.slots, positions: inputs.positions };
+      for (const graph of [false, true, true]) {
+        ex.writeState('k_cache', inputs.k_cache);
+        ex.writeState('v_cache', inputs.v_cache);
+        ex.poisonOutputs(0xff);
+        const got = ex.run(stepInputs, { graph });
+        const w = worst(got.out, want.out, 2e-5, 1e-4);
+        expect(w.ratio, `out ${graph ? 'graph' : 'eager'} ${w.at}`).toBeLessThanOrEqual(1);
+        // the k rows went through an inlined tanh (a few ulp), the v rows are a plain store
+        const k = worst(ex.readState('k_cache'), want.k_cache_out, 1e-6, 1e-6);
+        expect(k.ratio, `k cache ${k.at}`).toBeLessThanOrEqual(1);
+        expect(Buffer.from(ex.readState('v_cache_out').data.buffer).equals(Buffer.from(want.v_cache_out.data.buffer))).toBe(true);
+        const N = rowsOf(reqs, padding).slots.length;
+        const out = got.out.data as Float32Array;
+        for (let n = N - padding; n < N; n++) expect(out.subarray(n * c.Hq * c.D, (n + 1) * c.Hq * c.D).every((x) => x === 0), `padding row ${n}`).toBe(true);
+      }
+      // state starts zeroed and zeroState clears it
+      ex.zeroState();
+      expect((ex.readState('k_cache').data as Uint8Array | Float32Array).every((x: number) => x === 0)).toBe(true);
+    } finally {
+      ex.close();
+    }
+  }, 120_000);
+});
+
+function fixtureProgram(kvDtype: FloatDType, maxLen: number, slots: number) {
+  const { config, weights } = loadLlamaCheckpoint(TARGET_DIR, { quiet: true });
+  const rope = ropeTables(config.rope, config.headDim, maxLen);
+  weights.set(llamaParam.ropeCos, rope.cos);
+  weights.set(llamaParam.ropeSin, rope.sin);
+  const program = llamaProgram({
+    hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
+    numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
+    rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots, maxLen, kvDtype,
+    weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16', head: 'logits',
+  });
+  return { config, weights, program };
+}
+
+describe.each(['f32', 'bf16'] as const)('pycode-small with a %s cache', (kvDtype) => {
+  describeGpuCompiled('on CUDA equals the CPU backend step by step', () => {
+    let cuda: TargetBackend, cpu: TargetBackend;
+    let layers = 0, V = 0, H = 0;
+    beforeAll(async () => {
+      const { config, weights, program } = fixtureProgram(kvDtype, 256, 4);
+      layers = config.numLayers; V = config.vocabSize; H = config.hiddenSize;
+      cpu = createCpuTargetBackend(program.graph, weights, config.numLayers, config.vocabSize);
+      const { createCudaTargetBackend } = await import('../../runtime/target/cuda-backend.ts');
+      cuda = await createCudaTargetBackend(program, weights, { maxTokens: 128, maxRows: 128, numLayers: config.numLayers, vocabSize: config.vocabSize });
+    }, 120_000);
+    afterAll(() => { cuda?.close(); cpu?.close(); });
+
+    it('prefill of 3 reference prompts in slots 3, 0, 2 in one pass, then 6 greedy decode steps with a padding row', async () => {
+      const cases = referenceCases().slice(0, 3);
+      const slotOf = [3, 0, 2];
+      const tokens: number[] = [], positions: number[] = [], slots: number[] = [], rows: number[] = [];
+      cases.forEach((c, i) => {
+        c.prompt.forEach((t, p) => { tokens.push(t); positions.push(p); slots.push(slotOf[i]); });
+        rows.push(tokens.length - 1);
+      });
+      tokens.push(0); positions.push(-1); slots.push(1); // padding row
+      let step = { tokens: Int32Array.from(tokens), positions: Int32Array.from(positions), slots: Int32Array.from(slots), rows: Int32Array.from(rows) };
+      const len = cases.map((c) => c.prompt.length);
+      for (let s = 0; s < 7; s++) {
+        const [a, b] = await Promise.all([cuda.run(step, { logits: true }), cpu.run(step, { logits: true })]);
+        const scale = Math.max(...Array.from(b.hidden, Math.abs));
+        const hidErr = Math.max(...Array.from(a.hidden, (x, j) => Math.abs(x - b.hidden[j])));
+        expect(hidErr / scale, `step ${s} hidden`).toBeLessThan(1e-4);
+        const lscale = Math.max(...Array.from(b.logits!, Math.abs));
+        const logErr = Math.max(...Array.from(a.logits!, (x, j) => Math.abs(x - b.logits![j])));
+        expect(logErr / lscale, `step ${s} logits`).toBeLessThan(1e-4);
+        expect(a.hidden.length).toBe(rows.length * H);
+        expect(a.logits!.length).toBe(rows.length * V);
+        expect(Array.from(a.nextTokens), `step ${s} argmax`).toEqual(Array.from(b.nextTokens));
+        // greedy decode: one row per request at its next position, plus a padding row
+        const next = Array.from(b.nextTokens);
+        step = {
+          tokens: Int32Array.from([...next, 5]), positions: Int32Array.from([...len, -1]), slots: Int32Array.from([...slotOf, 1]),
+          rows: Int32Array.from([0, 1, 2]),
+        };
+        for (let i = 0; i < 3; i++) len[i]++;
+      }
+      for (let l = 0; l < layers; l++) for (const kind of ['key', 'value'] as const) {
+        const w = worst(cuda.readCache(l, kind), cpu.readCache(l, kind), 1e-5, kvDtype === 'bf16' ? 2 ** -7 : 1e-4);
+        expect(w.ratio, `layer ${l} ${kind} ${w.at}`).toBeLessThanOrEqual(1);
+      }
+    }, 240_000);
+  });
+});
+
+describeGpuCompiled('pycode-small via loadTarget on CUDA equals Hugging Face fp32', () => {
+  const cases = referenceCases();
+  let target: import('../../runtime/target/target-model.ts').TargetModel;
+  beforeAll(async () => {
+    const { loadTarget } = await import('../../runtime/target/target-model.ts');
+    target = await loadTarget({ model: TARGET_DIR, device: 'cuda', maxModelLen: 160, maxNumSeqs: 16, maxBatchTokens: 512 });
+    expect(target.device).toBe('cuda');
+  }, 120_000);
+  afterAll(() => target?.close());
+
+  it('prompt top-5 logits within 1e-3 relative, final hidden within 1e-4 of its scale, all 16 cases in one pass', async () => {
+    const seqs = cases.map((_, i) => target.newSequence(`case ${i}`));
+    try {
+      const res = await target.forward(cases.map((c, i) => ({ seq: seqs[i], tokens: c.prompt, want: 'all' as const })), { logits: true });
+      const V = target.vocabSize, H = target.hiddenSize;
+      cases.forEach((c, i) => {
+        for (const p of c.prompt_logits_top5) {
+          expect(topLogitError(res[i].logits!.subarray(p.pos * V, (p.pos + 1) * V), p.ids, p.logits), `case ${i} position ${p.pos}`).toBeLessThan(1e-3);
+        }
+        const last = res[i].hidden.subarray((c.prompt.length - 1) * H, c.prompt.length * H);
+        const scale = Math.max(...c.final_hidden_last.map(Math.abs));
+        expect(Math.max(...c.final_hidden_last.map((v, j) => Math.abs(v - last[j]))) / scale, `case ${i} final hidden`).toBeLessThan(1e-4);
+      });
+    } finally {
+      for (const s of seqs) s.close();
+    }
+  }, 120_000);
+
+  it('64 greedy tokens equal greedy_fp32 for every case (batch 16)', async () => {
+    const { generate } = await import('../../runtime/engine/generate.ts');
+    const { outputs } = await generate(target, cases.map((c) => c.prompt), { maxNewTokens: 64, stopTokenIds: [] });
+    const bad = outputs.flatMap((o, i) => {
+      const j = o.tokenIds.findIndex((t, k) => t !== cases[i].greedy_fp32[k]);
+      if (j < 0) return [];
+      const margin = cases[i].steps[j]?.margin;
+      return [`case ${i}: first difference at step ${j} (reference margin ${margin})`];
+    });
+    expect(bad).toEqual([]);
+  }, 240_000);
+});
