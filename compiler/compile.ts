@@ -10,6 +10,7 @@ import type { Graph } from './ir/graph.ts';
 import { graphNodes } from './ir/graph.ts';
 import { printGraph } from './ir/print.ts';
 import { fmtShape } from './ir/shape.ts';
+import { lowerTraining } from './passes/lower-training.ts';
 import { planArena } from './schedule/memory-plan.ts';
 import { scheduleGraph } from './schedule/schedule.ts';
 import { VERSION } from './version.ts';
@@ -48,7 +49,8 @@ function checkDims(g: Graph, maxDims: Readonly<Record<string, number>>): void {
 const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1');
 
 /** Compiles a graph to an ExecutionPlan: kernels scheduled, PTX emitted (sm_90), temporaries laid out in one arena. */
-export function compileProgram(graph: Graph, opts: CompileOptions): ExecutionPlan {
+export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPlan {
+  const graph = lowerTraining(source);
   const name = opts.name ?? graph.name;
   const maxDims = { ...opts.maxDims };
   checkDims(graph, maxDims);

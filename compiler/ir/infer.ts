@@ -201,6 +201,27 @@ export function inferNode(op: Op, src: readonly Node[], arg: Arg, dtype?: DType,
       if (num(op, arg, 'scale') <= 0) fail(op, 'scale must be > 0');
       return { dtype: 'f32', shape: q.shape };
     }
+    case 'stop_gradient': {
+      arity(op, src, 1);
+      return { dtype: src[0].dtype, shape: src[0].shape };
+    }
+    case 'one_hot': {
+      arity(op, src, 1);
+      const [ids] = src;
+      if (!isInt(ids.dtype)) fail(op, `ids must be integer, got ${desc(ids)}`);
+      const depth = int(op, arg, 'depth');
+      if (depth < 1) fail(op, `depth must be ≥ 1, got ${depth}`);
+      return { dtype: 'f32', shape: [...ids.shape, depth] };
+    }
+    case 'scatter_add': {
+      arity(op, src, 2);
+      const [u, ids] = src;
+      if (!isFloat(u.dtype) || u.shape.length !== 2) fail(op, `updates must be a float [M, R] tensor, got ${desc(u)}`);
+      if (!isInt(ids.dtype) || ids.shape.length !== 1 || ids.shape[0] !== u.shape[0]) fail(op, `ids must be an integer [${u.shape[0]}] tensor, got ${desc(ids)}`);
+      const rows = int(op, arg, 'rows');
+      if (rows < 1) fail(op, `rows must be ≥ 1, got ${rows}`);
+      return { dtype: 'f32', shape: [rows, u.shape[1]] };
+    }
   }
   return fail(op, 'no inference rule');
 }

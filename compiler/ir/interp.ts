@@ -14,7 +14,8 @@ import { evalMovement } from './interp-movement.ts';
 import { evalReduce } from './interp-reduce.ts';
 import { fmtShape, resolveShape } from './shape.ts';
 import { evalAttention, evalKvWrite } from './interp-decoder.ts';
-import { ELEMENTWISE, MOVEMENT, REDUCE, ROW } from './ops.ts';
+import { ELEMENTWISE, MOVEMENT, REDUCE, ROW, TRAINING } from './ops.ts';
+import { evalTraining } from './interp-train.ts';
 
 export type Params = ReadonlyMap<string, HostTensor>;
 export type Env = ReadonlyMap<string, number>;
@@ -60,6 +61,7 @@ export function evalNode(n: Node, src: readonly HostTensor[], env: Env): HostTen
   if (MOVEMENT.has(n.op)) return evalMovement(n, src, shape);
   if (n.op === 'kv_write') return evalKvWrite(src, false);
   if (n.op === 'attention') return evalAttention(n, src, shape);
+  if (TRAINING.has(n.op)) return evalTraining(n, src, shape);
   return evalContraction(n, src, shape);
 }
 

@@ -20,6 +20,9 @@ export const OPS = [
   // decoder state and attention (docs/targets.md): kv_write(cache, new, slots, positions) returns the cache
   // with new rows at [slot, position]; attention(q, k, v, slots, positions) {scale}: row n sees positions 0…p
   'kv_write', 'attention',
+  // training (compiler/autodiff/): stop_gradient(x) is x with no gradient; one_hot(ids) {depth} is f32[...ids, depth];
+  // scatter_add(updates[M, R], ids[M]) {rows} sums update row m into output row ids[m] of an f32[rows, R] zero table
+  'stop_gradient', 'one_hot', 'scatter_add',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -31,6 +34,7 @@ export const MOVEMENT: ReadonlySet<Op> = new Set<Op>(['reshape', 'broadcast', 'p
 export const REDUCE: ReadonlySet<Op> = new Set<Op>(['sum', 'reduce_max', 'argmax', 'topk_values', 'topk_indices']);
 export const ROW: ReadonlySet<Op> = new Set<Op>(['softmax', 'rms_norm', 'layer_norm']);
 export const DECODER: ReadonlySet<Op> = new Set<Op>(['kv_write', 'attention']);
+export const TRAINING: ReadonlySet<Op> = new Set<Op>(['stop_gradient', 'one_hot', 'scatter_add']);
 
 export const isOp = (s: string): s is Op => (OPS as readonly string[]).includes(s);
 
@@ -44,5 +48,5 @@ export const ARG_KEYS: Partial<Record<Op, readonly string[]>> = {
   sum: ['axis'], reduce_max: ['axis'], argmax: ['axis'], topk_values: ['k'], topk_indices: ['k'],
   rms_norm: ['eps'], layer_norm: ['eps'],
   reshape: ['shape'], broadcast: ['shape'], permute: ['perm'], slice: ['axis', 'start', 'end'], concat: ['axis'],
-  attention: ['scale'],
+  attention: ['scale'], one_hot: ['depth'], scatter_add: ['rows'],
 };

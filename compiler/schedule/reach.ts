@@ -67,6 +67,7 @@ function mapTerms(n: Node, t: readonly Term[]): Term[][] {
       const ir = n.src[1].shape.length;
       return [['o', ...t.slice(ir)], t.slice(0, ir)];
     }
+    case 'one_hot': return [t.slice(0, -1)];
   }
   return n.src.map(() => [...t]);
 }

@@ -92,6 +92,12 @@ class Gen {
         const table = this.want(DTYPES, [r.pick([5, 16, 100]), ...this.shape(r.int(0, 2))]);
         return Node.make('gather', [table, this.want(['i32', 'i64'], undefined, [1, 2])]);
       }
+      case 'stop_gradient': return Node.make(op, [this.want(DTYPES)]);
+      case 'one_hot': return Node.make(op, [this.want(['i32', 'i64'], undefined, [0, 2])], { depth: r.pick([1, 5, 16, 100]) });
+      case 'scatter_add': {
+        const u = this.want(FLOATS, undefined, [2, 2]);
+        return Node.make(op, [u, this.want(['i32', 'i64'], [u.shape[0]])], { rows: r.pick([1, 5, 16, 100]) });
+      }
       case 'reshape': {
         const x = this.want(DTYPES);
         const dims = [...x.shape];

@@ -130,6 +130,12 @@ class Builder {
         return Node.make(op, [a, this.want({ dtype: FLOATS, shape: op === 'matmul' ? [k, n] : [n, k] })]);
       }
       case 'gather': return Node.make('gather', [this.want({ rank: [1, 3] }), this.want({ dtype: INTS, rank: [0, 2] })]);
+      case 'stop_gradient': return Node.make(op, [this.want({})]);
+      case 'one_hot': return Node.make(op, [this.want({ dtype: INTS, rank: [0, 2] })], { depth: r.pick([1, 3, 7, 16]) });
+      case 'scatter_add': {
+        const u = this.want({ dtype: FLOATS, rank: [2, 2] });
+        return Node.make(op, [u, this.want({ dtype: INTS, shape: [u.shape[0]] })], { rows: r.pick([1, 4, 9]) });
+      }
       case 'reshape': {
         const x = this.want({});
         const dims = [...x.shape].sort(() => r.next() - 0.5);
@@ -165,8 +171,10 @@ class Builder {
         const n = this.dim(), hk = r.pick(STATIC), d = r.pick(STATIC);
         const rowsIdx = (): Node => this.want({ dtype: ['i32'], shape: [n] });
         const slots = rowsIdx(), pos = rowsIdx();
+        // one dtype and shape for both caches (attention needs k and v alike)
+        const kvType = r.pick(['f32', 'bf16', 'f16'] as DType[]), kvShape = [r.pick(STATIC), r.pick(STATIC), hk, d];
         const cache = (): Node => {
-          const c = this.leafInput(r.pick(['f32', 'bf16', 'f16'] as DType[]), [r.pick(STATIC), r.pick(STATIC), hk, d]);
+          const c = this.leafInput(kvType, kvShape);
           return Node.make('kv_write', [c, this.want({ dtype: FLOATS, shape: [n, hk, d] }), slots, pos]);
         };
         if (op === 'kv_write') return cache();

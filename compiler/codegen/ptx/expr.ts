@@ -71,6 +71,7 @@ export class ExprEmitter {
       case 'slice': return this.value(n.src[0], mapSlice(n, c));
       case 'concat': return this.concat(n, c);
       case 'gather': return this.gather(n, c);
+      case 'one_hot': return this.oneHot(n, c);
     }
     if (!ELEMENTWISE.has(n.op)) throw new Error(`codegen: ${n} is not materialized but cannot be inlined`);
     return emitElementwise(b, n, n.src.map((s) => this.value(s, c)));
@@ -112,6 +113,23 @@ export class ExprEmitter {
       res = emitSelect(b, regTypeOf(n.dtype), p, vals[i], res);
     }
     return res;
+  }
+
+  /** one_hot(ids)[i..., j] = ids[i...] == j ? 1 : 0 (ids outside [0, depth) give a zero row). */
+  private oneHot(n: Node, c: readonly Ix[]): string {
+    const b = this.env.b;
+    const ids = n.src[0];
+    const id = this.value(ids, c.slice(0, -1));
+    const j = ixOperand(b, c[c.length - 1]);
+    const p = b.reg('pred');
+    if (ids.dtype === 'i64') {
+      const j64 = b.reg('s64');
+      b.ins('cvt.u64.u32', j64, j);
+      b.ins('setp.eq.s64', p, id, j64);
+    } else b.ins('setp.eq.s32', p, id, j);
+    const out = b.reg('f32');
+    b.ins('selp.f32', out, '0f3F800000', '0f00000000', p);
+    return out;
   }
 
   /**

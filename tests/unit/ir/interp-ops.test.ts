@@ -540,6 +540,21 @@ describe('leaves, symbolic dims and bad inputs', () => {
   });
 });
 
+describe('training ops', () => {
+  it('stop_gradient is its operand; one_hot marks ids (out of range: a zero row); scatter_add sums rows by id', () => {
+    cover('stop_gradient', 'one_hot', 'scatter_add');
+    same(values(un('stop_gradient', v32([1.5, -2]))), [1.5, -2]);
+    const oh = un('one_hot', i32([2, 0, 5, -1]), { depth: 3 });
+    expect(oh.shape).toEqual([4, 3]);
+    same(values(oh), [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const u = tensor('f32', [3, 2], [1, 2, 10, 20, 100, 200]);
+    const y = ev((a, b) => Node.make('scatter_add', [a, b], { rows: 4 }), u, i32([3, 0, 3]));
+    expect(y.shape).toEqual([4, 2]);
+    same(values(y), [10, 20, 0, 0, 0, 0, 101, 202]);
+    expect(() => ev((a, b) => Node.make('scatter_add', [a, b], { rows: 2 }), u, i32([0, 2, 1]))).toThrow('scatter_add: index 2 at position 1 is outside [0, 2)');
+  });
+});
+
 it('every op of the op table has a hand-computed case above', () => {
   expect(OPS.filter((o) => !covered.has(o))).toEqual([]);
 });
