@@ -109,7 +109,7 @@ describe.each(['f32', 'bf16'] as const)('pycode-small with a %s cache', (kvDtype
       layers = config.numLayers; V = config.vocabSize; H = config.hiddenSize;
       cpu = createCpuTargetBackend(program.graph, weights, config.numLayers, config.vocabSize);
       const { createCudaTargetBackend } = await import('../../runtime/target/cuda-backend.ts');
-      cuda = await createCudaTargetBackend(program, weights, { maxTokens: 128, maxRows: 128, numLayers: config.numLayers, vocabSize: config.vocabSize });
+      cuda = await createCudaTargetBackend(program, weights, { maxTokens: 256, maxRows: 16, numLayers: config.numLayers, vocabSize: config.vocabSize });
     }, 120_000);
     afterAll(() => { cuda?.close(); cpu?.close(); });
 
