@@ -2,7 +2,7 @@
 import type { Node } from './node.ts';
 import type { HostTensor, TypedData } from './tensor-data.ts';
 import { fp8e4m3ToF32 } from './numerics.ts';
-import { allocData, hostTensor, reader } from './tensor-data.ts';
+import { allocData, floatArray, hostTensor, reader } from './tensor-data.ts';
 
 /** Every e4m3 code's value: an fp8 LM head is 500M weights, too many for per-element decoding. */
 const FP8_VALUES = Float32Array.from({ length: 256 }, (_, c) => fp8e4m3ToF32(c));
@@ -11,7 +11,7 @@ const FP8_VALUES = Float32Array.from({ length: 256 }, (_, c) => fp8e4m3ToF32(c))
 function weightRow(w: HostTensor, row: number, k: number, out: Float32Array): void {
   const off = row * k;
   if (w.dtype === 'f32') { out.set((w.data as Float32Array).subarray(off, off + k)); return; }
-  if (w.dtype === 'bf16') {
+  if (w.dtype === 'bf16' && out instanceof Float32Array) {
     const src = w.data as Uint16Array;
     const u = new Uint32Array(out.buffer, out.byteOffset, k);
     for (let i = 0; i < k; i++) u[i] = src[off + i] << 16;
@@ -29,7 +29,9 @@ function weightRow(w: HostTensor, row: number, k: number, out: Float32Array): vo
 function asF32(t: HostTensor): Float32Array {
   if (t.dtype === 'f32') return t.data as Float32Array;
   const r = reader(t);
-  return Float32Array.from({ length: t.data.length }, (_, i) => r(i));
+  const out = floatArray(t.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = r(i);
+  return out;
 }
 
 export function evalContraction(n: Node, src: readonly HostTensor[], shape: number[]): HostTensor {
@@ -51,10 +53,10 @@ export function evalContraction(n: Node, src: readonly HostTensor[], shape: numb
   const x = asF32(a);
   const k = a.shape[a.shape.length - 1];
   const m = k === 0 ? 0 : x.length / k;
-  const out = new Float32Array(shape.reduce((p, q) => p * q, 1));
+  const out = floatArray(shape.reduce((p, q) => p * q, 1));
   if (n.op === 'linear') {
     const nOut = b.shape[0];
-    const wrow = new Float32Array(k);
+    const wrow = floatArray(k);
     for (let j = 0; j < nOut; j++) {
       weightRow(b, j, k, wrow);
       for (let i = 0; i < m; i++) {

@@ -2,14 +2,14 @@
 // output element, in update order, one rounding on store).
 import type { Node } from './node.ts';
 import type { HostTensor } from './tensor-data.ts';
-import { hostTensor, reader } from './tensor-data.ts';
+import { floatArray, hostTensor, reader } from './tensor-data.ts';
 
 export function evalTraining(n: Node, src: readonly HostTensor[], shape: number[]): HostTensor {
   if (n.op === 'stop_gradient') return src[0];
   if (n.op === 'one_hot') {
     const depth = n.argOf<number>('depth');
     const r = reader(src[0]);
-    const out = new Float32Array(src[0].data.length * depth);
+    const out = floatArray(src[0].data.length * depth);
     for (let i = 0; i < src[0].data.length; i++) {
       const id = r(i);
       if (id >= 0 && id < depth) out[i * depth + id] = 1;
@@ -28,7 +28,9 @@ export function evalTraining(n: Node, src: readonly HostTensor[], shape: number[
       const o = id * R, s = m * R;
       for (let j = 0; j < R; j++) acc[o + j] += ru(s + j);
     }
-    return hostTensor('f32', shape, Float32Array.from(acc));
+    const out = floatArray(acc.length);
+    out.set(acc);
+    return hostTensor('f32', shape, out);
   }
   throw new Error(`not a training op: ${n.op}`);
 }

@@ -15,9 +15,25 @@ export interface HostTensor {
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+let wideF32 = false;
+
+/**
+ * Run `fn` with f32 values held in float64 storage (the "f64 interpreter"): every f32 result the
+ * interpreter computes keeps its float64 value instead of rounding. For gradient checks against finite
+ * differences, which f32 rounding would swamp; nothing else uses it.
+ */
+export function withF64<T>(fn: () => T): T {
+  const was = wideF32;
+  wideF32 = true;
+  try { return fn(); } finally { wideF32 = was; }
+}
+
+/** Storage for n f32 values: a Float32Array, or a Float64Array inside {@link withF64}. */
+export const floatArray = (n: number): Float32Array => (wideF32 ? new Float64Array(n) as unknown as Float32Array : new Float32Array(n));
+
 export function allocData(dtype: DType, n: number): TypedData {
   switch (dtype) {
-    case 'f32': return new Float32Array(n);
+    case 'f32': return floatArray(n);
     case 'f16': case 'bf16': return new Uint16Array(n);
     case 'fp8e4m3': case 'bool': return new Uint8Array(n);
     case 'i32': return new Int32Array(n);

@@ -1,0 +1,123 @@
+// The teacher-forced training form of any drafter, with no drafter-specific code: the drafter's graph
+// (hidden: f32[B, H], tokens: i32[B] → draft: i32[B, n], draft = stack of n argmax heads) is rebuilt with
+// every head's argmax replaced by the true next token (input labels: i32[M, n], column k = the token head
+// k must predict, which is also what step k+1 embeds), B bound to the M rows of a batch (batch ×
+// positions: teacher forcing makes positions independent rows), weights as f32 master copies, and
+// loss = Σ_k mean over rows of cross-entropy(logits_k, labels[:, k]) (ArcticTraining's loss). The output
+// graph computes the loss, each head's loss and the gradient of every weight.
+import type { Graph, GraphOutput } from '../ir/graph.ts';
+import { makeGraph, toposort } from '../ir/graph.ts';
+import { IRError } from '../ir/errors.ts';
+import { isFloat } from '../ir/dtype.ts';
+import { Node } from '../ir/node.ts';
+import type { Arg, ArgValue } from '../ir/ops.ts';
+import type { Shape } from '../ir/shape.ts';
+import { gradients } from './grad.ts';
+import { expandAxis, konst } from './vjp.ts';
+
+export interface TrainingForm {
+  /** inputs hidden f32[M, H], tokens i32[M], labels i32[M, n]; outputs loss f32[], loss_heads f32[n], g0… */
+  readonly graph: Graph;
+  /** the drafter's weights in order, with their f32 shapes; gradient i is output `g${i}` */
+  readonly params: readonly { readonly name: string; readonly shape: readonly number[]; readonly output: string }[];
+  readonly rows: number;
+  readonly nPredict: number;
+  readonly hiddenSize: number;
+  readonly vocabSize: number;
+}
+
+/** The argmax head behind each column of the draft output, in order. */
+export function draftHeads(g: Graph): Node[] {
+  const draft = g.outputs.find((o) => o.name === 'draft')?.node;
+  if (!draft) throw new IRError(`training form of ${g.name}: the drafter has no "draft" output`);
+  const strip = (n: Node): Node => { let x = n; while (x.op === 'reshape' || x.op === 'cast') x = x.src[0]; return x; };
+  const cols = draft.op === 'concat' && draft.argOf<number>('axis') === draft.shape.length - 1 ? draft.src : [draft];
+  const heads = cols.map(strip);
+  heads.forEach((h, k) => {
+    if (h.op !== 'argmax' || h.argOf<number>('axis') !== h.src[0].shape.length - 1) {
+      throw new IRError(`training form of ${g.name}: draft column ${k} is ${h}, not the argmax of a head's logits over the vocabulary`);
+    }
+  });
+  return heads;
+}
+
+const bindShape = (s: Shape, dim: string, size: number): Shape => s.map((d) => (d === dim ? size : d));
+function bindArg(arg: Arg, dim: string, size: number): Arg {
+  if (!arg) return arg;
+  const out: Record<string, ArgValue> = {};
+  for (const [k, v] of Object.entries(arg)) out[k] = k === 'shape' && Array.isArray(v) ? v.map((d) => (d === dim ? size : d)) : v;
+  return out;
+}
+
+/** −log softmax(x)[label] per row of x[M, V]: logsumexp with a stop-gradient max, minus the label's logit. */
+export function crossEntropyRows(x: Node, labels: Node): Node {
+  const ax = x.shape.length - 1;
+  const V = x.shape[ax] as number;
+  const m = Node.make('stop_gradient', [Node.make('reduce_max', [x], { axis: ax })]);
+  const e = Node.make('exp', [Node.make('sub', [x, expandAxis(m, x.shape, ax)])]);
+  const lse = Node.make('add', [Node.make('log', [Node.make('sum', [e], { axis: ax })]), m]);
+  const picked = Node.make('sum', [Node.make('mul', [x, Node.make('one_hot', [labels], { depth: V })])], { axis: ax });
+  return Node.make('sub', [lse, picked]);
+}
+
+export function trainingForm(drafter: Graph, o: { rows: number }): TrainingForm {
+  const M = o.rows;
+  if (!Number.isInteger(M) || M < 1) throw new RangeError(`training form: rows must be a positive integer, got ${M}`);
+  const heads = draftHeads(drafter);
+  const n = heads.length;
+  const hidden = drafter.inputs.find((i) => i.argOf<string>('name') === 'hidden');
+  const tokens = drafter.inputs.find((i) => i.argOf<string>('name') === 'tokens');
+  if (!hidden || !tokens) throw new IRError(`training form of ${drafter.name}: a drafter takes hidden: f32[B, H] and tokens: i32[B]`);
+  const bdim = tokens.shape[0];
+  if (typeof bdim !== 'string') throw new IRError(`training form of ${drafter.name}: tokens must be i32[B] with a symbolic batch dim`);
+  const labels = Node.make('input', [], { name: 'labels' }, 'i32', [M, n]);
+  const labelCol = (k: number): Node => Node.make('reshape', [Node.make('slice', [labels], { axis: 1, start: k, end: k + 1 })], { shape: [M] });
+  const memo = new Map<Node, Node>();
+  heads.forEach((h, k) => memo.set(h, labelCol(k)));
+  const inputs: Node[] = [];
+  const params: Node[] = [];
+  const rebuild = (root: Node): Node => {
+    for (const x of toposort([root])) {
+      if (memo.has(x)) continue;
+      let y: Node;
+      if (x.op === 'input') {
+        y = Node.make('input', [], x.arg, x.dtype, bindShape(x.shape, bdim, M));
+        inputs.push(y);
+      } else if (x.op === 'param') {
+        y = Node.make('param', [], x.arg, isFloat(x.dtype) ? 'f32' : x.dtype, x.shape);
+        params.push(y);
+      } else if (x.op === 'const') y = Node.make('const', [], x.arg, x.dtype, bindShape(x.shape, bdim, M));
+      else {
+        const src = x.src.map((s) => memo.get(s)!);
+        if (x.op === 'cast') y = src[0].dtype === x.dtype ? src[0] : Node.make('cast', src, null, x.dtype);
+        else y = Node.make(x.op, src, bindArg(x.arg, bdim, M));
+      }
+      memo.set(x, y);
+    }
+    return memo.get(root)!;
+  };
+  const logits = heads.map((h) => rebuild(h.src[0]));
+  const V = logits[0].shape[1];
+  logits.forEach((l, k) => {
+    if (l.shape.length !== 2 || l.shape[0] !== M || !isFloat(l.dtype)) throw new IRError(`training form of ${drafter.name}: head ${k}'s logits are ${l}, expected [rows, V]`);
+  });
+  const headLoss = logits.map((l, k) => {
+    const ce = crossEntropyRows(l.dtype === 'f32' ? l : Node.make('cast', [l], null, 'f32'), labelCol(k));
+    return Node.make('mul', [Node.make('sum', [ce], { axis: 0 }), konst(1 / M, [])]);
+  });
+  const loss = headLoss.reduce((a, b) => Node.make('add', [a, b]));
+  const uniq = [...new Set(params)].sort((a, b) => a.argOf<string>('name').localeCompare(b.argOf<string>('name')));
+  const grads = gradients(loss, uniq);
+  const hIn = inputs.find((i) => i.argOf<string>('name') === 'hidden') ?? Node.make('input', [], { name: 'hidden' }, 'f32', bindShape(hidden.shape, bdim, M));
+  const tIn = inputs.find((i) => i.argOf<string>('name') === 'tokens') ?? Node.make('input', [], { name: 'tokens' }, 'i32', [M]);
+  const stacked = Node.make('concat', headLoss.map((l) => Node.make('reshape', [l], { shape: [1] })), { axis: 0 });
+  const outputs: GraphOutput[] = [
+    { name: 'loss', node: loss }, { name: 'loss_heads', node: stacked },
+    ...uniq.map((p, i) => ({ name: `g${i}`, node: grads.get(p)! })),
+  ];
+  return {
+    graph: makeGraph(`${drafter.name}_train`, [hIn, tIn, labels], outputs),
+    params: uniq.map((p, i) => ({ name: p.argOf<string>('name'), shape: p.shape as number[], output: `g${i}` })),
+    rows: M, nPredict: n, hiddenSize: hIn.shape[1] as number, vocabSize: V as number,
+  };
+}
