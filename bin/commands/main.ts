@@ -18,6 +18,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   opt: { summary: 'run passes on a textual IR file and print the result', load: () => import('./opt.ts') },
   new: { summary: 'scaffold a draft architecture: DSL file, random-weight generator, test', load: () => import('./new.ts') },
   generate: { summary: 'continue prompts with a Llama target model, with or without speculation', load: () => import('./generate.ts') },
+  serve: { summary: 'an OpenAI-compatible server (vLLM routes) with speculative decoding', load: () => import('./serve.ts') },
   bench: { summary: 'time proposals of a checkpoint on a device', load: () => import('./bench.ts') },
 };
 

@@ -1,0 +1,93 @@
+// arcticc serve --model DIR [--speculative-config JSON] [--host 127.0.0.1] [--port 8000] [--max-model-len N]
+//   [--max-num-seqs N] [--api-key KEY] [--device cpu|cuda|auto] [--served-model-name NAME]
+import { z } from 'zod';
+import { loadEngine } from '../../runtime/engine/load-engine.ts';
+import { startServer } from '../../runtime/serve/index.ts';
+import { Tokenizer } from '../../runtime/tokenizer/index.ts';
+import { VERSION } from '../../compiler/version.ts';
+import type { Command, CommandContext } from './shared.ts';
+import { parseOptions } from './shared.ts';
+
+const usage = `usage: arcticc serve --model DIR [options]
+
+An OpenAI-compatible server (vLLM's routes and wire format) with speculative decoding and continuous batching:
+POST /v1/completions, /v1/chat/completions (models with a chat template), /tokenize, /detokenize;
+GET /v1/models, /health, /version, /metrics (Prometheus, vLLM's metric names).
+
+options:
+  --model DIR               a Hugging Face LlamaForCausalLM folder with tokenizer.json
+  --speculative-config J    as vLLM takes it, e.g. '{"method": "arctic", "model": "DIR", "enable_suffix_decoding": true}'
+  --host H                  address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)
+  --port P                  (default 8000; 0 picks a free port)
+  --max-model-len N         positions per request, prompt + output (default: max_position_embeddings)
+  --max-num-seqs N          requests running at once = KV-cache slots (default 16)
+  --max-queue-len N         requests waiting for a slot before new ones get 503 (default 4 × max-num-seqs)
+  --api-key KEY             require "Authorization: Bearer KEY" on /v1 routes (or set ARCTICC_API_KEY)
+  --device D                cpu | cuda | auto (default auto)
+  --served-model-name NAME  the model id clients send (default: the --model path)
+  --max-body-bytes N        request body limit (default 4194304)
+
+SIGTERM or SIGINT drains: new requests get 503, running ones finish, then the server exits (0).
+exit codes: 1 bad input (model folder, speculative config, port in use), 2 usage.
+
+example:
+  arcticc serve --model tests/fixtures/target/pycode-small --device cpu --max-model-len 256 \
+    --speculative-config '{"method": "arctic", "model": "tests/fixtures/target/pycode-small-lstm", "enable_suffix_decoding": true}'
+`;
+
+const Options = z.object({
+  model: z.string({ error: 'is required (a model folder)' }),
+  'speculative-config': z.string().optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8000),
+  'max-model-len': z.coerce.number().int().min(2).optional(),
+  'max-num-seqs': z.coerce.number().int().positive().default(16),
+  'max-queue-len': z.coerce.number().int().min(0).optional(),
+  'api-key': z.string().min(1).optional(),
+  device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
+  'served-model-name': z.string().min(1).optional(),
+  'max-body-bytes': z.coerce.number().int().positive().optional(),
+});
+
+async function run(argv: string[], ctx: CommandContext): Promise<void> {
+  const { values: o } = parseOptions('serve', argv, {
+    model: { type: 'string', short: 'm' }, 'speculative-config': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+    'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, 'max-queue-len': { type: 'string' }, 'api-key': { type: 'string' },
+    device: { type: 'string' }, 'served-model-name': { type: 'string' }, 'max-body-bytes': { type: 'string' },
+  }, Options);
+  const tokenizer = await Tokenizer.fromDir(o.model);
+  const engine = await loadEngine({
+    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quiet: true,
+    speculativeConfig: o['speculative-config'],
+  });
+  let server;
+  try {
+    server = await startServer({
+      engine: engine.engine, tokenizer, modelPath: o.model, modelName: o['served-model-name'], host: o.host, port: o.port,
+      maxNumSeqs: o['max-num-seqs'], maxQueueLen: o['max-queue-len'], apiKey: o['api-key'] ?? process.env.ARCTICC_API_KEY ?? null,
+      maxBodyBytes: o['max-body-bytes'], version: VERSION,
+    });
+  } catch (e) {
+    engine.close();
+    throw e;
+  }
+  const t = engine.target;
+  ctx.err(`arcticc serve: ${server.context.modelName} on ${t.deviceDescription}; speculation: ${engine.description}; max-model-len ${t.maxModelLen}, max-num-seqs ${t.maxNumSeqs}`);
+  ctx.err(`arcticc serve: listening on ${server.url}${server.context.chat ? '' : ' (no chat template: /v1/chat/completions answers 400)'}`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      ctx.err(`arcticc serve: ${sig}: draining ${server.core.numRunning} running and ${server.core.numWaiting} waiting requests`);
+      process.off('SIGTERM', onTerm); process.off('SIGINT', onInt);
+      // a second signal stops at once
+      const hard = () => { void server.close(); };
+      process.once('SIGTERM', hard); process.once('SIGINT', hard);
+      void server.shutdown().then(resolve);
+    };
+    const onTerm = () => onSignal('SIGTERM'), onInt = () => onSignal('SIGINT');
+    process.on('SIGTERM', onTerm); process.on('SIGINT', onInt);
+  });
+  engine.close();
+  ctx.err('arcticc serve: stopped');
+}
+
+export const command: Command = { usage, run };

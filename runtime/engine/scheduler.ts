@@ -1,0 +1,290 @@
+// The step-driven engine core: requests join at any time (a bounded FIFO waiting queue), are admitted into
+// KV slots at step boundaries (continuous batching), and leave when they finish or are cancelled. One loop
+// steps while work exists and sleeps otherwise. Each step: one batched draft call for the running requests,
+// one target pass over each request's last token plus its draft (new requests are prefilled in the same
+// pass), acceptance per request (greedy or sampled, with the request's own parameters and random stream),
+// KV rollback of rejected positions (copy-free), and the drafter fed the final-norm hidden state of the
+// position that produced the last accepted or bonus token, with that token (spec §3.2).
+import { AcceptanceMetrics } from '../decoding/metrics.ts';
+import type { Draft, DraftSource, ProposeInput, Proposer } from '../decoding/proposer.ts';
+import { verifySampling } from '../decoding/verifier.ts';
+import { TargetError } from '../target/kv-slots.ts';
+import { checkSampling, chooseToken, samplingProbs } from '../target/sampling.ts';
+import type { ForwardItem, TargetModel } from '../target/target-model.ts';
+import type { RequestParams } from './request.ts';
+import { EngineRequest } from './request.ts';
+import type { EngineSpeculativeConfig } from './speculative-config.ts';
+import { draftLimit } from './speculative-config.ts';
+
+/** Totals over the steps that admitted no request (decode/verify only); steps that prefilled are counted apart. */
+export interface StepTimes { draftMs: number; verifyMs: number; hostMs: number; steps: number; prefillSteps: number; prefillMs: number }
+
+export interface CoreOptions {
+  /** at most this many requests run at once (default and cap: the target's KV slots) */
+  readonly maxRunning?: number;
+  /** requests that may wait for a slot; add() beyond it throws QueueFullError (default unbounded) */
+  readonly maxWaiting?: number;
+}
+
+export interface DrafterParts {
+  readonly target: TargetModel;
+  readonly proposer: Proposer | null;
+  readonly config: EngineSpeculativeConfig | null;
+  readonly maxDraftTokens: number;
+}
+
+export class QueueFullError extends Error {
+  override name = 'QueueFullError';
+}
+
+export class EngineClosedError extends Error {
+  override name = 'EngineClosedError';
+}
+
+/** Called after every step with what it verified, for metrics. */
+export type StepListener = (s: { drafts: number; draftTokens: number; acceptedTokens: number; newTokens: number; running: number; waiting: number }) => void;
+
+export class EngineCore {
+  readonly target: TargetModel;
+  readonly proposer: Proposer | null;
+  readonly config: EngineSpeculativeConfig | null;
+  readonly maxDraftTokens: number;
+  readonly maxRunning: number;
+  readonly maxWaiting: number;
+  /** cumulative over every step of this core */
+  readonly acceptance = new AcceptanceMetrics();
+  readonly acceptanceBySource = new Map<DraftSource, AcceptanceMetrics>();
+  readonly times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0 };
+  onStep: StepListener | null = null;
+
+  readonly #waiting: EngineRequest[] = [];
+  readonly #running: EngineRequest[] = [];
+  #nextId = 0;
+  #loop: Promise<void> | null = null;
+  #accepting = true;
+
+  constructor(parts: DrafterParts, o: CoreOptions = {}) {
+    this.target = parts.target;
+    this.proposer = parts.proposer;
+    this.config = parts.config;
+    this.maxDraftTokens = parts.maxDraftTokens;
+    const maxRunning = o.maxRunning ?? Infinity;
+    if (!(maxRunning >= 1)) throw new RangeError(`engine: maxRunning must be ≥ 1, got ${o.maxRunning}`);
+    this.maxRunning = maxRunning;
+    this.maxWaiting = o.maxWaiting ?? Infinity;
+    if (!(this.maxWaiting >= 0)) throw new RangeError(`engine: maxWaiting must be ≥ 0, got ${o.maxWaiting}`);
+  }
+
+  get numRunning(): number { return this.#running.length; }
+  get numWaiting(): number { return this.#waiting.length; }
+  /** requests admitted or queued, not yet finished */
+  get numUnfinished(): number { return this.#running.length + this.#waiting.length; }
+  get accepting(): boolean { return this.#accepting; }
+  /** room left in the waiting queue, counting the free running places that admission fills first */
+  get capacity(): number {
+    const freeRunning = Math.max(0, Math.min(this.maxRunning, this.target.slots.count) - this.#running.length);
+    return freeRunning + this.maxWaiting - this.#waiting.length;
+  }
+
+  /**
+   * Queue one request (validated first: non-empty, in the vocabulary, room for output within max-model-len).
+   * The loop starts if it is idle. Throws QueueFullError when the waiting queue is full.
+   */
+  add(prompt: readonly number[], params: RequestParams): EngineRequest {
+    if (!this.#accepting) throw new EngineClosedError('engine: shutting down, no new requests');
+    const name = params.name ?? `request ${this.#nextId}`;
+    checkPrompt(this.target, prompt, name);
+    if (!Number.isInteger(params.maxNewTokens) || params.maxNewTokens < 1) throw new RangeError(`${name}: max-new-tokens must be a positive integer, got ${params.maxNewTokens}`);
+    checkSampling(params, name);
+    if (this.capacity < 1) throw new QueueFullError(`engine: ${this.#running.length} requests running and ${this.#waiting.length} waiting (the queue holds ${this.maxWaiting}); try again later`);
+    const r = new EngineRequest(this.#nextId++, prompt, params, (x) => this.#cancelled(x));
+    this.#waiting.push(r);
+    this.#kick();
+    return r;
+  }
+
+  /** Resolves when nothing is running or waiting (the loop went idle). */
+  async idle(): Promise<void> {
+    while (this.#loop) await this.#loop;
+  }
+
+  /** Stop accepting requests and wait for the admitted and queued ones to finish. */
+  async drain(): Promise<void> {
+    this.#accepting = false;
+    await this.idle();
+  }
+
+  /** Cancel everything (running requests free their slots at the next step boundary) and wait. */
+  async abortAll(): Promise<void> {
+    this.#accepting = false;
+    for (const r of [...this.#waiting, ...this.#running]) r.cancel();
+    await this.idle();
+  }
+
+  #cancelled(r: EngineRequest): void {
+    const i = this.#waiting.indexOf(r);
+    if (i >= 0) { this.#waiting.splice(i, 1); r.finish('abort'); }
+    // a running request is removed at the next step boundary
+  }
+
+  #kick(): void {
+    if (this.#loop) return;
+    this.#loop = (async () => {
+      try {
+        while (this.#running.length > 0 || this.#waiting.length > 0) {
+          try {
+            await this.step();
+          } catch (e) {
+            this.#failAll(e as Error);
+          }
+          // let I/O (new requests, client disconnects, stream writes) run between steps
+          if (this.#running.length > 0 || this.#waiting.length > 0) await new Promise<void>((r) => setImmediate(r));
+        }
+      } finally {
+        this.#loop = null;
+      }
+    })();
+  }
+
+  #release(r: EngineRequest): void {
+    r.seq?.close();
+    if (r.state === 'running') this.proposer?.stopRequest(r.id);
+  }
+
+  #failAll(e: Error): void {
+    for (const r of this.#running.splice(0)) { this.#release(r); r.fail(e); }
+    for (const r of this.#waiting.splice(0)) r.fail(e);
+  }
+
+  /** Append a step's tokens to r, cut at a stop token, max-new-tokens or max-model-len. */
+  #append(r: EngineRequest, toks: readonly number[]): void {
+    const p = r.params, t = this.target;
+    let n = toks.length;
+    let reason: 'stop' | 'length' | null = null;
+    for (let i = 0; i < n; i++) if (p.stopTokenIds.includes(toks[i])) { n = i + 1; reason = 'stop'; break; }
+    n = Math.min(n, p.maxNewTokens - r.numOutput);
+    const got = toks.slice(0, n);
+    r.tokens.push(...got);
+    this.proposer?.onTokens(r.id, got);
+    // prompt + output ≤ max-model-len, as vLLM counts it
+    if (!reason && (r.numOutput >= p.maxNewTokens || r.tokens.length >= t.maxModelLen)) reason = 'length';
+    if (reason) r.finishReason = reason;
+    r.emit(got, reason);
+  }
+
+  /** One engine step: retire cancelled requests, draft, admit, verify/prefill in one target pass, accept. */
+  async step(): Promise<void> {
+    const t = this.target;
+    const running = this.#running;
+    const stepStart = performance.now();
+    for (let i = running.length - 1; i >= 0; i--) {
+      const r = running[i];
+      if (r.cancelled) { this.#release(r); running.splice(i, 1); r.finish('abort'); }
+    }
+    // drafts for the running requests (the first `limit` of them), capped by what can still be used
+    const limit = draftLimit(this.config, running.length);
+    let drafts: Draft[] = running.map(() => ({ tokens: new Int32Array(0), source: 'none' as const }));
+    let draftMs = 0;
+    if (this.proposer && limit > 0) {
+      const inputs: ProposeInput[] = running.slice(0, limit).map((r) => ({ requestId: r.id, tokens: Int32Array.from(r.tokens), hidden: r.hidden }));
+      const d0 = performance.now();
+      const got = await this.proposer.propose(inputs);
+      draftMs = performance.now() - d0;
+      drafts = [...got, ...drafts.slice(limit)];
+    }
+    const items: ForwardItem[] = [];
+    const ks: number[] = [];
+    running.forEach((r, i) => {
+      const room = Math.min(r.params.maxNewTokens - r.numOutput, t.maxModelLen - r.tokens.length) - 1;
+      const k = Math.max(0, Math.min(drafts[i].tokens.length, this.maxDraftTokens, room));
+      ks.push(k);
+      items.push({ seq: r.seq!, tokens: [r.tokens[r.tokens.length - 1], ...drafts[i].tokens.subarray(0, k)], want: 'all' });
+    });
+    const fresh: EngineRequest[] = [];
+    const cap = Math.min(this.maxRunning, t.slots.count);
+    while (this.#waiting.length > 0 && t.slots.available > 0 && running.length + fresh.length < cap) {
+      const r = this.#waiting.shift()!;
+      r.seq = t.newSequence(r.name);
+      r.state = 'running';
+      r.startMs = stepStart;
+      fresh.push(r);
+      this.proposer?.startRequest(r.id, r.prompt);
+      items.push({ seq: r.seq, tokens: r.prompt, want: 'last' });
+    }
+    if (items.length === 0) {
+      if (this.#waiting.length > 0) throw new TargetError(`engine: ${this.#waiting.length} requests wait but all ${t.slots.count} KV-cache slots are held outside this engine`);
+      return;
+    }
+    const sampling = [...running, ...fresh].some((r) => (r.params.temperature ?? 0) > 0);
+    const v0 = performance.now();
+    let res;
+    try {
+      res = await t.forward(items, { logits: sampling });
+    } catch (e) {
+      // the fresh requests hold slots but are not in `running` yet
+      for (const r of fresh) { this.#release(r); r.fail(e as Error); }
+      throw e;
+    }
+    const verifyMs = performance.now() - v0;
+    const V = t.vocabSize, H = t.hiddenSize;
+    let drafted = 0, draftTokens = 0, acceptedTokens = 0, newTokens = 0;
+    running.forEach((r, i) => {
+      const out = res[i], k = ks[i], draft = drafts[i].tokens.subarray(0, k), p = r.params;
+      let accepted: number, toks: number[];
+      if (!((p.temperature ?? 0) > 0)) {
+        accepted = 0;
+        while (accepted < k && draft[accepted] === out.nextTokens[accepted]) accepted++;
+        toks = [...draft.subarray(0, accepted), out.nextTokens[accepted]];
+      } else {
+        const probs = new Float64Array((k + 1) * V);
+        for (let j = 0; j <= k; j++) probs.set(samplingProbs(out.logits!.subarray(j * V, (j + 1) * V), p), j * V);
+        const v = verifySampling(draft, probs, V, p.rng);
+        accepted = v.accepted;
+        toks = [...v.tokens];
+      }
+      if (k > 0) {
+        r.metrics.observe(k, accepted);
+        this.acceptance.observe(k, accepted);
+        const src = drafts[i].source;
+        let m = this.acceptanceBySource.get(src);
+        if (!m) { m = new AcceptanceMetrics(); this.acceptanceBySource.set(src, m); }
+        m.observe(k, accepted);
+        drafted++; draftTokens += k; acceptedTokens += accepted;
+      }
+      // cached: last + k drafts; keep last + accepted (the new target token is fed next step)
+      r.seq!.rollback(k - accepted);
+      r.hidden = out.hidden.slice(accepted * H, (accepted + 1) * H);
+      const before = r.numOutput;
+      this.#append(r, toks);
+      newTokens += r.numOutput - before;
+    });
+    fresh.forEach((r, j) => {
+      const out = res[running.length + j];
+      r.hidden = out.hidden.slice(0, H);
+      this.#append(r, [chooseToken(out.logits ?? [], out.nextTokens[0], r.params, r.params.rng)]);
+      newTokens++;
+    });
+    running.push(...fresh);
+    for (let i = running.length - 1; i >= 0; i--) {
+      const r = running[i];
+      if (r.finishReason) { this.#release(r); running.splice(i, 1); r.finish(r.finishReason); }
+    }
+    const tm = this.times;
+    if (fresh.length > 0) { tm.prefillSteps++; tm.prefillMs += performance.now() - stepStart; } else {
+      tm.steps++;
+      tm.draftMs += draftMs;
+      tm.verifyMs += verifyMs;
+      tm.hostMs += performance.now() - stepStart - draftMs - verifyMs;
+    }
+    this.onStep?.({ drafts: drafted, draftTokens, acceptedTokens, newTokens, running: running.length, waiting: this.#waiting.length });
+  }
+}
+
+/** A prompt the target can run: non-empty, in the vocabulary, leaving room for output within max-model-len. */
+export function checkPrompt(t: TargetModel, p: readonly number[], name: string): void {
+  if (!Array.isArray(p) || p.length === 0) throw new TargetError(`${name}: empty (a prompt needs at least one token)`);
+  if (p.length >= t.maxModelLen) throw new TargetError(`${name}: ${p.length} tokens leave no room for output within max-model-len ${t.maxModelLen}`);
+  p.forEach((id, j) => {
+    if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) throw new TargetError(`${name}: token ${j} is ${id}, outside the vocabulary [0, ${t.vocabSize})`);
+  });
+}
