@@ -3,7 +3,9 @@
 # peer, then bench/gpu-bench.ts, which prints the summary table last. Everything lands in $OUT
 # (default bench/out): gpu-check.log, gpu-tests.json, peer-torch.json, gpu-bench.json.
 #   source .gpu/env.sh && bash bench/gpu-check.sh [vitest file filters…]
-# GPU_CHECK_BENCH=0 skips the benchmark and the peer; GPU_CHECK_TESTS=0 skips the tests.
+# GPU_CHECK_BENCH=0 skips the draft benchmark and its peer; GPU_CHECK_TESTS=0 skips the tests;
+# GPU_CHECK_E2E=0 skips the end-to-end table (bench/e2e.ts and its PyTorch peers, e2e.json, peer-e2e.json);
+# E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-bench/out}
@@ -27,6 +29,15 @@ if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
   node bench/gpu-bench.ts --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
   bench_rc=${PIPESTATUS[0]}
   [ "$bench_rc" = 0 ] || { echo "gpu-bench failed (exit $bench_rc)" | tee -a "$LOG"; exit "$bench_rc"; }
+fi
+if [ "${GPU_CHECK_E2E:-1}" != 0 ]; then
+  say "end-to-end peers (PyTorch)"
+  PYTHONUNBUFFERED=1 python3 bench/peer_e2e.py --model tests/fixtures/target/pycode-small --workloads tests/fixtures/target/data/workloads-dev.json \
+    --out "$OUT/peer-e2e.json" ${PEER_E2E_ARGS:-} 2>&1 | tee -a "$LOG"
+  say "end-to-end table"
+  node bench/e2e.ts --device cuda --peer "$OUT/peer-e2e.json" --out "$OUT/e2e.json" ${E2E_ARGS:-} 2>&1 | tee -a "$LOG"
+  e2e_rc=${PIPESTATUS[0]}
+  [ "$e2e_rc" = 0 ] || { echo "e2e failed (exit $e2e_rc)" | tee -a "$LOG"; exit "$e2e_rc"; }
 fi
 [ "$tests_rc" = 0 ] || echo "GPU tests FAILED (exit $tests_rc); see $OUT/gpu-check.log" | tee -a "$LOG"
 exit "$tests_rc"
