@@ -63,6 +63,27 @@ describe('decoder scheduling', () => {
     expect(plan.buffers.some((b) => b.kind === 'output' && b.name?.startsWith('k_cache'))).toBe(false);
   });
 
+  it('keeps the state through an artifact round trip, and the plan checks clean', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { readArtifact, writeArtifact } = await import('../../../compiler/artifact.ts');
+    const { planProblems } = await import('../../../compiler/codegen/plan-check.ts');
+    const plan = compileProgram(llamaGraph(tinyLlama()), { maxDims: { N: 8, M: 2 } });
+    expect(planProblems(plan)).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'arcticc-state-'));
+    try {
+      writeArtifact(dir, plan);
+      const back = readArtifact(dir);
+      expect(back.state).toEqual(plan.state);
+      expect(back.buffers.filter((b) => b.kind === 'state')).toHaveLength(4);
+      expect(planProblems(back)).toEqual([]);
+      expect(planProblems({ ...back, state: [] })).toContainEqual(expect.stringMatching(/\(state:kv_0_key\): a state buffer that no state entry names/));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('schedules a Llama layer as norm, QKV GEMM, one scatter (k with RoPE, v), attention (q RoPE inlined), …', () => {
     const s = scheduleGraph(llamaGraph(tinyLlama({ numLayers: 1 })));
     const kinds = s.kernels.map((k) => `${k.kind}:${k.items.map((i) => i.node.op).join(',')}`);
