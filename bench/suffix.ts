@@ -8,13 +8,15 @@
 //   code-edit  1,300 requests over 8 files of ~1,000 tokens: each prompt resends a file's current version,
 //              the response re-emits it with 1-4 small edits, decoded with a speculate call at every step
 //              (contexts of 1-2k tokens); FIFO eviction at 1,000 cached requests.
+//   tie-stress a 6-token vocabulary, 400 requests, eviction at 100: ties everywhere (a draft check only).
 // Each stream is replayed by SuffixDecodingCache (this process's children, pinned with taskset -c 0 when it
 // exists) and by bench/out/suffix-peer-replay (the peer's trees driven from C++ as cache.py drives them; see
 // bench/suffix-peer/). Every draft must be identical (tokens and float32 score bits): a mismatch exits 1.
 // Figures per workload: serving-path update µs per token (start/add/stop, eviction included), speculate
-// median/p90/p99 µs per call (both trees), bytes of RSS growth per token stored in the global tree.
+// median/p90/p99 µs per call (both trees), bytes of RSS growth per token stored in the global tree. Timed
+// replays alternate ours/peer --repeat times; each time figure is the best of its side's runs.
 //
-//   node bench/suffix.ts [--json FILE] [--peer PATH] [--no-peer] [--small]
+//   node bench/suffix.ts [--json FILE] [--peer PATH] [--no-peer] [--small] [--repeat N (default 3)] [--only agent|code-edit|tie-stress]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -159,12 +161,30 @@ function codeEditWorkload(small: boolean): { ops: Int32Array; acceptance: object
   return { ops: w.done(), acceptance: { tokensPerStep: tokens / steps, draftAcceptanceRate: accepted / drafted, steps } };
 }
 
+// Not a performance workload: a 6-token vocabulary makes equal counts (ties in sibling order) the rule, with
+// evictions lowering counts, so the exact-draft check covers the tie rules far more densely than real text.
+function tieStressWorkload(small: boolean): { ops: Int32Array; acceptance: object } {
+  const REQUESTS = small ? 60 : 400, MAX_CACHED = small ? 20 : 100, V = 6;
+  const rng = new Xoshiro128(11);
+  const w = new OpWriter(MAX_CACHED);
+  const cache = new SuffixDecodingCache({ maxTreeDepth: DEPTH, maxCachedRequests: MAX_CACHED });
+  const motifs = Array.from({ length: 5 }, () => Array.from({ length: int(rng, 3, 12) }, () => int(rng, 0, V - 1)));
+  const text = (n: number) => { const t: number[] = []; while (t.length < n) { if (rng.next() < 0.6) t.push(...motifs[int(rng, 0, motifs.length - 1)]); else t.push(int(rng, 0, V - 1)); } return Int32Array.from(t.slice(0, n)); };
+  let steps = 0, drafted = 0, accepted = 0, tokens = 0;
+  for (let r = 0; r < REQUESTS; r++) {
+    const resp = text(int(rng, 20, 200));
+    const s = decode(w, cache, r, text(int(rng, 1, 80)), resp);
+    steps += s.steps; drafted += s.drafted; accepted += s.accepted; tokens += resp.length;
+  }
+  return { ops: w.done(), acceptance: { tokensPerStep: tokens / steps, draftAcceptanceRate: accepted / drafted, steps } };
+}
+
 // ---------- replay (ours) ----------
 
 interface ReplayResult {
   updateUsPerToken: number; updateTokens: number; evictUsPerToken: number; evictTokens: number;
   speculateUs: { median: number; p90: number; p99: number; mean: number; calls: number };
-  rssGrowthBytes: number; storedTokens: number; bytesPerStoredToken: number; typedArrayBytesPerToken?: number;
+  rssGrowthBytes: number; storedTokens: number; bytesPerStoredToken: number; typedArrayBytesPerToken?: number; globalNodesPerToken?: number;
 }
 
 const quantile = (s: Float64Array, q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))];
@@ -254,7 +274,7 @@ function child(mode: string, opsPath: string, draftsPath?: string): void {
     const { cache, r } = replay(ops, null);
     gc(); gc();
     const rss1 = process.memoryUsage().rss;
-    console.log(JSON.stringify({ ...r, rssGrowthBytes: rss1 - rss0, bytesPerStoredToken: (rss1 - rss0) / r.storedTokens, typedArrayBytesPerToken: cache.bytes() / r.storedTokens }));
+    console.log(JSON.stringify({ ...r, rssGrowthBytes: rss1 - rss0, bytesPerStoredToken: (rss1 - rss0) / r.storedTokens, typedArrayBytesPerToken: cache.bytes() / r.storedTokens, globalNodesPerToken: cache.globalNodes / r.storedTokens }));
   }
 }
 
@@ -282,11 +302,22 @@ function compareDrafts(a: Int32Array, b: Int32Array): { calls: number; firstMism
   return { calls: call, firstMismatch: null };
 }
 
+// Per figure, the lowest over runs (memory figures come from the one run that measures them).
+function best(runs: ReplayResult[]): ReplayResult {
+  const min = (f: (r: ReplayResult) => number) => Math.min(...runs.map(f));
+  return {
+    ...runs[0],
+    updateUsPerToken: min((r) => r.updateUsPerToken), evictUsPerToken: min((r) => r.evictUsPerToken),
+    speculateUs: { median: min((r) => r.speculateUs.median), p90: min((r) => r.speculateUs.p90), p99: min((r) => r.speculateUs.p99), mean: min((r) => r.speculateUs.mean), calls: runs[0].speculateUs.calls },
+  };
+}
+
 function main(): void {
   const args = process.argv.slice(2);
   if (args[0] === '--replay-time' || args[0] === '--replay-mem') { child(args[0], args[1], args[2]); return; }
   const small = args.includes('--small'), noPeer = args.includes('--no-peer');
-  const jsonAt = args.indexOf('--json'), peerAt = args.indexOf('--peer');
+  const jsonAt = args.indexOf('--json'), peerAt = args.indexOf('--peer'), repeatAt = args.indexOf('--repeat');
+  const repeat = repeatAt >= 0 ? Number(args[repeatAt + 1]) : 3;
   const peer = peerAt >= 0 ? args[peerAt + 1] : join(outDir, 'suffix-peer-replay');
   if (!noPeer && !existsSync(peer)) {
     console.error(`peer driver ${peer} not found: build it with bench/suffix-peer/build.sh (see bench/NOTES.md), or pass --no-peer`);
@@ -296,22 +327,29 @@ function main(): void {
   const node = process.execPath, self = fileURLToPath(import.meta.url);
   const results: Record<string, unknown> = {};
   let failed = false;
-  for (const [name, make] of [['agent', agentWorkload], ['code-edit', codeEditWorkload]] as const) {
+  const onlyAt = args.indexOf('--only'), only = onlyAt >= 0 ? args[onlyAt + 1] : null;
+  for (const [name, make] of [['agent', agentWorkload], ['code-edit', codeEditWorkload], ['tie-stress', tieStressWorkload]] as const) {
+    if (only !== null && name !== only) continue;
     const { ops, acceptance } = make(small);
     const opsPath = join(outDir, `suffix-${name}.ops`), oursDrafts = join(outDir, `suffix-${name}.ours.drafts`), peerDrafts = join(outDir, `suffix-${name}.peer.drafts`);
     writeFileSync(opsPath, ops);
-    const time = JSON.parse(pinned(node, [self, '--replay-time', opsPath, oursDrafts])) as ReplayResult;
-    const mem = JSON.parse(pinned(node, ['--expose-gc', self, '--replay-mem', opsPath])) as ReplayResult;
-    const ours = { ...time, rssGrowthBytes: mem.rssGrowthBytes, bytesPerStoredToken: mem.bytesPerStoredToken, typedArrayBytesPerToken: mem.typedArrayBytesPerToken };
-    let theirs: ReplayResult | null = null, drafts: ReturnType<typeof compareDrafts> | null = null;
-    if (!noPeer) {
-      theirs = JSON.parse(pinned(peer, [opsPath, peerDrafts])) as ReplayResult;
+    // Timed replays alternate between the two sides, `repeat` times each; each figure is the best of its
+    // side's runs (the machine is shared, so noise only ever adds time). Every run's drafts are checked.
+    const oursRuns: ReplayResult[] = [], peerRuns: ReplayResult[] = [];
+    let drafts: ReturnType<typeof compareDrafts> | null = null;
+    for (let k = 0; k < repeat; k++) {
+      oursRuns.push(JSON.parse(pinned(node, [self, '--replay-time', opsPath, oursDrafts])) as ReplayResult);
+      if (noPeer) continue;
+      peerRuns.push(JSON.parse(pinned(peer, [opsPath, peerDrafts])) as ReplayResult);
       drafts = compareDrafts(new Int32Array(readFileSync(oursDrafts).buffer.slice(0)), new Int32Array(readFileSync(peerDrafts).buffer.slice(0)));
-      if (drafts.firstMismatch !== null) { failed = true; console.error(`DRAFT MISMATCH (${name}): ${drafts.firstMismatch}`); }
+      if (drafts.firstMismatch !== null) { failed = true; console.error(`DRAFT MISMATCH (${name}): ${drafts.firstMismatch}`); break; }
     }
-    results[name] = { opsInts: ops.length, acceptance, ours, peer: theirs, identicalDrafts: drafts === null ? null : drafts.firstMismatch === null, comparedCalls: drafts?.calls ?? 0, firstMismatch: drafts?.firstMismatch ?? null };
+    const mem = JSON.parse(pinned(node, ['--expose-gc', self, '--replay-mem', opsPath])) as ReplayResult;
+    const ours = { ...best(oursRuns), rssGrowthBytes: mem.rssGrowthBytes, bytesPerStoredToken: mem.bytesPerStoredToken, typedArrayBytesPerToken: mem.typedArrayBytesPerToken, globalNodesPerToken: mem.globalNodesPerToken };
+    const theirs = noPeer ? null : best(peerRuns);
+    results[name] = { opsInts: ops.length, acceptance, ours, peer: theirs, identicalDrafts: drafts === null ? null : drafts.firstMismatch === null, comparedCalls: drafts?.calls ?? 0, firstMismatch: drafts?.firstMismatch ?? null, runs: { ours: oursRuns, peer: peerRuns } };
   }
-  const report = { config: { depth: DEPTH, maxSpecTokens: SPEC_TOKENS, factor: FACTOR, offset: OFFSET, minTokenProb: MIN_PROB, small, node: process.version }, workloads: results };
+  const report = { config: { depth: DEPTH, maxSpecTokens: SPEC_TOKENS, factor: FACTOR, offset: OFFSET, minTokenProb: MIN_PROB, small, repeat, node: process.version, date: new Date().toISOString() }, workloads: results };
   if (jsonAt >= 0) writeFileSync(args[jsonAt + 1], JSON.stringify(report, null, 2) + '\n');
   const f = (x: number | undefined, d = 2) => (x === undefined ? '—' : x.toFixed(d));
   for (const [name, w] of Object.entries(results) as [string, { ours: ReplayResult; peer: ReplayResult | null; identicalDrafts: boolean | null; comparedCalls: number }][]) {
