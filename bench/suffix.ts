@@ -286,20 +286,20 @@ function pinned(cmd: string, args: string[]): string {
   return hasTaskset ? execFileSync('taskset', ['-c', '0', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 }) : execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
 }
 
-// Drafts as [len, score bits, match length, tokens...] per speculate call; the first difference, if any.
-function compareDrafts(a: Int32Array, b: Int32Array): { calls: number; firstMismatch: string | null } {
-  let i = 0, j = 0, call = 0;
+// Drafts as [len, score bits, match length, tokens...] per speculate call: how many calls differ, and the first.
+function compareDrafts(a: Int32Array, b: Int32Array): { calls: number; mismatches: number; firstMismatch: string | null } {
+  let i = 0, j = 0, call = 0, mismatches = 0, first: string | null = null;
   const f = new Float32Array(1), fb = new Int32Array(f.buffer);
   const show = (x: Int32Array, k: number) => { fb[0] = x[k + 1]; return `tokens [${[...x.subarray(k + 3, k + 3 + x[k])].join(',')}] score ${f[0]} match ${x[k + 2]}`; };
   while (i < a.length && j < b.length) {
     const n = a[i], m = b[j];
     let same = n === m && a[i + 1] === b[j + 1];
     for (let k = 0; same && k < n; k++) same = a[i + 3 + k] === b[j + 3 + k];
-    if (!same) return { calls: call, firstMismatch: `speculate call ${call}: ours ${show(a, i)}; peer ${show(b, j)}` };
+    if (!same) { mismatches++; first ??= `speculate call ${call}: ours ${show(a, i)}; peer ${show(b, j)}`; }
     i += 3 + n; j += 3 + m; call++;
   }
-  if (i !== a.length || j !== b.length) return { calls: call, firstMismatch: `draft streams differ in length after ${call} calls` };
-  return { calls: call, firstMismatch: null };
+  if (i !== a.length || j !== b.length) { mismatches++; first ??= `draft streams differ in length after ${call} calls`; }
+  return { calls: call, mismatches, firstMismatch: first };
 }
 
 // Per figure, the lowest over runs (memory figures come from the one run that measures them).
@@ -342,12 +342,12 @@ function main(): void {
       if (noPeer) continue;
       peerRuns.push(JSON.parse(pinned(peer, [opsPath, peerDrafts])) as ReplayResult);
       drafts = compareDrafts(new Int32Array(readFileSync(oursDrafts).buffer.slice(0)), new Int32Array(readFileSync(peerDrafts).buffer.slice(0)));
-      if (drafts.firstMismatch !== null) { failed = true; console.error(`DRAFT MISMATCH (${name}): ${drafts.firstMismatch}`); break; }
+      if (drafts.firstMismatch !== null) { failed = true; console.error(`DRAFT MISMATCH (${name}): ${drafts.mismatches} of ${drafts.calls} speculate calls differ; first: ${drafts.firstMismatch}`); break; }
     }
     const mem = JSON.parse(pinned(node, ['--expose-gc', self, '--replay-mem', opsPath])) as ReplayResult;
     const ours = { ...best(oursRuns), rssGrowthBytes: mem.rssGrowthBytes, bytesPerStoredToken: mem.bytesPerStoredToken, typedArrayBytesPerToken: mem.typedArrayBytesPerToken, globalNodesPerToken: mem.globalNodesPerToken };
     const theirs = noPeer ? null : best(peerRuns);
-    results[name] = { opsInts: ops.length, acceptance, ours, peer: theirs, identicalDrafts: drafts === null ? null : drafts.firstMismatch === null, comparedCalls: drafts?.calls ?? 0, firstMismatch: drafts?.firstMismatch ?? null, runs: { ours: oursRuns, peer: peerRuns } };
+    results[name] = { opsInts: ops.length, acceptance, ours, peer: theirs, identicalDrafts: drafts === null ? null : drafts.firstMismatch === null, comparedCalls: drafts?.calls ?? 0, mismatchedCalls: drafts?.mismatches ?? 0, firstMismatch: drafts?.firstMismatch ?? null, runs: { ours: oursRuns, peer: peerRuns } };
   }
   const report = { config: { depth: DEPTH, maxSpecTokens: SPEC_TOKENS, factor: FACTOR, offset: OFFSET, minTokenProb: MIN_PROB, small, repeat, node: process.version, date: new Date().toISOString() }, workloads: results };
   if (jsonAt >= 0) writeFileSync(args[jsonAt + 1], JSON.stringify(report, null, 2) + '\n');
