@@ -5,8 +5,9 @@
 // tail, so an increment moves the node to just before its run's head and a decrement to just after its run's
 // tail: O(1) however many siblings share the count (the root has thousands of count-1 children). A node
 // alone in its run has group NIL and needs no record, which is most nodes. The order among equal counts is
-// the one the reference's bubbling produces: an incremented node goes behind the siblings that already had
-// the new count, a decremented one in front of those that already had it, and a new child (count 1) last.
+// the one ArcticInference's group-based list produces (since its commit 1bc893f): an incremented node goes
+// behind the siblings that already had the new count, except that the first of a run goes in front of them;
+// a decremented one goes in front of those that already had it; a new child (count 1) goes last.
 import { NIL, type NodeStore } from './node-store.ts';
 
 export class SiblingOrder {
@@ -40,10 +41,25 @@ export class SiblingOrder {
     n.parent[x] = p; n.head[p] = x; n.prev[x] = x; n.next[x] = NIL; n.group[x] = NIL;
   }
 
+  // The order among equal counts is the peer's (ArcticInference's group list): a node that was the first of
+  // its run and is raised to its predecessor's count goes in front of that run; any other raised node goes
+  // just behind the siblings that already had the new count.
   increment(x: number): void {
     const n = this.n, count = n.count;
     const k = count[x];
     const g = n.group[x];
+    const pv = n.head[n.parent[x]] === x ? NIL : n.prev[x];
+    if (pv !== NIL && count[pv] === k + 1) {
+      // x heads its run (its predecessor has a higher count): it moves before the head of pv's run.
+      if (g !== NIL) this.leave(g, x);
+      const pg = n.group[pv];
+      const target = pg === NIL ? pv : this.gHead[pg];
+      this.unlink(x);
+      this.linkBefore(x, target);
+      count[x] = k + 1;
+      this.joinBefore(target, x);
+      return;
+    }
     if (g !== NIL) {
       const h = this.gHead[g];
       this.leave(g, x);
@@ -51,8 +67,8 @@ export class SiblingOrder {
     }
     count[x] = k + 1;
     if (n.head[n.parent[x]] !== x) {
-      const pv = n.prev[x];
-      if (count[pv] === k + 1) this.joinAfter(pv, x);
+      const p = n.prev[x];
+      if (count[p] === k + 1) this.joinAfter(p, x);
     }
   }
 

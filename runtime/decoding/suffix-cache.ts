@@ -3,7 +3,7 @@
 // context and from what other requests produced. Responses enter the global tree as they are generated and
 // stay after the request stops, until FIFO eviction once more than maxCachedRequests are cached.
 import { DecodingError, showId, type RequestId } from './errors.ts';
-import { resolveSpecOptions, speculateResolved, type SpeculateOptions, type SuffixDraft } from './suffix-speculate.ts';
+import { contextTailStart, resolveSpecOptions, speculateResolved, type SpeculateOptions, type SuffixDraft } from './suffix-speculate.ts';
 import { SuffixTree } from './suffix-tree.ts';
 import { checkInt, checkTokens, type TokenInput } from './validate.ts';
 
@@ -63,7 +63,7 @@ export class SuffixDecodingCache {
     if (this.local.has(id)) throw new DecodingError(`startRequest: request ${showId(id)} is already active`);
     checkTokens(promptTokens, `startRequest(${showId(id)}): prompt`);
     const tree = new SuffixTree(this.maxTreeDepth, { initialNodes: Math.max(16, 2 * promptTokens.length) });
-    tree.extend(0, promptTokens);
+    tree.extendChecked(0, promptTokens);
     this.local.set(id, tree);
     if (this.maxCachedRequests !== 0) {
       // A finished request's id may be reused; its old response makes way for the new one.
@@ -75,9 +75,9 @@ export class SuffixDecodingCache {
   addActiveResponse(id: RequestId, tokens: TokenInput): void {
     const tree = this.active(id, 'addActiveResponse');
     checkTokens(tokens, `addActiveResponse(${showId(id)})`);
-    tree.extend(0, tokens);
+    tree.extendChecked(0, tokens);
     const seq = this.seqOfReq.get(id);
-    if (seq !== undefined) this.global.extend(seq, tokens);
+    if (seq !== undefined) this.global.extendChecked(seq, tokens);
   }
 
   stopRequest(id: RequestId): void {
@@ -100,7 +100,8 @@ export class SuffixDecodingCache {
   speculate(id: RequestId, context: TokenInput, options: SpeculateOptions): SuffixDraft {
     const tree = this.active(id, 'speculate');
     const what = `speculate(${showId(id)})`;
-    checkTokens(context, `${what}: context`);
+    // Only the last maxTreeDepth tokens are used, so only they are checked: a long context costs nothing extra.
+    checkTokens(context, `${what}: context`, contextTailStart(context, this.maxTreeDepth));
     if (context.length === 0) throw new DecodingError(`${what}: context is empty`);
     const o = resolveSpecOptions(options, what);
     const ctx = context.length > this.maxTreeDepth ? tail(context, this.maxTreeDepth) : context;

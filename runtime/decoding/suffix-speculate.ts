@@ -71,7 +71,8 @@ const heap = new DraftHeap();
 let matchIdx = 0;
 
 export function speculateTree(tree: SuffixTree, context: TokenInput, options: SpeculateOptions, tailOf = NIL): SuffixDraft {
-  checkTokens(context, 'speculate: context');
+  // Only the last maxDepth tokens are read (no match is longer than the tree is deep): only they are checked.
+  checkTokens(context, 'speculate: context', contextTailStart(context, tree.maxDepth));
   if (context.length === 0) throw new DecodingError('speculate: context is empty');
   const o = resolveSpecOptions(options, 'speculate');
   return speculateResolved(tree, context, o, tailOf);
@@ -88,7 +89,9 @@ export function speculateResolved(tree: SuffixTree, context: TokenInput, o: Reso
   const n = context.length, D = tree.maxDepth, N = tree.nodes;
   const known = sharedTail(tree, context, tailSlot);
   const win = known > 0 ? tree.seqs.window[tailSlot] : null, L = known > 0 ? tree.seqs.length[tailSlot] : 0;
-  for (let m = 1; m < n; m++) {
+  // Matches longer than the tree is deep cannot succeed, so m stops at D: the context is read no further back.
+  const mEnd = n - 1 < D ? n - 1 : D;
+  for (let m = 1; m <= mEnd; m++) {
     // A path from a match of length m has at most D - m tokens (nodes are at most D deep), so once that is
     // below the best score no longer match can win or tie: stopping here returns the same draft.
     if (!o.useTree && D - m < best.score) break;
@@ -119,6 +122,11 @@ export function speculateResolved(tree: SuffixTree, context: TokenInput, o: Reso
     score: best.score,
     matchLength: bestMatch,
   };
+}
+
+// Where the part of a context that speculation reads begins: its last maxDepth tokens.
+export function contextTailStart(context: { length: unknown }, maxDepth: number): number {
+  return typeof context.length === 'number' && context.length > maxDepth ? context.length - maxDepth : 0;
 }
 
 // How many of the context's last tokens equal the last tokens of open sequence `slot` (at most the window's

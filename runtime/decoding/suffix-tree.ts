@@ -75,6 +75,12 @@ export class SuffixTree {
   extend(seqId: number, tokens: TokenInput): void {
     checkInt(seqId, 'suffix tree: sequence id', 0, 0x7fffffff);
     checkTokens(tokens, `suffix tree: sequence ${seqId}`);
+    this.extendChecked(seqId, tokens);
+  }
+
+  // extend() for a caller that has already checked the id and every token (the cache, once per call for
+  // both of its trees).
+  extendChecked(seqId: number, tokens: TokenInput): void {
     if (tokens.length === 0) return;
     const slot = this.slotFor(seqId, tokens.length);
     this.seqs.reserve(slot, tokens.length);

@@ -6,18 +6,27 @@ export const MAX_TOKEN_ID = 0x7fffffff; // token ids are stored in Int32Array; 2
 
 export type TokenInput = ArrayLike<number>;
 
-// Accepts number[] or any typed array; every element must be an integer in [0, 2^31).
-export function checkTokens(tokens: unknown, what: string): asserts tokens is TokenInput {
+// Accepts number[] or any typed array; every element must be an integer in [0, 2^31). Only positions
+// from `from` on are checked (a caller that reads just the tail of a long input checks just the tail); the
+// error names the position in the whole input.
+export function checkTokens(tokens: unknown, what: string, from = 0): asserts tokens is TokenInput {
   if (tokens === null || typeof tokens !== 'object' || typeof (tokens as { length?: unknown }).length !== 'number') {
     throw new DecodingError(`${what}: expected an array of token ids, got ${showValue(tokens)}`);
   }
-  const arr = tokens as ArrayLike<unknown>;
-  for (let i = 0; i < arr.length; i++) {
-    const t = arr[i];
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > MAX_TOKEN_ID) {
-      throw new DecodingError(`${what}: token at position ${i} is ${showValue(t)}; token ids must be integers in [0, 2^31)`);
-    }
+  if (tokens instanceof Int32Array) {
+    // Int32 elements are integers below 2^31: only the sign needs a look.
+    for (let i = from; i < tokens.length; i++) if (tokens[i] < 0) badToken(what, i, tokens[i]);
+    return;
   }
+  const arr = tokens as ArrayLike<unknown>;
+  for (let i = from; i < arr.length; i++) {
+    const t = arr[i];
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > MAX_TOKEN_ID) badToken(what, i, t);
+  }
+}
+
+function badToken(what: string, i: number, t: unknown): never {
+  throw new DecodingError(`${what}: token at position ${i} is ${showValue(t)}; token ids must be integers in [0, 2^31)`);
 }
 
 export function checkToken(t: unknown, what: string): asserts t is number {

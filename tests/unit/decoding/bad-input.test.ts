@@ -105,6 +105,20 @@ describe('bad input to SuffixDecodingCache', () => {
     rejected(c, () => c.speculate('a', [4, 4, bad as number], { maxSpecTokens: 3 }), /speculate\('a'\): context/);
   });
 
+  it('a long context is checked where it is read: its last maxTreeDepth tokens', () => {
+    const c = new SuffixDecodingCache({ maxTreeDepth: 4 });
+    c.startRequest('r', [1, 2, 3, 1, 2]);
+    const long = [7, -1, 9, 1.5, 2, 3, 1, 2]; // bad tokens only before the last 4
+    expect([...c.speculate('r', long, { maxSpecTokens: 2 }).tokens]).toEqual([...c.speculate('r', [2, 3, 1, 2], { maxSpecTokens: 2 }).tokens]);
+    // A bad token inside the tail is still refused, named by its position in the whole context.
+    rejected(c, () => c.speculate('r', [7, 8, 9, 1, -5, 1, 2], { maxSpecTokens: 2 }), /context: token at position 4 is -5/);
+    rejected(c, () => c.speculate('r', Int32Array.from([7, 8, 9, 1, 2, -3]), { maxSpecTokens: 2 }), /token at position 5 is -3/);
+    const t = new SuffixTree(3);
+    t.extend(0, [1, 2, 3, 1, 2, 4]);
+    expect(t.speculate([-1, NaN, 2, 1, 2], { maxSpecTokens: 2 })).toEqual(t.speculate([2, 1, 2], { maxSpecTokens: 2 }));
+    expect(() => t.speculate([1, 2, -1, 2], { maxSpecTokens: 2 })).toThrow(/token at position 2 is -1/);
+  });
+
   it('empty contexts, zero or negative budgets, bad ids and options', () => {
     const c = cache();
     rejected(c, () => c.speculate('a', [], { maxSpecTokens: 3 }), /speculate\('a'\): context is empty/);

@@ -196,3 +196,40 @@ describe('SuffixTree vs a naive trie (property)', () => {
       }), { numRuns: 300, seed: 7 });
   });
 });
+
+describe('SuffixTree: sibling order on equal counts (ArcticInference group list, since its commit 1bc893f)', () => {
+  // Three sequences: after A and B, node 5 has children 1 (count 2), 2 (count 1), 3 (count 1); C raises 2,
+  // the first of the count-1 run, to 2. The reference puts it in front of the run it joins: 2 becomes the
+  // head child, so the draft after 5 is 2 (the old bubbling order kept 1 first).
+  it('a child raised from the head of its run goes in front of the run it joins', () => {
+    const t = new SuffixTree(64);
+    t.extend(0, [5, 1, 5, 1]);
+    t.extend(1, [5, 2, 5, 3]);
+    expect(plain(spec(t, [0, 5], { maxSpecTokens: 1 }))).toMatchObject({ tokens: [1], probs: [f32(2 / 4)] });
+    t.extend(2, [5, 2]);
+    t.checkInvariants();
+    expect(plain(spec(t, [0, 5], { maxSpecTokens: 1 }))).toEqual({ tokens: [2], parents: [-1], probs: [f32(2 / 5)], score: f32(2 / 5), matchLength: 1 });
+  });
+
+  it('a child raised from inside its run goes behind the siblings that already had the new count', () => {
+    const t = new SuffixTree(64);
+    t.extend(0, [5, 1, 5, 1]);
+    t.extend(1, [5, 2, 5, 3]);
+    t.extend(2, [5, 3]); // 3 is second in the run of 1s: it joins the 2s behind 1
+    t.checkInvariants();
+    expect([...spec(t, [0, 5], { maxSpecTokens: 1 }).tokens]).toEqual([1]);
+    t.extend(3, [5, 2]); // 2 now heads the run of 1s behind 3 (count 2): it goes in front of the 2s
+    expect([...spec(t, [0, 5], { maxSpecTokens: 1 }).tokens]).toEqual([2]);
+  });
+
+  it('keeps that order when a removal takes a higher sibling away', () => {
+    const t = new SuffixTree(64);
+    t.extend(0, [5, 1, 5, 1]);
+    t.extend(1, [5, 2, 5, 2]);
+    t.extend(2, [5, 3, 5, 3, 5, 3]);
+    // B raised 2 from the head of the 1s to 2, in front of 1; C's 3 goes in front of both, then leaves.
+    t.remove(2);
+    t.checkInvariants();
+    expect(plain(spec(t, [0, 5], { maxSpecTokens: 1 }))).toMatchObject({ tokens: [2], probs: [0.5] });
+  });
+});

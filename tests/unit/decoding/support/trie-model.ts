@@ -1,12 +1,12 @@
 // A deliberately naive model of the suffix tree for differential tests: an uncompressed trie of every
-// suffix (truncated to maxDepth) with plain objects, children kept in an array reordered by bubbling, as the
-// reference's C++ did before it had O(1) groups. Drafts are computed by the spec's rules (§4.2) over the
-// trie, with float32 rounding where the reference rounds. It shares no code with runtime/decoding.
+// suffix (truncated to maxDepth) with plain objects, children kept in an array reordered by the rules of the
+// reference's group-based sibling list, written out plainly. Drafts are computed by the spec's rules (§4.2)
+// over the trie, with float32 rounding where the reference rounds. It shares no code with runtime/decoding.
 interface TrieNode {
   token: number;
   count: number;
   ends: number; // suffixes ending exactly here
-  children: TrieNode[]; // sorted by count, ties in bubbling order
+  children: TrieNode[]; // sorted by count, ties in the reference's order (bubbleUp, bubbleDown)
   parent: TrieNode | null;
 }
 
@@ -29,7 +29,7 @@ export class TrieModel {
     seq.push(token);
     const L = seq.length;
     // Every suffix within the depth limit that ends at the new token grows by it; each level is an
-    // increment of one child, bubbling forward past strictly smaller counts.
+    // increment of one child, reordered as the reference's sibling list does.
     this.root.count++;
     for (let start = Math.max(0, L - this.maxDepth); start < L; start++) {
       let node = this.root;
@@ -125,9 +125,17 @@ function inEdge(n: TrieNode): boolean {
   return n.parent !== null && n.children.length === 1 && n.ends === 0;
 }
 
+// After x's count rose from k to k + 1, put it where ArcticInference's group-based sibling list does: the first
+// of its run of k's, behind a k + 1, goes in front of the k + 1 run; any other goes in front of its old run
+// (behind the k + 1 run).
 function bubbleUp(list: TrieNode[], x: TrieNode): void {
-  let i = list.indexOf(x);
-  while (i > 0 && list[i - 1].count < x.count) { list[i] = list[i - 1]; list[i - 1] = x; i--; }
+  const i = list.indexOf(x), k = x.count - 1;
+  if (i === 0 || k === 0) return; // a new child stays last
+  const runCount = list[i - 1].count === k + 1 ? k + 1 : list[i - 1].count === k ? k : -1;
+  if (runCount < 0) return;
+  const j = list.findIndex((c) => c.count === runCount);
+  list.splice(i, 1);
+  list.splice(j, 0, x);
 }
 
 function bubbleDown(list: TrieNode[], x: TrieNode): void {
