@@ -3,6 +3,7 @@
 import type { FloatDType, Program, Tensor } from '../dsl/index.ts';
 import { attention, defineProgram, embedding, kvWrite, rmsNorm, rope } from '../dsl/index.ts';
 
+/** The sizes and choices a Llama program is traced with (from config.json, max-model-len and slots). */
 export interface LlamaShape {
   readonly hiddenSize: number;
   readonly intermediateSize: number;
@@ -43,6 +44,7 @@ export const llamaParam = {
   cacheOut: (i: number, kind: 'key' | 'value') => `kv_${i}_${kind}_out`,
 };
 
+/** Trace LlamaForCausalLM for a shape: one program for prefill and decode/verify over N token rows. */
 export function llamaProgram(c: LlamaShape): Program {
   const { hiddenSize: H, intermediateSize: I, numHeads: Hq, numKvHeads: Hk, headDim: D, vocabSize: V } = c;
   const kvDtype = c.kvDtype ?? 'f32';

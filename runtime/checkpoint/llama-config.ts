@@ -14,6 +14,7 @@ export interface RopeConfig {
   readonly originalMaxPositions?: number;
 }
 
+/** The normalized Llama config the program and loader use. */
 export interface LlamaConfig {
   readonly architecture: 'LlamaForCausalLM';
   readonly hiddenSize: number;
@@ -88,6 +89,7 @@ function parseRope(c: z.infer<typeof LlamaSchema>, file: string): RopeConfig {
 
 const ids = (v: number | number[] | null | undefined): number[] => (v === null || v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/** Validate a LlamaForCausalLM config.json; values the program cannot honour are rejected by field. */
 export function parseLlamaConfig(json: unknown, file: string): LlamaConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CheckpointError(file, 'expected a JSON object');
   const raw = json as Record<string, unknown>;

@@ -15,6 +15,7 @@ import type { EngineSpeculativeConfig } from './speculative-config.ts';
 
 export type { StepTimes } from './scheduler.ts';
 
+/** Sampling, lengths, stops, seeds and a per-step token callback for SpeculativeEngine.generate. */
 export interface EngineGenerateOptions extends SamplingParams {
   readonly maxNewTokens?: number;
   readonly seed?: number;
@@ -27,12 +28,14 @@ export interface EngineGenerateOptions extends SamplingParams {
   readonly maxConcurrency?: number;
 }
 
+/** One request's generated tokens, why it stopped, its acceptance and its latency. */
 export interface EngineOutput extends GenerateOutput {
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
   /** from admission (the step that prefilled it) to the step that finished it */
   readonly ms: number;
 }
 
+/** Totals of one generate call: tokens, tok/s, step times and acceptance (overall and per draft source). */
 export interface EngineMetrics {
   readonly requests: number;
   readonly promptTokens: number;
@@ -51,6 +54,7 @@ export interface EngineMetrics {
   readonly acceptanceBySource: Partial<Record<DraftSource, ReturnType<AcceptanceMetrics['snapshot']>>>;
 }
 
+/** Draft, verify, accept and roll back over a target with continuous batching; plain decoding with no proposer. */
 export class SpeculativeEngine {
   readonly target: TargetModel;
   readonly proposer: Proposer | null;

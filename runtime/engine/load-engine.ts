@@ -10,11 +10,13 @@ import { SpeculativeEngine } from './engine.ts';
 import type { EngineSpeculativeConfig } from './speculative-config.ts';
 import { parseEngineSpeculativeConfig, proposerConfig, SpeculativeConfigError } from './speculative-config.ts';
 
+/** loadTarget's options plus the speculative config (vLLM's JSON, or an object). */
 export interface LoadEngineOptions extends LoadTargetOptions {
   /** the speculative config as vLLM takes it (object or JSON text); none = plain decoding */
   readonly speculativeConfig?: unknown;
 }
 
+/** A target with its drafter and the speculative engine that drives both; close() frees them. */
 export interface Engine {
   readonly target: TargetModel;
   readonly speculator: Speculator | null;
@@ -55,6 +57,7 @@ export async function attachDrafter(target: TargetModel, config: EngineSpeculati
   };
 }
 
+/** Load a target and the drafter its speculative config names; the config is checked before any weight is read. */
 export async function loadEngine(o: LoadEngineOptions): Promise<Engine> {
   // the config is checked before any weight is read
   const config = o.speculativeConfig === undefined || o.speculativeConfig === null ? null : parseEngineSpeculativeConfig(o.speculativeConfig);

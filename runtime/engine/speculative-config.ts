@@ -33,8 +33,10 @@ export const EngineSpeculativeConfigSchema = z.strictObject({
   if (c.enable_suffix_decoding && c.method !== 'arctic') ctx.addIssue({ code: 'custom', path: ['enable_suffix_decoding'], message: 'only combines with method "arctic" (use method "suffix" for suffix decoding alone)' });
 });
 
+/** The validated speculative config, in vLLM / ArcticInference snake_case. */
 export type EngineSpeculativeConfig = z.output<typeof EngineSpeculativeConfigSchema>;
 
+/** A speculative config that cannot run: unknown keys, bad values, a missing or mismatched speculator. */
 export class SpeculativeConfigError extends Error {
   override name = 'SpeculativeConfigError';
 }

@@ -1,6 +1,7 @@
 // KV-cache slots: one per resident request, each Lmax positions long. A slot's length is host
 // bookkeeping only: rolling back r rejected tokens lowers it and copies nothing, because attention
 // reads positions 0…p of the query's own position p (docs/targets.md).
+/** A request the target cannot run (bad token ids, lengths past max-model-len, no free slot); names the request. */
 export class TargetError extends Error {
   override name = 'TargetError';
 }

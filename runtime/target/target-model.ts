@@ -14,6 +14,7 @@ import { createCpuTargetBackend } from './cpu-backend.ts';
 import { KvSlots, TargetError } from './kv-slots.ts';
 import { ropeTables } from './rope-tables.ts';
 
+/** Options of loadTarget: the model folder, device, max-model-len, resident requests and rows per pass. */
 export interface LoadTargetOptions {
   /** a Hugging Face LlamaForCausalLM folder: config.json + model.safetensors | model.safetensors.index.json */
   readonly model: string;
@@ -43,6 +44,7 @@ export interface TargetSequence {
   close(): void;
 }
 
+/** One sequence's new tokens in a forward pass, and which rows' outputs are wanted. */
 export interface ForwardItem {
   readonly seq: TargetSequence;
   /** new tokens, placed at positions seq.length … seq.length + n − 1 */
@@ -51,6 +53,7 @@ export interface ForwardItem {
   readonly want: 'last' | 'all';
 }
 
+/** The wanted rows of one item: final-norm hidden states, argmax ids and, when asked, logits. */
 export interface ForwardResult {
   /** rows × H final-norm hidden states (what a drafter reads) */
   readonly hidden: Float32Array;
@@ -60,6 +63,7 @@ export interface ForwardResult {
   readonly logits?: Float32Array;
 }
 
+/** A loaded target: batched forward passes over sequences that own KV-cache slots (exported as `Target`). */
 export interface TargetModel {
   readonly config: LlamaConfig;
   readonly program: Program;
@@ -78,6 +82,7 @@ export interface TargetModel {
   close(): void;
 }
 
+/** Load a Hugging Face LlamaForCausalLM folder onto a device (CPU interpreter or CUDA plan) with its KV-cache slots. */
 export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   const maxNumSeqs = o.maxNumSeqs ?? 16;
   const maxBatchTokens = o.maxBatchTokens ?? 2048;

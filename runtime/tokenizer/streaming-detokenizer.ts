@@ -13,6 +13,7 @@ export interface StreamingOptions {
   readonly skipSpecialTokens?: boolean;
 }
 
+/** Per-request incremental detokenization: push(id) returns only newly completed text, never half a character. */
 export class StreamingDetokenizer {
   private readonly tokenizer: Tokenizer;
   private readonly skip: boolean;

@@ -28,6 +28,7 @@ interface Meta extends SpecialIds {
 
 const describe = (v: unknown): string => (typeof v === 'number' ? String(v) : `${JSON.stringify(v) ?? String(v)} (${typeof v})`);
 
+/** A Hugging Face tokenizer.json (encode/decode exact to the Python `tokenizers` package), with BOS/EOS from the model folder. */
 export class Tokenizer {
   /** The tokenizer.json this was loaded from (named in errors). */
   readonly path: string;

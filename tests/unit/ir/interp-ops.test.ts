@@ -555,6 +555,44 @@ describe('training ops', () => {
   });
 });
 
+describe('decoder ops', () => {
+  const slots = (xs: number[]) => i32(xs), pos = (xs: number[]) => i32(xs);
+  it('kv_write puts row n at [slot, position], skips negative positions, copies otherwise; bad rows are named', () => {
+    cover('kv_write');
+    // cache [S=2, L=3, Hk=1, D=2], rows [N=3, 1, 2]
+    const cache = tensor('f32', [2, 3, 1, 2], Array.from({ length: 12 }, (_, i) => i));
+    const rows = tensor('f32', [3, 1, 2], [-1, -2, -3, -4, -5, -6]);
+    const kv = (c: HostTensor, r: HostTensor, s: HostTensor, p: HostTensor) => interpret(makeGraph('g', [], [{ name: 'y', node: Node.make('kv_write', [
+      Node.make('param', [], { name: 'c' }, c.dtype, c.shape), Node.make('param', [], { name: 'r' }, r.dtype, r.shape),
+      Node.make('param', [], { name: 's' }, 'i32', s.shape), Node.make('param', [], { name: 'p' }, 'i32', p.shape)]) }]),
+    {}, new Map([['c', c], ['r', r], ['s', s], ['p', p]])).y;
+    const y = kv(cache, rows, slots([1, 0, 1]), pos([2, -1, 0]));
+    same(values(y), [0, 1, 2, 3, 4, 5, -5, -6, 8, 9, -1, -2]);
+    same(values(cache), Array.from({ length: 12 }, (_, i) => i)); // functional: the input is unchanged
+    expect(() => kv(cache, rows, slots([2, 0, 0]), pos([0, 0, 0]))).toThrow('kv_write: row 0 names slot 2, outside [0, 2)');
+    expect(() => kv(cache, rows, slots([0, 0, 0]), pos([0, 3, 0]))).toThrow('kv_write: row 1 is at position 3, past the cache length 3');
+  });
+  it('attention: row n sees positions 0…p of its slot, GQA head mapping, padding rows are zero', () => {
+    cover('attention');
+    // S=1, L=3, Hk=1, D=1: k = [0, ln 2, ln 3]/scale-free, v = [10, 20, 30]; Hq = 2 (both read KV head 0)
+    const k = tensor('f32', [1, 3, 1, 1], [0, 1, 2]);
+    const v = tensor('f32', [1, 3, 1, 1], [10, 20, 30]);
+    const q = tensor('f32', [3, 2, 1], [0, 1, Math.log(2), 0, 5, 5]);
+    const leaf = (n: string, t: HostTensor) => Node.make('param', [], { name: n }, t.dtype, t.shape);
+    const s = i32([0, 0, 0]), p = i32([2, 1, -1]);
+    const g = makeGraph('g', [], [{ name: 'y', node: Node.make('attention', [leaf('q', q), leaf('k', k), leaf('v', v), leaf('s', s), leaf('p', p)], { scale: 1 }) }]);
+    const y = values(interpret(g, {}, new Map([['q', q], ['k', k], ['v', v], ['s', s], ['p', p]])).y);
+    // row 0 head 0: q=0 → uniform over 3 positions → 20; head 1: q=1 → weights e^0, e^1, e^2
+    const e = [1, Math.E, Math.E ** 2], z = e[0] + e[1] + e[2];
+    expect(y[0]).toBeCloseTo(20, 5);
+    expect(y[1]).toBeCloseTo((10 * e[0] + 20 * e[1] + 30 * e[2]) / z, 5);
+    // row 1 (position 1) head 0: q = ln 2 → weights 1, 2 over positions 0, 1 → (10 + 40) / 3
+    expect(y[2]).toBeCloseTo(50 / 3, 5);
+    expect(y[3]).toBeCloseTo(15, 5);
+    expect([y[4], y[5]]).toEqual([0, 0]);
+  });
+});
+
 it('every op of the op table has a hand-computed case above', () => {
   expect(OPS.filter((o) => !covered.has(o))).toEqual([]);
 });
