@@ -1,0 +1,221 @@
+// The training loop: the drafter's teacher-forced training form (compiler/autodiff) run per step on the
+// CPU interpreter or compiled through compileProgram for CUDA, AdamW on f32 master weights, a checkpoint
+// every N steps (weights and both moments as f32, so a resume continues bit for bit; the data order is a
+// function of the seed and the step), and the bf16 export in ArcticTraining's format.
+import fs from 'node:fs';
+import path from 'node:path';
+import { trainingForm } from '../../compiler/autodiff/training-form.ts';
+import type { TrainingForm } from '../../compiler/autodiff/training-form.ts';
+import { interpret } from '../../compiler/ir/interp.ts';
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import { hostTensor } from '../../compiler/ir/tensor-data.ts';
+import { readSafetensors } from '../checkpoint/safetensors.ts';
+import { safetensorsEntry, writeSafetensors } from '../checkpoint/safetensors-write.ts';
+import { Xoshiro128 } from '../decoding/rng.ts';
+import type { Arch } from './arch.ts';
+import { initWeights, paramShapes } from './arch.ts';
+import type { TrainData } from './data.ts';
+import { fillBatch, rowsPerSequence, TrainDataError } from './data.ts';
+import type { AdamWOptions, OptimizerSlot } from './optimizer.ts';
+import { adamwStep, DEFAULT_ADAMW } from './optimizer.ts';
+
+export interface TrainLoopOptions {
+  readonly arch: Arch;
+  readonly data: TrainData;
+  /** identity of the target (folder, sizes), checked on resume */
+  readonly target: Readonly<Record<string, string | number>>;
+  readonly out: string;
+  readonly steps: number;
+  /** sequences per step (rows = batch × positions per sequence) */
+  readonly batch: number;
+  readonly lr?: number;
+  readonly seed?: number;
+  readonly checkpointEvery?: number;
+  readonly resume?: string;
+  readonly device?: 'cpu' | 'cuda';
+  readonly onStep?: (s: StepReport) => void;
+}
+
+export interface StepReport {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly lossHeads: number[];
+  readonly lr: number;
+  readonly gradNorm: number;
+  readonly rowsPerSecond: number;
+  readonly elapsedMs: number;
+}
+
+export interface TrainResult {
+  readonly steps: number;
+  readonly startStep: number;
+  readonly losses: number[];
+  readonly lossHeads: number[][];
+  readonly trainMs: number;
+  readonly rowsPerSecond: number;
+  readonly exportDir: string;
+  readonly checkpointDir: string;
+}
+
+interface Meta {
+  format: 'arcticc-train-state/1';
+  arch: string;
+  target: Record<string, string | number>;
+  config: Record<string, unknown>;
+  step: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  params: string[];
+}
+
+/** The sequences of step `s` (0-based): epochs are seeded permutations of every sequence. */
+export function batchOf(count: number, batch: number, seed: number, s: number): number[] {
+  const out: number[] = [];
+  let perm: Int32Array | null = null, permEpoch = -1;
+  for (let j = 0; j < batch; j++) {
+    const g = s * batch + j, epoch = Math.floor(g / count);
+    if (epoch !== permEpoch) {
+      const r = new Xoshiro128(seed, 0x5eed + epoch);
+      perm = Int32Array.from({ length: count }, (_, i) => i);
+      for (let i = count - 1; i > 0; i--) { const k = Math.floor(r.next() * (i + 1)); const t = perm[i]; perm[i] = perm[k]; perm[k] = t; }
+      permEpoch = epoch;
+    }
+    out.push(perm![g % count]);
+  }
+  return out;
+}
+
+/** Read and check a checkpoint folder against the run it should continue. */
+export function readCheckpoint(dir: string, expect: { arch: string; target: Record<string, string | number>; config: Record<string, unknown> }): { meta: Meta; tensors: Map<string, HostTensor> } {
+  const d = fs.existsSync(path.join(dir, 'checkpoint', 'train-state.json')) ? path.join(dir, 'checkpoint') : dir;
+  const file = path.join(d, 'train-state.json');
+  if (!fs.existsSync(file)) throw new TrainDataError(`--resume ${dir}: no train-state.json (neither ${dir} nor ${dir}/checkpoint is a training checkpoint)`);
+  let meta: Meta;
+  try { meta = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new TrainDataError(`${file}: corrupt (${(e as Error).message})`); }
+  if (meta.format !== 'arcticc-train-state/1') throw new TrainDataError(`${file}: not an arcticc training checkpoint (format ${JSON.stringify(meta.format)})`);
+  if (meta.arch !== expect.arch) throw new TrainDataError(`--resume ${dir}: the checkpoint trains --arch ${meta.arch}, this run asks for ${expect.arch}`);
+  if (JSON.stringify(meta.target) !== JSON.stringify(expect.target)) throw new TrainDataError(`--resume ${dir}: the checkpoint was trained for target ${JSON.stringify(meta.target)}, this run's target is ${JSON.stringify(expect.target)}`);
+  if (JSON.stringify(meta.config) !== JSON.stringify(expect.config)) throw new TrainDataError(`--resume ${dir}: the checkpoint's drafter config ${JSON.stringify(meta.config)} differs from this run's ${JSON.stringify(expect.config)} (--width / --n-predict)`);
+  const tensors = readSafetensors(path.join(d, 'state.safetensors'));
+  return { meta, tensors: tensors as Map<string, HostTensor> };
+}
+
+function writeCheckpoint(dir: string, meta: Meta, slots: readonly OptimizerSlot[]): void {
+  const tmp = `${dir}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const t = (a: Float32Array): HostTensor => hostTensor('f32', [a.length], a);
+  writeSafetensors(path.join(tmp, 'state.safetensors'), slots.flatMap((s) => [
+    safetensorsEntry(`param:${s.name}`, t(s.param)), safetensorsEntry(`adam_m:${s.name}`, t(s.m)), safetensorsEntry(`adam_v:${s.name}`, t(s.v)),
+  ]));
+  fs.writeFileSync(path.join(tmp, 'train-state.json'), JSON.stringify(meta, null, 1));
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+}
+
+export function exportSpeculator(dir: string, arch: Arch, weights: ReadonlyMap<string, Float32Array>): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const tensors = arch.exportTensors(weights);
+  writeSafetensors(path.join(dir, 'model.safetensors'), [...tensors].sort(([a], [b]) => a.localeCompare(b)).map(([n, t]) => safetensorsEntry(n, t)));
+  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(arch.config, null, 2)}\n`);
+}
+
+type StepFn = (inputs: Record<string, HostTensor>, weights: Map<string, HostTensor>) => Promise<Record<string, HostTensor>>;
+
+async function stepRunner(tf: TrainingForm, device: 'cpu' | 'cuda'): Promise<{ run: StepFn; close(): void }> {
+  if (device === 'cpu') return { run: async (inputs, weights) => interpret(tf.graph, inputs, weights), close() {} };
+  const { compileProgram } = await import('../../compiler/compile.ts');
+  const { openDevice } = await import('../cuda/device.ts');
+  const { PlanExecutor } = await import('../cuda/executor.ts');
+  const plan = compileProgram(tf.graph, { maxDims: {} });
+  const dev = openDevice({});
+  const exec = new PlanExecutor(dev, plan, new Map(), { graphs: true });
+  return {
+    run: async (inputs, weights) => {
+      const ins: Record<string, HostTensor> = { ...inputs };
+      tf.params.forEach((p, i) => { ins[`p${i}`] = weights.get(p.name)!; });
+      return exec.runAsync(ins);
+    },
+    close() { try { exec.close(); } finally { dev.release(); } },
+  };
+}
+
+export async function train(o: TrainLoopOptions): Promise<TrainResult> {
+  const { arch, data } = o;
+  const nPredict = (arch.config.n_predict as number);
+  const seed = o.seed ?? 0;
+  for (const [k, v] of [['--steps', o.steps], ['--batch', o.batch]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new TrainDataError(`${k} must be a positive integer, got ${v}`);
+  }
+  const lr = o.lr ?? DEFAULT_ADAMW.lr;
+  if (!(lr > 0 && Number.isFinite(lr))) throw new TrainDataError(`--lr must be a positive number, got ${o.lr}`);
+  const perSeq = rowsPerSequence(data, nPredict);
+  if (perSeq < 1) throw new TrainDataError(`sequences of ${data.seqLen} tokens (prompt ${data.promptLen}) leave no training rows for n_predict ${nPredict}`);
+  if (data.hiddenSize !== (arch.config.input_hidden_dim ?? arch.config.emb_dim ?? arch.config.hidden_size)) throw new TrainDataError(`data hidden size ${data.hiddenSize} does not match the drafter's`);
+  const rows = o.batch * perSeq;
+  const device = o.device ?? 'cpu';
+  const tf = trainingForm(arch.program.graph, { rows, paramsAsInputs: device === 'cuda' });
+  const shapes = paramShapes(arch.program);
+  const names = tf.params.map((p) => p.name);
+  // weights: fresh, or from the checkpoint being resumed
+  let startStep = 0;
+  let weights = initWeights(shapes, seed);
+  const moments = new Map<string, { m: Float32Array; v: Float32Array }>(names.map((n) => [n, { m: new Float32Array(weights.get(n)!.length), v: new Float32Array(weights.get(n)!.length) }]));
+  if (o.resume) {
+    const { meta, tensors } = readCheckpoint(o.resume, { arch: arch.id, target: { ...o.target }, config: arch.config });
+    if (meta.steps !== o.steps || meta.batch !== o.batch || meta.lr !== lr || meta.seed !== seed) {
+      throw new TrainDataError(`--resume ${o.resume}: the checkpoint's run has --steps ${meta.steps} --batch ${meta.batch} --lr ${meta.lr} seed ${meta.seed}; resume with the same values (this run: ${o.steps}, ${o.batch}, ${lr}, ${seed})`);
+    }
+    weights = new Map();
+    for (const n of names) {
+      const get = (k: string): Float32Array => {
+        const t = tensors.get(`${k}:${n}`);
+        if (!t || t.dtype !== 'f32') throw new TrainDataError(`--resume ${o.resume}: state.safetensors lacks ${k}:${n}`);
+        return Float32Array.from(t.data as Float32Array);
+      };
+      weights.set(n, get('param'));
+      moments.set(n, { m: get('adam_m'), v: get('adam_v') });
+    }
+    startStep = meta.step;
+  }
+  const slots: OptimizerSlot[] = names.map((n) => ({ name: n, param: weights.get(n)!, ...moments.get(n)!, decay: shapes.get(n)!.length > 1 }));
+  const hostWeights = new Map(names.map((n) => [n, hostTensor('f32', shapes.get(n)!, weights.get(n)!)]));
+  const opt: AdamWOptions = { ...DEFAULT_ADAMW, lr, totalSteps: o.steps };
+  const buf = { hidden: new Float32Array(rows * data.hiddenSize), tokens: new Int32Array(rows), labels: new Int32Array(rows * nPredict) };
+  const inputs = {
+    hidden: hostTensor('f32', [rows, data.hiddenSize], buf.hidden), tokens: hostTensor('i32', [rows], buf.tokens),
+    labels: hostTensor('i32', [rows, nPredict], buf.labels),
+  };
+  const meta = (step: number): Meta => ({
+    format: 'arcticc-train-state/1', arch: arch.id, target: { ...o.target }, config: arch.config, step, steps: o.steps, batch: o.batch, lr, seed, params: names,
+  });
+  const ckDir = path.join(o.out, 'checkpoint');
+  const every = o.checkpointEvery ?? Math.max(1, Math.ceil(o.steps / 10));
+  const runner = await stepRunner(tf, device);
+  const losses: number[] = [], lossHeads: number[][] = [];
+  const t0 = performance.now();
+  try {
+    for (let s = startStep; s < o.steps; s++) {
+      fillBatch(data, batchOf(data.count, o.batch, seed, s), nPredict, buf);
+      const out = await runner.run(inputs, hostWeights);
+      const grads = tf.params.map((p) => out[p.output].data as Float32Array);
+      const { norm, lr: lrNow } = adamwStep(slots, grads, s + 1, opt);
+      const loss = Number(out.loss.data[0]);
+      const heads = Array.from(out.loss_heads.data as Float32Array);
+      if (!Number.isFinite(loss)) throw new Error(`step ${s + 1}: the loss is ${loss}`);
+      losses.push(loss); lossHeads.push(heads);
+      const el = performance.now() - t0;
+      o.onStep?.({ step: s + 1, steps: o.steps, loss, lossHeads: heads, lr: lrNow, gradNorm: norm, rowsPerSecond: ((s + 1 - startStep) * rows) / (el / 1000), elapsedMs: el });
+      if ((s + 1) % every === 0 || s + 1 === o.steps) writeCheckpoint(ckDir, meta(s + 1), slots);
+    }
+  } finally { runner.close(); }
+  const trainMs = performance.now() - t0;
+  exportSpeculator(o.out, arch, weights);
+  return {
+    steps: o.steps, startStep, losses, lossHeads, trainMs,
+    rowsPerSecond: ((o.steps - startStep) * rows) / Math.max(1e-9, trainMs / 1000), exportDir: o.out, checkpointDir: ckDir,
+  };
+}
