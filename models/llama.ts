@@ -17,8 +17,11 @@ export interface LlamaShape {
   /** KV-cache slots (requests resident at once) and positions per slot (max-model-len) */
   readonly slots: number;
   readonly maxLen: number;
-  /** 'logits': f32[M, V]; 'argmax': i32[M] fused into the head, logits never stored */
-  readonly head: 'logits' | 'argmax';
+  /**
+   * 'logits': f32[M, V]; 'argmax': next_tokens i32[M] fused into the head, logits never stored; 'both':
+   * logits and their argmax (a runtime copies back only what a step needs)
+   */
+  readonly head: 'logits' | 'argmax' | 'both';
   /** cache storage (default f32: exact against fp32 references) */
   readonly kvDtype?: FloatDType;
   /** storage dtype of each weight (default bf16) */
@@ -90,7 +93,7 @@ export function llamaProgram(c: LlamaShape): Program {
     p.output('hidden', picked);
     const head = c.tieWordEmbeddings ? embed : param(llamaParam.lmHead, ['V', 'H']);
     const logits = picked.linear(head);
-    if (c.head === 'argmax') p.output('next_tokens', logits.argmax(-1));
-    else p.output('logits', logits);
+    if (c.head !== 'logits') p.output('next_tokens', logits.argmax(-1));
+    if (c.head !== 'argmax') p.output('logits', logits);
   });
 }

@@ -39,6 +39,8 @@ export interface ExecutorOptions {
 export interface RunOptions {
   /** override ExecutorOptions.graphs for this run (tests compare graph replay with eager launches) */
   graph?: boolean;
+  /** copy back only these outputs (default all): a target step leaves its logits on the device when greedy */
+  outputs?: readonly string[];
 }
 
 interface Prepared {
@@ -285,6 +287,7 @@ export class PlanExecutor {
   /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */
   #start(inputs: Readonly<Record<string, RunInput>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
     this.#assertOpen();
+    this.#wanted(o);
     this.device.makeCurrent();
     const dims = bindInputs(this.plan, inputs);
     const run = this.runDims(dims);
@@ -309,16 +312,22 @@ export class PlanExecutor {
       this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
     }
     this.#enqueue(run, o.graph ?? this.#graphs);
-    for (const out of this.plan.outputs) {
+    for (const out of this.#wanted(o)) {
       const b = bufferById(this.plan, out.buffer);
       this.device.cu('cuMemcpyDtoHAsync_v2', this.#pinned.get(b.id)!.ptr, this.address(b.id), bufferBytes(b, run), this.device.stream);
     }
     return { dims, run };
   }
 
-  #finish(dims: Record<string, number>, run: Record<string, number>): Record<string, HostTensor> {
+  #wanted(o: RunOptions): ExecutionPlan['outputs'] {
+    if (!o.outputs) return this.plan.outputs;
+    for (const n of o.outputs) if (!this.plan.outputs.some((x) => x.name === n)) throw new Error(`plan ${this.plan.name}: no output "${n}" (outputs: ${this.plan.outputs.map((x) => x.name).join(', ')})`);
+    return this.plan.outputs.filter((x) => o.outputs!.includes(x.name));
+  }
+
+  #finish(dims: Record<string, number>, run: Record<string, number>, o: RunOptions): Record<string, HostTensor> {
     const result: Record<string, HostTensor> = {};
-    for (const out of this.plan.outputs) {
+    for (const out of this.#wanted(o)) {
       const b = bufferById(this.plan, out.buffer);
       const shape = resolveDims(b.shape, dims, b.id);
       const t = hostTensor(b.dtype, shape, allocData(b.dtype, shape.reduce((a, x) => a * x, 1)));
@@ -333,7 +342,7 @@ export class PlanExecutor {
     if (this.#busy) throw new Error(`plan ${this.plan.name}: run() while a runAsync() is in flight; await it first`);
     const { dims, run } = this.#start(inputs, o);
     this.device.synchronize();
-    return this.#finish(dims, run);
+    return this.#finish(dims, run, o);
   }
 
   /** Like run(), but waits for the GPU on a worker thread; calls are serialized (the staging buffers are shared). */
@@ -343,7 +352,7 @@ export class PlanExecutor {
       try {
         const { dims, run } = this.#start(inputs, o);
         await this.device.synchronizeAsync();
-        return this.#finish(dims, run);
+        return this.#finish(dims, run, o);
       } finally {
         this.#busy = false;
       }

@@ -83,10 +83,12 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
       if (n < 1 || n > o.maxTokens) throw new RangeError(`run: ${n} token rows; this backend takes 1…${o.maxTokens} (maxTokens)`);
       if (m < 1 || m > o.maxRows) throw new RangeError(`run: ${m} head rows; this backend takes 1…${o.maxRows} (maxRows)`);
       if (ro.logits && !heads.logits) throw new Error(`run: logits were asked for, but plan ${plan.name} has an argmax head (logits never leave the device)`);
+      // with both heads, greedy steps leave the logits on the device
+      const wanted = heads.argmax && heads.logits && !ro.logits ? { outputs: ['hidden', 'next_tokens'] } : {};
       const out = await exec.runAsync({
         tokens: hostTensor('i32', [n], x.tokens), positions: hostTensor('i32', [n], x.positions),
         slots: hostTensor('i32', [n], x.slots), rows: hostTensor('i32', [m], x.rows),
-      });
+      }, wanted);
       const logits = out.logits?.data as Float32Array | undefined;
       const nextTokens = heads.argmax ? (out.next_tokens.data as Int32Array) : argmaxRows(logits!, m, V);
       return { hidden: out.hidden.data as Float32Array, nextTokens, ...(ro.logits && logits ? { logits } : {}) };

@@ -107,7 +107,8 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: maxNumSeqs, maxLen: maxModelLen,
     kvDtype: o.kvDtype ?? 'f32', weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
   };
-  const program = llamaProgram({ ...shape, head: 'logits' });
+  // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
+  const program = llamaProgram({ ...shape, head: choice.device === 'cuda' ? 'both' : 'logits' });
   let backend: TargetBackend;
   if (choice.device === 'cuda') {
     const { createCudaTargetBackend } = await import('./cuda-backend.ts');
