@@ -20,6 +20,8 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   generate: { summary: 'continue prompts with a Llama target model, with or without speculation', load: () => import('./generate.ts') },
   serve: { summary: 'an OpenAI-compatible server (vLLM routes) with speculative decoding', load: () => import('./serve.ts') },
   bench: { summary: 'time proposals of a checkpoint on a device', load: () => import('./bench.ts') },
+  train: { summary: 'train a draft model for a target (self-distillation, the compiler\'s own autodiff)', load: () => import('./train.ts') },
+  'eval-acceptance': { summary: 'offline greedy acceptance length of a speculator on a target', load: () => import('./eval-acceptance.ts') },
 };
 
 export { VERSION };

@@ -60,7 +60,12 @@ export function crossEntropyRows(x: Node, labels: Node): Node {
   return Node.make('sub', [lse, picked]);
 }
 
-export function trainingForm(drafter: Graph, o: { rows: number }): TrainingForm {
+/**
+ * `paramsAsInputs`: the weights become graph inputs `p0…` (in `params` order) instead of params, for a
+ * backend whose params are uploaded once (the CUDA executor): the trainer passes the current master weights
+ * every step.
+ */
+export function trainingForm(drafter: Graph, o: { rows: number; paramsAsInputs?: boolean }): TrainingForm {
   const M = o.rows;
   if (!Number.isInteger(M) || M < 1) throw new RangeError(`training form: rows must be a positive integer, got ${M}`);
   const heads = draftHeads(drafter);
@@ -111,12 +116,27 @@ export function trainingForm(drafter: Graph, o: { rows: number }): TrainingForm 
   const hIn = inputs.find((i) => i.argOf<string>('name') === 'hidden') ?? Node.make('input', [], { name: 'hidden' }, 'f32', bindShape(hidden.shape, bdim, M));
   const tIn = inputs.find((i) => i.argOf<string>('name') === 'tokens') ?? Node.make('input', [], { name: 'tokens' }, 'i32', [M]);
   const stacked = Node.make('concat', headLoss.map((l) => Node.make('reshape', [l], { shape: [1] })), { axis: 0 });
+  const weightInputs = o.paramsAsInputs ? uniq.map((p, i) => Node.make('input', [], { name: `p${i}` }, 'f32', p.shape)) : [];
   const outputs: GraphOutput[] = [
     { name: 'loss', node: loss }, { name: 'loss_heads', node: stacked },
     ...uniq.map((p, i) => ({ name: `g${i}`, node: grads.get(p)! })),
   ];
+  let graph = makeGraph(`${drafter.name}_train`, [hIn, tIn, labels], outputs);
+  if (o.paramsAsInputs) {
+    const swap = new Map(uniq.map((p, i) => [p, weightInputs[i]]));
+    const memo2 = new Map<Node, Node>();
+    const re = (root: Node): Node => {
+      for (const x of toposort([root])) {
+        if (memo2.has(x)) continue;
+        const y = swap.get(x) ?? (x.src.length === 0 ? x : x.withSrc(x.src.map((s) => memo2.get(s)!)));
+        memo2.set(x, y);
+      }
+      return memo2.get(root)!;
+    };
+    graph = makeGraph(graph.name, [hIn, tIn, labels, ...weightInputs], outputs.map((out) => ({ name: out.name, node: re(out.node) })));
+  }
   return {
-    graph: makeGraph(`${drafter.name}_train`, [hIn, tIn, labels], outputs),
+    graph,
     params: uniq.map((p, i) => ({ name: p.argOf<string>('name'), shape: p.shape as number[], output: `g${i}` })),
     rows: M, nPredict: n, hiddenSize: hIn.shape[1] as number, vocabSize: V as number,
   };

@@ -34,6 +34,8 @@ export interface TrainLoopOptions {
   readonly resume?: string;
   readonly device?: 'cpu' | 'cuda';
   readonly onStep?: (s: StepReport) => void;
+  /** stop (checkpointed, no export) after this step, as an interrupted run would; for resume tests */
+  readonly stopAfter?: number;
 }
 
 export interface StepReport {
@@ -209,11 +211,12 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
       losses.push(loss); lossHeads.push(heads);
       const el = performance.now() - t0;
       o.onStep?.({ step: s + 1, steps: o.steps, loss, lossHeads: heads, lr: lrNow, gradNorm: norm, rowsPerSecond: ((s + 1 - startStep) * rows) / (el / 1000), elapsedMs: el });
-      if ((s + 1) % every === 0 || s + 1 === o.steps) writeCheckpoint(ckDir, meta(s + 1), slots);
+      if ((s + 1) % every === 0 || s + 1 === o.steps || s + 1 === o.stopAfter) writeCheckpoint(ckDir, meta(s + 1), slots);
+      if (s + 1 === o.stopAfter) break;
     }
   } finally { runner.close(); }
   const trainMs = performance.now() - t0;
-  exportSpeculator(o.out, arch, weights);
+  if (o.stopAfter === undefined || o.stopAfter >= o.steps) exportSpeculator(o.out, arch, weights);
   return {
     steps: o.steps, startStep, losses, lossHeads, trainMs,
     rowsPerSecond: ((o.steps - startStep) * rows) / Math.max(1e-9, trainMs / 1000), exportDir: o.out, checkpointDir: ckDir,
