@@ -22,6 +22,9 @@ options:
   --device D          cpu | cuda | auto (default auto)
   --json              print {"acceptance_length", "per_position", "positions", "prompts"}
 
+exit codes: 0 measured; 1 bad input (missing target or speculator, a bad prompts file, a speculator that
+does not fit the target); 2 usage.
+
 example:
   arcticc eval-acceptance --target tests/fixtures/target/pycode-small \\
     --speculator tests/fixtures/target/pycode-small-lstm --prompts tests/fixtures/target/data/dev-prompts.json

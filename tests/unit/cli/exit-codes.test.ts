@@ -137,6 +137,15 @@ const table: Record<string, Case[]> = {
     ['usage: bad --iters', ['--model', lstm, '--iters', '-1'], 2, /--iters/],
     ['input: missing checkpoint', ['--model', join(tmp, 'none'), '--device', 'cpu'], 1, /does not exist/],
   ],
+  train: [
+    ['usage: neither --prompts nor --data', ['--target', target, '--arch', 'lstm', '--out', join(tmp, 'tr')], 2, /exactly one of --prompts FILE.u16 or --data/],
+    ['usage: missing --arch', ['--target', target, '--prompts', 'p.u16', '--out', join(tmp, 'tr')], 2, /--arch: is required/],
+    ['input: empty prompts file', ['--target', target, '--arch', 'lstm', '--prompts', file('e.u16', ''), '--out', join(tmp, 'tr')], 1, /empty \(expected rows of 64/],
+  ],
+  'eval-acceptance': [
+    ['usage: missing --speculator', ['--target', target, '--prompts', 'p.json'], 2, /--speculator: is required/],
+    ['input: prompts file without prompts', ['--target', target, '--speculator', lstm, '--prompts', file('ea.json', { x: 1 })], 1, /expected \{"prompts": number\[\]\[\]\}/],
+  ],
 };
 
 describe('exit codes', () => {
