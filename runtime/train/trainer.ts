@@ -127,7 +127,7 @@ export function exportSpeculator(dir: string, arch: Arch, weights: ReadonlyMap<s
 
 type StepFn = (inputs: Record<string, HostTensor>, weights: Map<string, HostTensor>) => Promise<Record<string, HostTensor>>;
 
-async function stepRunner(tf: TrainingForm, device: 'cpu' | 'cuda'): Promise<{ run: StepFn; close(): void }> {
+export async function stepRunner(tf: TrainingForm, device: 'cpu' | 'cuda'): Promise<{ run: StepFn; close(): void }> {
   if (device === 'cpu') return { run: async (inputs, weights) => interpret(tf.graph, inputs, weights), close() {} };
   const { compileProgram } = await import('../../compiler/compile.ts');
   const { openDevice } = await import('../cuda/device.ts');
