@@ -61,11 +61,11 @@ console.error(`serve-bench on ${target.deviceDescription}: ${a.load} prompts (â‰
 interface Sample { prompt: number; ttftMs: number; tpotMs: number; e2eMs: number; tokens: number; text: string }
 
 /** One streaming completion, read to [DONE] with fetch (a plain client: no SDK overhead in the numbers). */
-async function one(url: string, prompt: number[]): Promise<Omit<Sample, 'prompt'>> {
+async function one(url: string, prompt: number[], max = maxTokens): Promise<Omit<Sample, 'prompt'>> {
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'bench', prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+    body: JSON.stringify({ model: 'bench', prompt, max_tokens: max, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
   });
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const dec = new TextDecoder();
@@ -101,55 +101,53 @@ const rows: Record<string, unknown>[] = [];
 const reference = new Map<number, string>();
 let failures = 0;
 for (const d of drafters) {
-  const drafter = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator);
-  try {
-    for (const c of conc) {
-      const server = await startServer({ engine: drafter.engine, tokenizer, modelPath: a.model!, modelName: 'bench', port: 0, maxNumSeqs: c, maxQueueLen: c, processMetrics: false });
-      try {
-        // warm-up: one request (CUDA graphs, JIT) not counted
-        await one(server.url, prompts[0]);
-        const base = { ...server.core.acceptance, acceptedPerPosition: [...server.core.acceptance.acceptedPerPosition] };
-        const samples: Sample[] = [];
-        let next = 0;
-        const t0 = performance.now();
-        await Promise.all(Array.from({ length: c }, async () => {
-          while (next < nReq) {
-            const i = next++;
-            const p = i % prompts.length;
-            samples.push({ prompt: p, ...await one(server.url, prompts[p]) });
-          }
-        }));
-        const wall = (performance.now() - t0) / 1000;
-        let mismatches = 0;
-        for (const s of samples) {
-          const ref = reference.get(s.prompt);
-          if (ref === undefined) reference.set(s.prompt, s.text);
-          else if (ref !== s.text) mismatches++;
+  for (const c of conc) {
+    // a fresh drafter per run: the suffix cache would otherwise hold the earlier runs' answers to the same prompts
+    const drafter = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator);
+    const server = await startServer({ engine: drafter.engine, tokenizer, modelPath: a.model!, modelName: 'bench', port: 0, maxNumSeqs: c, maxQueueLen: c, processMetrics: false });
+    try {
+      // warm-up (CUDA graphs, JIT), not counted: a short piece of a prompt, so the suffix cache learns little
+      await one(server.url, prompts[0].slice(0, 8), 8);
+      const base = { ...server.core.acceptance, acceptedPerPosition: [...server.core.acceptance.acceptedPerPosition] };
+      const samples: Sample[] = [];
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: c }, async () => {
+        while (next < nReq) {
+          const i = next++;
+          const p = i % prompts.length;
+          samples.push({ prompt: p, ...await one(server.url, prompts[p]) });
         }
-        if (mismatches > 0) { failures++; console.error(`MISMATCH: ${d} at concurrency ${c}: ${mismatches} of ${samples.length} texts differ from the first run's`); }
-        const acc = server.core.acceptance;
-        const drafts = acc.numDrafts - base.numDrafts, accepted = acc.numAcceptedTokens - base.numAcceptedTokens;
-        const tokens = samples.reduce((t, s) => t + s.tokens, 0);
-        const row = {
-          speculation: d, concurrency: c, requests: samples.length, output_tokens: tokens, wall_s: wall,
-          output_tok_per_s: tokens / wall, requests_per_s: samples.length / wall,
-          ttft_ms: stats(samples.map((s) => s.ttftMs)), tpot_ms: stats(samples.map((s) => s.tpotMs)), e2e_ms: stats(samples.map((s) => s.e2eMs)),
-          mean_acceptance_length: drafts > 0 ? 1 + accepted / drafts : null,
-          spec_decode_num_drafts: drafts, spec_decode_num_draft_tokens: acc.numDraftTokens - base.numDraftTokens, spec_decode_num_accepted_tokens: accepted,
-          per_position_acceptance: acc.acceptedPerPosition.map((n, i) => (drafts > 0 ? (n - (base.acceptedPerPosition[i] ?? 0)) / drafts : 0)),
-          identical_texts: mismatches === 0,
-        };
-        rows.push(row);
-        console.error(JSON.stringify(row));
-      } catch (e) {
-        failures++;
-        console.error(`ERROR: ${d} at concurrency ${c}: ${(e as Error).stack}`);
-      } finally {
-        await server.close();
+      }));
+      const wall = (performance.now() - t0) / 1000;
+      let mismatches = 0;
+      for (const s of samples) {
+        const ref = reference.get(s.prompt);
+        if (ref === undefined) reference.set(s.prompt, s.text);
+        else if (ref !== s.text) mismatches++;
       }
+      if (mismatches > 0) { failures++; console.error(`MISMATCH: ${d} at concurrency ${c}: ${mismatches} of ${samples.length} texts differ from the first run's`); }
+      const acc = server.core.acceptance;
+      const drafts = acc.numDrafts - base.numDrafts, accepted = acc.numAcceptedTokens - base.numAcceptedTokens;
+      const tokens = samples.reduce((t, s) => t + s.tokens, 0);
+      const row = {
+        speculation: d, concurrency: c, requests: samples.length, output_tokens: tokens, wall_s: wall,
+        output_tok_per_s: tokens / wall, requests_per_s: samples.length / wall,
+        ttft_ms: stats(samples.map((s) => s.ttftMs)), tpot_ms: stats(samples.map((s) => s.tpotMs)), e2e_ms: stats(samples.map((s) => s.e2eMs)),
+        mean_acceptance_length: drafts > 0 ? 1 + accepted / drafts : null,
+        spec_decode_num_drafts: drafts, spec_decode_num_draft_tokens: acc.numDraftTokens - base.numDraftTokens, spec_decode_num_accepted_tokens: accepted,
+        per_position_acceptance: acc.acceptedPerPosition.map((n, i) => (drafts > 0 ? (n - (base.acceptedPerPosition[i] ?? 0)) / drafts : 0)),
+        identical_texts: mismatches === 0,
+      };
+      rows.push(row);
+      console.error(JSON.stringify(row));
+    } catch (e) {
+      failures++;
+      console.error(`ERROR: ${d} at concurrency ${c}: ${(e as Error).stack}`);
+    } finally {
+      await server.close();
+      drafter.dispose();
     }
-  } finally {
-    drafter.dispose();
   }
 }
 speculator?.close();

@@ -69,6 +69,13 @@ export class SpeculativeEngine {
     this.maxDraftTokens = maxDraftTokens;
   }
 
+  #requestIds = 0;
+
+  /** Proposer request ids, unique over every core and generate() call on this engine. */
+  nextRequestId(): number {
+    return this.#requestIds++;
+  }
+
   /** A step-driven core over this engine's target and drafter (the server feeds one; generate() makes its own). */
   core(o: CoreOptions = {}): EngineCore {
     return new EngineCore(this, o);

@@ -31,6 +31,11 @@ export interface DrafterParts {
   readonly proposer: Proposer | null;
   readonly config: EngineSpeculativeConfig | null;
   readonly maxDraftTokens: number;
+  /**
+   * ids for the proposer, unique over every core that shares it (the suffix cache keys past responses by
+   * request id, and an id used again evicts the earlier response); default: a counter of this core's own
+   */
+  nextRequestId?(): number;
 }
 
 export class QueueFullError extends Error {
@@ -60,6 +65,7 @@ export class EngineCore {
   readonly #waiting: EngineRequest[] = [];
   readonly #running: EngineRequest[] = [];
   #nextId = 0;
+  #newId = (): number => this.#nextId++;
   #loop: Promise<void> | null = null;
   #accepting = true;
 
@@ -68,6 +74,7 @@ export class EngineCore {
     this.proposer = parts.proposer;
     this.config = parts.config;
     this.maxDraftTokens = parts.maxDraftTokens;
+    if (parts.nextRequestId) this.#newId = () => parts.nextRequestId!();
     const maxRunning = o.maxRunning ?? Infinity;
     if (!(maxRunning >= 1)) throw new RangeError(`engine: maxRunning must be ≥ 1, got ${o.maxRunning}`);
     this.maxRunning = maxRunning;
@@ -92,12 +99,12 @@ export class EngineCore {
    */
   add(prompt: readonly number[], params: RequestParams): EngineRequest {
     if (!this.#accepting) throw new EngineClosedError('engine: shutting down, no new requests');
-    const name = params.name ?? `request ${this.#nextId}`;
-    checkPrompt(this.target, prompt, name);
+    checkPrompt(this.target, prompt, params.name ?? 'request');
+    const name = params.name ?? 'request';
     if (!Number.isInteger(params.maxNewTokens) || params.maxNewTokens < 1) throw new RangeError(`${name}: max-new-tokens must be a positive integer, got ${params.maxNewTokens}`);
     checkSampling(params, name);
     if (this.capacity < 1) throw new QueueFullError(`engine: ${this.#running.length} requests running and ${this.#waiting.length} waiting (the queue holds ${this.maxWaiting}); try again later`);
-    const r = new EngineRequest(this.#nextId++, prompt, params, (x) => this.#cancelled(x));
+    const r = new EngineRequest(this.#newId(), prompt, params, (x) => this.#cancelled(x));
     this.#waiting.push(r);
     this.#kick();
     return r;
