@@ -1,5 +1,6 @@
 // The server driven by the official openai client (streaming and not) and by raw HTTP for every error case:
 // each error has its status and OpenAI-style body, and the server keeps serving afterwards.
+import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../../../runtime/serve/index.ts';
@@ -209,6 +210,16 @@ describe('scheduling', () => {
     const m = (await raw(server.url, 'GET', '/metrics')).text;
     expect(m).toMatch(/vllm:request_success_total\{model_name="pycode-small",finished_reason="abort"\} [4-9]/);
     expect(server.core.acceptance.numDrafts).toBeGreaterThanOrEqual(before);
+    // a non-streaming client that hangs up is cancelled too
+    const req = request(new URL('/v1/completions', server.url), { method: 'POST', headers: { ...auth, 'content-type': 'application/json' } });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify({ model: MODEL, prompt: 'class Foo:', max_tokens: 40, temperature: 0 }));
+    await until(() => server.core.numRunning === 1, 'the request to start');
+    req.destroy();
+    await until(() => server.core.numUnfinished === 0 && fx.engine.target.slots.inUse === 0, 'the hung-up request to free its slot');
+    const after = (await raw(server.url, 'GET', '/metrics')).text;
+    const aborts = (t: string) => Number(/finished_reason="abort"\} (\d+)/.exec(t)![1]);
+    expect(aborts(after)).toBe(aborts(m) + 1);
   });
 
   it('a model with a chat template serves chat completions (jinja), streaming and not', async () => {
