@@ -27,8 +27,10 @@ options:
   --served-model-name NAME  the model id clients send (default: the --model path)
   --max-body-bytes N        request body limit (default 4194304)
 
-SIGTERM or SIGINT drains: new requests get 503, running ones finish, then the server exits (0).
-exit codes: 1 bad input (model folder, speculative config, port in use), 2 usage.
+SIGTERM or SIGINT drains: new requests get 503, running ones finish, then the server exits.
+
+exit codes: 0 drained and stopped after SIGTERM/SIGINT; 1 bad input (missing or unsupported model, bad
+speculative config, address in use); 2 usage (unknown option, bad option value).
 
 example:
   arcticc serve --model tests/fixtures/target/pycode-small --device cpu --max-model-len 256 \

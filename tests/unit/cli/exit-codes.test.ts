@@ -130,6 +130,13 @@ const table: Record<string, Case[]> = {
     ['input: prompt over max-model-len', ['--model', target, '--prompt-ids', file('pl.json', { prompts: [new Array(40).fill(3)] }), '--device', 'cpu', '--max-model-len', '32'], 1, /40 tokens leave no room for output within max-model-len 32/],
     ['input: speculative config with an unknown key', ['--model', target, '--prompt', 'x', '--device', 'cpu', '--max-model-len', '32', '--speculative-config', '{"method": "suffix", "suffix_depth": 3}'], 1, /"suffix_depth": unknown key/],
   ],
+  serve: [
+    ['usage: missing --model', ['--port', '0'], 2, /--model: is required/],
+    ['usage: bad --port', ['--model', target, '--port', 'eighty'], 2, /--port/],
+    ['usage: bad --max-num-seqs', ['--model', target, '--max-num-seqs', '0'], 2, /--max-num-seqs/],
+    ['input: missing model', ['--model', join(tmp, 'no-model'), '--port', '0'], 1, /no-model/],
+    ['input: speculative config with an unknown key', ['--model', target, '--port', '0', '--device', 'cpu', '--max-model-len', '32', '--speculative-config', '{"method": "suffix", "suffix_depth": 3}'], 1, /"suffix_depth": unknown key/],
+  ],
   bench: [
     ['ok', ['--model', lstm, '--device', 'cpu', '--iters', '1'], 0],
     ['usage: missing --model', [], 2, /--model: is required/],
