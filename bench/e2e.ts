@@ -36,7 +36,8 @@ const loads: Record<string, number[][]> = { code: w.code.prompts, repeat: w.repe
 const spec = (k: number) => ({ method: 'arctic', model: a.speculator, num_speculative_tokens: k });
 const CONFIGS: Record<string, object | null> = {
   none: null, ngram: { method: 'ngram', num_speculative_tokens: 3 }, suffix: { method: 'suffix' },
-  arctic: spec(3), 'arctic+suffix': { ...spec(3), enable_suffix_decoding: true },
+  // Arctic drafts n_predict = 3; with suffix decoding num_speculative_tokens 15 leaves suffix drafts room (spec §3.3)
+  arctic: spec(3), 'arctic+suffix': { ...spec(15), enable_suffix_decoding: true },
 };
 const drafters = a.drafters!.split(',');
 for (const d of drafters) if (!(d in CONFIGS)) throw new Error(`unknown drafter "${d}" (expected ${Object.keys(CONFIGS).join(', ')})`);
@@ -66,7 +67,7 @@ for (const [name, all] of Object.entries(loads)) {
         const row = {
           workload: name, concurrency: c, drafter: d, prompts: prompts.length, identical_to_none: same,
           tok_s_per_request: outputs.reduce((s, o) => s + o.tokenIds.length / (o.ms / 1000), 0) / outputs.length,
-          tok_s_total: metrics.tokensPerSecond, mean_acceptance_length: al,
+          tok_s_total: metrics.tokensPerSecond, tok_s_steady: metrics.steadyTokensPerSecond, mean_acceptance_length: al,
           per_position_acceptance: metrics.acceptance.perPositionAcceptanceRate,
           by_source: Object.fromEntries(Object.entries(metrics.acceptanceBySource).map(([k, m]) => [k, { drafts: m!.numDrafts, mean_acceptance_length: m!.meanAcceptanceLength }])),
           steps: metrics.steps, prefill_steps: metrics.prefillSteps, prefill_ms: metrics.prefillMs, draft_ms_per_step: metrics.draftMsPerStep, verify_ms_per_step: metrics.verifyMsPerStep, host_ms_per_step: metrics.hostMsPerStep,
@@ -87,23 +88,27 @@ for (const [name, all] of Object.entries(loads)) {
 speculator?.close();
 target.close();
 
-const peer = a.peer ? JSON.parse(readFileSync(a.peer, 'utf8')) : null;
+let peer = null;
+if (a.peer) {
+  try { peer = JSON.parse(readFileSync(a.peer, 'utf8')); } catch (e) { failures++; console.error(`ERROR: the peer results ${a.peer} could not be read: ${(e as Error).message}`); }
+}
 const result = { device: target.deviceDescription, max_new: maxNew, rows, peer, failures };
 if (a.out) writeFileSync(a.out, JSON.stringify(result, null, 1));
 
 const f = (x: unknown, d = 0): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '—');
 const peerRow = (p: string, wl: string, c: number) => peer?.rows.find((r: { peer: string; workload: string; concurrency: number }) => r.peer === p && r.workload === wl && r.concurrency === c);
 console.log(`\n| workload | conc | ${drafters.join(' | ')} | HF plain | HF prompt lookup | torch graph loop |`);
+// per request tok/s at concurrency 1; steady-state total tok/s (all slots busy) at higher concurrency
 console.log(`|${' --- |'.repeat(drafters.length + 5)}`);
 for (const name of Object.keys(loads)) for (const c of conc) {
   const cells = drafters.map((d) => {
     const r = rows.find((x) => x.workload === name && x.concurrency === c && x.drafter === d) as Record<string, number> | undefined;
     if (!r) return '—';
-    return `${f(r.tok_s_per_request)}${d === 'none' ? '' : ` (AL ${f(r.mean_acceptance_length, 2)})`}`;
+    return `${f(c === 1 ? r.tok_s_per_request : r.tok_s_steady)}${d === 'none' ? '' : ` (AL ${f(r.mean_acceptance_length, 2)})`}`;
   });
   if (cells.every((x) => x === '—')) continue;
-  const p = (n: string) => f(peerRow(n, name, c)?.tok_s_per_request);
+  const p = (n: string) => f(c === 1 ? peerRow(n, name, c)?.tok_s_per_request : peerRow(n, name, c)?.tok_s_total);
   console.log(`| ${name} | ${c} | ${cells.join(' | ')} | ${c === 1 ? p('hf-plain') : '—'} | ${c === 1 ? p('hf-prompt-lookup') : '—'} | ${p('torch-graph')} |`);
 }
-console.log('\ntok/s per request (mean over requests); AL = mean acceptance length. Totals, acceptance per position and step times are in the JSON.');
+console.log('\nconcurrency 1: tok/s per request (mean over requests); higher concurrency: total tok/s while every slot is busy (peers: total over the run). AL = mean acceptance length. Per-request and whole-run figures, acceptance per position and step times are in the JSON.');
 if (failures > 0) { console.error(`${failures} failure(s)`); process.exit(1); }

@@ -5,6 +5,7 @@
 #   source .gpu/env.sh && bash bench/gpu-check.sh [vitest file filters…]
 # GPU_CHECK_BENCH=0 skips the draft benchmark and its peer; GPU_CHECK_TESTS=0 skips the tests;
 # GPU_CHECK_E2E=0 skips the end-to-end table (bench/e2e.ts and its PyTorch peers, e2e.json, peer-e2e.json);
+# GPU_CHECK_SERVE=0 skips bench/serve-bench.ts (serve-bench.json; SERVE_ARGS);
 # E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,6 +39,12 @@ if [ "${GPU_CHECK_E2E:-1}" != 0 ]; then
   node bench/e2e.ts --device cuda --peer "$OUT/peer-e2e.json" --out "$OUT/e2e.json" ${E2E_ARGS:-} 2>&1 | tee -a "$LOG"
   e2e_rc=${PIPESTATUS[0]}
   [ "$e2e_rc" = 0 ] || { echo "e2e failed (exit $e2e_rc)" | tee -a "$LOG"; exit "$e2e_rc"; }
+fi
+if [ "${GPU_CHECK_SERVE:-1}" != 0 ]; then
+  say "serve benchmark"
+  node bench/serve-bench.ts --device cuda --out "$OUT/serve-bench.json" ${SERVE_ARGS:-} 2>&1 | tee -a "$LOG"
+  serve_rc=${PIPESTATUS[0]}
+  [ "$serve_rc" = 0 ] || { echo "serve-bench failed (exit $serve_rc)" | tee -a "$LOG"; exit "$serve_rc"; }
 fi
 [ "$tests_rc" = 0 ] || echo "GPU tests FAILED (exit $tests_rc); see $OUT/gpu-check.log" | tee -a "$LOG"
 exit "$tests_rc"

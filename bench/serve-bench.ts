@@ -46,7 +46,7 @@ const CONFIGS: Record<string, object | null> = {
   none: null,
   suffix: { method: 'suffix' },
   arctic: { method: 'arctic', model: a.speculator, num_speculative_tokens: 3 },
-  'arctic+suffix': { method: 'arctic', model: a.speculator, num_speculative_tokens: 3, enable_suffix_decoding: true },
+  'arctic+suffix': { method: 'arctic', model: a.speculator, num_speculative_tokens: 15, enable_suffix_decoding: true },
 };
 const drafters = a.drafters!.split(',');
 for (const d of drafters) if (!(d in CONFIGS)) throw new Error(`unknown drafter "${d}" (expected ${Object.keys(CONFIGS).join(', ')})`);

@@ -15,7 +15,7 @@ const device = (process.env.ARCTICC_DEVICE as 'cpu' | 'cuda' | undefined) ?? 'au
 const tokenizer = await Tokenizer.fromDir(model);
 const engine = await loadEngine({
   model, device, maxModelLen: prompt.length + maxNew + 8, maxNumSeqs: 1,
-  speculativeConfig: { method: 'arctic', model: `${root}pycode-small-lstm`, num_speculative_tokens: 3, enable_suffix_decoding: true },
+  speculativeConfig: { method: 'arctic', model: `${root}pycode-small-lstm`, num_speculative_tokens: 15, enable_suffix_decoding: true },
 });
 try {
   console.log(`target: pycode-small (LlamaForCausalLM, ${engine.target.config.numLayers} layers) on ${engine.target.deviceDescription}`);

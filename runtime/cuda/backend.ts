@@ -56,7 +56,8 @@ export function createCudaBackend(plan: ExecutionPlan, weights: ReadonlyMap<stri
 
   async function chunk(hidden: Float32Array | bigint, tokens: Int32Array, b: number): Promise<Int32Array> {
     const h = typeof hidden === 'bigint' ? { dtype: 'f32' as const, shape: [b, H], ptr: hidden } : hostTensor('f32', [b, H], hidden);
-    const out = await exec.runAsync({ hidden: h, tokens: hostTensor('i32', [b], tokens) });
+    // a synchronous wait: a draft is on the critical path of a decoding step, a worker-thread hand-off only adds latency
+    const out = exec.run({ hidden: h, tokens: hostTensor('i32', [b], tokens) });
     const d = out[shape.draft].data as Int32Array;
     if (shape.draftBatchFirst) return d;
     const t = new Int32Array(b * n);

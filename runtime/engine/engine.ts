@@ -50,6 +50,8 @@ export interface EngineMetrics {
   readonly draftMsPerStep: number;
   readonly verifyMsPerStep: number;
   readonly hostMsPerStep: number;
+  /** generated tokens per second over the decode steps that ran with every allowed slot busy (the steady state, without the tail of a finite batch) */
+  readonly steadyTokensPerSecond: number;
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
   readonly acceptanceBySource: Partial<Record<DraftSource, ReturnType<AcceptanceMetrics['snapshot']>>>;
 }
@@ -109,6 +111,7 @@ export class SpeculativeEngine {
         ms, tokensPerSecond: generated / (ms / 1000), steps: times.steps + times.prefillSteps,
         prefillSteps: times.prefillSteps, prefillMs: times.prefillMs,
         draftMsPerStep: times.draftMs / times.steps, verifyMsPerStep: times.verifyMs / times.steps, hostMsPerStep: times.hostMs / times.steps,
+        steadyTokensPerSecond: times.fullMs > 0 ? times.fullTokens / (times.fullMs / 1000) : NaN,
         acceptance: core.acceptance.snapshot(),
         acceptanceBySource: Object.fromEntries([...core.acceptanceBySource].map(([k, m]) => [k, m.snapshot()])),
       },

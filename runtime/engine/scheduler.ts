@@ -17,7 +17,11 @@ import type { EngineSpeculativeConfig } from './speculative-config.ts';
 import { draftLimit } from './speculative-config.ts';
 
 /** Totals over the steps that admitted no request (decode/verify only); steps that prefilled are counted apart. */
-export interface StepTimes { draftMs: number; verifyMs: number; hostMs: number; steps: number; prefillSteps: number; prefillMs: number }
+export interface StepTimes {
+  draftMs: number; verifyMs: number; hostMs: number; steps: number; prefillSteps: number; prefillMs: number;
+  /** decode steps that ran with every allowed request slot busy: their count, wall time and new tokens (steady state) */
+  fullSteps: number; fullMs: number; fullTokens: number;
+}
 
 export interface CoreOptions {
   /** at most this many requests run at once (default and cap: the target's KV slots) */
@@ -59,7 +63,7 @@ export class EngineCore {
   /** cumulative over every step of this core */
   readonly acceptance = new AcceptanceMetrics();
   readonly acceptanceBySource = new Map<DraftSource, AcceptanceMetrics>();
-  readonly times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0 };
+  readonly times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0, fullSteps: 0, fullMs: 0, fullTokens: 0 };
   onStep: StepListener | null = null;
 
   readonly #waiting: EngineRequest[] = [];
@@ -278,6 +282,7 @@ export class EngineCore {
     }
     const tm = this.times;
     if (fresh.length > 0) { tm.prefillSteps++; tm.prefillMs += performance.now() - stepStart; } else {
+      if (items.length === cap) { tm.fullSteps++; tm.fullMs += performance.now() - stepStart; tm.fullTokens += newTokens; }
       tm.steps++;
       tm.draftMs += draftMs;
       tm.verifyMs += verifyMs;

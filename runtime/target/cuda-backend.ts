@@ -3,7 +3,9 @@
 // once on the device, zero-filled, updated in place by the kv_write kernels, never copied through the
 // host on a step. Inputs go in at their exact N and M (the target runtime pads rows itself, position −1),
 // and a CUDA graph is captured per (N, M) on first use (its warm-up launch runs the step once more, which
-// is harmless: a step's cache writes depend only on its inputs).
+// is harmless: a step's cache writes depend only on its inputs). N and M are padded to ArcticInference's
+// batch buckets first (padding rows at position −1), so graphs are captured per bucket, not per length. The
+// wait is synchronous: a step is on the critical path, and a worker-thread hand-off only adds latency.
 import { compileProgram } from '../../compiler/compile.ts';
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
@@ -13,6 +15,7 @@ import { llamaParam } from '../../models/llama.ts';
 import type { OpenDeviceOptions } from '../cuda/device.ts';
 import { openDevice } from '../cuda/device.ts';
 import { PlanExecutor } from '../cuda/executor.ts';
+import { paddingSize } from '../cuda/plan-layout.ts';
 import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from './backend.ts';
 
 export interface CudaTargetOptions extends OpenDeviceOptions {
@@ -60,6 +63,8 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
   const plan = compileProgram(program.graph, { maxDims: { N: o.maxTokens, M: o.maxRows } });
   const heads = checkTargetPlan(plan);
   const V = heads.vocab ?? o.vocabSize ?? 0;
+  const hiddenBuf = plan.buffers.find((b) => b.id === plan.outputs.find((x) => x.name === 'hidden')!.buffer)!;
+  const H = hiddenBuf.shape[1] as number;
   const layers = o.numLayers ?? (plan.state ?? []).filter((s) => s.input.endsWith('_key')).length;
   const device = openDevice(o);
   let exec: PlanExecutor;
@@ -75,7 +80,7 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
 
   return {
     device: 'cuda',
-    description: `${device.description}, plan ${plan.name} (${plan.launches.length} launches, ${maxStr}), KV cache on the device, CUDA graph per (N, M)`,
+    description: `${device.description}, plan ${plan.name} (${plan.launches.length} launches, ${maxStr}), KV cache on the device, CUDA graph per (N, M) bucket`,
     async run(x: TargetStepInputs, ro: { readonly logits: boolean }): Promise<TargetStepOutputs> {
       assertOpen();
       const n = x.tokens.length, m = x.rows.length;
@@ -85,13 +90,22 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
       if (ro.logits && !heads.logits) throw new Error(`run: logits were asked for, but plan ${plan.name} has an argmax head (logits never leave the device)`);
       // with both heads, greedy steps leave the logits on the device
       const wanted = heads.argmax && heads.logits && !ro.logits ? { outputs: ['hidden', 'next_tokens'] } : {};
-      const out = await exec.runAsync({
-        tokens: hostTensor('i32', [n], x.tokens), positions: hostTensor('i32', [n], x.positions),
-        slots: hostTensor('i32', [n], x.slots), rows: hostTensor('i32', [m], x.rows),
+      // N and M padded to ArcticInference's buckets, so a few captured graphs serve every mix of lengths:
+      // padding token rows sit at position −1 (no cache write, zero attention), padding head rows re-read row 0
+      const np = Math.min(paddingSize(n), o.maxTokens), mp = Math.min(paddingSize(m), o.maxRows);
+      const pad = (a: Int32Array, len: number, fill: number): Int32Array => {
+        if (a.length === len) return a;
+        const out = new Int32Array(len).fill(fill);
+        out.set(a);
+        return out;
+      };
+      const run = exec.run({
+        tokens: hostTensor('i32', [np], pad(x.tokens, np, 0)), positions: hostTensor('i32', [np], pad(x.positions, np, -1)),
+        slots: hostTensor('i32', [np], pad(x.slots, np, 0)), rows: hostTensor('i32', [mp], pad(x.rows, mp, 0)),
       }, wanted);
-      const logits = out.logits?.data as Float32Array | undefined;
-      const nextTokens = heads.argmax ? (out.next_tokens.data as Int32Array) : argmaxRows(logits!, m, V);
-      return { hidden: out.hidden.data as Float32Array, nextTokens, ...(ro.logits && logits ? { logits } : {}) };
+      const logits = (run.logits?.data as Float32Array | undefined)?.subarray(0, m * (V || 1));
+      const nextTokens = heads.argmax ? (run.next_tokens.data as Int32Array).subarray(0, m) : argmaxRows(logits!, m, V);
+      return { hidden: (run.hidden.data as Float32Array).subarray(0, m * H), nextTokens, ...(ro.logits && logits ? { logits } : {}) };
     },
     readCache(layer: number, kind: 'key' | 'value'): HostTensor {
       assertOpen();

@@ -128,13 +128,17 @@ describe.each(['f32', 'bf16'] as const)('pycode-small with a %s cache', (kvDtype
         const [a, b] = await Promise.all([cuda.run(step, { logits: true }), cpu.run(step, { logits: true })]);
         const scale = Math.max(...Array.from(b.hidden, Math.abs));
         const hidErr = Math.max(...Array.from(a.hidden, (x, j) => Math.abs(x - b.hidden[j])));
-        expect(hidErr / scale, `step ${s} hidden`).toBeLessThan(1e-4);
+        // f32 cache: f32 kernels against the f64 interpreter; bf16 cache: a K/V element near a rounding
+        // boundary may round to the neighbouring bf16 value on one side (2^-8 relative), which moves outputs ~1e-3
+        const tol = kvDtype === 'bf16' ? 1e-2 : 1e-4;
+        expect(hidErr / scale, `step ${s} hidden`).toBeLessThan(tol);
         const lscale = Math.max(...Array.from(b.logits!, Math.abs));
         const logErr = Math.max(...Array.from(a.logits!, (x, j) => Math.abs(x - b.logits![j])));
-        expect(logErr / lscale, `step ${s} logits`).toBeLessThan(1e-4);
+        expect(logErr / lscale, `step ${s} logits`).toBeLessThan(tol);
         expect(a.hidden.length).toBe(rows.length * H);
         expect(a.logits!.length).toBe(rows.length * V);
-        expect(Array.from(a.nextTokens), `step ${s} argmax`).toEqual(Array.from(b.nextTokens));
+        if (kvDtype === 'f32') expect(Array.from(a.nextTokens), `step ${s} argmax`).toEqual(Array.from(b.nextTokens));
+        else a.nextTokens.forEach((t, r) => expect(b.logits![r * V + b.nextTokens[r]] - b.logits![r * V + t], `step ${s} row ${r}: CUDA's argmax is a near-tie on the CPU`).toBeLessThanOrEqual(tol * lscale));
         // greedy decode: one row per request at its next position, plus a padding row
         const next = Array.from(b.nextTokens);
         step = {
@@ -144,7 +148,12 @@ describe.each(['f32', 'bf16'] as const)('pycode-small with a %s cache', (kvDtype
         for (let i = 0; i < 3; i++) len[i]++;
       }
       for (let l = 0; l < layers; l++) for (const kind of ['key', 'value'] as const) {
-        const w = worst(cuda.readCache(l, kind), cpu.readCache(l, kind), 1e-5, kvDtype === 'bf16' ? 2 ** -7 : 1e-4);
+        const want = cpu.readCache(l, kind);
+        const r = reader(want);
+        let scale = 0;
+        for (let i = 0; i < want.data.length; i++) scale = Math.max(scale, Math.abs(r(i)));
+        // absolute error against the layer's largest entry (small entries come from cancellation), relative for bf16
+        const w = worst(cuda.readCache(l, kind), want, (kvDtype === 'bf16' ? 1e-2 : 1e-4) * scale, kvDtype === 'bf16' ? 2 ** -7 : 1e-4);
         expect(w.ratio, `layer ${l} ${kind} ${w.at}`).toBeLessThanOrEqual(1);
       }
     }, 240_000);

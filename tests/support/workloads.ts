@@ -15,5 +15,5 @@ export const DRAFTERS: readonly { name: string; config: object | undefined }[] =
   { name: 'ngram', config: { method: 'ngram', num_speculative_tokens: 3 } },
   { name: 'suffix', config: { method: 'suffix' } },
   { name: 'arctic', config: { method: 'arctic', model: SPECULATOR_DIR, num_speculative_tokens: 3 } },
-  { name: 'arctic+suffix', config: { method: 'arctic', model: SPECULATOR_DIR, num_speculative_tokens: 3, enable_suffix_decoding: true } },
+  { name: 'arctic+suffix', config: { method: 'arctic', model: SPECULATOR_DIR, num_speculative_tokens: 15, enable_suffix_decoding: true } },
 ];
