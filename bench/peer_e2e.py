@@ -20,10 +20,17 @@ import time
 
 import torch
 
+DEV = 'cuda'
+
+
+def sync():
+    if DEV == 'cuda':
+        torch.cuda.synchronize()
+
 
 def load(path):
     from transformers import LlamaForCausalLM
-    m = LlamaForCausalLM.from_pretrained(path, torch_dtype=torch.bfloat16).cuda().eval()
+    m = LlamaForCausalLM.from_pretrained(path, torch_dtype=torch.bfloat16).to(DEV).eval()
     m.generation_config.eos_token_id = None
     m.generation_config.pad_token_id = 0
     return m
@@ -32,14 +39,14 @@ def load(path):
 def hf_rows(model, prompts, max_new, lookup):
     rows = []
     for p in prompts:
-        ids = torch.tensor([p], device='cuda')
+        ids = torch.tensor([p], device=DEV)
         kw = dict(max_new_tokens=max_new, min_new_tokens=max_new, do_sample=False)
         if lookup:
             kw['prompt_lookup_num_tokens'] = 3
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
         out = model.generate(ids, **kw)
-        torch.cuda.synchronize()
+        sync()
         dt = time.perf_counter() - t0
         n = out.shape[1] - len(p)
         rows.append(n / dt)
@@ -69,10 +76,10 @@ class GraphLlama:
                 gu=torch.cat([g('mlp.gate_proj.weight'), g('mlp.up_proj.weight')]), down=g('mlp.down_proj.weight')))
         self.eps = c.rms_norm_eps
         self.max_len = max_len
-        self.k = torch.zeros(self.L, max_batch, self.Hk, max_len, self.D, device='cuda', dtype=torch.bfloat16)
+        self.k = torch.zeros(self.L, max_batch, self.Hk, max_len, self.D, device=DEV, dtype=torch.bfloat16)
         self.v = torch.zeros_like(self.k)
         inv = model.model.rotary_emb.inv_freq.float()
-        t = torch.arange(max_len, device='cuda').float()
+        t = torch.arange(max_len, device=DEV).float()
         f = torch.outer(t, inv)
         self.cos = torch.cat([f, f], -1).cos().to(torch.bfloat16)
         self.sin = torch.cat([f, f], -1).sin().to(torch.bfloat16)
@@ -91,7 +98,7 @@ class GraphLlama:
         """tok, pos [B, T]; rows [B] cache rows; writes K/V at pos; attends positions ≤ pos."""
         B, T = tok.shape
         x = self.emb[tok]
-        ar = torch.arange(self.max_len, device='cuda')
+        ar = torch.arange(self.max_len, device=DEV)
         mask = (ar.view(1, 1, 1, -1) <= pos.view(B, 1, T, 1))
         for i, w in enumerate(self.layers):
             h = self.rms(x, w['ln1'])
@@ -113,10 +120,20 @@ class GraphLlama:
         return (x[:, -1] @ self.head.t()).argmax(-1)
 
     def step_graph(self, B):
+        if DEV != 'cuda':  # a CPU check of the loop's logic: no graph, the same forward each step
+            tok = torch.zeros(B, 1, dtype=torch.long, device=DEV)
+            pos = torch.zeros(B, 1, dtype=torch.long, device=DEV)
+            rows = torch.arange(B, device=DEV)
+            out = torch.zeros(B, dtype=torch.long, device=DEV)
+
+            class Eager:
+                def replay(_):
+                    out.copy_(self.forward(tok, pos, rows))
+            return Eager(), tok, pos, out
         if B not in self.graphs:
-            tok = torch.zeros(B, 1, dtype=torch.long, device='cuda')
-            pos = torch.zeros(B, 1, dtype=torch.long, device='cuda')
-            rows = torch.arange(B, device='cuda')
+            tok = torch.zeros(B, 1, dtype=torch.long, device=DEV)
+            pos = torch.zeros(B, 1, dtype=torch.long, device=DEV)
+            rows = torch.arange(B, device=DEV)
             s = torch.cuda.Stream()
             s.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(s):
@@ -134,15 +151,15 @@ class GraphLlama:
         """all prompts at once (concurrency = len(prompts)); returns (tokens, seconds)."""
         B = len(prompts)
         g, tok, pos, out = self.step_graph(B)
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
         first = []
         for r, p in enumerate(prompts):
-            t = torch.tensor([p], device='cuda')
-            ps = torch.arange(len(p), device='cuda').view(1, -1)
-            first.append(self.forward(t, ps, torch.tensor([r], device='cuda')))
+            t = torch.tensor([p], device=DEV)
+            ps = torch.arange(len(p), device=DEV).view(1, -1)
+            first.append(self.forward(t, ps, torch.tensor([r], device=DEV)))
         tok.copy_(torch.stack(first).view(B, 1))
-        pos.copy_(torch.tensor([[len(p)] for p in prompts], device='cuda'))
+        pos.copy_(torch.tensor([[len(p)] for p in prompts], device=DEV))
         outs = [tok.clone()]
         for _ in range(max_new - 1):
             g.replay()
@@ -150,7 +167,7 @@ class GraphLlama:
             pos.add_(1)
             outs.append(tok.clone())
         res = torch.cat(outs, 1).tolist()
-        torch.cuda.synchronize()
+        sync()
         return res, time.perf_counter() - t0
 
 
@@ -173,19 +190,27 @@ def main():
     ap.add_argument('--hf-prompts', type=int, default=8)
     ap.add_argument('--max-new', type=int, default=256)
     ap.add_argument('--concurrency', default='1,8,32')
+    ap.add_argument('--device', default='cuda')
+    ap.add_argument('--prompts', type=int, default=0, help='only the first N prompts of each workload (0 = all)')
+    ap.add_argument('--only', default='hf,graph', help='which peers: hf, graph')
     a = ap.parse_args()
+    global DEV
+    DEV = a.device
     w = json.load(open(a.workloads))
     mixed = [p for pair in zip(w['code']['prompts'], w['repeat']['prompts']) for p in pair]
     loads = {'code': w['code']['prompts'], 'repeat': w['repeat']['prompts'], 'mixed': mixed}
+    if a.prompts:
+        loads = {k: v[: a.prompts] for k, v in loads.items()}
     model = load(a.model)
-    result = dict(torch=torch.__version__, gpu=torch.cuda.get_device_name(), max_new=a.max_new, rows=[])
+    result = dict(torch=torch.__version__, gpu=torch.cuda.get_device_name() if DEV == 'cuda' else 'cpu', max_new=a.max_new, rows=[])
     try:
         import transformers
         result['transformers'] = transformers.__version__
     except Exception:
         pass
-    hf_rows(model, [loads['code'][0][:16]], 8, False)  # warm-up
-    for name, prompts in loads.items():
+    for name, prompts in (loads.items() if 'hf' in a.only else []):
+        if name == 'code':
+            hf_rows(model, [loads['code'][0][:16]], 8, False)  # warm-up
         for peer, lookup in (('hf-plain', False), ('hf-prompt-lookup', True)):
             r = hf_rows(model, prompts[: a.hf_prompts], a.max_new, lookup)
             row = dict(peer=peer, workload=name, concurrency=1, prompts=len(r), tok_s_per_request=sum(r) / len(r), tok_s_total=sum(r) / len(r))
@@ -193,8 +218,16 @@ def main():
             print(json.dumps(row), flush=True)
     conc = [int(c) for c in a.concurrency.split(',')]
     gl = GraphLlama(model, max_len=max(len(p) for p in mixed) + a.max_new + 8, max_batch=max(conc))
-    gl.generate([loads['code'][0]], 8)  # warm-up and capture B=1
-    for name, prompts in loads.items():
+    if 'graph' in a.only:
+        gl.generate([loads['code'][0]], 8)  # warm-up and capture B=1
+        # sanity check of the loop: its greedy tokens against HF generate's (both bf16) on one prompt
+        p0 = loads['code'][0]
+        mine, _ = gl.generate([p0], 64)
+        ref = model.generate(torch.tensor([p0], device=DEV), max_new_tokens=64, min_new_tokens=64, do_sample=False)[0, len(p0):].tolist()
+        same = next((i for i, (x, y) in enumerate(zip(mine[0], ref)) if x != y), 64)
+        result['graph_loop_check'] = dict(prefix_equal_to_hf=same, of=64)
+        print(json.dumps(result['graph_loop_check']), flush=True)
+    for name, prompts in (loads.items() if 'graph' in a.only else []):
         for c in conc:
             per, tot_tok, tot_s = [], 0, 0.0
             for s in range(0, len(prompts), c):
