@@ -15,6 +15,7 @@ import type { RequestParams } from './request.ts';
 import { EngineRequest } from './request.ts';
 import type { EngineSpeculativeConfig } from './speculative-config.ts';
 import { draftLimit } from './speculative-config.ts';
+import { DraftSizer } from './draft-sizing.ts';
 
 /** Totals over the steps that admitted no request (decode/verify only); steps that prefilled are counted apart. */
 export interface StepTimes {
@@ -65,6 +66,8 @@ export class EngineCore {
   readonly acceptanceBySource = new Map<DraftSource, AcceptanceMetrics>();
   readonly times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0, fullSteps: 0, fullMs: 0, fullTokens: 0 };
   onStep: StepListener | null = null;
+  /** per-step draft sizing (draft-sizing.ts); null when the config turns it off */
+  readonly sizer: DraftSizer | null;
 
   readonly #waiting: EngineRequest[] = [];
   readonly #running: EngineRequest[] = [];
@@ -78,6 +81,8 @@ export class EngineCore {
     this.proposer = parts.proposer;
     this.config = parts.config;
     this.maxDraftTokens = parts.maxDraftTokens;
+    const dynamic = parts.config?.dynamic_draft_length ?? parts.target.device === 'cuda';
+    this.sizer = parts.proposer && dynamic ? new DraftSizer() : null;
     if (parts.nextRequestId) this.#newId = () => parts.nextRequestId!();
     const maxRunning = o.maxRunning ?? Infinity;
     if (!(maxRunning >= 1)) throw new RangeError(`engine: maxRunning must be ≥ 1, got ${o.maxRunning}`);
@@ -196,24 +201,27 @@ export class EngineCore {
     const limit = draftLimit(this.config, running.length);
     let drafts: Draft[] = running.map(() => ({ tokens: new Int32Array(0), source: 'none' as const }));
     let draftMs = 0;
-    if (this.proposer && limit > 0) {
+    if (this.proposer && limit > 0 && (this.sizer?.shouldDraft(running.length) ?? true)) {
       const inputs: ProposeInput[] = running.slice(0, limit).map((r) => ({ requestId: r.id, tokens: Int32Array.from(r.tokens), hidden: r.hidden }));
       const d0 = performance.now();
       const got = await this.proposer.propose(inputs);
       draftMs = performance.now() - d0;
       drafts = [...got, ...drafts.slice(limit)];
+      this.sizer?.observeDraft(limit, draftMs);
     }
+    const rooms = running.map((r) => Math.min(r.params.maxNewTokens - r.numOutput, t.maxModelLen - r.tokens.length) - 1);
+    const lens = drafts.map((d, i) => Math.max(0, Math.min(d.tokens.length, this.maxDraftTokens, rooms[i])));
+    const cap = this.sizer && lens.some((l) => l > 0) ? this.sizer.choose(lens, drafts.map((d) => d.source)) : Infinity;
     const items: ForwardItem[] = [];
     const ks: number[] = [];
     running.forEach((r, i) => {
-      const room = Math.min(r.params.maxNewTokens - r.numOutput, t.maxModelLen - r.tokens.length) - 1;
-      const k = Math.max(0, Math.min(drafts[i].tokens.length, this.maxDraftTokens, room));
+      const k = Math.min(lens[i], cap);
       ks.push(k);
       items.push({ seq: r.seq!, tokens: [r.tokens[r.tokens.length - 1], ...drafts[i].tokens.subarray(0, k)], want: 'all' });
     });
     const fresh: EngineRequest[] = [];
-    const cap = Math.min(this.maxRunning, t.slots.count);
-    while (this.#waiting.length > 0 && t.slots.available > 0 && running.length + fresh.length < cap) {
+    const slotsCap = Math.min(this.maxRunning, t.slots.count);
+    while (this.#waiting.length > 0 && t.slots.available > 0 && running.length + fresh.length < slotsCap) {
       const r = this.#waiting.shift()!;
       r.seq = t.newSequence(r.name);
       r.state = 'running';
@@ -237,6 +245,7 @@ export class EngineCore {
       throw e;
     }
     const verifyMs = performance.now() - v0;
+    this.sizer?.observePass(items.reduce((a, it) => a + it.tokens.length, 0), verifyMs);
     const V = t.vocabSize, H = t.hiddenSize;
     let drafted = 0, draftTokens = 0, acceptedTokens = 0, newTokens = 0;
     running.forEach((r, i) => {
@@ -260,6 +269,7 @@ export class EngineCore {
         let m = this.acceptanceBySource.get(src);
         if (!m) { m = new AcceptanceMetrics(); this.acceptanceBySource.set(src, m); }
         m.observe(k, accepted);
+        this.sizer?.observeAcceptance(src, k, accepted);
         drafted++; draftTokens += k; acceptedTokens += accepted;
       }
       // cached: last + k drafts; keep last + accepted (the new target token is fed next step)
@@ -282,7 +292,7 @@ export class EngineCore {
     }
     const tm = this.times;
     if (fresh.length > 0) { tm.prefillSteps++; tm.prefillMs += performance.now() - stepStart; } else {
-      if (items.length === cap) { tm.fullSteps++; tm.fullMs += performance.now() - stepStart; tm.fullTokens += newTokens; }
+      if (items.length === slotsCap) { tm.fullSteps++; tm.fullMs += performance.now() - stepStart; tm.fullTokens += newTokens; }
       tm.steps++;
       tm.draftMs += draftMs;
       tm.verifyMs += verifyMs;

@@ -22,6 +22,12 @@ export const EngineSpeculativeConfigSchema = z.strictObject({
   suffix_max_spec_factor: z.number().nonnegative().default(1.0),
   suffix_max_spec_offset: z.number().default(0),
   suffix_min_token_prob: z.number().min(0).max(1).default(0.1),
+  /**
+   * arcticc: size each step's drafts from the measured cost of target passes and the measured acceptance
+   * per position (runtime/engine/draft-sizing.ts), so speculation never costs throughput; default true on
+   * CUDA, false on the CPU backend (whose interpreter the tests use to exercise every draft)
+   */
+  dynamic_draft_length: z.boolean().optional(),
   /** vLLM's n-gram (prompt lookup) knobs */
   prompt_lookup_min: z.int().positive().default(1),
   prompt_lookup_max: z.int().positive().default(5),

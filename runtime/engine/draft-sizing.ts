@@ -1,0 +1,109 @@
+// Per-step draft sizing: how many draft tokens to verify this step. Verifying more rows costs more target
+// time, and a drafted token is worth only its chance of acceptance, so at large batches (or with drafters
+// that rarely hit) speculation can lower throughput. The sizer measures both sides as the engine runs: the
+// wall time of target passes by padded row count, and the acceptance at each draft position per draft
+// source (conditional on the positions before it being accepted). Each step it picks the cap k on every
+// request's draft that maximizes expected tokens per millisecond, k = 0 included; when verifying nothing
+// beats drafting at a batch size for a while, it stops drafting there and re-tries now and then.
+// Which tokens come out is unchanged: greedy and sampled outputs never depend on the drafts verified.
+import type { DraftSource } from '../decoding/proposer.ts';
+import { paddingSize } from '../cuda/plan-layout.ts';
+
+const EMA = 0.2;
+/** retry drafting at a batch size where it did not pay after this many steps */
+const RETRY = 64;
+
+interface PositionStats { reached: number[]; accepted: number[] }
+
+export class DraftSizer {
+  readonly #passMs = new Map<number, number>();
+  readonly #draftMs = new Map<number, number>();
+  readonly #gain = new Map<number, number>();
+  readonly #skipUntil = new Map<number, number>();
+  readonly #stats = new Map<DraftSource, PositionStats>();
+  #step = 0;
+
+  /** a target pass over `rows` token rows took `ms` */
+  observePass(rows: number, ms: number): void { ema(this.#passMs, paddingSize(rows), ms); }
+  /** drafting for a batch of `batch` requests took `ms` */
+  observeDraft(batch: number, ms: number): void { ema(this.#draftMs, paddingSize(batch), ms); }
+
+  /** a draft of `offered` tokens from `source` had its first `accepted` accepted */
+  observeAcceptance(source: DraftSource, offered: number, accepted: number): void {
+    let s = this.#stats.get(source);
+    if (!s) { s = { reached: [], accepted: [] }; this.#stats.set(source, s); }
+    for (let i = 0; i < offered && i <= accepted; i++) {
+      s.reached[i] = (s.reached[i] ?? 0) + 1;
+      if (i < accepted) s.accepted[i] = (s.accepted[i] ?? 0) + 1;
+    }
+  }
+
+  /** whether to draft at all for a batch of this size this step */
+  shouldDraft(batch: number): boolean {
+    this.#step++;
+    const b = paddingSize(batch);
+    const until = this.#skipUntil.get(b);
+    if (until === undefined || this.#step >= until) { this.#skipUntil.delete(b); return true; }
+    return false;
+  }
+
+  /** expected accepted tokens of a draft of `len` from `source` verified up to `k` */
+  expectedAccepted(source: DraftSource, len: number, k: number): number {
+    const s = this.#stats.get(source);
+    let p = 1, e = 0;
+    for (let i = 0; i < Math.min(len, k); i++) {
+      const reached = s?.reached[i] ?? 0;
+      // an unmeasured position gets an optimistic prior, so new drafters and long suffix drafts get tried
+      const c = (((s?.accepted[i] ?? 0) + 1) / (reached + 2));
+      p *= c;
+      e += p;
+    }
+    return e;
+  }
+
+  /** the estimated wall time of a target pass over `rows` rows (null when nothing near it is measured) */
+  passMs(rows: number): number | null {
+    const b = paddingSize(rows);
+    const hit = this.#passMs.get(b);
+    if (hit !== undefined) return hit;
+    // linear interpolation between the nearest measured buckets; beyond them, the nearest one scaled by rows
+    const known = [...this.#passMs].sort((x, y) => x[0] - y[0]);
+    if (known.length === 0) return null;
+    const hi = known.find(([r]) => r > b), lo = [...known].reverse().find(([r]) => r < b);
+    if (lo && hi) return lo[1] + ((hi[1] - lo[1]) * (b - lo[0])) / (hi[0] - lo[0]);
+    if (lo) return lo[1] * (known.length > 1 ? Math.max(1, b / lo[0]) : 1);
+    return hi![1];
+  }
+
+  /**
+   * The cap on this step's drafts: `lens[i]` tokens from `sources[i]` for request i (each verified row also
+   * carries the request's last token). Returns the k in 0…max(lens) with the most expected tokens per ms.
+   */
+  choose(lens: readonly number[], sources: readonly DraftSource[]): number {
+    const batch = lens.length;
+    const maxLen = Math.max(0, ...lens);
+    if (maxLen === 0) return 0;
+    const draft = this.#draftMs.get(paddingSize(batch)) ?? 0;
+    // this step's drafts are paid for: pick k by tokens per ms of the pass alone
+    let best = 0, bestRate = -1, bestTokens = batch, bestMs = 0, baseMs = 0;
+    for (let k = 0; k <= maxLen; k++) {
+      let rows = 0, tokens = 0;
+      lens.forEach((len, i) => { rows += 1 + Math.min(len, k); tokens += 1 + this.expectedAccepted(sources[i], len, k); });
+      const ms = this.passMs(rows);
+      // unmeasured sizes: try the full drafts first (the measurement then decides)
+      if (ms === null) return maxLen;
+      if (k === 0) baseMs = ms;
+      if (tokens / ms > bestRate) { bestRate = tokens / ms; best = k; bestTokens = tokens; bestMs = ms; }
+    }
+    // whether drafting pays for its own cost too decides the next steps at this batch size
+    const b = paddingSize(batch);
+    ema(this.#gain, b, (bestTokens / (bestMs + draft)) / (batch / baseMs));
+    if (best === 0 || (this.#gain.get(b) ?? 1) < 1) this.#skipUntil.set(b, this.#step + RETRY);
+    return best;
+  }
+}
+
+function ema(m: Map<number, number>, key: number, x: number): void {
+  const old = m.get(key);
+  m.set(key, old === undefined ? x : old + EMA * (x - old));
+}

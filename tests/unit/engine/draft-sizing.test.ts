@@ -1,0 +1,61 @@
+// Per-step draft sizing: the cap it picks from measured pass costs and acceptance, backing off where
+// drafting does not pay, and the engine's outputs unchanged with it on.
+import { describe, expect, it } from 'vitest';
+import { DraftSizer } from '../../../runtime/engine/draft-sizing.ts';
+import { attachDrafter } from '../../../runtime/engine/load-engine.ts';
+import { parseEngineSpeculativeConfig } from '../../../runtime/engine/speculative-config.ts';
+import { loadTarget } from '../../../runtime/target/target-model.ts';
+import { TARGET_DIR } from '../../support/target.ts';
+import { workloads } from '../../support/workloads.ts';
+
+const teach = (s: DraftSizer, rate: number, n = 200): void => {
+  for (let i = 0; i < n; i++) s.observeAcceptance('suffix', 8, Math.random() < rate ? 8 : 0);
+};
+
+describe('DraftSizer', () => {
+  it('verifies whole drafts when extra rows are nearly free and drafts hit', () => {
+    const s = new DraftSizer();
+    for (const rows of [1, 2, 4, 8, 16, 32, 64]) s.observePass(rows, 0.2 + 0.0001 * rows);
+    teach(s, 0.9);
+    expect(s.choose([8, 8, 8, 8], ['suffix', 'suffix', 'suffix', 'suffix'])).toBe(8);
+  });
+  it('verifies nothing when rows cost in proportion and drafts miss, then stops drafting there for a while', () => {
+    const s = new DraftSizer();
+    for (const rows of [1, 2, 4, 8, 16, 32, 64, 128]) s.observePass(rows, 0.05 * rows);
+    teach(s, 0.05);
+    expect(s.shouldDraft(8)).toBe(true);
+    expect(s.choose(new Array(8).fill(8), new Array(8).fill('suffix'))).toBe(0);
+    let skipped = 0;
+    for (let i = 0; i < 64; i++) if (!s.shouldDraft(8)) skipped++;
+    expect(skipped).toBe(63);
+    expect(s.shouldDraft(8)).toBe(true); // retried
+    expect(s.shouldDraft(1)).toBe(true); // other batch sizes are unaffected
+  });
+  it('expected acceptance is the product of per-position rates, with an optimistic prior where unmeasured', () => {
+    const s = new DraftSizer();
+    expect(s.expectedAccepted('arctic', 2, 3)).toBeCloseTo(0.5 + 0.25, 10);
+    for (let i = 0; i < 98; i++) s.observeAcceptance('arctic', 3, i < 49 ? 3 : 0);
+    // position 0: 49 of 98 (+1/+2 prior) ≈ 0.5; positions 1 and 2: 49 of 49 (+1/+2) ≈ 0.98
+    const e = s.expectedAccepted('arctic', 3, 3);
+    expect(e).toBeGreaterThan(1.4);
+    expect(e).toBeLessThan(1.5);
+    expect(s.expectedAccepted('arctic', 3, 0)).toBe(0);
+  });
+  it('unmeasured pass sizes: the full drafts first', () => {
+    expect(new DraftSizer().choose([3, 5], ['arctic', 'suffix'])).toBe(5);
+  });
+});
+
+describe('the engine with dynamic draft length', () => {
+  it('gives plain greedy decoding\'s tokens on the CPU backend', async () => {
+    const target = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 512, maxNumSeqs: 2 });
+    try {
+      const w = workloads();
+      const prompts = [w.repeat.prompts[2].slice(-96), w.code.prompts[3].slice(-64)];
+      const plain = (await (await attachDrafter(target, null)).engine.generate(prompts, { maxNewTokens: 24, stopTokenIds: [] })).outputs;
+      const d = await attachDrafter(target, parseEngineSpeculativeConfig({ method: 'suffix', dynamic_draft_length: true }));
+      const { outputs } = await d.engine.generate(prompts, { maxNewTokens: 24, stopTokenIds: [] });
+      expect(outputs.map((o) => o.tokenIds)).toEqual(plain.map((o) => o.tokenIds));
+    } finally { target.close(); }
+  }, 120_000);
+});
