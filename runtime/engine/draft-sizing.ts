@@ -21,10 +21,17 @@ export class DraftSizer {
   readonly #gain = new Map<number, number>();
   readonly #skipUntil = new Map<number, number>();
   readonly #stats = new Map<DraftSource, PositionStats>();
+  /** buckets seen once: a first pass at a size includes its CUDA graph capture, which later passes don't pay */
+  readonly #seen = new Set<number>();
   #step = 0;
+  #retry = false;
 
   /** a target pass over `rows` token rows took `ms` */
-  observePass(rows: number, ms: number): void { ema(this.#passMs, paddingSize(rows), ms); }
+  observePass(rows: number, ms: number): void {
+    const b = paddingSize(rows);
+    if (!this.#seen.has(b)) { this.#seen.add(b); return; }
+    ema(this.#passMs, b, ms);
+  }
   /** drafting for a batch of `batch` requests took `ms` */
   observeDraft(batch: number, ms: number): void { ema(this.#draftMs, paddingSize(batch), ms); }
 
@@ -43,8 +50,12 @@ export class DraftSizer {
     this.#step++;
     const b = paddingSize(batch);
     const until = this.#skipUntil.get(b);
-    if (until === undefined || this.#step >= until) { this.#skipUntil.delete(b); return true; }
-    return false;
+    if (until === undefined) return true;
+    if (this.#step < until) return false;
+    // a retry verifies whole drafts, so costs and acceptance are measured again, not judged from old estimates
+    this.#skipUntil.delete(b);
+    this.#retry = true;
+    return true;
   }
 
   /** expected accepted tokens of a draft of `len` from `source` verified up to `k` */
@@ -83,6 +94,7 @@ export class DraftSizer {
     const batch = lens.length;
     const maxLen = Math.max(0, ...lens);
     if (maxLen === 0) return 0;
+    if (this.#retry) { this.#retry = false; return maxLen; }
     const draft = this.#draftMs.get(paddingSize(batch)) ?? 0;
     // this step's drafts are paid for: pick k by tokens per ms of the pass alone
     let best = 0, bestRate = -1, bestTokens = batch, bestMs = 0, baseMs = 0;
