@@ -10,6 +10,12 @@ import type { DraftSource } from '../decoding/proposer.ts';
 import { paddingSize } from '../cuda/plan-layout.ts';
 
 const EMA = 0.2;
+/**
+ * Below this many running requests the sizer verifies whole drafts: on the H200 every drafter gained at
+ * batch 1 with whole drafts (bench/results/e2e-h200-fixed-length.json) and lost only at 32 requests; the
+ * sizer's own exploration cost more than it saved at small batches (bench/results/e2e-h200.json).
+ */
+export const MIN_SIZED_BATCH = 16;
 /** retry drafting at a batch size where it did not pay after this many steps */
 const RETRY = 64;
 
@@ -48,6 +54,7 @@ export class DraftSizer {
   /** whether to draft at all for a batch of this size this step */
   shouldDraft(batch: number): boolean {
     this.#step++;
+    if (batch < MIN_SIZED_BATCH) return true;
     const b = paddingSize(batch);
     const until = this.#skipUntil.get(b);
     if (until === undefined) return true;
@@ -94,6 +101,7 @@ export class DraftSizer {
     const batch = lens.length;
     const maxLen = Math.max(0, ...lens);
     if (maxLen === 0) return 0;
+    if (batch < MIN_SIZED_BATCH) return maxLen;
     if (this.#retry) { this.#retry = false; return maxLen; }
     const draft = this.#draftMs.get(paddingSize(batch)) ?? 0;
     // this step's drafts are paid for: pick k by tokens per ms of the pass alone

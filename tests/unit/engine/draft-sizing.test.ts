@@ -17,7 +17,7 @@ describe('DraftSizer', () => {
     const s = new DraftSizer();
     for (const rows of [1, 2, 4, 8, 16, 32, 64]) for (let i = 0; i < 2; i++) s.observePass(rows, 0.2 + 0.0001 * rows);
     teach(s, 0.9);
-    expect(s.choose([8, 8, 8, 8], ['suffix', 'suffix', 'suffix', 'suffix'])).toBe(8);
+    expect(s.choose(new Array(16).fill(8), new Array(16).fill('suffix'))).toBe(8);
   });
   it('verifies nothing when rows cost in proportion and drafts miss, then stops drafting there for a while', () => {
     const s = new DraftSizer();
@@ -26,14 +26,21 @@ describe('DraftSizer', () => {
       s.observePass(rows, 0.05 * rows);
     }
     teach(s, 0.05);
-    expect(s.shouldDraft(8)).toBe(true);
-    expect(s.choose(new Array(8).fill(8), new Array(8).fill('suffix'))).toBe(0);
+    expect(s.shouldDraft(16)).toBe(true);
+    expect(s.choose(new Array(16).fill(8), new Array(16).fill('suffix'))).toBe(0);
     let skipped = 0;
-    for (let i = 0; i < 64; i++) if (!s.shouldDraft(8)) skipped++;
+    for (let i = 0; i < 64; i++) if (!s.shouldDraft(16)) skipped++;
     expect(skipped).toBe(63);
-    expect(s.shouldDraft(8)).toBe(true); // retried: whole drafts, to measure again
-    expect(s.choose(new Array(8).fill(8), new Array(8).fill('suffix'))).toBe(8);
-    expect(s.shouldDraft(1)).toBe(true); // other batch sizes are unaffected
+    expect(s.shouldDraft(16)).toBe(true); // retried: whole drafts, to measure again
+    expect(s.choose(new Array(16).fill(8), new Array(16).fill('suffix'))).toBe(8);
+    expect(s.shouldDraft(32)).toBe(true); // other batch sizes are unaffected
+  });
+  it('small batches verify whole drafts whatever the estimates', () => {
+    const s = new DraftSizer();
+    for (const rows of [1, 2, 4, 8, 16, 32]) { s.observePass(rows, 9); s.observePass(rows, 0.05 * rows); }
+    teach(s, 0.01);
+    expect(s.shouldDraft(4)).toBe(true);
+    expect(s.choose([8, 8, 8, 8], ['suffix', 'suffix', 'suffix', 'suffix'])).toBe(8);
   });
   it('expected acceptance is the product of per-position rates, with an optimistic prior where unmeasured', () => {
     const s = new DraftSizer();
