@@ -84,12 +84,13 @@ export class DraftSizer {
     const b = paddingSize(rows);
     const hit = this.#passMs.get(b);
     if (hit !== undefined) return hit;
-    // linear interpolation between the nearest measured buckets; beyond them, the nearest one scaled by rows
+    // linear between the nearest measured buckets; past the largest, the line through the two largest
     const known = [...this.#passMs].sort((x, y) => x[0] - y[0]);
     if (known.length === 0) return null;
     const hi = known.find(([r]) => r > b), lo = [...known].reverse().find(([r]) => r < b);
-    if (lo && hi) return lo[1] + ((hi[1] - lo[1]) * (b - lo[0])) / (hi[0] - lo[0]);
-    if (lo) return lo[1] * (known.length > 1 ? Math.max(1, b / lo[0]) : 1);
+    const line = (p: [number, number], q: [number, number]): number => p[1] + ((q[1] - p[1]) * (b - p[0])) / (q[0] - p[0]);
+    if (lo && hi) return line(lo, hi);
+    if (lo) return known.length > 1 ? Math.max(lo[1], line(known[known.length - 2], lo)) : lo[1];
     return hi![1];
   }
 
