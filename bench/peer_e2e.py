@@ -143,8 +143,9 @@ class GraphLlama:
             g = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g):
                 out = self.forward(tok, pos, rows)
-            self.graphs[B] = (g, tok, pos, out)
-        return self.graphs[B]
+            # every tensor the graph reads must outlive it: a dropped `rows` is reused by the allocator
+            self.graphs[B] = (g, tok, pos, out, rows)
+        return self.graphs[B][:4]
 
     @torch.no_grad()
     def generate(self, prompts, max_new):
