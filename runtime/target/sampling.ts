@@ -18,23 +18,47 @@ export function checkSampling(p: SamplingParams, where: string): void {
   if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) throw new RangeError(`${where}: top-p must be in (0, 1], got ${p.topP}`);
 }
 
+/**
+ * Indices of the k largest logits, largest first, ties to the lower index. A bounded insertion pass: O(V)
+ * for the small k sampling uses (a full sort of a 128k vocabulary per row would dominate a decoding step).
+ */
+export function topIndices(logits: ArrayLike<number>, k: number): number[] {
+  const V = logits.length;
+  if (k >= V) return Array.from({ length: V }, (_, i) => i).sort((a, b) => (logits[b] - logits[a]) || (a - b));
+  const top: number[] = [];
+  for (let j = 0; j < V; j++) {
+    const x = logits[j];
+    // a later index never beats an equal earlier one
+    if (top.length === k && !(x > logits[top[k - 1]])) continue;
+    let at = top.length === k ? k - 1 : top.length;
+    while (at > 0 && x > logits[top[at - 1]]) at--;
+    if (top.length === k) top.pop();
+    top.splice(at, 0, j);
+  }
+  return top;
+}
+
 /** Probabilities after temperature, top-k and top-p (float64, zeros outside the kept set). */
 export function samplingProbs(logits: ArrayLike<number>, p: SamplingParams): Float64Array {
   const V = logits.length;
   const t = p.temperature ?? 0;
-  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => (logits[b] - logits[a]) || (a - b));
   const k = p.topK && p.topK > 0 ? Math.min(p.topK, V) : V;
-  const max = logits[order[0]];
-  const probs = new Float64Array(V);
-  let sum = 0;
-  for (let i = 0; i < k; i++) { const j = order[i]; const e = Math.exp((logits[j] - max) / t); probs[j] = e; sum += e; }
-  for (let i = 0; i < k; i++) probs[order[i]] /= sum;
   const topP = p.topP ?? 1;
-  if (topP < 1) {
-    let acc = 0, cut = k;
-    for (let i = 0; i < k; i++) { acc += probs[order[i]]; if (acc >= topP) { cut = i + 1; break; } }
+  // the kept candidates in descending order (only top-k or top-p need an order at all)
+  const order = k < V || topP < 1 ? topIndices(logits, k) : null;
+  const probs = new Float64Array(V);
+  let max = -Infinity;
+  if (order) max = logits[order[0]];
+  else for (let j = 0; j < V; j++) if (logits[j] > max) max = logits[j];
+  let sum = 0;
+  if (order) for (const j of order) { const e = Math.exp((logits[j] - max) / t); probs[j] = e; sum += e; }
+  else for (let j = 0; j < V; j++) { const e = Math.exp((logits[j] - max) / t); probs[j] = e; sum += e; }
+  for (let j = 0; j < V; j++) probs[j] /= sum;
+  if (order && topP < 1) {
+    let acc = 0, cut = order.length;
+    for (let i = 0; i < order.length; i++) { acc += probs[order[i]]; if (acc >= topP) { cut = i + 1; break; } }
     let kept = 0;
-    for (let i = 0; i < k; i++) if (i >= cut) probs[order[i]] = 0; else kept += probs[order[i]];
+    for (let i = 0; i < order.length; i++) if (i >= cut) probs[order[i]] = 0; else kept += probs[order[i]];
     for (let i = 0; i < cut; i++) probs[order[i]] /= kept;
   }
   return probs;
