@@ -13,6 +13,7 @@ import type { TargetBackend, TargetStepOutputs } from './backend.ts';
 import { createCpuTargetBackend } from './cpu-backend.ts';
 import { KvSlots, TargetError } from './kv-slots.ts';
 import { ropeTables } from './rope-tables.ts';
+import { kvSlotsFor } from './kv-sizing.ts';
 
 /** Options of loadTarget: the model folder, device, max-model-len, resident requests and rows per pass. */
 export interface LoadTargetOptions {
@@ -21,7 +22,11 @@ export interface LoadTargetOptions {
   readonly device?: DeviceKind | 'auto';
   /** positions per request, prompt and output together (default: the config's max_position_embeddings) */
   readonly maxModelLen?: number;
-  /** requests resident at once: KV-cache slots (default 16) */
+  /**
+   * requests resident at once: KV-cache slots. Default: on the CPU 16; on CUDA as many as fit in 90 % of free
+   * device memory after the weights and a reserve, at most 256 (a larger explicit value that does not fit is
+   * an error naming the sizes)
+   */
   readonly maxNumSeqs?: number;
   /** token rows per forward pass; longer prompts are prefilled in chunks (default 2048) */
   readonly maxBatchTokens?: number;
@@ -84,7 +89,7 @@ export interface TargetModel {
 
 /** Load a Hugging Face LlamaForCausalLM folder onto a device (CPU interpreter or CUDA plan) with its KV-cache slots. */
 export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
-  const maxNumSeqs = o.maxNumSeqs ?? 16;
+  let maxNumSeqs = o.maxNumSeqs ?? 16;
   const maxBatchTokens = o.maxBatchTokens ?? 2048;
   for (const [k, v] of [['maxNumSeqs', maxNumSeqs], ['maxBatchTokens', maxBatchTokens]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
@@ -98,6 +103,15 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     throw new RangeError(`loadTarget: maxModelLen ${maxModelLen} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`);
   }
   const weights = ckpt.weights;
+  if (choice.device === 'cuda') {
+    const { openDevice } = await import('../cuda/device.ts');
+    const dev = openDevice();
+    try {
+      const weightBytes = [...weights.values()].reduce((a, t) => a + t.data.byteLength, 0);
+      maxNumSeqs = kvSlotsFor({ numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim, maxModelLen, kvDtype: o.kvDtype ?? 'f32' },
+        dev.memory.info().free, weightBytes, o.maxNumSeqs ?? null);
+    } finally { dev.release(); }
+  }
   const rope = ropeTables(config.rope, config.headDim, maxModelLen);
   weights.set(llamaParam.ropeCos, rope.cos);
   weights.set(llamaParam.ropeSin, rope.sin);
