@@ -34,6 +34,9 @@ try {
   console.log(`${metrics.generatedTokens} tokens: ${metrics.tokensPerSecond.toFixed(1)} tok/s with speculation, ${plain.metrics.tokensPerSecond.toFixed(1)} tok/s plain (${(metrics.tokensPerSecond / plain.metrics.tokensPerSecond).toFixed(2)}x); identical tokens: ${same}`);
   const src = Object.entries(metrics.acceptanceBySource).map(([k, m]) => `${k} ${m!.numDrafts} drafts, AL ${m!.meanAcceptanceLength.toFixed(2)}`).join('; ');
   console.log(`mean acceptance length ${a.meanAcceptanceLength.toFixed(3)} over ${a.numDrafts} drafts (${src}); per position ${a.perPositionAcceptanceRate.slice(0, 6).map((x) => x.toFixed(2)).join(' ')}`);
+  if (engine.target.device === 'cpu') {
+    console.log('(the CPU backend is the reference interpreter: its cost grows with every verified row, so speculation does not pay there; on a GPU a verify pass costs about what a decode step does)');
+  }
   if (!same) process.exitCode = 1;
 } finally {
   engine.close();
