@@ -1,7 +1,7 @@
 // The one way a speculator program is compiled: `arcticc compile`, loadSpeculator's CUDA backend and
 // bench/gpu-bench.ts all call compileSpeculator, so an artifact written by the CLI holds the plan the
 // library runs (same passes, same order, same maxDims; tests/unit/runtime/compile-speculator.test.ts).
-// The passes are DEFAULT_PIPELINE, then fp8-matmul when quantizing. Weights are quantized separately
+// The passes are DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax. Weights are quantized separately
 // (quantizeGraph): fp8-matmul only renames the params it rewrites, canonicalize renames none.
 import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
 import { compileProgram } from '../compiler/compile.ts';
@@ -20,7 +20,7 @@ export interface CompileSpeculatorOptions extends Pick<PipelineOptions, 'dumpAft
 
 /** The passes a speculator is compiled with. */
 export function speculatorPipeline(quantize: QuantizeMode = 'none'): Pipeline {
-  return quantize === 'none' ? DEFAULT_PIPELINE : [...DEFAULT_PIPELINE, { pass: 'fp8-matmul', options: fp8PassOptions(quantize) }];
+  return [...DEFAULT_PIPELINE, ...(quantize === 'none' ? [] : [{ pass: 'fp8-matmul', options: fp8PassOptions(quantize) }]), 'lm-head-argmax'];
 }
 
 /** The traced graph after the speculator pipeline (what is scheduled). */

@@ -42,8 +42,16 @@ describe('one compile path', () => {
     expect(plain(captured[0])).toEqual(plain(artifact));
   });
 
-  it('the pipeline is the CLI default (canonicalize), then fp8-matmul when quantizing', () => {
-    expect(speculatorPipeline('none')).toEqual(['canonicalize']);
-    expect(speculatorPipeline('fp8-head')).toEqual(['canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }]);
+  it('--dump-after lm-head-argmax shows the head argmax epilogues (one per draft step)', async () => {
+    const r = await runCli(['compile', 'lstm', '--model', fixtureDir('lstm-tiny'), '--out', join(tmp, 'dump'), '--quantize', 'fp8-head', '--dump-after', 'lm-head-argmax', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const dumps = JSON.parse(r.out).dumps as { pass: string; ir: string }[];
+    expect(dumps.map((d) => d.pass)).toEqual(['lm-head-argmax']);
+    expect(dumps[0].ir.match(/argmax %\d+ \{axis = 1, epilogue = "linear"\}/g)?.length).toBe(3);
+  });
+
+  it('the pipeline is the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax', () => {
+    expect(speculatorPipeline('none')).toEqual(['canonicalize', 'lm-head-argmax']);
+    expect(speculatorPipeline('fp8-head')).toEqual(['canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax']);
   });
 });
