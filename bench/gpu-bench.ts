@@ -2,8 +2,12 @@
 // events) for the Llama-3.1-8B-shaped Arctic LSTM and MLP speculators (H=D=4096, V=128256, n=3) at batch
 // 1 and 32, each beside its bandwidth floor (weight bytes read per proposal / measured copy bandwidth) and
 // the PyTorch peer (bench/peer_torch.py). Also: the same launches without a graph (eager ms) and the whole
-// backend proposal from the host (wall ms: input copies, replay, output copy, wait). Writes a JSON report;
-// prints a short table last.
+// backend proposal from the host (wall ms: input copies, replay, output copy, wait). Each row also checks
+// what it timed: the drafts of its batch from the graph replay equal the eager launches' (every row) and
+// the CPU reference interpreter's on the same weights and the same lowered graph (rows 0, B/2 and B-1:
+// rows are independent, so those rows alone are interpreted); any mismatch makes the row an error row.
+// The plan is compiled by compileSpeculator (runtime/compile-speculator.ts), as `arcticc compile` and
+// loadSpeculator do. Writes a JSON report; prints a short table last; exits 1 if any row has an error.
 //   node bench/gpu-bench.ts [--out FILE.json] [--peer PEER.json] [--tests VITEST.json] [--reps N]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,7 +21,8 @@ import { openDevice } from '../runtime/cuda/device.ts';
 import type { CudaDevice } from '../runtime/cuda/device.ts';
 import { PlanExecutor } from '../runtime/cuda/executor.ts';
 import { EventTimer } from '../runtime/cuda/graph.ts';
-import { fp8Matmul } from '../compiler/passes/fp8-matmul.ts';
+import { interpret } from '../compiler/ir/interp.ts';
+import type { CompileSpeculatorOptions } from '../runtime/compile-speculator.ts';
 import { quantizeGraph } from '../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
@@ -89,21 +94,47 @@ export function weightBytesPerProposal(g: Graph, B: number): number {
   return bytes;
 }
 
-interface Row { model: string; B: number; ms: number | null; minMs?: number; eagerMs?: number; floorMs: number; weightBytes: number; proposeWallMs?: number; error?: string }
+interface Row { model: string; B: number; ms: number | null; minMs?: number; eagerMs?: number; floorMs: number; weightBytes: number; proposeWallMs?: number; checked?: string; error?: string }
+
+type Compile = (traced: Graph, o: CompileSpeculatorOptions) => { graph: Graph; plan: ExecutionPlan };
+
+/** The batch's drafts: graph replay vs eager (all rows), and vs the interpreter (rows 0, B/2, B-1); null when equal. */
+function checkDrafts(ex: PlanExecutor, graph: Graph, weights: ReadonlyMap<string, HostTensor>, inputs: { hidden: HostTensor; tokens: HostTensor }, B: number): { checked: string; error: string | null } {
+  const replay = ex.run(inputs, { graph: true }).draft.data as Int32Array;
+  const eager = ex.run(inputs, { graph: false }).draft.data as Int32Array;
+  const n = replay.length / B, H = SHAPE.hiddenSize;
+  const rowsOf = (a: Int32Array, r: number): number[] => Array.from(a.subarray(r * n, (r + 1) * n));
+  for (let r = 0; r < B; r++) {
+    if (rowsOf(replay, r).join() !== rowsOf(eager, r).join()) return { checked: 'replay vs eager', error: `drafts: row ${r} graph replay [${rowsOf(replay, r)}] != eager [${rowsOf(eager, r)}]` };
+  }
+  const picked = [...new Set([0, B >> 1, B - 1])];
+  const hidden = new Float32Array(picked.length * H), tokens = new Int32Array(picked.length);
+  picked.forEach((r, i) => { hidden.set((inputs.hidden.data as Float32Array).subarray(r * H, (r + 1) * H), i * H); tokens[i] = (inputs.tokens.data as Int32Array)[r]; });
+  const ref = interpret(graph, { hidden: hostTensor('f32', [picked.length, H], hidden), tokens: hostTensor('i32', [picked.length], tokens) }, weights).draft.data as Int32Array;
+  const checked = `replay = eager (${B} rows), = interpreter (rows ${picked.join(', ')})`;
+  for (const [i, r] of picked.entries()) {
+    const want = Array.from(ref.subarray(i * n, (i + 1) * n));
+    if (rowsOf(replay, r).join() !== want.join()) return { checked, error: `drafts: row ${r} GPU [${rowsOf(replay, r)}] != interpreter [${want}]` };
+  }
+  return { checked, error: null };
+}
 
 // quant 'fp8-head': the LM head in fp8 e4m3 + per-row f32 scale (rows "lstm-fp8", "mlp-fp8"); the floor
 // counts the head at 1 byte per weight (the 0.5 MB of scales are left out: 0.1 % of the head)
-async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: (g: Graph, m: Record<string, number>) => ExecutionPlan, quant: 'none' | 'fp8-head' = 'none'): Promise<Row[]> {
+async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: Compile, quant: 'none' | 'fp8-head' = 'none'): Promise<Row[]> {
   const traced = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
-  const program = { graph: quant === 'none' ? traced : fp8Matmul(traced, { weights: 'head', minRows: 0 }) };
+  let compiled: { graph: Graph; plan: ExecutionPlan };
+  try { compiled = compile(traced, { quantize: quant, maxBatch: Math.max(...BATCHES) }); } catch (e) {
+    return BATCHES.map((B) => ({ model: quant === 'none' ? model : `${model}-fp8`, B, ms: null, floorMs: NaN, weightBytes: 0, error: (e as Error).message.split('\n')[0] }));
+  }
+  const program = { graph: compiled.graph };
   const label = quant === 'none' ? model : `${model}-fp8`;
   const floors = BATCHES.map((B) => weightBytesPerProposal(program.graph, B));
   const fail = (e: unknown): Row[] => BATCHES.map((B, i) => ({ model: label, B, ms: null, floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], error: (e as Error).message.split('\n')[0] }));
   let plan: ExecutionPlan;
   try {
-    const t0 = performance.now();
-    plan = compile(program.graph, { B: Math.max(...BATCHES) });
-    console.log(`[bench] ${label}: compiled in ${(performance.now() - t0).toFixed(0)} ms: ${plan.kernels.length} kernels, ${plan.launches.length} launches, arena ${plan.arenaBytes} B`);
+    plan = compiled.plan;
+    console.log(`[bench] ${label}: compiled: ${plan.kernels.length} kernels, ${plan.launches.length} launches, arena ${plan.arenaBytes} B`);
   } catch (e) { return fail(e); }
   const t1 = performance.now();
   const weights = quant === 'none' ? randomWeights(program.graph) : quantizeGraph(traced, randomWeights(traced), quant).weights;
@@ -111,7 +142,7 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
   try {
     ex = new PlanExecutor(dev, plan, weights);
   } catch (e) { return fail(e); }
-  weights.clear();
+  // the host copy stays for the interpreter check (checkDrafts), then is dropped
   console.log(`[bench] ${label}: weights generated and uploaded in ${(performance.now() - t1).toFixed(0)} ms (${(ex.deviceBytes / 2 ** 30).toFixed(2)} GiB on the device)`);
   const rows: Row[] = [];
   const timer = new EventTimer(dev);
@@ -139,7 +170,10 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
         }
         const wall: number[] = [];
         for (let r = 0; r < 20; r++) { const t = performance.now(); await ex.runAsync(inputs); wall.push(performance.now() - t); }
-        rows.push({ model: label, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall) });
+        const t2 = performance.now();
+        const check = checkDrafts(ex, program.graph, weights, inputs, B);
+        console.log(`[bench] ${label} B=${B}: drafts ${check.error ? 'WRONG' : 'checked'} in ${(performance.now() - t2).toFixed(0)} ms: ${check.error ?? check.checked}`);
+        rows.push({ model: label, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall), checked: check.checked, ...(check.error ? { error: check.error } : {}) });
       } catch (e) {
         rows.push(fail(e)[i]);
       }
@@ -147,6 +181,7 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
   } finally {
     timer.destroy();
     ex.close();
+    weights.clear();
   }
   return rows;
 }
@@ -158,10 +193,9 @@ async function main(): Promise<void> {
     const bw = copyBandwidth(dev);
     report.copy = { bytes: 2 ** 30, ms: bw.ms, gbpsReadPlusWrite: bw.gbps };
     console.log(`[bench] copy: 1 GiB cuMemcpyDtoDAsync_v2 in ${bw.ms.toFixed(3)} ms = ${bw.gbps.toFixed(0)} GB/s (read + write)`);
-    let compile: ((g: Graph, m: Record<string, number>) => ExecutionPlan) | null = null;
+    let compile: Compile | null = null;
     try {
-      const c = await import('../compiler/compile.ts');
-      compile = (g, m) => c.compileProgram(g, { maxDims: m });
+      ({ compileSpeculator: compile } = await import('../runtime/compile-speculator.ts'));
     } catch (e) { report.compilerError = (e as Error).message; }
     const rows: Row[] = [];
     for (const model of ['lstm', 'mlp'] as const) {
@@ -190,6 +224,11 @@ async function main(): Promise<void> {
       console.log(`${r.model.padEnd(5)} ${String(r.B).padStart(2)}  ${f(r.ms).padStart(11)}  ${f(r.floorMs).padStart(8)}  ${frac.padStart(8)}  ${f(p?.ms).padStart(8)}  ${f(r.eagerMs).padStart(8)}  ${f(r.proposeWallMs).padStart(7)}  (${f(r.weightBytes / 1e9, 2)})${r.error ? `  error: ${r.error.slice(0, 120)}` : ''}`);
     }
     if (peer?.error) console.log(`torch peer: ${peer.error}`);
+    const bad = rows.filter((r) => r.error);
+    if (bad.length) {
+      console.log(`${bad.length} of ${rows.length} rows are errors (a failed compile, run or draft check): exit 1`);
+      process.exitCode = 1;
+    }
   } finally {
     dev.release();
   }

@@ -10,6 +10,7 @@ import type { Graph } from './ir/graph.ts';
 import { graphNodes } from './ir/graph.ts';
 import { printGraph } from './ir/print.ts';
 import { fmtShape } from './ir/shape.ts';
+import { lmHeadArgmax } from './passes/lm-head-argmax.ts';
 import { lowerTraining } from './passes/lower-training.ts';
 import { planArena } from './schedule/memory-plan.ts';
 import { scheduleGraph } from './schedule/schedule.ts';
@@ -54,7 +55,8 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
   const name = opts.name ?? graph.name;
   const maxDims = { ...opts.maxDims };
   checkDims(graph, maxDims);
-  const s = scheduleGraph(graph);
+  // the LM-head argmax epilogue is a pass (a no-op where the pipeline ran it); irHash stays the given IR's
+  const s = scheduleGraph(lmHeadArgmax(graph));
   const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name));
   const uses = launches.map((l) => l.args.flatMap((a) => ('buffer' in a ? [a.buffer] : [])));
   const temps = s.buffers.filter((b) => b.kind === 'temp');

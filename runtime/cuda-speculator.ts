@@ -1,11 +1,13 @@
-// Compile a speculator program to PTX and run it on the CUDA backend.
-import { compileProgram } from '../compiler/compile.ts';
+// Compile a speculator program to PTX (compileSpeculator: the CLI's passes and plan) and run it on the CUDA backend.
+import type { Graph } from '../compiler/ir/graph.ts';
 import type { HostTensor } from '../compiler/ir/tensor-data.ts';
-import type { Program } from '../dsl/index.ts';
 import type { Backend } from './backend.ts';
+import { compileSpeculator } from './compile-speculator.ts';
 import { createCudaBackend } from './cuda/index.ts';
+import type { QuantizeMode } from './quantize-program.ts';
 
-export async function createCudaSpeculatorBackend(program: Program, weights: ReadonlyMap<string, HostTensor>, maxBatch: number): Promise<Backend> {
-  const plan = compileProgram(program.graph, { maxDims: { B: maxBatch } });
+/** `traced` is the program as traced (before any pass); `weights` are bound by name (quantized ones as W.fp8, W.scale). */
+export async function createCudaSpeculatorBackend(traced: Graph, weights: ReadonlyMap<string, HostTensor>, maxBatch: number, quantize: QuantizeMode = 'none'): Promise<Backend> {
+  const { plan } = compileSpeculator(traced, { quantize, maxBatch });
   return createCudaBackend(plan, new Map(weights), { maxBatch });
 }

@@ -3,7 +3,7 @@
 import type { Graph } from '../compiler/ir/graph.ts';
 import { graphParams } from '../compiler/ir/graph.ts';
 import type { HostTensor } from '../compiler/ir/tensor-data.ts';
-import { fp8Matmul, fp8Params } from '../compiler/passes/fp8-matmul.ts';
+import { fp8MatmulDerived } from '../compiler/passes/fp8-matmul.ts';
 import type { Fp8Weight } from './quantize-fp8.ts';
 import { quantizeFp8 } from './quantize-fp8.ts';
 
@@ -27,11 +27,12 @@ export const fp8PassOptions = (mode: Exclude<QuantizeMode, 'none'>) => ({ weight
 export function quantizeGraph(graph: Graph, weights: ReadonlyMap<string, HostTensor>, mode: QuantizeMode): QuantizedGraph {
   if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   if (mode === 'none') return { graph, weights: new Map(weights), quantized: [] };
-  const g = fp8Matmul(graph, fp8PassOptions(mode));
+  // the params to bind come from what the pass says it derived, not from their names
+  const { graph: g, derived } = fp8MatmulDerived(graph, fp8PassOptions(mode));
   const out = new Map<string, HostTensor>();
   const done = new Map<HostTensor, Fp8Weight>(); // tied names share one tensor: quantize it once
   const quantized: string[] = [];
-  for (const [base, names] of fp8Params(g)) {
+  for (const { from: base, ...names } of derived) {
     const w = weights.get(base);
     if (!w) throw new Error(`quantize ${mode}: the program reads "${base}" in fp8 but the checkpoint has no tensor "${base}"`);
     let q = done.get(w);

@@ -131,7 +131,7 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
   let backend: Backend;
   if (choice.device === 'cuda') {
     const { createCudaSpeculatorBackend } = await import('./cuda-speculator.ts');
-    backend = await createCudaSpeculatorBackend(program, weights, maxBatch);
+    backend = await createCudaSpeculatorBackend(traced.graph, weights, maxBatch, mode);
   } else {
     backend = createCpuBackend(program.graph, weights, hiddenSize);
   }

@@ -3,18 +3,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { IR_FILE, writeArtifact } from '../../compiler/artifact.ts';
-import { compileProgram } from '../../compiler/compile.ts';
 import type { FloatDType } from '../../compiler/ir/dtype.ts';
 import { traceUserFile } from '../../compiler/frontend/user-file.ts';
 import { printGraph } from '../../compiler/ir/print.ts';
-import { DEFAULT_PIPELINE, runPipeline } from '../../compiler/pipeline.ts';
 import type { Pipeline } from '../../compiler/pipeline.ts';
 import { scheduleGraph } from '../../compiler/schedule/schedule.ts';
 import type { DrafterOptions, Program } from '../../dsl/index.ts';
 import type { SpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { inspectCheckpoint, parseSpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { drafterOptionsFromDir, drafterOptionsFromJson } from '../../runtime/drafter-options.ts';
-import { fp8PassOptions, QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
+import { lowerSpeculator, planSpeculator, speculatorPipeline } from '../../runtime/compile-speculator.ts';
+import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
 import { buildSpeculator } from '../../runtime/speculator-program.ts';
 import { formatSchedule } from './dump-schedule.ts';
 import type { Command, CommandContext } from './shared.ts';
@@ -116,8 +115,9 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     'max-batch': { type: 'string' }, export: { type: 'string' }, quantize: { type: 'string' },
   }, Options);
   if (positionals.length !== 1) throw new UsageError('compile: expected one target: lstm, mlp or a DSL file (FILE.ts)');
-  // --quantize adds fp8-matmul (the artifact then binds W.fp8 and W.scale params in place of W)
-  const pipeline: Pipeline = o.quantize === 'none' ? DEFAULT_PIPELINE : [...DEFAULT_PIPELINE, { pass: 'fp8-matmul', options: fp8PassOptions(o.quantize) }];
+  // the library's passes (compileSpeculator); --quantize adds fp8-matmul (the artifact then binds W.fp8
+  // and W.scale params in place of W)
+  const pipeline: Pipeline = speculatorPipeline(o.quantize);
   const stages = dumpStages(o['dump-after'], o['stop-after'], pipeline);
   const dumps: { pass: string; ir: string }[] = [];
   const dump = (stage: string, text: string, banner = `IR Dump After ${stage}`): void => {
@@ -130,8 +130,8 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     const program = await buildProgram(positionals[0], o, ctx);
     if (stages.trace) dump('trace', printGraph(program.graph), 'IR Dump Before any pass (traced)');
     bar.update(`compile ${program.graph.name}: running passes`);
-    const graph = runPipeline(program.graph, pipeline, {
-      dumpAfter: stages.passes, stopAfter: o['stop-after'],
+    const graph = lowerSpeculator(program.graph, {
+      quantize: o.quantize, dumpAfter: stages.passes, stopAfter: o['stop-after'],
       onDump: (pass, text) => dump(pass, text),
     });
     const ir = printGraph(graph);
@@ -145,7 +145,8 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     } else {
       bar.update(`compile ${graph.name}: scheduling and emitting PTX`);
       if (stages.schedule) dump('schedule', formatSchedule(scheduleGraph(graph)), 'Scheduled kernels');
-      const plan = compileProgram(graph, { maxDims: { B: o['max-batch'] } });
+      // lowerSpeculator then planSpeculator = compileSpeculator (what loadSpeculator's CUDA backend runs)
+      const plan = planSpeculator(graph, o['max-batch']);
       bar.update(`compile ${graph.name}: writing ${o.out}`);
       written = writeArtifact(o.out, plan, { ir, emit: o.emit });
       summary = { ...summary, kernels: plan.kernels.length, launches: plan.launches.length, modules: Object.keys(plan.modules).length, arenaBytes: plan.arenaBytes, irHash: plan.irHash };

@@ -42,7 +42,10 @@ export type ArgValue = number | string | boolean | readonly (number | string)[];
 /** Node arguments: a flat record of attributes, or null. */
 export type Arg = { readonly [k: string]: ArgValue } | null;
 
-/** The attributes each op requires (and no others), for the verifier and the parser. */
+/** Attributes an op may carry besides ARG_KEYS (argmax's epilogue: set by the lm-head-argmax pass). */
+export const OPTIONAL_ARG_KEYS: Partial<Record<Op, readonly string[]>> = { argmax: ['epilogue'] };
+
+/** The attributes each op requires (and, with OPTIONAL_ARG_KEYS, no others), for the verifier and the parser. */
 export const ARG_KEYS: Partial<Record<Op, readonly string[]>> = {
   input: ['name'], param: ['name'], const: ['value'], gelu: ['approx'],
   sum: ['axis'], reduce_max: ['axis'], argmax: ['axis'], topk_values: ['k'], topk_indices: ['k'],

@@ -6,7 +6,7 @@ import { graphNodes } from './graph.ts';
 import { inferNode } from './infer.ts';
 import type { Node } from './node.ts';
 import type { Op } from './ops.ts';
-import { ARG_KEYS } from './ops.ts';
+import { ARG_KEYS, OPTIONAL_ARG_KEYS } from './ops.ts';
 import { fmtShape, isDimName, sameShape } from './shape.ts';
 
 export interface Diagnostic {
@@ -95,7 +95,9 @@ function checkNode(n: Node): [rule: string, message: string][] {
   const want = ARG_KEYS[n.op] ?? [];
   const have = n.arg ? Object.keys(n.arg) : [];
   for (const k of want) if (!have.includes(k)) errs.push(['arg-keys', `missing attribute "${k}"`]);
-  for (const k of have) if (!want.includes(k)) errs.push(['arg-keys', `unexpected attribute "${k}" (${n.op} takes ${want.length ? want.join(', ') : 'none'})`]);
+  const may = OPTIONAL_ARG_KEYS[n.op] ?? [];
+  if (n.op === 'argmax' && n.arg?.epilogue !== undefined && n.arg.epilogue !== 'linear') errs.push(['arg-keys', `epilogue must be "linear", got ${JSON.stringify(n.arg.epilogue)}`]);
+  for (const k of have) if (!want.includes(k) && !may.includes(k)) errs.push(['arg-keys', `unexpected attribute "${k}" (${n.op} takes ${want.length ? want.join(', ') : 'none'})`]);
   for (const d of n.shape) {
     if (typeof d === 'number' ? !(Number.isInteger(d) && d >= 0) : !isDimName(d)) errs.push(['dims', `bad dim ${JSON.stringify(d)} in ${fmtShape(n.shape)}`]);
   }

@@ -7,7 +7,7 @@
 // the two new params from W (W.fp8 = e4m3(W / scale), scale = amax_row / 448).
 import { z } from 'zod';
 import type { Graph } from '../ir/graph.ts';
-import { graphNodes, users } from '../ir/graph.ts';
+import { graphNodes, graphParams, users } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
 import type { Op } from '../ir/ops.ts';
 import { ELEMENTWISE } from '../ir/ops.ts';
@@ -61,26 +61,54 @@ export const Fp8MatmulOptions = z.strictObject({
 });
 export type Fp8MatmulOptions = z.output<typeof Fp8MatmulOptions>;
 
-/** The rule; `selected` decides per weight param (head weights are found on the input graph). */
-function fp8Rule(selected: (w: Node) => boolean, minRows: number): Rule {
+/** What the pass derived for one weight W it rewrote: the two params that replace it, made from W. */
+export interface Fp8Derivation {
+  /** the original weight's name (the checkpoint tensor to quantize) */
+  readonly from: string;
+  /** the e4m3 param: W / scale rounded (runtime/quantize-fp8.ts) */
+  readonly fp8: string;
+  /** the f32 [N] param: row amax / 448 */
+  readonly scale: string;
+}
+
+/** The rule; `selected` decides per weight param (head weights are found on the input graph); `derived` records each rewrite. */
+function fp8Rule(selected: (w: Node) => boolean, minRows: number, derived: Map<string, Fp8Derivation>): Rule {
   return {
     name: 'linear-to-fp8', op: 'linear',
     match: (n) => {
       const w = n.src[1];
       if (w.op !== 'param' || !QUANTIZABLE.has(w.dtype) || (w.shape[0] as number) < minRows || !selected(w)) return undefined;
-      return fp8Linear(n);
+      const out = fp8Linear(n);
+      const from = w.argOf<string>('name');
+      derived.set(from, { from, fp8: from + FP8_SUFFIX, scale: from + SCALE_SUFFIX });
+      return out;
     },
   };
 }
 
-export function fp8Matmul(g: Graph, o: Fp8MatmulOptions): Graph {
+/**
+ * fp8Matmul, also returning what it derived: for each rewritten weight, the params made from it (only
+ * those the output reads). The quantizer binds weights from this, not by parsing param names, so a
+ * param that was fp8 before the pass (a pre-quantized checkpoint's "x.fp8") is left to the checkpoint.
+ */
+export function fp8MatmulDerived(g: Graph, o: Fp8MatmulOptions): { graph: Graph; derived: Fp8Derivation[] } {
   // head weights are params (leaves), which the rewrite never changes, so the set stays valid while
   // linears above them are rebuilt
   const heads = o.weights === 'head' ? headWeights(g) : undefined;
-  return rewriteGraph(g, [fp8Rule((w) => heads === undefined || heads.has(w), o.minRows)], { name: 'fp8-matmul' });
+  const derived = new Map<string, Fp8Derivation>();
+  const graph = rewriteGraph(g, [fp8Rule((w) => heads === undefined || heads.has(w), o.minRows, derived)], { name: 'fp8-matmul' });
+  const read = new Set(graphParams(graph).map((p) => p.argOf<string>('name')));
+  return { graph, derived: [...derived.values()].filter((d) => read.has(d.fp8)) };
 }
 
-/** The weights a rewritten graph reads in FP8: original name → the names of its fp8 and scale params. */
+export function fp8Matmul(g: Graph, o: Fp8MatmulOptions): Graph {
+  return fp8MatmulDerived(g, o).graph;
+}
+
+/**
+ * The weights a rewritten graph reads in FP8, guessed from param names (original name → its fp8 and
+ * scale params); for artifacts and tests. What the pass derived is fp8MatmulDerived's `derived`.
+ */
 export function fp8Params(g: Graph): Map<string, { fp8: string; scale: string }> {
   const out = new Map<string, { fp8: string; scale: string }>();
   for (const n of graphNodes(g)) {

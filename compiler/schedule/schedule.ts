@@ -17,6 +17,7 @@ import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
 import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
+import { isMarked } from '../passes/lm-head-argmax.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
 export function scheduleGraph(g: Graph): Schedule {
@@ -91,7 +92,8 @@ export function scheduleGraph(g: Graph): Schedule {
   };
   const ctx = { anchors, home };
 
-  // argmax(linear(x, w), -1) where the logits have no other use: one kernel computes the logits and
+  // argmax {epilogue = "linear"} (the lm-head-argmax pass marks it: argmax(linear(x, w), -1) where the
+  // logits have no other use; this loop only recovers the parts): one kernel computes the logits and
   // keeps only per-block (max, index) partials, so they never reach memory (see ScheduledKernel.partials).
   // An fp8 head (fp8-matmul pass) has its per-column scale between the two,
   // argmax(mul(linear(x, w), broadcast(scale[N])), -1): the kernel scales each column before comparing.
@@ -105,7 +107,7 @@ export function scheduleGraph(g: Graph): Schedule {
     return v.shape.length === 1 && v.shape[0] === l.shape[l.shape.length - 1] ? v : undefined;
   };
   for (const n of graphNodes(g)) {
-    if (n.op !== 'argmax') continue;
+    if (!isMarked(n)) continue;
     let l = n.src[0], mul: Node | undefined, scale: Node | undefined;
     if (l.op === 'mul' && l.dtype === 'f32' && alone(l)) {
       const lin = l.src.find((x) => x.op === 'linear');

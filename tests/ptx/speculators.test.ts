@@ -4,6 +4,7 @@ import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import { fp8Matmul } from '../../compiler/passes/fp8-matmul.ts';
+import { compileSpeculator } from '../../runtime/compile-speculator.ts';
 import { fp8PassOptions } from '../../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../speculators/mlp.ts';
@@ -33,6 +34,15 @@ plans.set('lstm Llama-3.1-8B maxDims B=32', compileProgram(SHAPES['lstm Llama-3.
 for (const B of [32, 64]) {
   const g = fp8Matmul(SHAPES['lstm Llama-3.1-8B H=D=4096 V=128256 n=3']().graph, fp8PassOptions('fp8-head'));
   plans.set(`lstm Llama-3.1-8B quantize fp8-head maxDims B=${B}`, compileProgram(g, { maxDims: { B } }));
+}
+// what loadSpeculator, arcticc compile and the benchmark run (compileSpeculator: canonicalize first)
+for (const model of ['lstm', 'mlp'] as const) {
+  for (const quantize of ['none', 'fp8-head'] as const) {
+    for (const maxBatch of [32, 64]) {
+      const traced = SHAPES[`${model} Llama-3.1-8B H=D=4096 V=128256 n=3`]().graph;
+      plans.set(`${model} Llama-3.1-8B compileSpeculator quantize ${quantize} maxBatch ${maxBatch}`, compileSpeculator(traced, { quantize, maxBatch }).plan);
+    }
+  }
 }
 
 it('compiles the same program to the same text and hash', () => {

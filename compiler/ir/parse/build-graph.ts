@@ -9,7 +9,7 @@ import type { Graph, GraphOutput } from '../graph.ts';
 import { makeGraph } from '../graph.ts';
 import { Node } from '../node.ts';
 import type { Arg, ArgValue, Op } from '../ops.ts';
-import { ARG_KEYS, isOp, OPS } from '../ops.ts';
+import { ARG_KEYS, isOp, OPS, OPTIONAL_ARG_KEYS } from '../ops.ts';
 import type { Dim } from '../shape.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import type {
@@ -146,7 +146,7 @@ export class GraphBuilder extends BaseVisitor implements IrCstVisitor<unknown, u
     for (const a of c?.attr ?? []) {
       const { key, value } = this.attr(a.children);
       if (Object.hasOwn(arg, key.text)) this.fail(key.tok, `attribute '${key.text}' is given twice`);
-      if (!want.includes(key.text)) {
+      if (!want.includes(key.text) && !(OPTIONAL_ARG_KEYS[ctx.op] ?? []).includes(key.text)) {
         this.fail(key.tok, `unexpected attribute '${key.text}' for ${ctx.op} (${want.length ? `expected ${want.map((k) => `'${k}'`).join(', ')}` : 'it takes no attributes'})`);
       }
       arg[key.text] = value;

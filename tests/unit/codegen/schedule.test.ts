@@ -1,4 +1,5 @@
 // The scheduler: how the speculators split into kernels, what is inlined and what is materialized.
+import { lmHeadArgmax } from '../../../compiler/passes/lm-head-argmax.ts';
 import { describe, expect, it } from 'vitest';
 import { makeGraph } from '../../../compiler/ir/graph.ts';
 import { Node } from '../../../compiler/ir/node.ts';
@@ -11,7 +12,7 @@ const summary = (s: Schedule): string[] =>
   s.kernels.map((k) => `${k.kind}[${k.shape.join(',')}]${k.axis === null ? '' : `@${k.axis}`}: ${k.items.map((i) => `${i.node.op}${i.store ? '*' : ''}`).join(' ')}`);
 
 describe('LSTM speculator', () => {
-  const s = scheduleGraph(lstmSpeculator({ hiddenSize: 64, width: 64, vocabSize: 512, nPredict: 3, scaleInput: true }).graph);
+  const s = scheduleGraph(lmHeadArgmax(lstmSpeculator({ hiddenSize: 64, width: 64, vocabSize: 512, nPredict: 3, scaleInput: true }).graph));
 
   it('is 3 kernels per step: gate GEMV, one row kernel for the whole cell, head GEMV fused with its argmax', () => {
     expect(summary(s)).toEqual([
@@ -47,7 +48,7 @@ describe('LSTM speculator', () => {
 
 describe('MLP speculator', () => {
   it('is 3 kernels per step: projection GEMV, norm + GELU row kernel, head GEMV fused with its argmax', () => {
-    const s = scheduleGraph(mlpSpeculator({ hiddenSize: 64, width: 48, vocabSize: 512, nPredict: 3, scaleInput: false, tieWeights: true }).graph);
+    const s = scheduleGraph(lmHeadArgmax(mlpSpeculator({ hiddenSize: 64, width: 48, vocabSize: 512, nPredict: 3, scaleInput: false, tieWeights: true }).graph));
     expect(summary(s)).toEqual([
       'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
       'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',

@@ -1,6 +1,6 @@
-// The contraction kernels on the PTX machine at the shapes their code paths switch on: 1, 2 and 4
-// columns per warp (N ≥ 2112 and ≥ 4224), 16-byte vector loads or scalars (K a multiple of the vector
-// width or not), every weight dtype, batch 1 (one 1-row pass), 4 (one chunk), 6 (a chunk and two
+// The contraction kernels on the PTX machine at the shapes their code paths switch on: one column per
+// warp (N < 8448; 2 and 4 columns, N ≥ 8448 and ≥ 16896, are in sim-variants.test.ts), 16-byte vector
+// loads or scalars (K a multiple of the vector width or not), every weight dtype, batch 1 (one 1-row pass), 4 (one chunk), 6 (a chunk and two
 // tail rows), a static batch, and x stored narrower than f32.
 import { describe, expect, it } from 'vitest';
 import { compileProgram } from '../../../compiler/compile.ts';

@@ -7,6 +7,7 @@ import { compileProgram } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
 import { hostTensor, reader } from '../../../compiler/ir/tensor-data.ts';
 import { loadCheckpoint } from '../../../runtime/checkpoint/index.ts';
+import { compileSpeculator } from '../../../runtime/compile-speculator.ts';
 import { programFor } from '../../../runtime/speculator-program.ts';
 import { CORPUS_SIZE, corpusGraph } from '../../ptx/random-graphs.ts';
 import { FIXTURES, fixtureBatch, fixtureDir, rows } from '../../support/fixtures.ts';
@@ -18,7 +19,8 @@ describe.each(FIXTURES)('fixture %s on the PTX machine', (name) => {
   it('reproduces the reference drafts exactly (8 cases in one batch)', () => {
     const { config, weights } = loadCheckpoint(fixtureDir(name), { quiet: true });
     const program = programFor(config, weights);
-    const plan = compileProgram(program.graph, { maxDims: { B: 64 } });
+    // the plan loadSpeculator's CUDA backend runs (and arcticc compile writes)
+    const { plan } = compileSpeculator(program.graph, { maxBatch: 64 });
     const { hidden, tokens, expected } = fixtureBatch(name, 8);
     const B = tokens.length;
     const out = runPlanSim(plan, {

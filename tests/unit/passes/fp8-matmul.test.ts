@@ -9,7 +9,7 @@ import type { Node } from '../../../compiler/ir/node.ts';
 import { graphNodes, graphParams, sameGraph } from '../../../compiler/ir/graph.ts';
 import { rewriteGraph } from '../../../compiler/ir/rewrite.ts';
 import { verifyGraph } from '../../../compiler/ir/verify.ts';
-import { fp8Matmul, fp8Params, headWeights } from '../../../compiler/passes/fp8-matmul.ts';
+import { fp8Matmul, fp8MatmulDerived, fp8Params, headWeights } from '../../../compiler/passes/fp8-matmul.ts';
 import { runPipeline } from '../../../compiler/pipeline.ts';
 import { lstmSpeculator } from '../../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../../speculators/mlp.ts';
@@ -33,6 +33,9 @@ describe.each(SPECULATORS)('fp8-matmul on the %s speculator', (_, g, heads) => {
     const q = fp8Matmul(g, { weights: 'head', minRows: 0 });
     verifyGraph(q, 'graph');
     expect([...fp8Params(q).keys()].sort()).toEqual(heads);
+    // what the pass returns it derived: the same weights, each with its two params
+    expect(fp8MatmulDerived(g, { weights: 'head', minRows: 0 }).derived.map((d) => [d.from, d.fp8, d.scale]).sort())
+      .toEqual(heads.map((h) => [h, `${h}.fp8`, `${h}.scale`]));
     const params = names(graphParams(q));
     for (const h of heads) expect(params).toEqual(expect.arrayContaining([`${h}.fp8`, `${h}.scale`]));
     for (const h of heads) expect(params).not.toContain(h);

@@ -171,3 +171,23 @@ describe('CLI --quantize', () => {
     await expect(loadSpeculator({ model: '/nonexistent', quantize: 'int8' as never })).rejects.toThrow(/quantize must be one of none, fp8-head, fp8-all/);
   });
 });
+
+describe('the params quantizeGraph binds come from what fp8-matmul derived, not from names', () => {
+  it('a param that was fp8 before the pass ("emb.fp8" of a pre-quantized checkpoint) is bound from the checkpoint', () => {
+    const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', 4]);
+    const pre = Node.make('param', [], { name: 'emb.fp8' }, 'fp8e4m3', [4, 4]);
+    const head = Node.make('param', [], { name: 'head.weight' }, 'bf16', [6, 4]);
+    const h = Node.make('linear', [x, pre]);
+    const g = makeGraph('pre', [x], [{ name: 'tok', node: Node.make('argmax', [Node.make('linear', [h, head])], { axis: 1 }) }]);
+    const w = new Map<string, HostTensor>([
+      ['emb.fp8', hostTensor('fp8e4m3', [4, 4], Uint8Array.from({ length: 16 }, (_, i) => 0x30 + i))],
+      ['head.weight', hostTensor('bf16', [6, 4], Uint16Array.from({ length: 24 }, (_, i) => 0x3f80 + 16 * i))],
+    ]);
+    // with the names parsed, "emb.fp8" looked derived from a tensor "emb" the checkpoint lacks (an error)
+    const q = quantizeGraph(g, w, 'fp8-all');
+    expect(q.quantized).toEqual(['head.weight']);
+    expect([...q.weights.keys()].sort()).toEqual(['emb.fp8', 'head.weight.fp8', 'head.weight.scale']);
+    expect(q.weights.get('emb.fp8')).toBe(w.get('emb.fp8'));
+    expect(graphParams(q.graph).map((p) => p.argOf<string>('name')).sort()).toEqual([...q.weights.keys()].sort());
+  });
+});

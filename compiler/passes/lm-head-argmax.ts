@@ -1,0 +1,77 @@
+// lm-head-argmax: the LM-head argmax epilogue as a rewrite. argmax(linear(x, W), last axis) — or an fp8
+// head's argmax(mul(linear(x, W), broadcast(scale[N]))) — whose logits (and scaled logits) have no other
+// use becomes argmax {epilogue = "linear"}: the scheduler computes it inside the linear kernel (per-block
+// (max, index) partials, then a reduce launch), so the logits never reach memory. The scheduler fuses
+// only what this pass marked (and still matches), so `--dump-after lm-head-argmax` shows every fusion.
+// compileProgram runs it last (idempotent), so a graph compiled without the pipeline fuses the same way.
+import { z } from 'zod';
+import type { Graph } from '../ir/graph.ts';
+import { graphNodes, makeGraph, toposort, users } from '../ir/graph.ts';
+import { Node } from '../ir/node.ts';
+import { sameShape } from '../ir/shape.ts';
+import { definePass } from './pass.ts';
+
+export const ARGMAX_EPILOGUE = 'linear';
+
+/** What one fused head is made of: the linear, and for a scaled head the mul and its scale[N]. */
+export interface ArgmaxEpilogue { readonly argmax: Node; readonly linear: Node; readonly mul?: Node; readonly scale?: Node }
+
+const isLeaf = (n: Node): boolean => n.op === 'input' || n.op === 'param';
+/** reshapes stripped (a reshape of a buffer is the same memory), as the scheduler's viewBase */
+const viewBase = (n: Node): Node => (n.op === 'reshape' ? viewBase(n.src[0]) : n);
+
+/** The argmax nodes of g whose linear can hold them (marked or not), each with its parts. */
+export function argmaxEpilogues(g: Graph): Map<Node, ArgmaxEpilogue> {
+  const use = users(g);
+  const outs = new Set(g.outputs.map((o) => o.node));
+  const alone = (n: Node): boolean => use.get(n)?.length === 1 && !outs.has(n);
+  /** scale[N] read from memory (a leaf), broadcast along the last axis of `l` */
+  const scaleOf = (m: Node, l: Node): Node | undefined => {
+    const c = m.src[0] === l ? m.src[1] : m.src[0];
+    const v = c.src[0];
+    if (c.op !== 'broadcast' || !sameShape(c.shape, l.shape) || v.dtype !== 'f32' || !isLeaf(viewBase(v))) return undefined;
+    return v.shape.length === 1 && v.shape[0] === l.shape[l.shape.length - 1] ? v : undefined;
+  };
+  const out = new Map<Node, ArgmaxEpilogue>();
+  for (const n of graphNodes(g)) {
+    if (n.op !== 'argmax') continue;
+    let l = n.src[0], mul: Node | undefined, scale: Node | undefined;
+    if (l.op === 'mul' && l.dtype === 'f32' && alone(l)) {
+      const lin = l.src.find((x) => x.op === 'linear');
+      scale = lin && scaleOf(l, lin);
+      if (!lin || !scale) continue;
+      mul = l; l = lin;
+    }
+    if (l.op !== 'linear' || n.argOf<number>('axis') !== l.shape.length - 1) continue;
+    if (l.src[1].dtype !== 'bf16' && l.src[1].dtype !== 'fp8e4m3') continue;
+    if (typeof l.shape[l.shape.length - 1] !== 'number' || !alone(l)) continue;
+    out.set(n, { argmax: n, linear: l, ...(mul ? { mul, scale } : {}) });
+  }
+  return out;
+}
+
+export const isMarked = (n: Node): boolean => n.op === 'argmax' && n.arg?.epilogue === ARGMAX_EPILOGUE;
+
+export function lmHeadArgmax(g: Graph): Graph {
+  const found = argmaxEpilogues(g);
+  if ([...found.keys()].every(isMarked)) return g;
+  const map = new Map<Node, Node>();
+  for (const n of toposort([...g.inputs, ...g.outputs.map((o) => o.node)])) {
+    const src = n.src.map((s) => map.get(s)!);
+    map.set(n, found.has(n) && !isMarked(n) ? Node.make('argmax', src, { ...n.arg, epilogue: ARGMAX_EPILOGUE }) : n.withSrc(src));
+  }
+  return makeGraph(g.name, g.inputs.map((i) => map.get(i)!), g.outputs.map((o) => ({ name: o.name, node: map.get(o.node)! })));
+}
+
+export default definePass({
+  name: 'lm-head-argmax',
+  summary: 'fuse argmax over an LM head\'s logits into the head linear (the logits are never stored)',
+  description: [
+    'Marks argmax(linear(x, W)) over the output axis, and the fp8 form argmax(mul(linear(x, W), broadcast(scale[N]))),',
+    'with {epilogue = "linear"} when the logits have no other use and W is bf16 or fp8e4m3 with a static N.',
+    'The scheduler computes a marked argmax in the linear kernel (per-block partials and a reduce launch).',
+    'Unmarked argmaxes read stored logits. Run last: compileProgram runs it again (a no-op when already run).',
+  ].join(' '),
+  options: z.strictObject({}),
+  run: (g) => lmHeadArgmax(g),
+});

@@ -1,0 +1,40 @@
+// The one way a speculator program is compiled: `arcticc compile`, loadSpeculator's CUDA backend and
+// bench/gpu-bench.ts all call compileSpeculator, so an artifact written by the CLI holds the plan the
+// library runs (same passes, same order, same maxDims; tests/unit/runtime/compile-speculator.test.ts).
+// The passes are DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax. Weights are quantized separately
+// (quantizeGraph): fp8-matmul only renames the params it rewrites, canonicalize renames none.
+import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
+import { compileProgram } from '../compiler/compile.ts';
+import type { Graph } from '../compiler/ir/graph.ts';
+import type { Pipeline, PipelineOptions } from '../compiler/pipeline.ts';
+import { DEFAULT_PIPELINE, runPipeline } from '../compiler/pipeline.ts';
+import type { QuantizeMode } from './quantize-program.ts';
+import { fp8PassOptions } from './quantize-program.ts';
+
+export interface CompileSpeculatorOptions extends Pick<PipelineOptions, 'dumpAfter' | 'stopAfter' | 'onDump'> {
+  /** weight quantization (default 'none') */
+  readonly quantize?: QuantizeMode;
+  /** the largest batch the kernels are sized for (maxDims.B) */
+  readonly maxBatch: number;
+}
+
+/** The passes a speculator is compiled with. */
+export function speculatorPipeline(quantize: QuantizeMode = 'none'): Pipeline {
+  return [...DEFAULT_PIPELINE, ...(quantize === 'none' ? [] : [{ pass: 'fp8-matmul', options: fp8PassOptions(quantize) }]), 'lm-head-argmax'];
+}
+
+/** The traced graph after the speculator pipeline (what is scheduled). */
+export function lowerSpeculator(traced: Graph, o: Omit<CompileSpeculatorOptions, 'maxBatch'> = {}): Graph {
+  return runPipeline(traced, speculatorPipeline(o.quantize), { dumpAfter: o.dumpAfter, stopAfter: o.stopAfter, onDump: o.onDump });
+}
+
+/** Schedule + PTX of a lowered speculator graph, sized for batches up to maxBatch. */
+export function planSpeculator(lowered: Graph, maxBatch: number): ExecutionPlan {
+  return compileProgram(lowered, { maxDims: { B: maxBatch } });
+}
+
+/** Passes, then schedule + PTX: the plan every path runs (the CLI calls its two halves, dumping between them). */
+export function compileSpeculator(traced: Graph, o: CompileSpeculatorOptions): { graph: Graph; plan: ExecutionPlan } {
+  const graph = lowerSpeculator(traced, o);
+  return { graph, plan: planSpeculator(graph, o.maxBatch) };
+}

@@ -1,0 +1,131 @@
+// The linears the benchmark times, at the Llama-3.1-8B speculator shapes (K = 4096; N = 128256: the LM
+// head, N = 16384: the LSTM's four-gate projection), on the GPU against the reference interpreter on the
+// same random weights: bf16 and fp8 e4m3 (+ per-column f32 scale, as fp8-matmul writes a head), the
+// logits stored and the fused argmax (no logits buffer), compiled for maxDims.B = 32 (what
+// bench/gpu-bench.ts compiles: the fp8 128-wide k trip) and 64 (ArcticInference's largest bucket: the
+// 64-wide trip), run at B = 1, 3, 5, 32, 64: the GEMV (B ≤ 4) with 4 columns per warp at 128256 and 2
+// at 16384, the tensor-core kernel (B ≥ 5) with the [8,2] block at 128256 and [4,1] at 16384 (the same
+// rules on the simulator: tests/unit/codegen/sim-variants.test.ts). Outputs are
+// poisoned before each run. Tokens must equal the interpreter's exactly; stored logits within the f32
+// dot-product bound 2·K·2^-24·max|x_m|·Σ_k|w_nk|·|s_n|. One reference per (N, dtype) at 64 rows: batch B
+// runs the first B of them (rows are independent). Deterministic seed: a pass is reproducible.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
+import type { Graph } from '../../compiler/ir/graph.ts';
+import { makeGraph } from '../../compiler/ir/graph.ts';
+import { interpret } from '../../compiler/ir/interp.ts';
+import { Node } from '../../compiler/ir/node.ts';
+import { bf16ToF32, fp8e4m3ToF32 } from '../../compiler/ir/numerics.ts';
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import { hostTensor } from '../../compiler/ir/tensor-data.ts';
+import type { CudaDevice } from '../../runtime/cuda/device.ts';
+import { openDevice } from '../../runtime/cuda/device.ts';
+import { PlanExecutor } from '../../runtime/cuda/executor.ts';
+import { describeGpuCompiled, rng } from './gpu-env.ts';
+
+const K = 4096;
+const ROWS = 64;
+const BATCHES = [1, 3, 5, 32, 64];
+const SEED = 0x8b;
+
+type WD = 'bf16' | 'fp8e4m3';
+
+function graphs(n: number, wd: WD): { stored: Graph; argmax: Graph; both: Graph } {
+  const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', K]);
+  const w = Node.make('param', [], { name: 'w' }, wd, [n, K]);
+  let logits = Node.make('linear', [x, w]);
+  if (wd === 'fp8e4m3') {
+    const scale = Node.make('param', [], { name: 'scale' }, 'f32', [n]);
+    logits = Node.make('mul', [logits, Node.make('broadcast', [scale], { shape: ['B', n] })]);
+  }
+  const tok = Node.make('argmax', [logits], { axis: 1 });
+  return {
+    stored: makeGraph('lin8b', [x], [{ name: 'y', node: logits }]),
+    argmax: makeGraph('lin8b', [x], [{ name: 'tok', node: tok }]),
+    both: makeGraph('lin8b', [x], [{ name: 'y', node: logits }, { name: 'tok', node: tok }]),
+  };
+}
+
+function data(n: number, wd: WD) {
+  const r = rng(SEED + n + (wd === 'bf16' ? 0 : 1));
+  const x = new Float32Array(ROWS * K);
+  for (let i = 0; i < x.length; i++) x[i] = r() * 2 - 1;
+  const params = new Map<string, HostTensor>();
+  const l1 = new Float64Array(n); // Σ_k |w_nk| (times |s_n|)
+  if (wd === 'bf16') {
+    // ±[2^-9, 2^-5): sign | exponent 118..121 | 7 random mantissa bits (as the benchmark's weights)
+    const w = new Uint16Array(n * K);
+    for (let i = 0; i < w.length; i++) { const s = (r() * 2 ** 32) >>> 0; w[i] = ((s >>> 31) << 15) | ((118 + ((s >>> 7) & 3)) << 7) | (s & 0x7f); }
+    for (let c = 0; c < n; c++) { let a = 0; for (let k = 0; k < K; k++) a += Math.abs(bf16ToF32(w[c * K + k])); l1[c] = a; }
+    params.set('w', hostTensor('bf16', [n, K], w));
+  } else {
+    // every finite e4m3 code (NaN codes 0x7f/0xff moved to their neighbour), scales ±[1e-4, 1e-3)
+    const w = new Uint8Array(n * K), s = new Float32Array(n);
+    for (let i = 0; i < w.length; i++) { let c = (r() * 256) | 0; if ((c & 0x7f) === 0x7f) c ^= 1; w[i] = c; }
+    for (let c = 0; c < n; c++) {
+      s[c] = (r() < 0.5 ? -1 : 1) * (1e-4 + 9e-4 * r());
+      let a = 0; for (let k = 0; k < K; k++) a += Math.abs(fp8e4m3ToF32(w[c * K + k]));
+      l1[c] = a * Math.abs(s[c]);
+    }
+    params.set('w', hostTensor('fp8e4m3', [n, K], w));
+    params.set('scale', hostTensor('f32', [n], s));
+  }
+  return { x, params, l1 };
+}
+
+describeGpuCompiled('linears at the 8B shapes vs the interpreter (K = 4096, B = 1, 3, 5, 32, 64)', () => {
+  let dev: CudaDevice;
+  let compile: (g: Graph, maxDims: Record<string, number>) => ExecutionPlan;
+  beforeAll(async () => {
+    ({ compile } = await import('./compiled.ts'));
+    dev = openDevice();
+  });
+  afterAll(() => { dev?.release(); });
+
+  for (const n of [128256, 16384]) {
+    for (const wd of ['bf16', 'fp8e4m3'] as const) {
+      it(`N=${n} ${wd}: stored logits and fused argmax, maxDims.B 32 and 64`, () => {
+        const g = graphs(n, wd);
+        const { x, params, l1 } = data(n, wd);
+        const ref = interpret(g.both, { x: hostTensor('f32', [ROWS, K], x) }, params);
+        const want = ref.y.data as Float32Array, wantTok = ref.tok.data;
+        const xMax = Array.from({ length: ROWS }, (_, m) => { let a = 0; for (let k = 0; k < K; k++) a = Math.max(a, Math.abs(x[m * K + k])); return a; });
+        const bad: string[] = [];
+        for (const maxB of [32, 64]) {
+          for (const head of ['stored', 'argmax'] as const) {
+            const plan = compile(head === 'stored' ? g.stored : g.argmax, { B: maxB });
+            const ex = new PlanExecutor(dev, plan, params, { graphs: false });
+            try {
+              for (const B of BATCHES.filter((b) => b <= maxB)) {
+                const label = `${head} maxB=${maxB} B=${B}`;
+                ex.poisonOutputs(0xff);
+                const out = ex.run({ x: hostTensor('f32', [B, K], x.slice(0, B * K)) });
+                if (head === 'argmax') {
+                  const got = out.tok.data;
+                  for (let m = 0; m < B; m++) {
+                    if (Number(got[m]) === Number(wantTok[m])) continue;
+                    const gi = Number(got[m]), wi = Number(wantTok[m]);
+                    bad.push(`${label} row ${m}: token ${gi} (ref logit ${want[m * n + gi]}) vs ${wi} (${want[m * n + wi]})`);
+                  }
+                } else {
+                  const got = out.y.data as Float32Array;
+                  let worst = 0, at = -1;
+                  for (let m = 0; m < B; m++) for (let c = 0; c < n; c++) {
+                    const i = m * n + c, tol = 2 * K * 2 ** -24 * xMax[m] * l1[c];
+                    const e = Math.abs(got[i] - want[i]);
+                    if (!(e <= tol) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) { if (!(e / tol <= worst)) { worst = e / tol; at = i; } }
+                  }
+                  if (at >= 0) bad.push(`${label}: [${Math.floor(at / n)}, ${at % n}] gpu ${got[at]} ref ${want[at]} (${worst.toFixed(1)}× the bound)`);
+                }
+              }
+            } finally {
+              ex.close();
+            }
+          }
+        }
+        expect(bad).toEqual([]);
+      }, 900_000);
+    }
+  }
+});
+

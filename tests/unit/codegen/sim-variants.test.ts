@@ -1,0 +1,99 @@
+// Every linear kernel variant the shape rules can pick, on the PTX machine against the interpreter at the
+// smallest shapes that select it (random inputs; K kept small, the rules key on N and the batch):
+// the GEMV's 2 and 4 columns per warp (1: sim-contract.test.ts) (columnsPerWarp: N ≥ 8448 = 2·8·132·4 and N ≥ 16896), the
+// tensor-core linear's [8,1] and [8,2] block shapes ([4,1]: sim-linear-tc.test.ts) (tcShape: N/(warps·16·tiles) ≥ 264, so
+// N ≥ 33792 and N ≥ 67584), the e4m3 128-wide k trip (maxDims.B ≤ 32) and its 64-wide one (B up to 64),
+// each stored and with the fused argmax (plain and fp8-scaled). Each case asserts the plan really holds
+// the variant (grid, block, .maxnreg) before comparing, so a moved threshold fails here, not silently.
+import { describe, expect, it } from 'vitest';
+import { compileProgram } from '../../../compiler/compile.ts';
+import type { ExecutionPlan } from '../../../compiler/codegen/plan.ts';
+import { evalGrid } from '../../../compiler/codegen/plan.ts';
+import { columnsPerWarp } from '../../../compiler/codegen/ptx/kernel-linear.ts';
+import { tcShape } from '../../../compiler/codegen/ptx/kernel-linear-tc.ts';
+import type { DType } from '../../../compiler/ir/dtype.ts';
+import { makeGraph } from '../../../compiler/ir/graph.ts';
+import { interpret } from '../../../compiler/ir/interp.ts';
+import { Node } from '../../../compiler/ir/node.ts';
+import { rng } from '../../support/random-graph.ts';
+import { mismatches, randomInputs } from './ptx-sim/compare.ts';
+import { runPlanSim } from './ptx-sim/run-plan.ts';
+
+type Head = 'stored' | 'argmax' | 'scaled-argmax';
+
+function graph(n: number, k: number, wd: DType, head: Head) {
+  const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', k]);
+  const w = Node.make('param', [], { name: 'w' }, wd, [n, k]);
+  let y = Node.make('linear', [x, w]);
+  if (head === 'stored') return makeGraph('v', [x], [{ name: 'y', node: y }]);
+  if (head === 'scaled-argmax') {
+    const scale = Node.make('param', [], { name: 'scale' }, 'f32', [n]);
+    y = Node.make('mul', [y, Node.make('broadcast', [scale], { shape: ['B', n] })]);
+  }
+  return makeGraph('v', [x], [{ name: 'y', node: Node.make('argmax', [y], { axis: 1 }) }]);
+}
+
+/** The launches that run at this batch (gated grids > 0), with their grid x, block x and module text. */
+function live(plan: ExecutionPlan, batch: number) {
+  const dims = new Map([['B', batch]]);
+  return plan.launches.map((l) => ({ l, grid: evalGrid(l.grid[0], dims) })).filter((x) => x.grid > 0).map(({ l, grid }) => {
+    const k = plan.kernels.find((kk) => kk.name === l.kernel)!;
+    return { kernel: l.kernel, grid, block: k.block[0], ptx: plan.modules[k.module] };
+  });
+}
+
+function run(n: number, k: number, batch: number, maxB: number, wd: DType, head: Head): { plan: ExecutionPlan; bad: number[] } {
+  const g = graph(n, k, wd, head);
+  const { inputs, params } = randomInputs(g, rng(n * 13 + k * 7 + batch), new Map([['B', batch]]));
+  const plan = compileProgram(g, { maxDims: { B: maxB } });
+  const got = runPlanSim(plan, inputs, params).y, want = interpret(g, inputs, params).y;
+  if (head === 'stored') return { plan, bad: mismatches(got, want, 1e-4) };
+  const bad: number[] = [];
+  want.data.forEach((v, i) => { if (got.data[i] !== v) bad.push(i); });
+  return { plan, bad };
+}
+
+describe('shape rules', () => {
+  it('columns per warp switch at N = 8448 and 16896; tensor-core blocks at N = 33792 and 67584', () => {
+    expect([8447, 8448, 16895, 16896, 16384, 128256].map(columnsPerWarp)).toEqual([1, 2, 2, 4, 2, 4]);
+    expect([33791, 33792, 67583, 67584, 16384, 128256].map((n) => Object.values(tcShape(n)))).toEqual([
+      [4, 1], [8, 1], [8, 1], [8, 2], [4, 1], [8, 2],
+    ]);
+  });
+});
+
+describe('GEMV columns per warp (≤ 4 rows)', () => {
+  // N ≡ 1..3 mod the warp's columns: the last warp's tail columns read column N-1 and are not stored
+  it.each([
+    [8448, 16, 1, 'bf16', 'stored', 2], [8451, 32, 4, 'fp8e4m3', 'stored', 2],
+    [8449, 16, 2, 'bf16', 'argmax', 2], [8450, 16, 3, 'fp8e4m3', 'scaled-argmax', 2],
+    [16896, 16, 4, 'bf16', 'stored', 4], [16899, 16, 1, 'fp8e4m3', 'stored', 4],
+    [16897, 16, 3, 'bf16', 'argmax', 4], [16898, 16, 2, 'fp8e4m3', 'scaled-argmax', 4],
+  ] as const)('N=%i K=%i at batch %i, %s weights, %s: %i columns per warp', (n, k, batch, wd, head, cols) => {
+    const { plan, bad } = run(n, k, batch, 8, wd, head);
+    const gemv = live(plan, batch)[0];
+    expect(gemv.kernel).toMatch(/_linear(_argmax)?\d+$/);
+    expect(gemv.grid).toBe(Math.ceil(n / (8 * cols)));
+    expect(bad).toEqual([]);
+  });
+});
+
+describe('tensor-core block shapes (≥ 5 rows)', () => {
+  // [warps, tiles]; e4m3 with maxDims.B ≤ 32 takes the 128-wide trip (.maxnreg 128), else the 64-wide one
+  it.each([
+    [33792, 16, 5, 8, 'bf16', 'stored', 8, 1], [33795, 16, 5, 8, 'bf16', 'argmax', 8, 1],
+    [33800, 128, 6, 8, 'fp8e4m3', 'scaled-argmax', 8, 1],
+    [67584, 16, 5, 8, 'bf16', 'stored', 8, 2], [67590, 16, 6, 8, 'bf16', 'argmax', 8, 2],
+    [67601, 16, 7, 8, 'fp8e4m3', 'scaled-argmax', 8, 2], [67585, 16, 5, 40, 'fp8e4m3', 'stored', 8, 2],
+  ] as const)('N=%i K=%i at batch %i (maxDims.B %i), %s weights, %s: [%i,%i]', (n, k, batch, maxB, wd, head, warps, tiles) => {
+    const { plan, bad } = run(n, k, batch, maxB, wd, head);
+    const runs = live(plan, batch);
+    const tc = runs[0];
+    expect(tc.kernel).toMatch(/linear_tc/);
+    expect(runs.length).toBe(head === 'stored' ? 1 : 2); // the partials kernel and its reduce
+    expect([tc.block, tc.grid]).toEqual([warps * 32, Math.ceil(n / (warps * 16 * tiles))]);
+    if (wd === 'fp8e4m3') expect(tc.ptx).toContain(maxB <= 32 ? '.maxnreg 128' : '.maxnreg 168');
+    else expect(tc.ptx).toContain('.maxnreg 168');
+    expect(bad).toEqual([]);
+  });
+});
