@@ -34,6 +34,7 @@ export interface VocabShard {
   readonly real: number;
 }
 
+/** Rank r of N of a drafter: its graph (with one all_gather per drafted token) and its head shards. */
 export interface RankProgram {
   readonly graph: Graph;
   readonly rank: number;
@@ -157,4 +158,78 @@ export function cutAtCollectives(g: Graph): Graph {
     } else map.set(n, n.withSrc(n.src.map((s) => map.get(s)!)));
   }
   return makeGraph(`${g.name}_kernels`, [...g.inputs, ...extraIn], [...g.outputs.map((o) => ({ name: o.name, node: map.get(o.node)! })), ...sends]);
+}
+
+/** One stage of a rank program: the kernels between two collectives. */
+export interface RankStage {
+  readonly graph: Graph;
+  /** the collective (seq) issued after this stage, reading its output `all_gather.k.send`; null after the last */
+  readonly then: number | null;
+}
+
+/** The name of the input/output that carries `n` (of an earlier stage) into a later stage. */
+const carryName = (i: number): string => `carry.${i}`;
+
+/**
+ * A rank program as stages an executor runs in order: stage k computes what collective k sends (output
+ * `all_gather.k.send`), then collective k runs (on CUDA, ncclAllGather on the same stream, inside the
+ * one captured graph), then stage k+1 reads its result (input `all_gather.k`). Values an earlier stage
+ * computed and a later one reads travel as `carry.i` outputs/inputs (the same buffer on a device); the
+ * graph inputs (first in every stage's signature) and the weights are visible to every stage. Unlike {@link cutAtCollectives}, no kernel
+ * can be scheduled before the collective it depends on.
+ */
+export function stageAtCollectives(g: Graph): RankStage[] {
+  const order = graphNodes(g);
+  const leaf = (n: Node): boolean => n.src.length === 0;
+  const stage = new Map<Node, number>();
+  const gathers = order.filter((n) => n.op === 'all_gather').sort((a, b) => a.argOf<number>('seq') - b.argOf<number>('seq'));
+  gathers.forEach((n, i) => { if (n.argOf<number>('seq') !== i) throw new Error(`stageAtCollectives: graph ${g.name}: collectives must be numbered 0…${gathers.length - 1}, found seq ${n.argOf<number>('seq')}`); });
+  for (const n of order) {
+    if (leaf(n)) continue;
+    const from = Math.max(0, ...n.src.map((s) => stage.get(s) ?? 0));
+    if (n.op === 'all_gather') {
+      const k = n.argOf<number>('seq');
+      if (leaf(n.src[0])) throw new Error(`stageAtCollectives: collective ${k} sends a leaf`);
+      if (from > k) throw new Error(`stageAtCollectives: collective ${k} sends a value that needs collective ${from - 1}`);
+      stage.set(n, k + 1);
+    } else stage.set(n, from);
+  }
+  const index = new Map(order.map((n, i) => [n, i]));
+  // values read by a later stage than their own (all_gather results are inputs of their stage, not carries)
+  const carried = new Set<Node>();
+  for (const n of order) {
+    if (leaf(n)) continue;
+    // collective k's operand is an output of stage k: carried there when an earlier stage computed it
+    if (n.op === 'all_gather') { if (stage.get(n.src[0])! < n.argOf<number>('seq')) carried.add(n.src[0]); continue; }
+    for (const s of n.src) if (!leaf(s) && s.op !== 'all_gather' && stage.get(s)! < stage.get(n)!) carried.add(s);
+  }
+  for (const o of g.outputs) if (leaf(o.node)) throw new Error(`stageAtCollectives: output ${o.name} is a leaf`);
+  const stages: RankStage[] = [];
+  for (let s = 0; s <= gathers.length; s++) {
+    const map = new Map<Node, Node>();
+    const extraIn: Node[] = [];
+    const get = (x: Node): Node => {
+      if (leaf(x)) return x;
+      const hit = map.get(x);
+      if (hit) return hit;
+      const st = stage.get(x)!;
+      let y: Node;
+      if (x.op === 'all_gather' && st === s) y = Node.make('input', [], { name: gatheredInputName(x.argOf<number>('seq')) }, x.dtype, x.shape);
+      else if (st < s) y = Node.make('input', [], { name: carryName(index.get(x)!) }, x.dtype, x.shape);
+      else if (st > s) throw new Error(`stageAtCollectives: stage ${s} reads a value of stage ${st}`);
+      else { y = x.withSrc(x.src.map(get)); map.set(x, y); return y; }
+      extraIn.push(y);
+      map.set(x, y);
+      return y;
+    };
+    const outputs: { name: string; node: Node }[] = [];
+    for (const o of g.outputs) if (stage.get(o.node) === s) outputs.push({ name: o.name, node: get(o.node) });
+    if (s < gathers.length) outputs.push({ name: sendOutputName(s), node: get(gathers[s].src[0]) });
+    for (const c of [...carried].filter((c) => stage.get(c) === s)) outputs.push({ name: carryName(index.get(c)!), node: get(c) });
+    const reached = new Set(graphNodes(makeGraph('probe', [], outputs)).filter((n) => n.op === 'input'));
+    // every stage takes the graph's inputs (they bind the batch dims even where a stage reads none of them)
+    const inputs = [...g.inputs, ...extraIn.filter((i) => reached.has(i))];
+    stages.push({ graph: makeGraph(`${g.name}_stage${s}`, inputs, outputs), then: s < gathers.length ? s : null });
+  }
+  return stages;
 }

@@ -11,6 +11,7 @@ import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { Backend, ProposeBatch } from '../backend.ts';
 import type { FromWorker, RankFault, ReadyMessage, ToWorker } from './protocol.ts';
 
+/** A tensor-parallel proposal failed: a rank died, reported an error or missed a collective; every rank was ended. */
 export class TensorParallelError extends Error {
   override readonly name = 'TensorParallelError';
   /** the rank that failed, or null when the failure is not one rank's (a timeout with several missing) */

@@ -1,10 +1,10 @@
 // The kernels of tensor-parallel rank programs (vocab-sharded heads with their local top-1, the 8-byte
-// pack, the reduction of the gathered rows; the all_gather itself is an NCCL call, not PTX) assemble with
+// pack, the reduction of the gathered rows, whole and staged at the collectives; the all_gather itself is an NCCL call, not PTX) assemble with
 // ptxas -arch=sm_90, at the fixture shapes and at Llama-3.1-8B size with 8 ranks.
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
 import { graphNodes } from '../../compiler/ir/graph.ts';
-import { cutAtCollectives, shardVocabParallel } from '../../compiler/passes/tensor-parallel.ts';
+import { cutAtCollectives, shardVocabParallel, stageAtCollectives } from '../../compiler/passes/tensor-parallel.ts';
 import { lstmSpeculator } from '../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../speculators/mlp.ts';
 import type { Module } from './ptxas.ts';
@@ -25,9 +25,13 @@ for (const c of CASES) {
   for (const n of c.tp) {
     // the first, a middle and the last rank (the last holds the padding rows)
     for (const r of [...new Set([0, n >> 1, n - 1])]) {
-      const cut = cutAtCollectives(shardVocabParallel(g, n, r).graph);
-      const plan = compileProgram(cut, { maxDims: { B: 64 } });
+      const rank = shardVocabParallel(g, n, r).graph;
+      const plan = compileProgram(cutAtCollectives(rank), { maxDims: { B: 64 } });
       for (const [k, text] of Object.entries(plan.modules)) modules.push({ name: `${c.name} TP=${n} rank ${r}/${k}`, text });
+      // and staged at its collectives, as an executor runs it (the first and last rank of the 8-rank cases)
+      if (n === 8 && r !== n >> 1) for (const [s, st] of stageAtCollectives(rank).entries()) {
+        for (const [k, text] of Object.entries(compileProgram(st.graph, { maxDims: { B: 64 } }).modules)) modules.push({ name: `${c.name} TP=${n} rank ${r} stage ${s}/${k}`, text });
+      }
     }
   }
 }

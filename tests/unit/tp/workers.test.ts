@@ -2,6 +2,7 @@
 // process per rank behind one Speculator, with the all-gather emulated over the worker IPC. Drafts equal
 // TP = 1; a rank that dies, throws or hangs fails the proposal with one error naming it, and every
 // worker exits. Each test is bounded (short collective timeouts) and waits for every worker to exit.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Speculator } from '../../../runtime/speculator.ts';
@@ -77,6 +78,27 @@ describe('tensorParallel worker processes', () => {
     expect((err as TensorParallelError).rank).toBe(2);
     expect(Date.now() - t0).toBeLessThan(4000);
     await expectAllExited(hung);
+  }, 30_000);
+
+  it('a caller killed with SIGKILL leaves no orphans: its workers exit when the IPC channel closes', async () => {
+    const parent = spawn(process.execPath, [new URL('./orphan-parent.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await bounded(new Promise<string>((resolve, reject) => {
+        let buf = '';
+        parent.stdout!.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) resolve(buf.split('\n')[0]); });
+        parent.on('exit', (c) => reject(new Error(`the caller exited with ${c} before printing its workers`)));
+      }), 15_000, 'the caller starting');
+      const pids = JSON.parse(line) as number[];
+      expect(pids).toHaveLength(2);
+      expect(pids.every(isRunning)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200)); // the proposal is in flight (rank 1 hangs in it)
+      parent.kill('SIGKILL');
+      const t0 = Date.now();
+      while (pids.some(isRunning) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+      expect(pids.filter(isRunning)).toEqual([]);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   }, 30_000);
 
   it('bad options are refused before any process starts', async () => {
