@@ -158,6 +158,20 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   onStartFail = null;
   const ready = readies.find((m) => m.rank === 0)!;
 
+  let queue: Promise<void> = Promise.resolve();
+  const runOne = (b: ProposeBatch): Promise<Int32Array> => {
+    if (broken) return Promise.reject(broken);
+    if (closing) return Promise.reject(new Error('the tensor-parallel backend is closed'));
+    if (typeof b.hidden === 'bigint') return Promise.reject(new TypeError('propose: hidden is a device pointer, which needs the CUDA backend (this speculator runs on the CPU)'));
+    const hidden = b.hidden;
+    return new Promise<Int32Array>((resolve, reject) => {
+      const p: Pending = { id: nextId++, resolve, reject, parts: new Map(), done: new Map(), timer: null };
+      pending = p;
+      arm(p, everyRank, `reach the first collective of proposal ${p.id}`);
+      for (const c of children) c.send({ type: 'propose', id: p.id, hidden, tokens: b.tokens, batch: b.batch } satisfies ToWorker);
+    });
+  };
+
   return {
     device: 'cpu',
     description: `CPU (reference interpreter), tensor parallel over ${n} worker processes (vocab-sharded LM head, one all-gather per step)`,
@@ -166,17 +180,10 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
     pids: children.map((c) => c.pid!),
     exited,
     propose(b: ProposeBatch): Promise<Int32Array> {
-      if (broken) return Promise.reject(broken);
-      if (closing) return Promise.reject(new Error('the tensor-parallel backend is closed'));
-      if (typeof b.hidden === 'bigint') return Promise.reject(new TypeError('propose: hidden is a device pointer, which needs the CUDA backend (this speculator runs on the CPU)'));
-      if (pending) return Promise.reject(new Error('tensor parallel: one proposal at a time (await the previous propose)'));
-      const hidden = b.hidden;
-      return new Promise<Int32Array>((resolve, reject) => {
-        const p: Pending = { id: nextId++, resolve, reject, parts: new Map(), done: new Map(), timer: null };
-        pending = p;
-        arm(p, everyRank, `reach the first collective of proposal ${p.id}`);
-        for (const c of children) c.send({ type: 'propose', id: p.id, hidden, tokens: b.tokens, batch: b.batch } satisfies ToWorker);
-      });
+      // proposals run one at a time on the ranks, in call order
+      const next = queue.then(() => runOne(b));
+      queue = next.then(() => {}, () => {});
+      return next;
     },
     close() {
       if (closing) return;

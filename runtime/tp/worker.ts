@@ -24,11 +24,14 @@ let run: ((m: ToWorker & { type: 'propose' }) => Promise<void>) | null = null;
 let waiting: { id: number; seq: number; resolve: (m: GatheredMessage) => void; timer: NodeJS.Timeout } | null = null;
 let proposals = 0;
 
-function fail(id: number | null, e: unknown): never {
-  send({ type: 'error', rank: init?.rank ?? -1, id, message: e instanceof Error ? e.message : String(e) });
-  // exit once the message is flushed; the supervisor ends the other ranks
-  setTimeout(() => process.exit(1), 50);
-  throw e;
+let failed = false;
+/** reports the error, then exits once the message is out (the supervisor ends the other ranks) */
+function fail(id: number | null, e: unknown): void {
+  if (failed) return;
+  failed = true;
+  const message = e instanceof Error ? e.message : String(e);
+  process.send!({ type: 'error', rank: init?.rank ?? -1, id, message } satisfies FromWorker, undefined, undefined, () => process.exit(1));
+  setTimeout(() => process.exit(1), 1000).unref();
 }
 
 process.on('message', (m: ToWorker) => {
@@ -63,13 +66,13 @@ process.on('message', (m: ToWorker) => {
       send({ type: 'ready', rank: m.rank, hiddenSize: H, vocabSize: ckpt.config.vocabSize, nPredict: ckpt.config.nPredict, collectives: prog.collectives });
     } catch (e) { fail(null, e); }
   } else if (m.type === 'propose') {
-    if (!run) fail(m.id, new Error('propose before init'));
-    run!(m).catch((e) => { try { fail(m.id, e); } catch { /* reported */ } });
+    if (!run) { fail(m.id, new Error('propose before init')); return; }
+    run(m).catch((e) => fail(m.id, e));
   } else if (m.type === 'gathered') {
     const w = waiting;
-    if (!w || w.id !== m.id || w.seq !== m.seq) fail(m.id, new Error(`rank ${init?.rank}: an answer to collective ${m.seq} of proposal ${m.id} that it is not waiting for`));
-    clearTimeout(w!.timer);
+    if (!w || w.id !== m.id || w.seq !== m.seq) { fail(m.id, new Error(`rank ${init?.rank}: an answer to collective ${m.seq} of proposal ${m.id} that it is not waiting for`)); return; }
+    clearTimeout(w.timer);
     waiting = null;
-    w!.resolve(m);
+    w.resolve(m);
   }
 });

@@ -3,7 +3,9 @@
 // TP = 1; a rank that dies, throws or hangs fails the proposal with one error naming it, and every
 // worker exits. Each test is bounded (short collective timeouts) and waits for every worker to exit.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Speculator } from '../../../runtime/speculator.ts';
 import { loadSpeculator } from '../../../runtime/speculator.ts';
@@ -39,9 +41,11 @@ describe('tensorParallel worker processes', () => {
       expect(s.deviceDescription).toMatch(new RegExp(`tensor parallel over ${n} worker processes`));
       const { hidden, tokens, expected } = fixtureBatch(name);
       expect(rows(await s.propose({ hidden, tokens }), s.numSpeculativeTokens)).toEqual(expected);
-      // a second proposal on the same workers
+      // more proposals on the same workers, issued together: they run in call order
       const one = fixtureBatch(name, 1);
-      expect(rows(await s.propose({ hidden: one.hidden, tokens: one.tokens }), s.numSpeculativeTokens)).toEqual(one.expected);
+      const both = await Promise.all([s.propose({ hidden: one.hidden, tokens: one.tokens }), s.propose({ hidden, tokens })]);
+      expect(rows(both[0], s.numSpeculativeTokens)).toEqual(one.expected);
+      expect(rows(both[1], s.numSpeculativeTokens)).toEqual(expected);
       s.close();
       await expectAllExited(s);
     }
@@ -100,6 +104,14 @@ describe('tensorParallel worker processes', () => {
       parent.kill('SIGKILL');
     }
   }, 30_000);
+
+  it('a rank that cannot load its shard fails the start with its error, and every worker exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arcticc-tp-noweights-'));
+    copyFileSync(join(fixtureDir('lstm-tiny'), 'config.json'), join(dir, 'config.json'));
+    const err = await loadSpeculator({ model: dir, device: 'cpu', quiet: true, tensorParallel: 2, collectiveTimeoutMs: 5000 }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TensorParallelError);
+    expect((err as Error).message).toMatch(/^tensor parallel: rank [01] failed: .*; every rank was ended$/);
+  }, 20_000);
 
   it('bad options are refused before any process starts', async () => {
     await expect(loadSpeculator({ model: fixtureDir('lstm-tiny'), tensorParallel: 0 })).rejects.toThrow(/tensorParallel must be a positive integer, got 0/);
