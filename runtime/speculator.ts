@@ -15,6 +15,9 @@ import { programFor } from './speculator-program.ts';
 import type { ClampedToken, ProposeRequest } from './validate-inputs.ts';
 import { requestBatch, validateProposeRequest } from './validate-inputs.ts';
 import { selectDevice } from './select-device.ts';
+import { readConfig } from './checkpoint/open-weights.ts';
+import { shardVocabParallel } from '../compiler/passes/tensor-parallel.ts';
+import type { RankFault } from './tp/protocol.ts';
 
 /** Options of {@link loadSpeculator}. */
 export interface LoadSpeculatorOptions {
@@ -46,6 +49,18 @@ export interface LoadSpeculatorOptions {
    * 'fp8-all': every linear weight. Default 'none'. The same on the CPU and CUDA backends.
    */
   quantize?: QuantizeMode;
+  /**
+   * Tensor-parallel drafting over N ranks (ArcticInference's layout: the LM head split by vocabulary,
+   * each rank's local top-1 packed in 8 bytes per row, one all-gather per step, projections and norms
+   * replicated), one worker process per rank, supervised by the library. Built-in Arctic checkpoints;
+   * runs on the CPU backend (the CUDA/NCCL executor is not built yet). A rank that dies or a collective
+   * that times out fails the proposal with one TensorParallelError naming the rank and ends every rank.
+   */
+  tensorParallel?: number;
+  /** with tensorParallel: the longest wait for any collective or a rank's start-up (default 30000 ms) */
+  collectiveTimeoutMs?: number;
+  /** @internal test-only fault injection into one rank */
+  tensorParallelFault?: RankFault;
 }
 
 /** A loaded speculator: propose draft tokens for batches of requests. */
@@ -118,6 +133,7 @@ async function programAndWeights(o: LoadSpeculatorOptions): Promise<{ program: P
 export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculator> {
   const maxBatch = o.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`loadSpeculator: maxBatch must be a positive integer, got ${o.maxBatch}`);
+  if (o.tensorParallel !== undefined) return loadTensorParallel(o, maxBatch);
   const mode = o.quantize ?? 'none';
   if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`loadSpeculator: quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(o.quantize)}`);
   const { program: traced, weights: loaded, config, vocabSize } = await programAndWeights(o);
@@ -141,6 +157,27 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
     config, program, hiddenSize, vocabSize, nPredict, maxBatch, clampTokens: o.clampTokens, onClamp: o.onClamp,
     description: choice.reason ? `${base} (${choice.reason})` : base,
   });
+}
+
+/** loadSpeculator with `tensorParallel`: N supervised rank processes behind one Speculator. */
+async function loadTensorParallel(o: LoadSpeculatorOptions, maxBatch: number): Promise<Speculator> {
+  const n = o.tensorParallel!;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`loadSpeculator: tensorParallel must be a positive integer, got ${o.tensorParallel}`);
+  if (o.program !== undefined) throw new TypeError('loadSpeculator: tensorParallel supports the built-in Arctic speculators only (no program)');
+  if ((o.quantize ?? 'none') !== 'none') throw new TypeError(`loadSpeculator: tensorParallel does not combine with quantize ${JSON.stringify(o.quantize)} yet`);
+  if (o.device === 'cuda') throw new TypeError('loadSpeculator: tensorParallel runs on the CPU backend for now (the NCCL executor for CUDA graphs is not built yet); use device "cpu" or "auto"');
+  const { config } = readConfig(o.model);
+  const base = programFor(config);
+  const program: Program = { ...base, graph: shardVocabParallel(base.graph, n, 0).graph };
+  const { createTensorParallelBackend } = await import('./tp/supervisor.ts');
+  const backend = await createTensorParallelBackend({ model: o.model, ranks: n, collectiveTimeoutMs: o.collectiveTimeoutMs, fault: o.tensorParallelFault });
+  const r = backend.ready;
+  const spec = speculatorOver(backend, {
+    config, program, hiddenSize: r.hiddenSize, vocabSize: r.vocabSize, nPredict: r.nPredict, maxBatch,
+    clampTokens: o.clampTokens, onClamp: o.onClamp,
+    description: o.device === 'auto' || o.device === undefined ? `${backend.description} (tensorParallel runs on the CPU backend)` : backend.description,
+  });
+  return Object.assign(spec, { workerPids: backend.pids, workersExited: backend.exited });
 }
 
 /** What {@link speculatorOver} needs besides the backend. */

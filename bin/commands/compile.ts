@@ -16,6 +16,7 @@ import { lowerSpeculator, planSpeculator, speculatorPipeline } from '../../runti
 import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
 import { buildSpeculator } from '../../runtime/speculator-program.ts';
 import { formatSchedule } from './dump-schedule.ts';
+import { cutAtCollectives, shardVocabParallel } from '../../compiler/passes/tensor-parallel.ts';
 import type { Command, CommandContext } from './shared.ts';
 import { InputError, parseOptions, printJson, progress, readInputText, UsageError } from './shared.ts';
 
@@ -37,6 +38,10 @@ Trace a speculator, run the pass pipeline, schedule kernels and emit PTX. Writes
       --max-batch N        the largest batch the kernels are sized for (default 64)
       --export NAME        which export of FILE.ts to compile (default: the first one)
       --quantize none|fp8-head|fp8-all   add the fp8-matmul pass (default none)
+      --tp N               tensor parallel over N ranks: compile rank --rank's program (the LM head split by
+                           vocabulary, V padded to a multiple of 64; each all-gather becomes the input
+                           all_gather.K and its send buffer the output all_gather.K.send)
+      --rank R             with --tp: which rank (default 0)
       --json               print a summary object (with the dumps) instead of text
   -h, --help               show this help
 
@@ -58,6 +63,8 @@ const Options = z.object({
   'max-batch': z.coerce.number().int().positive().default(64),
   export: z.string().optional(),
   quantize: z.enum(QUANTIZE_MODES).default('none'),
+  tp: z.coerce.number().int().positive().optional(),
+  rank: z.coerce.number().int().nonnegative().optional(),
   json: z.boolean().default(false),
 });
 type Options = z.infer<typeof Options>;
@@ -113,7 +120,10 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     model: { type: 'string', short: 'm' }, config: { type: 'string' }, out: { type: 'string', short: 'o' },
     emit: { type: 'string' }, 'dump-after': { type: 'string', multiple: true }, 'stop-after': { type: 'string' },
     'max-batch': { type: 'string' }, export: { type: 'string' }, quantize: { type: 'string' },
+    tp: { type: 'string' }, rank: { type: 'string' },
   }, Options);
+  if (o.rank !== undefined && o.tp === undefined) throw new UsageError('compile: --rank needs --tp N');
+  if (o.tp !== undefined && (o.rank ?? 0) >= o.tp) throw new UsageError(`compile: --rank ${o.rank} is outside [0, ${o.tp})`);
   if (positionals.length !== 1) throw new UsageError('compile: expected one target: lstm, mlp or a DSL file (FILE.ts)');
   // the library's passes (compileSpeculator); --quantize adds fp8-matmul (the artifact then binds W.fp8
   // and W.scale params in place of W)
@@ -127,7 +137,9 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const bar = progress(ctx, !o.json);
   try {
     bar.update(`compile: tracing ${positionals[0]}`);
-    const program = await buildProgram(positionals[0], o, ctx);
+    const traced = await buildProgram(positionals[0], o, ctx);
+    const program: Program = o.tp === undefined ? traced
+      : { ...traced, graph: cutAtCollectives(shardVocabParallel(traced.graph, o.tp, o.rank ?? 0).graph) };
     if (stages.trace) dump('trace', printGraph(program.graph), 'IR Dump Before any pass (traced)');
     bar.update(`compile ${program.graph.name}: running passes`);
     const graph = lowerSpeculator(program.graph, {

@@ -18,6 +18,8 @@ Load a speculator checkpoint and propose draft tokens for a batch of requests.
       --quantize none|fp8-head|fp8-all   fp8 e4m3 weights with per-row scales (default none)
       --clamp-tokens       clamp token ids into [0, V-1] as ArcticInference does (and report each), instead of failing
       --max-batch N        the largest batch one call may carry, on every device (default 64)
+      --tp N               tensor-parallel drafting over N worker processes (vocab-sharded LM head, one
+                           all-gather per step; built-in speculators, CPU backend for now)
       --json               print {"draft", "device", "deviceDescription", "ms", "clamped"}
   -h, --help               show this help
 
@@ -36,6 +38,7 @@ const Options = z.object({
   quantize: z.enum(QUANTIZE_MODES).default('none'),
   'clamp-tokens': z.boolean().default(false),
   'max-batch': z.coerce.number().int().positive().optional(),
+  tp: z.coerce.number().int().positive().optional(),
   json: z.boolean().default(false),
 });
 
@@ -69,13 +72,14 @@ export function parseRequest(text: string, name: string, hiddenSize: number): { 
 async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const { values: o } = parseOptions('propose', argv, {
     model: { type: 'string', short: 'm' }, input: { type: 'string', short: 'i' }, program: { type: 'string' }, export: { type: 'string' },
-    device: { type: 'string' }, quantize: { type: 'string' }, 'clamp-tokens': { type: 'boolean' }, 'max-batch': { type: 'string' },
+    device: { type: 'string' }, quantize: { type: 'string' }, 'clamp-tokens': { type: 'boolean' }, 'max-batch': { type: 'string' }, tp: { type: 'string' },
   }, Options);
   const text = await readInputText(o.input, ctx); // before loading: a missing request costs nothing
   const clamped: ClampedToken[] = [];
   const spec = await loadSpeculator({
     model: o.model, program: o.program, export: o.export, device: o.device, clampTokens: o['clamp-tokens'],
     onClamp: (c) => clamped.push(...c), maxBatch: o['max-batch'], quantize: o.quantize, quiet: o.json,
+    tensorParallel: o.tp,
   });
   try {
     const req = parseRequest(text, o.input === '-' ? 'stdin' : o.input, spec.hiddenSize);

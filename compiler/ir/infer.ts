@@ -222,6 +222,13 @@ export function inferNode(op: Op, src: readonly Node[], arg: Arg, dtype?: DType,
       if (rows < 1) fail(op, `rows must be ≥ 1, got ${rows}`);
       return { dtype: 'f32', shape: [rows, u.shape[1]] };
     }
+    case 'all_gather': {
+      arity(op, src, 1);
+      const ranks = int(op, arg, 'ranks');
+      if (ranks < 1) fail(op, `ranks must be ≥ 1, got ${ranks}`);
+      if (int(op, arg, 'seq') < 0) fail(op, 'seq must be ≥ 0');
+      return { dtype: src[0].dtype, shape: [ranks, ...src[0].shape] };
+    }
   }
   return fail(op, 'no inference rule');
 }

@@ -14,7 +14,7 @@ import { evalMovement } from './interp-movement.ts';
 import { evalReduce } from './interp-reduce.ts';
 import { fmtShape, resolveShape } from './shape.ts';
 import { evalAttention, evalKvWrite } from './interp-decoder.ts';
-import { ELEMENTWISE, MOVEMENT, REDUCE, ROW, TRAINING } from './ops.ts';
+import { COLLECTIVE, ELEMENTWISE, MOVEMENT, REDUCE, ROW, TRAINING } from './ops.ts';
 import { evalTraining } from './interp-train.ts';
 
 export type Params = ReadonlyMap<string, HostTensor>;
@@ -62,6 +62,7 @@ export function evalNode(n: Node, src: readonly HostTensor[], env: Env): HostTen
   if (n.op === 'kv_write') return evalKvWrite(src, false);
   if (n.op === 'attention') return evalAttention(n, src, shape);
   if (TRAINING.has(n.op)) return evalTraining(n, src, shape);
+  if (COLLECTIVE.has(n.op)) throw new Error(`${n}: a collective is answered by the caller of interpretSteps, not evaluated`);
   return evalContraction(n, src, shape);
 }
 
@@ -83,8 +84,28 @@ export interface InterpretOptions {
   readonly inPlace?: boolean;
 }
 
-/** Run a graph on the CPU. Returns every output by name. */
-export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>, params: Params = new Map(), o: InterpretOptions = {}): Record<string, HostTensor> {
+/** Run a graph on the CPU. Returns every output by name. A graph with collectives needs `o.collective`. */
+export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>, params: Params = new Map(), o: InterpretOptions & { readonly collective?: CollectiveHook } = {}): Record<string, HostTensor> {
+  const run = interpretSteps(g, inputs, params, o);
+  let r = run.next();
+  while (!r.done) {
+    if (!o.collective) throw new Error(`graph ${g.name}: ${r.value.node} exchanges data between ranks; run it with a collective (interpretRanks, or a tensor-parallel speculator)`);
+    r = run.next(o.collective(r.value));
+  }
+  return r.value;
+}
+
+/** A collective the interpreter reached: its node (op and args) and this rank's operand. */
+export interface CollectiveRequest { readonly node: Node; readonly value: HostTensor }
+/** Answers a collective with its result (for all_gather: every rank's operand, stacked rank-major). */
+export type CollectiveHook = (req: CollectiveRequest) => HostTensor;
+
+/**
+ * The interpreter as a generator: it yields at every collective (all_gather) with this rank's operand
+ * and resumes with the result the caller passes to next(), so one rank can run in a worker that
+ * exchanges over IPC, or N ranks in one process in lockstep ({@link interpretRanks}).
+ */
+export function* interpretSteps(g: Graph, inputs: Readonly<Record<string, HostTensor>>, params: Params = new Map(), o: InterpretOptions = {}): Generator<CollectiveRequest, Record<string, HostTensor>, HostTensor> {
   const donated = o.inPlace ? donations(g) : new Set<Node>();
   const env = bindDims(g, inputs);
   const values = new Map<Node, HostTensor>();
@@ -93,9 +114,19 @@ export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>
   for (const n of order) for (const s of n.src) remaining.set(s, (remaining.get(s) ?? 0) + 1);
   const keep = new Set(g.outputs.map((o) => o.node));
   for (const n of order) {
-    const v = n.src.length === 0 ? evalLeaf(n, env, inputs, params)
-      : donated.has(n) ? evalKvWrite(n.src.map((s) => values.get(s)!), true)
-      : evalNode(n, n.src.map((s) => values.get(s)!), env);
+    let v: HostTensor;
+    if (COLLECTIVE.has(n.op)) {
+      const got = yield { node: n, value: values.get(n.src[0])! };
+      const want = resolveShape(n.shape, env);
+      if (!got || got.dtype !== n.dtype || got.shape.length !== want.length || got.shape.some((d, i) => d !== want[i])) {
+        throw new Error(`${n}: the collective answered ${got ? `${got.dtype}${fmtShape(got.shape)}` : 'nothing'}, expected ${n.dtype}${fmtShape(want)}`);
+      }
+      v = got;
+    } else {
+      v = n.src.length === 0 ? evalLeaf(n, env, inputs, params)
+        : donated.has(n) ? evalKvWrite(n.src.map((s) => values.get(s)!), true)
+        : evalNode(n, n.src.map((s) => values.get(s)!), env);
+    }
     values.set(n, v);
     // drop intermediates once their last user has run: big-vocab logits should not pile up
     for (const s of n.src) {
@@ -107,6 +138,41 @@ export function interpret(g: Graph, inputs: Readonly<Record<string, HostTensor>>
   const out: Record<string, HostTensor> = {};
   for (const o of g.outputs) out[o.name] = values.get(o.node)!;
   return out;
+}
+
+/** all_gather of one operand per rank: [ranks, ...shape], rank-major. */
+export function gatherRanks(parts: readonly HostTensor[]): HostTensor {
+  const first = parts[0];
+  for (const [r, p] of parts.entries()) {
+    if (p.dtype !== first.dtype || p.shape.length !== first.shape.length || p.shape.some((d, i) => d !== first.shape[i])) {
+      throw new Error(`all_gather: rank ${r} sent ${p.dtype}${fmtShape(p.shape)}, rank 0 sent ${first.dtype}${fmtShape(first.shape)}`);
+    }
+  }
+  const out = hostTensor(first.dtype, [parts.length, ...first.shape]);
+  const n = first.data.length;
+  parts.forEach((p, r) => (out.data as { set(a: ArrayLike<number | bigint>, o: number): void }).set(p.data as ArrayLike<number>, r * n));
+  return out;
+}
+
+/**
+ * N rank programs in one process, in lockstep: each runs to its next collective, then every rank gets
+ * the gathered result. The emulation of the tensor-parallel step that the CPU tests check exactness with.
+ */
+export function interpretRanks(graphs: readonly Graph[], inputs: Readonly<Record<string, HostTensor>>, params: readonly Params[]): Record<string, HostTensor>[] {
+  const runs = graphs.map((g, r) => interpretSteps(g, inputs, params[r]));
+  let steps = runs.map((run) => run.next());
+  for (;;) {
+    const done = steps.filter((s) => s.done).length;
+    if (done === steps.length) return steps.map((s) => s.value as Record<string, HostTensor>);
+    if (done > 0) throw new Error(`interpretRanks: ${done} of ${steps.length} ranks finished while the others wait in a collective`);
+    const reqs = steps.map((s) => s.value as CollectiveRequest);
+    const ranks = reqs.map((q) => q.node.argOf<number>('ranks'));
+    const seqs = new Set(reqs.map((q) => q.node.argOf<number>('seq')));
+    if (seqs.size !== 1) throw new Error(`interpretRanks: the ranks wait in different collectives (seq ${[...seqs].join(', ')})`);
+    if (ranks.some((k) => k !== graphs.length)) throw new Error(`interpretRanks: ${graphs.length} ranks, but a collective gathers over ${ranks.join('/')}`);
+    const gathered = gatherRanks(reqs.map((q) => q.value));
+    steps = runs.map((run) => run.next(gathered));
+  }
 }
 
 /**

@@ -23,6 +23,11 @@ export const OPS = [
   // training (compiler/autodiff/): stop_gradient(x) is x with no gradient; one_hot(ids) {depth} is f32[...ids, depth];
   // scatter_add(updates[M, R], ids[M]) {rows} sums update row m into output row ids[m] of an f32[rows, R] zero table
   'stop_gradient', 'one_hot', 'scatter_add',
+  // collectives (tensor parallelism, docs/tensor-parallel.md): all_gather(x) {ranks} is x of every rank
+  // stacked along a new leading axis [ranks, ...x] (rank-major, as ncclAllGather writes it); {seq} numbers the
+  // collectives of a program (every rank issues the same ones in the same order, and a constant operand of
+  // a rank that holds only padding must not merge two of them)
+  'all_gather',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -35,6 +40,8 @@ export const REDUCE: ReadonlySet<Op> = new Set<Op>(['sum', 'reduce_max', 'argmax
 export const ROW: ReadonlySet<Op> = new Set<Op>(['softmax', 'rms_norm', 'layer_norm']);
 export const DECODER: ReadonlySet<Op> = new Set<Op>(['kv_write', 'attention']);
 export const TRAINING: ReadonlySet<Op> = new Set<Op>(['stop_gradient', 'one_hot', 'scatter_add']);
+/** Ops that exchange data between ranks: not kernels; the interpreter runs them through a hook. */
+export const COLLECTIVE: ReadonlySet<Op> = new Set<Op>(['all_gather']);
 
 export const isOp = (s: string): s is Op => (OPS as readonly string[]).includes(s);
 
@@ -51,5 +58,5 @@ export const ARG_KEYS: Partial<Record<Op, readonly string[]>> = {
   sum: ['axis'], reduce_max: ['axis'], argmax: ['axis'], topk_values: ['k'], topk_indices: ['k'],
   rms_norm: ['eps'], layer_norm: ['eps'],
   reshape: ['shape'], broadcast: ['shape'], permute: ['perm'], slice: ['axis', 'start', 'end'], concat: ['axis'],
-  attention: ['scale'], one_hot: ['depth'], scatter_add: ['rows'],
+  attention: ['scale'], one_hot: ['depth'], scatter_add: ['rows'], all_gather: ['ranks', 'seq'],
 };

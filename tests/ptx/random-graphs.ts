@@ -145,6 +145,8 @@ class Gen {
         return Node.make('attention', [q, cache(), cache(), slots, pos], { scale: r.pick([0.125, 1]) });
       }
     }
+    // collectives are not kernels: on CUDA they are NCCL calls on the stream (runtime/nccl), not PTX
+    if (op === 'all_gather') throw new IRError('collectives have no PTX');
     throw new Error(`random-graphs: no builder for ${op}`);
   }
 }

@@ -45,7 +45,9 @@ class Builder {
   readonly pool: Node[] = [];
   readonly inputs: Node[] = [];
   readonly params = new Map<string, Node>();
-  constructor(r: Rng) { this.r = r; }
+  /** build all_gather nodes (the interpreter and the printer take them; the PTX corpus, which has no collectives, does not) */
+  readonly collectives: boolean;
+  constructor(r: Rng, collectives = false) { this.r = r; this.collectives = collectives; }
 
   dim = (): Dim => (this.r.chance(0.3) ? this.r.pick(SYMBOLIC) : this.r.pick(STATIC));
   shape = (rank: number): Dim[] => Array.from({ length: rank }, this.dim);
@@ -182,14 +184,18 @@ class Builder {
         return Node.make('attention', [q, cache(), cache(), slots, pos], { scale: r.pick([0.125, 1, 0.3]) });
       }
     }
+    if (op === 'all_gather') {
+      if (!this.collectives) throw new IRError('collectives are off');
+      return Node.make('all_gather', [this.want({})], { ranks: r.pick([1, 2, 8]), seq: r.int(0, 3) });
+    }
     throw new Error(`random-graph: no builder for ${op}`);
   }
 }
 
 /** A random graph of up to `size` generated nodes (plus the leaves they need). */
-export function randomGraph(seed: number, size = 10): Graph {
+export function randomGraph(seed: number, size = 10, o: { collectives?: boolean } = {}): Graph {
   const r = rng(seed);
-  const b = new Builder(r);
+  const b = new Builder(r, o.collectives);
   const steps = r.int(1, size);
   for (let i = 0; i < steps; i++) {
     try {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../../compiler/ir/dtype.ts';
 import { makeGraph } from '../../../compiler/ir/graph.ts';
-import { interpret } from '../../../compiler/ir/interp.ts';
+import { gatherRanks, interpret, interpretRanks } from '../../../compiler/ir/interp.ts';
 import { Node } from '../../../compiler/ir/node.ts';
 import type { Arg, Op } from '../../../compiler/ir/ops.ts';
 import { OPS } from '../../../compiler/ir/ops.ts';
@@ -590,6 +590,23 @@ describe('decoder ops', () => {
     expect(y[2]).toBeCloseTo(50 / 3, 5);
     expect(y[3]).toBeCloseTo(15, 5);
     expect([y[4], y[5]]).toEqual([0, 0]);
+  });
+});
+
+describe('collectives', () => {
+  it('all_gather stacks every rank\'s operand rank-major; interpretRanks runs ranks in lockstep; alone it needs a hook', () => {
+    cover('all_gather');
+    const x = Node.make('param', [], { name: 'x' }, 'f32', [2]);
+    const g = makeGraph('g', [], [{ name: 'y', node: Node.make('all_gather', [x], { ranks: 3, seq: 0 }) }]);
+    const outs = interpretRanks([g, g, g], {}, [0, 1, 2].map((r) => new Map([['x', tensor('f32', [2], [r, 10 + r])]])));
+    for (const o of outs) {
+      expect(o.y.shape).toEqual([3, 2]);
+      same(values(o.y), [0, 10, 1, 11, 2, 12]);
+    }
+    expect(() => interpret(g, {}, new Map([['x', tensor('f32', [2], [1, 2])]]))).toThrow(/exchanges data between ranks/);
+    const y = interpret(g, {}, new Map([['x', tensor('f32', [2], [1, 2])]]), { collective: ({ value }) => gatherRanks([value, value, value]) });
+    same(values(y.y), [1, 2, 1, 2, 1, 2]);
+    expect(() => interpretRanks([g, g], {}, [0, 1].map(() => new Map([['x', tensor('f32', [2], [0, 0])]])))).toThrow(/2 ranks, but a collective gathers over 3/);
   });
 });
 

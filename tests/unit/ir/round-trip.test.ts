@@ -21,7 +21,7 @@ describe('print → parse round trip', () => {
   it('holds for 1,500 random graphs covering every op', () => {
     const seen = new Set<string>();
     fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => {
-      const g = randomGraph(seed, 14);
+      const g = randomGraph(seed, 14, { collectives: true });
       for (const n of graphNodes(g)) seen.add(n.op);
       expectRoundTrip(g);
     }), { numRuns: 1500, seed: 20240817 });
