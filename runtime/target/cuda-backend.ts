@@ -17,6 +17,7 @@ import { openDevice } from '../cuda/device.ts';
 import { PlanExecutor } from '../cuda/executor.ts';
 import { paddingSize } from '../cuda/plan-layout.ts';
 import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from './backend.ts';
+import { argmaxRows } from './cpu-backend.ts';
 
 export interface CudaTargetOptions extends OpenDeviceOptions {
   /** the most token rows (N) and head rows (M) of one forward pass: sizes the activations and the arena */
@@ -27,20 +28,6 @@ export interface CudaTargetOptions extends OpenDeviceOptions {
   readonly vocabSize?: number;
   /** capture a CUDA graph per (N, M) (default true) */
   readonly graphs?: boolean;
-}
-
-/** argmax per row, ties to the lowest index, NaN largest (the interpreter's rule). */
-function argmaxRows(logits: Float32Array, rows: number, v: number): Int32Array {
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0, bv = logits[r * v];
-    for (let j = 1; j < v; j++) {
-      const x = logits[r * v + j];
-      if (x > bv || (Number.isNaN(x) && !Number.isNaN(bv))) { bv = x; best = j; }
-    }
-    out[r] = best;
-  }
-  return out;
 }
 
 /** What a target plan must offer: the four row inputs, hidden, and logits and/or next_tokens. */
