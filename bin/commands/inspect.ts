@@ -15,6 +15,12 @@ export function formatDescription(d: CheckpointDescription): string {
     lines.push('', `${c.kind.toUpperCase()} speculator (${c.architecture}, method ${c.method})`,
       `  H=${c.hiddenSize} D=${c.width} V=${c.vocabSize} n_predict=${c.nPredict} tie_weights=${c.tieWeights} scale_input=${c.scaleInput}${c.kind === 'lstm' ? ` tie_lstm_embs=${c.tieLstmEmbs}` : ''}`);
   }
+  if (d.target) {
+    const t = d.target;
+    lines.push('', `target model (${t.architecture})`,
+      `  hidden ${t.hiddenSize}, ${t.numLayers} layers, ${t.numHeads} heads / ${t.numKvHeads} KV heads, head_dim ${t.headDim}, intermediate ${t.intermediateSize}, vocab ${t.vocabSize}`,
+      `  rms_norm_eps ${t.rmsNormEps}, rope ${t.rope.type} (theta ${t.rope.theta}${t.rope.type === 'llama3' ? `, factor ${t.rope.factor}` : ''}), tie_word_embeddings ${t.tieWordEmbeddings}, max_position_embeddings ${t.maxPositionEmbeddings}`);
+  }
   lines.push('', 'stored tensors:');
   const w = Math.max(...d.tensors.map((t) => t.name.length), 4);
   for (const t of d.tensors) lines.push(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]  ${mb(t.bytes)}`);
@@ -27,7 +33,7 @@ export function formatDescription(d: CheckpointDescription): string {
 
 export const usage = `usage: arcticc inspect DIR [--json]
 
-Describe a speculator checkpoint without loading its data: the config, every stored tensor (name, dtype,
+Describe a speculator checkpoint, or a target model folder (Hugging Face LlamaForCausalLM), without loading its data: the config, every stored tensor (name, dtype,
 shape, bytes, file), storages shared between names, tied copies, the parameters the compiled program
 binds and what each is built from, and every problem that would stop a load.
 

@@ -18,6 +18,13 @@ const file = (name: string, body: unknown): string => {
 };
 const lstm = fixtureDir('lstm-tiny');
 const target = fileURLToPath(new URL('../../fixtures/target/pycode-small', import.meta.url));
+const brokenTarget = (() => { // a target whose config asks for what the model cannot run
+  const d = join(tmp, 'broken-target');
+  cpSync(target, d, { recursive: true });
+  const c = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ ...c, attention_bias: true }));
+  return d;
+})();
 const cases = fixtureCases('lstm-tiny').cases;
 const good = { hidden: [cases[0].hidden, cases[1].hidden], tokens: [cases[0].token, cases[1].token] };
 const goodFile = file('good.json', good);
@@ -80,6 +87,8 @@ const table: Record<string, Case[]> = {
   ],
   inspect: [
     ['ok', [lstm], 0],
+    ['ok: a target model', [target], 0, /target model \(LlamaForCausalLM\)\n  hidden 256, 6 layers, 4 heads \/ 2 KV heads/],
+    ['problems that stop a target load', [brokenTarget], 1, /problems:\n.*attention_bias/],
     ['problems that stop a load', [broken], 1, /problems:\n.*sum_rnn/],
     ['usage: no folder', [], 2, /expected one checkpoint folder/],
     ['usage: unknown option', [lstm, '--all'], 2, /Unknown option '--all'/],
