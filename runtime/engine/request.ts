@@ -58,6 +58,7 @@ export class EngineRequest implements AsyncIterable<readonly number[]> {
   readonly done: Promise<RequestResult>;
 
   readonly #onCancel: (r: EngineRequest) => void;
+  #buf: Int32Array;
   #resolve!: (r: RequestResult) => void;
   #reject!: (e: Error) => void;
   #error: Error | null = null;
@@ -69,6 +70,7 @@ export class EngineRequest implements AsyncIterable<readonly number[]> {
     this.prompt = prompt;
     this.params = params;
     this.tokens = [...prompt];
+    this.#buf = Int32Array.from(prompt);
     this.#onCancel = onCancel;
     this.done = new Promise<RequestResult>((res, rej) => { this.#resolve = res; this.#reject = rej; });
     this.done.catch(() => undefined); // a consumer that only iterates still sees the error there
@@ -76,6 +78,21 @@ export class EngineRequest implements AsyncIterable<readonly number[]> {
 
   get name(): string { return this.params.name ?? `request ${this.id}`; }
   get outputIds(): number[] { return this.tokens.slice(this.prompt.length); }
+
+  /** prompt + output as an Int32Array view (for the proposers) without copying the sequence every step */
+  get tokenView(): Int32Array { return this.#buf.subarray(0, this.tokens.length); }
+
+  /** append accepted tokens (to `tokens` and the typed copy; earlier positions are never overwritten) */
+  appendTokens(got: readonly number[]): void {
+    const at = this.tokens.length;
+    this.tokens.push(...got);
+    if (this.tokens.length > this.#buf.length) {
+      const grown = new Int32Array(Math.max(this.tokens.length, 2 * this.#buf.length));
+      grown.set(this.#buf.subarray(0, at));
+      this.#buf = grown;
+    }
+    for (let i = 0; i < got.length; i++) this.#buf[at + i] = got[i];
+  }
   get numOutput(): number { return this.tokens.length - this.prompt.length; }
   get finished(): boolean { return this.state === 'finished'; }
 

@@ -180,7 +180,7 @@ export class EngineCore {
     for (let i = 0; i < n; i++) if (p.stopTokenIds.includes(toks[i])) { n = i + 1; reason = 'stop'; break; }
     n = Math.min(n, p.maxNewTokens - r.numOutput);
     const got = toks.slice(0, n);
-    r.tokens.push(...got);
+    r.appendTokens(got);
     this.proposer?.onTokens(r.id, got);
     // prompt + output ≤ max-model-len, as vLLM counts it
     if (!reason && (r.numOutput >= p.maxNewTokens || r.tokens.length >= t.maxModelLen)) reason = 'length';
@@ -202,7 +202,7 @@ export class EngineCore {
     let drafts: Draft[] = running.map(() => ({ tokens: new Int32Array(0), source: 'none' as const }));
     let draftMs = 0;
     if (this.proposer && limit > 0 && (this.sizer?.shouldDraft(running.length) ?? true)) {
-      const inputs: ProposeInput[] = running.slice(0, limit).map((r) => ({ requestId: r.id, tokens: Int32Array.from(r.tokens), hidden: r.hidden }));
+      const inputs: ProposeInput[] = running.slice(0, limit).map((r) => ({ requestId: r.id, tokens: r.tokenView, hidden: r.hidden }));
       const d0 = performance.now();
       const got = await this.proposer.propose(inputs);
       draftMs = performance.now() - d0;
