@@ -9,6 +9,7 @@ import type { Graph } from '../ir/graph.ts';
 import { graphNodes, makeGraph, toposort, users } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
 import { sameShape } from '../ir/shape.ts';
+import { isLeaf, viewBase } from '../schedule/types.ts';
 import { definePass } from './pass.ts';
 
 export const ARGMAX_EPILOGUE = 'linear';
@@ -16,9 +17,6 @@ export const ARGMAX_EPILOGUE = 'linear';
 /** What one fused head is made of: the linear, and for a scaled head the mul and its scale[N]. */
 export interface ArgmaxEpilogue { readonly argmax: Node; readonly linear: Node; readonly mul?: Node; readonly scale?: Node }
 
-const isLeaf = (n: Node): boolean => n.op === 'input' || n.op === 'param';
-/** reshapes stripped (a reshape of a buffer is the same memory), as the scheduler's viewBase */
-const viewBase = (n: Node): Node => (n.op === 'reshape' ? viewBase(n.src[0]) : n);
 
 /** The argmax nodes of g whose linear can hold them (marked or not), each with its parts. */
 export function argmaxEpilogues(g: Graph): Map<Node, ArgmaxEpilogue> {

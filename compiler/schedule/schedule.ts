@@ -17,7 +17,7 @@ import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
 import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
-import { isMarked } from '../passes/lm-head-argmax.ts';
+import { argmaxEpilogues, isMarked } from '../passes/lm-head-argmax.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
 export function scheduleGraph(g: Graph): Schedule {
@@ -93,33 +93,12 @@ export function scheduleGraph(g: Graph): Schedule {
   const ctx = { anchors, home };
 
   // argmax {epilogue = "linear"} (the lm-head-argmax pass marks it: argmax(linear(x, w), -1) where the
-  // logits have no other use; this loop only recovers the parts): one kernel computes the logits and
+  // logits have no other use; argmaxEpilogues recovers the parts): one kernel computes the logits and
   // keeps only per-block (max, index) partials, so they never reach memory (see ScheduledKernel.partials).
   // An fp8 head (fp8-matmul pass) has its per-column scale between the two,
   // argmax(mul(linear(x, w), broadcast(scale[N])), -1): the kernel scales each column before comparing.
   const fused = new Map<Node, { argmax: Node; mul?: Node; scale?: Node }>();
-  const alone = (n: Node): boolean => use.get(n)?.length === 1 && !outBuf.has(n);
-  /** scale[N] read from memory (a leaf), broadcast along the last axis of `l` */
-  const scaleOf = (m: Node, l: Node): Node | undefined => {
-    const c = m.src[0] === l ? m.src[1] : m.src[0];
-    const v = c.src[0];
-    if (c.op !== 'broadcast' || !sameShape(c.shape, l.shape) || v.dtype !== 'f32' || !isLeaf(viewBase(v))) return undefined;
-    return v.shape.length === 1 && v.shape[0] === l.shape[l.shape.length - 1] ? v : undefined;
-  };
-  for (const n of graphNodes(g)) {
-    if (!isMarked(n)) continue;
-    let l = n.src[0], mul: Node | undefined, scale: Node | undefined;
-    if (l.op === 'mul' && l.dtype === 'f32' && alone(l)) {
-      const lin = l.src.find((x) => x.op === 'linear');
-      scale = lin && scaleOf(l, lin);
-      if (!lin || !scale) continue;
-      mul = l; l = lin;
-    }
-    if (l.op !== 'linear' || reduceAxis(n) !== l.shape.length - 1) continue;
-    if (l.src[1].dtype !== 'bf16' && l.src[1].dtype !== 'fp8e4m3') continue;
-    if (typeof l.shape[l.shape.length - 1] !== 'number' || !alone(l)) continue;
-    fused.set(l, { argmax: n, mul, scale });
-  }
+  for (const e of argmaxEpilogues(g).values()) if (isMarked(e.argmax)) fused.set(e.linear, { argmax: e.argmax, mul: e.mul, scale: e.scale });
 
   /** Operands read inside kernel k at its own coordinates `terms`: whatever they need from memory is stored. */
   const readInline = (k: ScheduledKernel, x: Node, terms: string[]): boolean => {
