@@ -9,6 +9,7 @@ import { AcceptanceMetrics } from '../decoding/metrics.ts';
 import type { Draft, DraftSource, ProposeInput, Proposer } from '../decoding/proposer.ts';
 import { verifySampling } from '../decoding/verifier.ts';
 import { TargetError } from '../target/kv-slots.ts';
+import { checkPrompt } from '../target/requests.ts';
 import { checkSampling, chooseToken, samplingProbs } from '../target/sampling.ts';
 import type { ForwardItem, TargetModel } from '../target/target-model.ts';
 import type { RequestParams } from './request.ts';
@@ -300,13 +301,4 @@ export class EngineCore {
     }
     this.onStep?.({ drafts: drafted, draftTokens, acceptedTokens, newTokens, running: running.length, waiting: this.#waiting.length });
   }
-}
-
-/** A prompt the target can run: non-empty, in the vocabulary, leaving room for output within max-model-len. */
-export function checkPrompt(t: TargetModel, p: readonly number[], name: string): void {
-  if (!Array.isArray(p) || p.length === 0) throw new TargetError(`${name}: empty (a prompt needs at least one token)`);
-  if (p.length >= t.maxModelLen) throw new TargetError(`${name}: ${p.length} tokens leave no room for output within max-model-len ${t.maxModelLen}`);
-  p.forEach((id, j) => {
-    if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) throw new TargetError(`${name}: token ${j} is ${id}, outside the vocabulary [0, ${t.vocabSize})`);
-  });
 }

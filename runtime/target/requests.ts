@@ -9,16 +9,17 @@ export interface GenerateOutput {
   readonly finishReason: FinishReason;
 }
 
-/** Every prompt non-empty, in the vocabulary and leaving room for output within max-model-len. */
+/** A prompt the target can run: non-empty, in the vocabulary, leaving room for output within max-model-len. */
+export function checkPrompt(t: TargetModel, p: readonly number[], name: string): void {
+  if (!Array.isArray(p) || p.length === 0) throw new TargetError(`${name}: empty (a prompt needs at least one token)`);
+  if (p.length >= t.maxModelLen) throw new TargetError(`${name}: ${p.length} tokens leave no room for output within max-model-len ${t.maxModelLen}`);
+  p.forEach((id, j) => {
+    if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) throw new TargetError(`${name}: token ${j} is ${id}, outside the vocabulary [0, ${t.vocabSize})`);
+  });
+}
+
+/** Every prompt checked before any is admitted, so a bad one in a list starts no work. */
 export function validatePrompts(t: TargetModel, prompts: readonly (readonly number[])[]): void {
   if (prompts.length === 0) throw new TargetError('generate: no prompts');
-  prompts.forEach((p, i) => {
-    if (!Array.isArray(p) || p.length === 0) throw new TargetError(`prompt ${i}: empty (a prompt needs at least one token)`);
-    if (p.length >= t.maxModelLen) {
-      throw new TargetError(`prompt ${i}: ${p.length} tokens leave no room for output within max-model-len ${t.maxModelLen}`);
-    }
-    p.forEach((id, j) => {
-      if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) throw new TargetError(`prompt ${i}: token ${j} is ${id}, outside the vocabulary [0, ${t.vocabSize})`);
-    });
-  });
+  prompts.forEach((p, i) => checkPrompt(t, p, `prompt ${i}`));
 }
