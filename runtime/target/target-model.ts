@@ -7,7 +7,7 @@ import { llamaParam, llamaProgram } from '../../models/llama.ts';
 import type { DeviceKind } from '../backend.ts';
 import type { LoadProgress } from '../checkpoint/index.ts';
 import type { LlamaConfig } from '../checkpoint/llama-config.ts';
-import { loadLlamaCheckpoint } from '../checkpoint/load-llama.ts';
+import { loadLlamaCheckpoint, readLlamaConfig } from '../checkpoint/load-llama.ts';
 import { selectDevice } from '../select-device.ts';
 import type { TargetBackend, TargetStepOutputs } from './backend.ts';
 import { createCpuTargetBackend } from './cpu-backend.ts';
@@ -95,40 +95,43 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
   }
   const choice = await selectDevice(o.device ?? 'auto');
-  const ckpt = loadLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet });
-  const { config } = ckpt;
+  // the config decides max-model-len before a weight byte is read
+  const { config } = readLlamaConfig(o.model);
   const maxModelLen = o.maxModelLen ?? config.maxPositionEmbeddings;
   if (!Number.isInteger(maxModelLen) || maxModelLen < 2) throw new RangeError(`loadTarget: maxModelLen must be an integer ≥ 2, got ${o.maxModelLen}`);
   if (maxModelLen > config.maxPositionEmbeddings) {
     throw new RangeError(`loadTarget: maxModelLen ${maxModelLen} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`);
   }
-  const weights = ckpt.weights;
-  if (choice.device === 'cuda') {
-    const { openDevice } = await import('../cuda/device.ts');
-    const dev = openDevice();
-    try {
+  const weights = loadLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet }).weights;
+  // on CUDA one device reference is held from sizing to the backend, so its context is created once
+  const dev = choice.device === 'cuda' ? (await import('../cuda/device.ts')).openDevice() : null;
+  let backend: TargetBackend;
+  let program: Program;
+  try {
+    if (dev) {
       const weightBytes = [...weights.values()].reduce((a, t) => a + t.data.byteLength, 0);
       maxNumSeqs = kvSlotsFor({ numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim, maxModelLen, kvDtype: o.kvDtype ?? 'f32' },
         dev.memory.info().free, weightBytes, o.maxNumSeqs ?? null);
-    } finally { dev.release(); }
-  }
-  const rope = ropeTables(config.rope, config.headDim, maxModelLen);
-  weights.set(llamaParam.ropeCos, rope.cos);
-  weights.set(llamaParam.ropeSin, rope.sin);
-  const shape = {
-    hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
-    numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
-    rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: maxNumSeqs, maxLen: maxModelLen,
-    kvDtype: o.kvDtype ?? 'f32', weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
-  };
-  // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
-  const program = llamaProgram({ ...shape, head: choice.device === 'cuda' ? 'both' : 'logits' });
-  let backend: TargetBackend;
-  if (choice.device === 'cuda') {
-    const { createCudaTargetBackend } = await import('./cuda-backend.ts');
-    backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });
-  } else {
-    backend = createCpuTargetBackend(program.graph, weights, config.numLayers, config.vocabSize);
+    }
+    const rope = ropeTables(config.rope, config.headDim, maxModelLen);
+    weights.set(llamaParam.ropeCos, rope.cos);
+    weights.set(llamaParam.ropeSin, rope.sin);
+    const shape = {
+      hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
+      numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
+      rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: maxNumSeqs, maxLen: maxModelLen,
+      kvDtype: o.kvDtype ?? 'f32', weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
+    };
+    // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
+    program = llamaProgram({ ...shape, head: dev ? 'both' : 'logits' });
+    if (dev) {
+      const { createCudaTargetBackend } = await import('./cuda-backend.ts');
+      backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });
+    } else {
+      backend = createCpuTargetBackend(program.graph, weights, config.numLayers, config.vocabSize);
+    }
+  } finally {
+    dev?.release();
   }
   // the device holds its own copy; the CPU backend reads these very tensors
   if (backend.device === 'cuda') weights.clear();
