@@ -3,7 +3,6 @@
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { Program } from '../../dsl/index.ts';
 import type { FloatDType } from '../../compiler/ir/dtype.ts';
-import { llamaParam, llamaProgram } from '../../models/llama.ts';
 import type { DeviceKind } from '../backend.ts';
 import type { LoadProgress } from '../checkpoint/index.ts';
 import type { LlamaConfig } from '../checkpoint/llama-config.ts';
@@ -12,7 +11,7 @@ import { selectDevice } from '../select-device.ts';
 import type { TargetBackend, TargetStepOutputs } from './backend.ts';
 import { createCpuTargetBackend } from './cpu-backend.ts';
 import { KvSlots, TargetError } from './kv-slots.ts';
-import { ropeTables } from './rope-tables.ts';
+import { addRopeTables, targetProgram } from './target-program.ts';
 import { kvSlotsFor } from './kv-sizing.ts';
 
 /** Options of loadTarget: the model folder, device, max-model-len, resident requests and rows per pass. */
@@ -113,17 +112,9 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
       maxNumSeqs = kvSlotsFor({ numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim, maxModelLen, kvDtype: o.kvDtype ?? 'f32' },
         dev.memory.info().free, weightBytes, o.maxNumSeqs ?? null);
     }
-    const rope = ropeTables(config.rope, config.headDim, maxModelLen);
-    weights.set(llamaParam.ropeCos, rope.cos);
-    weights.set(llamaParam.ropeSin, rope.sin);
-    const shape = {
-      hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
-      numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
-      rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: maxNumSeqs, maxLen: maxModelLen,
-      kvDtype: o.kvDtype ?? 'f32', weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
-    };
+    addRopeTables(weights, config, maxModelLen);
     // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
-    program = llamaProgram({ ...shape, head: dev ? 'both' : 'logits' });
+    program = targetProgram(config, weights, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, head: dev ? 'both' : 'logits' });
     if (dev) {
       const { createCudaTargetBackend } = await import('./cuda-backend.ts');
       backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });

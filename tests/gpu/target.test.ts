@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpret } from '../../compiler/ir/interp.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor, reader } from '../../compiler/ir/tensor-data.ts';
-import { llamaParam, llamaProgram } from '../../models/llama.ts';
 import type { FloatDType } from '../../compiler/ir/dtype.ts';
 import type { CudaDevice } from '../../runtime/cuda/device.ts';
 import { openDevice } from '../../runtime/cuda/device.ts';
 import { PlanExecutor } from '../../runtime/cuda/executor.ts';
 import { loadLlamaCheckpoint } from '../../runtime/checkpoint/load-llama.ts';
 import { createCpuTargetBackend } from '../../runtime/target/cpu-backend.ts';
-import { ropeTables } from '../../runtime/target/rope-tables.ts';
+import { addRopeTables, targetProgram } from '../../runtime/target/target-program.ts';
 import type { TargetBackend } from '../../runtime/target/backend.ts';
 import { referenceCases, TARGET_DIR, topLogitError } from '../support/target.ts';
 import { rng as seeded } from '../support/random-graph.ts';
@@ -88,15 +87,8 @@ describeGpuCompiled(`decoder kernels vs the interpreter (seed ${seed})`, () => {
 
 function fixtureProgram(kvDtype: FloatDType, maxLen: number, slots: number) {
   const { config, weights } = loadLlamaCheckpoint(TARGET_DIR, { quiet: true });
-  const rope = ropeTables(config.rope, config.headDim, maxLen);
-  weights.set(llamaParam.ropeCos, rope.cos);
-  weights.set(llamaParam.ropeSin, rope.sin);
-  const program = llamaProgram({
-    hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
-    numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
-    rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots, maxLen, kvDtype,
-    weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16', head: 'logits',
-  });
+  addRopeTables(weights, config, maxLen);
+  const program = targetProgram(config, weights, { slots, maxLen, kvDtype, head: 'logits' });
   return { config, weights, program };
 }
 

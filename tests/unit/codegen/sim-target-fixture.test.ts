@@ -3,13 +3,11 @@
 // step of both reading the caches the first step left in the state buffers.
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../../compiler/compile.ts';
-import type { FloatDType } from '../../../compiler/ir/dtype.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
-import { llamaParam, llamaProgram } from '../../../models/llama.ts';
 import { loadLlamaCheckpoint } from '../../../runtime/checkpoint/load-llama.ts';
-import { ropeTables } from '../../../runtime/target/rope-tables.ts';
+import { addRopeTables, targetProgram } from '../../../runtime/target/target-program.ts';
 import { referenceCases, TARGET_DIR } from '../../support/target.ts';
 import { mismatches } from './ptx-sim/compare.ts';
 import { runPlanSim } from './ptx-sim/run-plan.ts';
@@ -17,15 +15,8 @@ import { runPlanSim } from './ptx-sim/run-plan.ts';
 it('pycode-small: prefill of 2 prompts and a decode step match the interpreter on the PTX machine', () => {
   const { config, weights } = loadLlamaCheckpoint(TARGET_DIR, { quiet: true });
   const maxLen = 32;
-  const rope = ropeTables(config.rope, config.headDim, maxLen);
-  weights.set(llamaParam.ropeCos, rope.cos);
-  weights.set(llamaParam.ropeSin, rope.sin);
-  const g = llamaProgram({
-    hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
-    numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
-    rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: 2, maxLen, head: 'logits',
-    weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
-  }).graph;
+  addRopeTables(weights, config, maxLen);
+  const g = targetProgram(config, weights, { slots: 2, maxLen, head: 'logits' }).graph;
   const plan = compileProgram(g, { maxDims: { N: 16, M: 4 } });
   const [a, b] = referenceCases().map((c) => c.prompt.slice(0, 4));
   const i32 = (x: number[]): HostTensor => hostTensor('i32', [x.length], Int32Array.from(x));
