@@ -17,7 +17,7 @@ import { loadLlamaCheckpoint } from '../../runtime/checkpoint/load-llama.ts';
 import { createCpuTargetBackend } from '../../runtime/target/cpu-backend.ts';
 import { addRopeTables, targetProgram } from '../../runtime/target/target-program.ts';
 import type { TargetBackend } from '../../runtime/target/backend.ts';
-import { referenceCases, TARGET_DIR, topLogitError } from '../support/target.ts';
+import { expectPromptReference, referenceCases, TARGET_DIR } from '../support/target.ts';
 import { rng as seeded } from '../support/random-graph.ts';
 import type { DecoderShape, Request } from '../unit/codegen/decoder-cases.ts';
 import { attentionGraph, attentionInputs, rowsOf } from '../unit/codegen/decoder-cases.ts';
@@ -163,21 +163,7 @@ describeGpuCompiled('pycode-small via loadTarget on CUDA equals Hugging Face fp3
   afterAll(() => target?.close());
 
   it('prompt top-5 logits within 1e-3 relative, final hidden within 1e-4 of its scale, all 16 cases in one pass', async () => {
-    const seqs = cases.map((_, i) => target.newSequence(`case ${i}`));
-    try {
-      const res = await target.forward(cases.map((c, i) => ({ seq: seqs[i], tokens: c.prompt, want: 'all' as const })), { logits: true });
-      const V = target.vocabSize, H = target.hiddenSize;
-      cases.forEach((c, i) => {
-        for (const p of c.prompt_logits_top5) {
-          expect(topLogitError(res[i].logits!.subarray(p.pos * V, (p.pos + 1) * V), p.ids, p.logits), `case ${i} position ${p.pos}`).toBeLessThan(1e-3);
-        }
-        const last = res[i].hidden.subarray((c.prompt.length - 1) * H, c.prompt.length * H);
-        const scale = Math.max(...c.final_hidden_last.map(Math.abs));
-        expect(Math.max(...c.final_hidden_last.map((v, j) => Math.abs(v - last[j]))) / scale, `case ${i} final hidden`).toBeLessThan(1e-4);
-      });
-    } finally {
-      for (const s of seqs) s.close();
-    }
+    await expectPromptReference(target, cases);
   }, 120_000);
 
   it('64 greedy tokens equal greedy_fp32 for every case (batch 16)', async () => {
