@@ -1,51 +1,86 @@
-// GPU gate for arcticc train: the compiled training step (loss and every weight gradient of the LSTM and
-// MLP training forms, fixture shapes) on CUDA against the CPU interpreter. Prints JSON; exit 1 on a mismatch.
-//   node bench/train-gpu-check.ts [--rows 512]
+// GPU gate for arcticc train, LSTM and MLP training forms at the fixture's shapes, CUDA against the CPU:
+// 1. one forward + backward (loss and every weight gradient) against the interpreter;
+// 2. three optimizer steps (device AdamW, weights on the device) against the CPU stepper (interpreter
+//    + host AdamW) on the same batches: the weights after;
+// 3. the time of a whole training step (upload, forward, backward, AdamW) at --rows and at --big-rows
+//    (32 sequences of 253 rows, the default training batch).
+// Prints JSON; exit 1 on a mismatch.   node bench/train-gpu-check.ts [--rows 512] [--big-rows 8096]
 import { trainingForm } from '../compiler/autodiff/training-form.ts';
+import type { HostTensor } from '../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../compiler/ir/tensor-data.ts';
+import { f32ToBf16 } from '../compiler/ir/numerics.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
 import { initWeights, paramShapes } from '../runtime/train/arch.ts';
-import { stepRunner } from '../runtime/train/trainer.ts';
+import { DEFAULT_ADAMW } from '../runtime/train/optimizer.ts';
+import type { OptimizerSlot } from '../runtime/train/optimizer.ts';
+import { cpuStepper, cudaStepper, gradientRunner } from '../runtime/train/stepper.ts';
 import { Xoshiro128 } from '../runtime/decoding/rng.ts';
 
-const rows = Number(process.argv[process.argv.indexOf('--rows') + 1] || 512);
+const arg = (k: string, d: number): number => (process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : d);
+const rows = arg('--rows', 512), bigRows = arg('--big-rows', 8096);
 const o = { hiddenSize: 256, width: 256, vocabSize: 4096, nPredict: 3, scaleInput: true, weightDtype: () => 'f32' as const };
+const relL2 = (x: Float32Array, y: Float32Array): number => {
+  let num = 0, den = 0;
+  for (let i = 0; i < x.length; i++) { num += (x[i] - y[i]) ** 2; den += x[i] ** 2; }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+};
+const batch = (r: Xoshiro128, n: number): Record<string, HostTensor> => ({
+  hidden: hostTensor('bf16', [n, 256], Uint16Array.from({ length: n * 256 }, () => f32ToBf16(2 * r.next() - 1))),
+  tokens: hostTensor('i32', [n], Int32Array.from({ length: n }, () => Math.floor(r.next() * 4096))),
+  labels: hostTensor('i32', [n, 3], Int32Array.from({ length: n * 3 }, () => Math.floor(r.next() * 4096))),
+});
+const slotsOf = (shapes: Map<string, number[]>, w: Map<string, Float32Array>): OptimizerSlot[] =>
+  [...shapes.keys()].sort().map((n) => ({ name: n, param: Float32Array.from(w.get(n)!), m: new Float32Array(w.get(n)!.length), v: new Float32Array(w.get(n)!.length), decay: shapes.get(n)!.length > 1 }));
+
 const report: Record<string, unknown>[] = [];
 let ok = true;
 for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ...o, tieWeights: true })]] as const) {
+  const shapes = paramShapes(p);
+  const w = initWeights(shapes, 3);
+  const weights = new Map([...w].map(([n, a]) => [n, hostTensor('f32', shapes.get(n)!, a)]));
   const r = new Xoshiro128(1);
-  const w = initWeights(paramShapes(p), 3);
-  const weights = new Map([...w].map(([n, a]) => [n, hostTensor('f32', paramShapes(p).get(n)!, a)]));
-  const inputs = {
-    hidden: hostTensor('f32', [rows, 256], Float32Array.from({ length: rows * 256 }, () => 2 * r.next() - 1)),
-    tokens: hostTensor('i32', [rows], Int32Array.from({ length: rows }, () => Math.floor(r.next() * 4096))),
-    labels: hostTensor('i32', [rows, 3], Int32Array.from({ length: rows * 3 }, () => Math.floor(r.next() * 4096))),
-  };
-  const cpuTf = trainingForm(p.graph, { rows });
-  const gpuTf = trainingForm(p.graph, { rows, paramsAsInputs: true });
-  const cpu = await stepRunner(cpuTf, 'cpu');
-  const gpu = await stepRunner(gpuTf, 'cuda');
-  const a = await cpu.run(inputs, weights);
-  const t0 = performance.now();
-  const b = await gpu.run(inputs, weights);
-  const first = performance.now() - t0;
-  const t1 = performance.now();
-  for (let i = 0; i < 5; i++) await gpu.run(inputs, weights);
-  const stepMs = (performance.now() - t1) / 5;
+  const tf = trainingForm(p.graph, { rows, hiddenDtype: 'bf16' });
+  // 1. gradients
+  const inputs = batch(r, rows);
+  const cpu = await gradientRunner(tf, 'cpu', weights), gpu = await gradientRunner(tf, 'cuda', weights);
+  const a = await cpu.run(inputs), b = await gpu.run(inputs);
   gpu.close();
   let worst = 0, worstName = '';
-  for (const q of cpuTf.params) {
-    const x = a[q.output].data as Float32Array, y = b[q.output].data as Float32Array;
-    let num = 0, den = 0;
-    for (let i = 0; i < x.length; i++) { num += (x[i] - y[i]) ** 2; den += x[i] ** 2; }
-    const rel = Math.sqrt(num / Math.max(den, 1e-30));
+  for (const q of tf.params) {
+    const rel = relL2(a[q.output].data as Float32Array, b[q.output].data as Float32Array);
     if (rel > worst) { worst = rel; worstName = q.name; }
   }
   const lossA = Number(a.loss.data[0]), lossB = Number(b.loss.data[0]);
-  const pass = Math.abs(lossA - lossB) <= 1e-3 * Math.abs(lossA) && worst < 1e-3;
+  // 2. three optimizer steps on each backend
+  const opt = { ...DEFAULT_ADAMW, totalSteps: 3 };
+  const cs = cpuStepper(tf, slotsOf(shapes, w), opt), gs = await cudaStepper(tf, slotsOf(shapes, w), opt);
+  const steps = [batch(r, rows), batch(r, rows), batch(r, rows)];
+  const lossesCpu: number[] = [], lossesGpu: number[] = [];
+  for (let t = 1; t <= 3; t++) { lossesCpu.push((await cs.step(steps[t - 1], t)).loss); lossesGpu.push((await gs.step(steps[t - 1], t)).loss); }
+  const after = new Map(gs.state().map((x) => [x.name, x]));
+  let worstW = 0, worstWName = '';
+  for (const x of cs.state()) { const rel = relL2(x.param, after.get(x.name)!.param); if (rel > worstW) { worstW = rel; worstWName = x.name; } }
+  gs.close();
+  // 3. whole steps, timed, at both sizes
+  const timed: Record<string, number> = {};
+  for (const n of [rows, bigRows]) {
+    const tfn = n === rows ? tf : trainingForm(p.graph, { rows: n, hiddenDtype: 'bf16' });
+    const st = await cudaStepper(tfn, slotsOf(shapes, w), { ...DEFAULT_ADAMW, totalSteps: 100 });
+    const bt = batch(r, n);
+    const t0 = performance.now();
+    await st.step(bt, 1);
+    timed[`first_step_ms_${n}`] = performance.now() - t0;
+    const t1 = performance.now();
+    for (let t = 2; t <= 11; t++) await st.step(bt, t);
+    timed[`step_ms_${n}`] = (performance.now() - t1) / 10;
+    timed[`rows_per_second_${n}`] = n / (timed[`step_ms_${n}`] / 1000);
+    st.close();
+  }
+  const pass = Math.abs(lossA - lossB) <= 1e-3 * Math.abs(lossA) && worst < 1e-3 && worstW < 1e-4
+    && lossesGpu.every((l, i) => Math.abs(l - lossesCpu[i]) <= 1e-3 * Math.abs(lossesCpu[i]));
   ok &&= pass;
-  report.push({ name, rows, loss_cpu: lossA, loss_gpu: lossB, worst_grad_rel_l2: worst, worst_grad: worstName, first_step_ms: first, step_ms: stepMs, rows_per_second: rows / (stepMs / 1000), pass });
+  report.push({ name, rows, loss_cpu: lossA, loss_gpu: lossB, worst_grad_rel_l2: worst, worst_grad: worstName, losses_cpu_3_steps: lossesCpu, losses_gpu_3_steps: lossesGpu, worst_weight_rel_l2_after_3_steps: worstW, worst_weight: worstWName, ...timed, pass });
 }
 console.log(JSON.stringify(report, null, 1));
 process.exit(ok ? 0 : 1);

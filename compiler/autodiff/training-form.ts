@@ -61,11 +61,10 @@ export function crossEntropyRows(x: Node, labels: Node): Node {
 }
 
 /**
- * `paramsAsInputs`: the weights become graph inputs `p0…` (in `params` order) instead of params, for a
- * backend whose params are uploaded once (the CUDA executor): the trainer passes the current master weights
- * every step.
+ * `hiddenDtype: 'bf16'`: the hidden input is bf16 (as the training data caches it) and is cast to the
+ * drafter's f32 inside the graph (exact), so the trainer copies cached rows as they are.
  */
-export function trainingForm(drafter: Graph, o: { rows: number; paramsAsInputs?: boolean }): TrainingForm {
+export function trainingForm(drafter: Graph, o: { rows: number; hiddenDtype?: 'f32' | 'bf16' }): TrainingForm {
   const M = o.rows;
   if (!Number.isInteger(M) || M < 1) throw new RangeError(`training form: rows must be a positive integer, got ${M}`);
   const heads = draftHeads(drafter);
@@ -86,8 +85,10 @@ export function trainingForm(drafter: Graph, o: { rows: number; paramsAsInputs?:
       if (memo.has(x)) continue;
       let y: Node;
       if (x.op === 'input') {
-        y = Node.make('input', [], x.arg, x.dtype, bindShape(x.shape, bdim, M));
-        inputs.push(y);
+        const bf16 = x === hidden && o.hiddenDtype === 'bf16';
+        const inp = Node.make('input', [], x.arg, bf16 ? 'bf16' : x.dtype, bindShape(x.shape, bdim, M));
+        inputs.push(inp);
+        y = bf16 ? Node.make('cast', [inp], null, x.dtype) : inp;
       } else if (x.op === 'param') {
         y = Node.make('param', [], x.arg, isFloat(x.dtype) ? 'f32' : x.dtype, x.shape);
         params.push(y);
@@ -113,28 +114,14 @@ export function trainingForm(drafter: Graph, o: { rows: number; paramsAsInputs?:
   const loss = headLoss.reduce((a, b) => Node.make('add', [a, b]));
   const uniq = [...new Set(params)].sort((a, b) => a.argOf<string>('name').localeCompare(b.argOf<string>('name')));
   const grads = gradients(loss, uniq);
-  const hIn = inputs.find((i) => i.argOf<string>('name') === 'hidden') ?? Node.make('input', [], { name: 'hidden' }, 'f32', bindShape(hidden.shape, bdim, M));
+  const hIn = inputs.find((i) => i.argOf<string>('name') === 'hidden') ?? Node.make('input', [], { name: 'hidden' }, o.hiddenDtype ?? 'f32', bindShape(hidden.shape, bdim, M));
   const tIn = inputs.find((i) => i.argOf<string>('name') === 'tokens') ?? Node.make('input', [], { name: 'tokens' }, 'i32', [M]);
   const stacked = Node.make('concat', headLoss.map((l) => Node.make('reshape', [l], { shape: [1] })), { axis: 0 });
-  const weightInputs = o.paramsAsInputs ? uniq.map((p, i) => Node.make('input', [], { name: `p${i}` }, 'f32', p.shape)) : [];
   const outputs: GraphOutput[] = [
     { name: 'loss', node: loss }, { name: 'loss_heads', node: stacked },
     ...uniq.map((p, i) => ({ name: `g${i}`, node: grads.get(p)! })),
   ];
-  let graph = makeGraph(`${drafter.name}_train`, [hIn, tIn, labels], outputs);
-  if (o.paramsAsInputs) {
-    const swap = new Map(uniq.map((p, i) => [p, weightInputs[i]]));
-    const memo2 = new Map<Node, Node>();
-    const re = (root: Node): Node => {
-      for (const x of toposort([root])) {
-        if (memo2.has(x)) continue;
-        const y = swap.get(x) ?? (x.src.length === 0 ? x : x.withSrc(x.src.map((s) => memo2.get(s)!)));
-        memo2.set(x, y);
-      }
-      return memo2.get(root)!;
-    };
-    graph = makeGraph(graph.name, [hIn, tIn, labels, ...weightInputs], outputs.map((out) => ({ name: out.name, node: re(out.node) })));
-  }
+  const graph = makeGraph(`${drafter.name}_train`, [hIn, tIn, labels], outputs);
   return {
     graph,
     params: uniq.map((p, i) => ({ name: p.argOf<string>('name'), shape: p.shape as number[], output: `g${i}` })),

@@ -1,8 +1,10 @@
 // Training data by self-distillation from the target (reference §7.1): 64-token prompts (rows of a .u16
 // file, or text from a .jsonl file tokenized and cut into non-overlapping 64-token chunks), the target's
 // 256 generated tokens at temperature 1 / top-k 10 (no early stop), and the target's final-norm hidden
-// state at every position of prompt + generation (one forward over the whole sequence, want 'all').
-// Cached on disk (cache.json + tokens.i32 + hidden.bf16) so training runs again without regenerating.
+// state at every position of prompt + generation (one forward over the whole sequence, want 'all'), and
+// the target's greedy choice after every position (the argmax of that same forward: labels for
+// `--labels greedy`). Cached on disk (cache.json + tokens.i32 + greedy.i32 + hidden.bf16) so training
+// runs again without regenerating.
 import fs from 'node:fs';
 import path from 'node:path';
 import { bf16ToF32, f32ToBf16 } from '../../compiler/ir/numerics.ts';
@@ -66,6 +68,8 @@ export interface TrainData {
   readonly hiddenSize: number;
   /** count × seqLen ids */
   readonly tokens: Int32Array;
+  /** count × seqLen: the target's argmax after each position (its greedy prediction of the next id) */
+  readonly greedy: Int32Array;
   /** count × seqLen × H final-norm hidden states, bf16 bits */
   readonly hidden: Uint16Array;
   /** what produced it (target folder, lengths, seed), to match a cache against a request */
@@ -91,6 +95,7 @@ export async function generateData(t: TargetModel, o: GenerateDataOptions): Prom
   const count = o.prompts.length;
   const H = t.hiddenSize;
   const tokens = new Int32Array(count * seqLen);
+  const greedy = new Int32Array(count * seqLen);
   const hidden = new Uint16Array(count * seqLen * H);
   const chunk = Math.max(1, t.maxNumSeqs * 4);
   for (let at = 0; at < count; at += chunk) {
@@ -113,6 +118,7 @@ export async function generateData(t: TargetModel, o: GenerateDataOptions): Prom
         res.forEach((r, i) => {
           const row = at + s + i;
           tokens.set(group[i], row * seqLen);
+          greedy.set(r.nextTokens, row * seqLen);
           const base = row * seqLen * H;
           for (let j = 0; j < seqLen * H; j++) hidden[base + j] = f32ToBf16(r.hidden[j]);
         });
@@ -120,12 +126,13 @@ export async function generateData(t: TargetModel, o: GenerateDataOptions): Prom
     }
     o.onProgress?.(Math.min(count, at + chunk), count);
   }
-  return { count, seqLen, promptLen, hiddenSize: H, tokens, hidden };
+  return { count, seqLen, promptLen, hiddenSize: H, tokens, greedy, hidden };
 }
 
 export function saveData(dir: string, d: TrainData): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'tokens.i32'), new Uint8Array(d.tokens.buffer, d.tokens.byteOffset, d.tokens.byteLength));
+  fs.writeFileSync(path.join(dir, 'greedy.i32'), new Uint8Array(d.greedy.buffer, d.greedy.byteOffset, d.greedy.byteLength));
   fs.writeFileSync(path.join(dir, 'hidden.bf16'), new Uint8Array(d.hidden.buffer, d.hidden.byteOffset, d.hidden.byteLength));
   fs.writeFileSync(path.join(dir, 'cache.json'), JSON.stringify({ count: d.count, seqLen: d.seqLen, promptLen: d.promptLen, hiddenSize: d.hiddenSize, key: d.key }, null, 1));
 }
@@ -137,14 +144,17 @@ export function loadData(dir: string, key: Readonly<Record<string, string | numb
   let m: { count: number; seqLen: number; promptLen: number; hiddenSize: number; key: Record<string, string | number> };
   try { m = JSON.parse(fs.readFileSync(meta, 'utf8')); } catch (e) { throw new TrainDataError(`${meta}: corrupt data cache (${(e as Error).message}); delete the folder to regenerate`); }
   if (JSON.stringify(m.key) !== JSON.stringify(key)) return undefined;
-  const tb = fs.readFileSync(path.join(dir, 'tokens.i32'));
-  const hb = fs.readFileSync(path.join(dir, 'hidden.bf16'));
-  if (tb.length !== m.count * m.seqLen * 4 || hb.length !== m.count * m.seqLen * m.hiddenSize * 2) {
+  const read = (f: string): Buffer => {
+    try { return fs.readFileSync(path.join(dir, f)); } catch { throw new TrainDataError(`${dir}: data cache lacks ${f}; delete the folder to regenerate`); }
+  };
+  const tb = read('tokens.i32'), gb = read('greedy.i32'), hb = read('hidden.bf16');
+  if (tb.length !== m.count * m.seqLen * 4 || gb.length !== tb.length || hb.length !== m.count * m.seqLen * m.hiddenSize * 2) {
     throw new TrainDataError(`${dir}: data cache files do not match cache.json (truncated?); delete the folder to regenerate`);
   }
   const tokens = new Int32Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.length));
+  const greedy = new Int32Array(gb.buffer.slice(gb.byteOffset, gb.byteOffset + gb.length));
   const hidden = new Uint16Array(hb.buffer.slice(hb.byteOffset, hb.byteOffset + hb.length));
-  return { ...m, tokens, hidden };
+  return { ...m, tokens, greedy, hidden };
 }
 
 /**
@@ -156,17 +166,28 @@ export function rowsPerSequence(d: Pick<TrainData, 'seqLen' | 'promptLen'>, nPre
   return d.seqLen - nPredict - d.promptLen;
 }
 
-/** Fill hidden/tokens/labels for the given sequences (rows per sequence × sequences rows). */
-export function fillBatch(d: TrainData, seqs: readonly number[], nPredict: number, out: { hidden: Float32Array; tokens: Int32Array; labels: Int32Array }): void {
+/**
+ * What head k learns at row t: 'sampled' the generated token x_{t+2+k} itself (ArcticTraining's recipe),
+ * 'greedy' the target's argmax after x_{t+1+k} (what a greedy verifier accepts; the same as 'sampled'
+ * for data generated at temperature 0).
+ */
+export type LabelSource = 'sampled' | 'greedy';
+
+export interface Batch { hidden: Uint16Array; tokens: Int32Array; labels: Int32Array }
+
+/** Fill hidden (bf16 bits, as cached)/tokens/labels for the given sequences (rows per sequence × sequences rows). */
+export function fillBatch(d: TrainData, seqs: readonly number[], nPredict: number, out: Batch, labels: LabelSource = 'sampled'): void {
   const R = rowsPerSequence(d, nPredict), H = d.hiddenSize, L = d.seqLen;
+  const src = labels === 'greedy' ? d.greedy : d.tokens, shift = labels === 'greedy' ? 1 : 2;
   let row = 0;
   for (const s of seqs) {
+    // the rows of one sequence are consecutive positions: one copy of their hidden states
+    const t0 = d.promptLen - 1;
+    out.hidden.set(d.hidden.subarray((s * L + t0) * H, (s * L + t0 + R) * H), row * H);
     for (let r = 0; r < R; r++, row++) {
-      const t = d.promptLen - 1 + r;
-      const hb = (s * L + t) * H;
-      for (let j = 0; j < H; j++) out.hidden[row * H + j] = bf16ToF32(d.hidden[hb + j]);
+      const t = t0 + r;
       out.tokens[row] = d.tokens[s * L + t + 1];
-      for (let k = 0; k < nPredict; k++) out.labels[row * nPredict + k] = d.tokens[s * L + t + 2 + k];
+      for (let k = 0; k < nPredict; k++) out.labels[row * nPredict + k] = src[s * L + t + shift + k];
     }
   }
 }

@@ -1,12 +1,12 @@
 // The training loop: the drafter's teacher-forced training form (compiler/autodiff) run per step on the
-// CPU interpreter or compiled through compileProgram for CUDA, AdamW on f32 master weights, a checkpoint
-// every N steps (weights and both moments as f32, so a resume continues bit for bit; the data order is a
-// function of the seed and the step), and the bf16 export in ArcticTraining's format.
+// CPU interpreter or compiled through compileProgram for CUDA (stepper.ts: AdamW on f32 master weights,
+// on the host or on the device), a checkpoint every N steps (weights and both moments as f32, so a resume
+// continues bit for bit on the CPU; the data order is a function of the seed and the step), and the bf16
+// export in ArcticTraining's format. The next batch is filled on the host while the device runs a step.
 import fs from 'node:fs';
 import path from 'node:path';
 import { trainingForm } from '../../compiler/autodiff/training-form.ts';
 import type { TrainingForm } from '../../compiler/autodiff/training-form.ts';
-import { interpret } from '../../compiler/ir/interp.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import { readSafetensors } from '../checkpoint/safetensors.ts';
@@ -14,10 +14,12 @@ import { safetensorsEntry, writeSafetensors } from '../checkpoint/safetensors-wr
 import { Xoshiro128 } from '../decoding/rng.ts';
 import type { Arch } from './arch.ts';
 import { initWeights, paramShapes } from './arch.ts';
-import type { TrainData } from './data.ts';
+import type { Batch, LabelSource, TrainData } from './data.ts';
 import { fillBatch, rowsPerSequence, TrainDataError } from './data.ts';
 import type { AdamWOptions, OptimizerSlot } from './optimizer.ts';
-import { adamwStep, DEFAULT_ADAMW } from './optimizer.ts';
+import { DEFAULT_ADAMW } from './optimizer.ts';
+import type { TrainStepper, WeightsAndMoments } from './stepper.ts';
+import { cpuStepper, cudaStepper } from './stepper.ts';
 
 export interface TrainLoopOptions {
   readonly arch: Arch;
@@ -33,6 +35,8 @@ export interface TrainLoopOptions {
   readonly checkpointEvery?: number;
   readonly resume?: string;
   readonly device?: 'cpu' | 'cuda';
+  /** what the heads learn (default 'sampled', ArcticTraining's recipe) */
+  readonly labels?: LabelSource;
   readonly onStep?: (s: StepReport) => void;
   /** stop (checkpointed, no export) after this step, as an interrupted run would; for resume tests */
   readonly stopAfter?: number;
@@ -58,6 +62,11 @@ export interface TrainResult {
   readonly rowsPerSecond: number;
   readonly exportDir: string;
   readonly checkpointDir: string;
+  /**
+   * where the training time went: filling batches on the host (overlapped with the device from the
+   * second step on), waiting for a step after the fill, checkpoints
+   */
+  readonly split: { fillMs: number; waitMs: number; checkpointMs: number };
 }
 
 interface Meta {
@@ -70,6 +79,7 @@ interface Meta {
   batch: number;
   lr: number;
   seed: number;
+  labels?: LabelSource;
   params: string[];
 }
 
@@ -105,7 +115,9 @@ export function readCheckpoint(dir: string, expect: { arch: string; target: Reco
   return { meta, tensors: tensors as Map<string, HostTensor> };
 }
 
-function writeCheckpoint(dir: string, meta: Meta, slots: readonly OptimizerSlot[]): void {
+type WeightsAndMomentsList = readonly WeightsAndMoments[];
+
+function writeCheckpoint(dir: string, meta: Meta, slots: WeightsAndMomentsList): void {
   const tmp = `${dir}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
@@ -125,26 +137,6 @@ export function exportSpeculator(dir: string, arch: Arch, weights: ReadonlyMap<s
   fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(arch.config, null, 2)}\n`);
 }
 
-type StepFn = (inputs: Record<string, HostTensor>, weights: Map<string, HostTensor>) => Promise<Record<string, HostTensor>>;
-
-export async function stepRunner(tf: TrainingForm, device: 'cpu' | 'cuda'): Promise<{ run: StepFn; close(): void }> {
-  if (device === 'cpu') return { run: async (inputs, weights) => interpret(tf.graph, inputs, weights), close() {} };
-  const { compileProgram } = await import('../../compiler/compile.ts');
-  const { openDevice } = await import('../cuda/device.ts');
-  const { PlanExecutor } = await import('../cuda/executor.ts');
-  const plan = compileProgram(tf.graph, { maxDims: {} });
-  const dev = openDevice({});
-  const exec = new PlanExecutor(dev, plan, new Map(), { graphs: true });
-  return {
-    run: async (inputs, weights) => {
-      const ins: Record<string, HostTensor> = { ...inputs };
-      tf.params.forEach((p, i) => { ins[`p${i}`] = weights.get(p.name)!; });
-      return exec.runAsync(ins);
-    },
-    close() { try { exec.close(); } finally { dev.release(); } },
-  };
-}
-
 export async function train(o: TrainLoopOptions): Promise<TrainResult> {
   const { arch, data } = o;
   const nPredict = (arch.config.n_predict as number);
@@ -159,7 +151,8 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
   if (data.hiddenSize !== (arch.config.input_hidden_dim ?? arch.config.emb_dim ?? arch.config.hidden_size)) throw new TrainDataError(`data hidden size ${data.hiddenSize} does not match the drafter's`);
   const rows = o.batch * perSeq;
   const device = o.device ?? 'cpu';
-  const tf = trainingForm(arch.program.graph, { rows, paramsAsInputs: device === 'cuda' });
+  const labels = o.labels ?? 'sampled';
+  const tf = trainingForm(arch.program.graph, { rows, hiddenDtype: 'bf16' });
   const shapes = paramShapes(arch.program);
   const names = tf.params.map((p) => p.name);
   // weights: fresh, or from the checkpoint being resumed
@@ -168,8 +161,8 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
   const moments = new Map<string, { m: Float32Array; v: Float32Array }>(names.map((n) => [n, { m: new Float32Array(weights.get(n)!.length), v: new Float32Array(weights.get(n)!.length) }]));
   if (o.resume) {
     const { meta, tensors } = readCheckpoint(o.resume, { arch: arch.id, target: { ...o.target }, config: arch.config });
-    if (meta.steps !== o.steps || meta.batch !== o.batch || meta.lr !== lr || meta.seed !== seed) {
-      throw new TrainDataError(`--resume ${o.resume}: the checkpoint's run has --steps ${meta.steps} --batch ${meta.batch} --lr ${meta.lr} seed ${meta.seed}; resume with the same values (this run: ${o.steps}, ${o.batch}, ${lr}, ${seed})`);
+    if (meta.steps !== o.steps || meta.batch !== o.batch || meta.lr !== lr || meta.seed !== seed || (meta.labels ?? 'sampled') !== labels) {
+      throw new TrainDataError(`--resume ${o.resume}: the checkpoint's run has --steps ${meta.steps} --batch ${meta.batch} --lr ${meta.lr} --labels ${meta.labels ?? 'sampled'} seed ${meta.seed}; resume with the same values (this run: ${o.steps}, ${o.batch}, ${lr}, ${labels}, ${seed})`);
     }
     weights = new Map();
     for (const n of names) {
@@ -184,41 +177,56 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
     startStep = meta.step;
   }
   const slots: OptimizerSlot[] = names.map((n) => ({ name: n, param: weights.get(n)!, ...moments.get(n)!, decay: shapes.get(n)!.length > 1 }));
-  const hostWeights = new Map(names.map((n) => [n, hostTensor('f32', shapes.get(n)!, weights.get(n)!)]));
   const opt: AdamWOptions = { ...DEFAULT_ADAMW, lr, totalSteps: o.steps };
-  const buf = { hidden: new Float32Array(rows * data.hiddenSize), tokens: new Int32Array(rows), labels: new Int32Array(rows * nPredict) };
-  const inputs = {
-    hidden: hostTensor('f32', [rows, data.hiddenSize], buf.hidden), tokens: hostTensor('i32', [rows], buf.tokens),
-    labels: hostTensor('i32', [rows, nPredict], buf.labels),
-  };
+  // two batches: the host fills one while the device runs a step on the other
+  const batches = [0, 1].map(() => {
+    const b: Batch = { hidden: new Uint16Array(rows * data.hiddenSize), tokens: new Int32Array(rows), labels: new Int32Array(rows * nPredict) };
+    return { b, inputs: { hidden: hostTensor('bf16', [rows, data.hiddenSize], b.hidden), tokens: hostTensor('i32', [rows], b.tokens), labels: hostTensor('i32', [rows, nPredict], b.labels) } };
+  });
   const meta = (step: number): Meta => ({
-    format: 'arcticc-train-state/1', arch: arch.id, target: { ...o.target }, config: arch.config, step, steps: o.steps, batch: o.batch, lr, seed, params: names,
+    format: 'arcticc-train-state/1', arch: arch.id, target: { ...o.target }, config: arch.config, step, steps: o.steps, batch: o.batch, lr, seed, labels, params: names,
   });
   const ckDir = path.join(o.out, 'checkpoint');
   const every = o.checkpointEvery ?? Math.max(1, Math.ceil(o.steps / 10));
-  const runner = await stepRunner(tf, device);
+  const stepper: TrainStepper = device === 'cuda' ? await cudaStepper(tf, slots, opt) : cpuStepper(tf, slots, opt);
   const losses: number[] = [], lossHeads: number[][] = [];
+  const split = { fillMs: 0, waitMs: 0, checkpointMs: 0 };
+  const fill = (s: number): void => {
+    const t = performance.now();
+    fillBatch(data, batchOf(data.count, o.batch, seed, s), nPredict, batches[s % 2].b, labels);
+    split.fillMs += performance.now() - t;
+  };
+  let final: WeightsAndMomentsList | undefined;
   const t0 = performance.now();
   try {
+    if (startStep < o.steps) fill(startStep);
     for (let s = startStep; s < o.steps; s++) {
-      fillBatch(data, batchOf(data.count, o.batch, seed, s), nPredict, buf);
-      const out = await runner.run(inputs, hostWeights);
-      const grads = tf.params.map((p) => out[p.output].data as Float32Array);
-      const { norm, lr: lrNow } = adamwStep(slots, grads, s + 1, opt);
-      const loss = Number(out.loss.data[0]);
-      const heads = Array.from(out.loss_heads.data as Float32Array);
-      if (!Number.isFinite(loss)) throw new Error(`step ${s + 1}: the loss is ${loss}`);
-      losses.push(loss); lossHeads.push(heads);
+      const pending = stepper.step(batches[s % 2].inputs, s + 1);
+      // let the step stage its inputs and start, then fill the next batch while the device runs
+      await new Promise<void>((r) => setImmediate(r));
+      const last = s + 1 === o.steps || s + 1 === o.stopAfter;
+      if (!last) fill(s + 1);
+      const tWait = performance.now();
+      const r = await pending;
+      split.waitMs += performance.now() - tWait;
+      if (!Number.isFinite(r.loss)) throw new Error(`step ${s + 1}: the loss is ${r.loss}`);
+      losses.push(r.loss); lossHeads.push(r.lossHeads);
       const el = performance.now() - t0;
-      o.onStep?.({ step: s + 1, steps: o.steps, loss, lossHeads: heads, lr: lrNow, gradNorm: norm, rowsPerSecond: ((s + 1 - startStep) * rows) / (el / 1000), elapsedMs: el });
-      if ((s + 1) % every === 0 || s + 1 === o.steps || s + 1 === o.stopAfter) writeCheckpoint(ckDir, meta(s + 1), slots);
+      o.onStep?.({ step: s + 1, steps: o.steps, loss: r.loss, lossHeads: r.lossHeads, lr: r.lr, gradNorm: r.gradNorm, rowsPerSecond: ((s + 1 - startStep) * rows) / (el / 1000), elapsedMs: el });
+      if ((s + 1) % every === 0 || last) {
+        const tc = performance.now();
+        final = stepper.state();
+        writeCheckpoint(ckDir, meta(s + 1), final);
+        split.checkpointMs += performance.now() - tc;
+      }
       if (s + 1 === o.stopAfter) break;
     }
-  } finally { runner.close(); }
+    final ??= stepper.state();
+  } finally { stepper.close(); }
   const trainMs = performance.now() - t0;
-  if (o.stopAfter === undefined || o.stopAfter >= o.steps) exportSpeculator(o.out, arch, weights);
+  if (o.stopAfter === undefined || o.stopAfter >= o.steps) exportSpeculator(o.out, arch, new Map(final.map((x) => [x.name, x.param])));
   return {
     steps: o.steps, startStep, losses, lossHeads, trainMs,
-    rowsPerSecond: ((o.steps - startStep) * rows) / Math.max(1e-9, trainMs / 1000), exportDir: o.out, checkpointDir: ckDir,
+    rowsPerSecond: ((losses.length) * rows) / Math.max(1e-9, trainMs / 1000), exportDir: o.out, checkpointDir: ckDir, split,
   };
 }

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../bin/commands/main.ts';
 import { loadSpeculator } from '../../../runtime/speculator.ts';
 import { loadCheckpoint } from '../../../runtime/checkpoint/index.ts';
+import { fillBatch, loadData, rowsPerSequence } from '../../../runtime/train/data.ts';
 
 const FIX = path.resolve('tests/fixtures/target');
 const TARGET = path.join(FIX, 'pycode-small');
@@ -78,6 +79,41 @@ describe('arcticc train on the CPU (fixture target, tiny drafter)', () => {
     expect(await spec.propose({ hidden: new Float32Array(256), tokens: Int32Array.of(1) })).toHaveLength(3);
     spec.close();
   }, 30_000);
+});
+
+describe('labels', () => {
+  it('the cache records the target\'s argmax after every position; --labels greedy trains on it', async () => {
+    const meta = JSON.parse(fs.readFileSync(path.join(cache, 'cache.json'), 'utf8'));
+    const d = loadData(cache, meta.key)!;
+    expect(d.greedy.length).toBe(d.tokens.length);
+    // at temperature 1 the sampled continuation differs from the argmax somewhere, and equals it mostly
+    let same = 0, n = 0;
+    for (let s = 0; s < d.count; s++) for (let t = d.promptLen - 1; t < d.seqLen - 1; t++, n++) same += Number(d.greedy[s * d.seqLen + t] === d.tokens[s * d.seqLen + t + 1]);
+    expect(same).toBeGreaterThan(0);
+    expect(same).toBeLessThan(n);
+    const R = rowsPerSequence(d, 3);
+    const mk = () => ({ hidden: new Uint16Array(R * d.hiddenSize), tokens: new Int32Array(R), labels: new Int32Array(R * 3) });
+    const a = mk(), b = mk();
+    fillBatch(d, [1], 3, a, 'sampled');
+    fillBatch(d, [1], 3, b, 'greedy');
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.hidden).toEqual(b.hidden);
+    const L = d.seqLen, t0 = d.promptLen - 1;
+    for (let r = 0; r < R; r++) for (let k = 0; k < 3; k++) {
+      expect(a.labels[r * 3 + k]).toBe(d.tokens[L + t0 + r + 2 + k]);
+      expect(b.labels[r * 3 + k]).toBe(d.greedy[L + t0 + r + 1 + k]);
+    }
+    const r = await cli([...base(path.join(tmp, 'greedy')), '--labels', 'greedy']);
+    expect(r.code, r.out + r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.labels).toBe('greedy');
+    expect(j.data_cached).toBe(true);
+    expect(j.losses[j.losses.length - 1]).toBeLessThan(j.losses[0]);
+    // a resume must keep the label source
+    const bad = await cli([...base(path.join(tmp, 'bad-labels')), '--resume', path.join(tmp, 'a'), '--labels', 'greedy']);
+    expect(bad.code).toBe(1);
+    expect(bad.out + bad.err).toContain('--labels sampled');
+  }, 60_000);
 });
 
 describe('bad input fails before training', () => {

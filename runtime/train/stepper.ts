@@ -1,0 +1,106 @@
+// One optimizer step of a training form, on either backend. The CPU stepper interprets the gradient
+// graph and runs AdamW on the host (runtime/train/optimizer.ts), bit for bit reproducible, which is what
+// CI's resume test relies on. The CUDA stepper compiles the same graph through compileProgram: the
+// f32 master weights are the plan's param buffers (uploaded once), the gradients stay in its output
+// buffers, and AdamW runs on the device in place (device-optimizer.ts); per step only the batch goes up
+// and the loss comes back.
+import type { TrainingForm } from '../../compiler/autodiff/training-form.ts';
+import { interpret } from '../../compiler/ir/interp.ts';
+import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
+import { hostTensor } from '../../compiler/ir/tensor-data.ts';
+import type { AdamWOptions, OptimizerSlot } from './optimizer.ts';
+import { adamwStep } from './optimizer.ts';
+
+export interface StepOutcome {
+  readonly loss: number;
+  readonly lossHeads: number[];
+  /** the pre-clip gradient norm: of this step on the CPU, of the previous step on CUDA (read without a sync) */
+  readonly gradNorm: number;
+  readonly lr: number;
+}
+
+export interface WeightsAndMoments {
+  readonly name: string;
+  readonly param: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  readonly decay: boolean;
+}
+
+export interface TrainStepper {
+  /** Runs step t (1-based) on a batch (hidden, tokens, labels as the training form names them). */
+  step(batch: Readonly<Record<string, HostTensor>>, t: number): Promise<StepOutcome>;
+  /** The master weights and moments now (downloads on CUDA). */
+  state(): WeightsAndMoments[];
+  close(): void;
+}
+
+export function cpuStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions): TrainStepper {
+  const weights = new Map(slots.map((s, i) => [s.name, hostTensor('f32', tf.params[i].shape, s.param)]));
+  return {
+    async step(batch, t) {
+      const out = interpret(tf.graph, batch, weights);
+      const { norm, lr } = adamwStep(slots, tf.params.map((p) => out[p.output].data as Float32Array), t, opt);
+      return { loss: Number(out.loss.data[0]), lossHeads: Array.from(out.loss_heads.data as Float32Array), gradNorm: norm, lr };
+    },
+    state: () => slots.map((s) => ({ ...s })),
+    close() {},
+  };
+}
+
+export async function cudaStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions): Promise<TrainStepper> {
+  const { compileProgram } = await import('../../compiler/compile.ts');
+  const { openDevice } = await import('../cuda/device.ts');
+  const { PlanExecutor } = await import('../cuda/executor.ts');
+  const { DeviceAdamW } = await import('./device-optimizer.ts');
+  const { learningRate } = await import('./optimizer.ts');
+  const plan = compileProgram(tf.graph, { maxDims: {} });
+  const dev = openDevice({});
+  let exec: InstanceType<typeof PlanExecutor> | undefined, adam: InstanceType<typeof DeviceAdamW> | undefined;
+  try {
+    exec = new PlanExecutor(dev, plan, new Map(slots.map((s, i) => [s.name, hostTensor('f32', tf.params[i].shape, s.param)])), { graphs: true });
+    const e = exec;
+    const paramBuf = (name: string): bigint => {
+      const b = plan.buffers.find((x) => x.kind === 'param' && x.name === name);
+      if (!b) throw new Error(`training plan ${plan.name}: no param buffer for ${name}`);
+      return e.address(b.id);
+    };
+    const gradBuf = (output: string): bigint => {
+      const o = plan.outputs.find((x) => x.name === output);
+      if (!o) throw new Error(`training plan ${plan.name}: no output ${output}`);
+      return e.address(o.buffer);
+    };
+    adam = new DeviceAdamW(dev, slots.map((s, i) => ({ name: s.name, elements: s.param.length, param: paramBuf(s.name), grad: gradBuf(tf.params[i].output), decay: s.decay })));
+    if (slots.some((s) => s.m.some((x) => x !== 0) || s.v.some((x) => x !== 0))) adam.writeMoments(slots);
+  } catch (e) {
+    try { adam?.close(); exec?.close(); } finally { dev.release(); }
+    throw e;
+  }
+  const ex = exec, ad = adam;
+  return {
+    async step(batch, t) {
+      const out = await ex.runAsync(batch, { outputs: ['loss', 'loss_heads'] });
+      // after the gradients, before the next step's plan: stream order does the rest
+      ad.enqueue(opt, t);
+      return { loss: Number(out.loss.data[0]), lossHeads: Array.from(out.loss_heads.data as Float32Array), gradNorm: ad.lastNorm, lr: learningRate(opt, t) };
+    },
+    state() {
+      const got = ad.read();
+      return slots.map((s, i) => ({ name: s.name, decay: s.decay, ...got[i] }));
+    },
+    close() { try { ad.close(); ex.close(); } finally { dev.release(); } },
+  };
+}
+
+/** Forward and backward only (no update): the gradients of one batch, for checking CUDA against the interpreter. */
+export async function gradientRunner(tf: TrainingForm, device: 'cpu' | 'cuda', weights: ReadonlyMap<string, HostTensor>): Promise<{ run(batch: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>; close(): void }> {
+  if (device === 'cpu') return { run: async (batch) => interpret(tf.graph, batch, weights), close() {} };
+  const { compileProgram } = await import('../../compiler/compile.ts');
+  const { openDevice } = await import('../cuda/device.ts');
+  const { PlanExecutor } = await import('../cuda/executor.ts');
+  const dev = openDevice({});
+  try {
+    const exec = new PlanExecutor(dev, compileProgram(tf.graph, { maxDims: {} }), weights, { graphs: true });
+    return { run: (batch) => exec.runAsync(batch), close() { try { exec.close(); } finally { dev.release(); } } };
+  } catch (e) { dev.release(); throw e; }
+}
