@@ -8,6 +8,7 @@ import { KernelEnv } from './kernel-env.ts';
 import { emitAttentionKernel } from './kernel-attention.ts';
 import { emitScatterKernel } from './kernel-kv-write.ts';
 import { emitMapKernel } from './kernel-map.ts';
+import { emitGemmKernel, gemmShape } from './kernel-gemm.ts';
 import { emitMatmulKernel } from './kernel-matmul.ts';
 import { emitRowKernel } from './kernel-row.ts';
 import type { Variant } from './linear-variants.ts';
@@ -23,6 +24,9 @@ export interface EmittedKernels {
 
 /** The launches a scheduled kernel becomes: one, or a linear's size-gated GEMV and tensor-core pair. */
 function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
+  // large static f32 contractions (training): the tiled GEMM
+  const g = gemmShape(k);
+  if (g) return [{ kind: 'gemm', emit: (env) => emitGemmKernel(env, s, k, g) }];
   switch (k.kind) {
     case 'map': return [{ kind: k.kind, emit: (env) => emitMapKernel(env, s, k) }];
     case 'row': return [{ kind: k.kind, emit: (env) => emitRowKernel(env, s, k) }];
