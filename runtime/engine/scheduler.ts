@@ -10,7 +10,7 @@ import type { Draft, DraftSource, ProposeInput, Proposer } from '../decoding/pro
 import { verifySampling } from '../decoding/verifier.ts';
 import { TargetError } from '../target/kv-slots.ts';
 import { checkPrompt } from '../target/requests.ts';
-import { checkSampling, chooseToken, samplingProbs } from '../target/sampling.ts';
+import { checkSampling, chooseToken, samplingProbs, sampleToken } from '../target/sampling.ts';
 import type { ForwardItem, TargetModel } from '../target/target-model.ts';
 import type { RequestParams } from './request.ts';
 import { EngineRequest } from './request.ts';
@@ -256,6 +256,10 @@ export class EngineCore {
         accepted = 0;
         while (accepted < k && draft[accepted] === out.nextTokens[accepted]) accepted++;
         toks = [...draft.subarray(0, accepted), out.nextTokens[accepted]];
+      } else if (k === 0) {
+        // no draft: one sample, from the kept tokens only (the same draw verifySampling makes)
+        accepted = 0;
+        toks = [sampleToken(out.logits!.subarray(0, V), p, p.rng)];
       } else {
         const probs = new Float64Array((k + 1) * V);
         for (let j = 0; j <= k; j++) probs.set(samplingProbs(out.logits!.subarray(j * V, (j + 1) * V), p), j * V);

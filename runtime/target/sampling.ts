@@ -38,43 +38,83 @@ export function topIndices(logits: ArrayLike<number>, k: number): number[] {
   return top;
 }
 
-/** Probabilities after temperature, top-k and top-p (float64, zeros outside the kept set). */
-export function samplingProbs(logits: ArrayLike<number>, p: SamplingParams): Float64Array {
+/**
+ * The kept tokens after temperature, top-k and top-p, ascending by id, with their probabilities (float64).
+ * With top-k (or top-p) only the kept candidates are touched, never the whole vocabulary; the values are
+ * the ones samplingProbs spreads over a dense row, computed in the same order.
+ */
+export function keptProbs(logits: ArrayLike<number>, p: SamplingParams): { ids: number[]; probs: number[] } | null {
   const V = logits.length;
   const t = p.temperature ?? 0;
   const k = p.topK && p.topK > 0 ? Math.min(p.topK, V) : V;
   const topP = p.topP ?? 1;
-  // the kept candidates in descending order (only top-k or top-p need an order at all)
-  const order = k < V || topP < 1 ? topIndices(logits, k) : null;
-  const probs = new Float64Array(V);
-  let max = -Infinity;
-  if (order) max = logits[order[0]];
-  else for (let j = 0; j < V; j++) if (logits[j] > max) max = logits[j];
+  if (!(k < V || topP < 1)) return null;
+  const order = topIndices(logits, k);
+  const max = logits[order[0]];
+  const e = order.map((j) => Math.exp((logits[j] - max) / t));
   let sum = 0;
-  if (order) for (const j of order) { const e = Math.exp((logits[j] - max) / t); probs[j] = e; sum += e; }
-  else for (let j = 0; j < V; j++) { const e = Math.exp((logits[j] - max) / t); probs[j] = e; sum += e; }
-  for (let j = 0; j < V; j++) probs[j] /= sum;
-  if (order && topP < 1) {
-    let acc = 0, cut = order.length;
-    for (let i = 0; i < order.length; i++) { acc += probs[order[i]]; if (acc >= topP) { cut = i + 1; break; } }
+  for (const x of e) sum += x;
+  let pr = e.map((x) => x / sum);
+  let cut = order.length;
+  if (topP < 1) {
+    let acc = 0;
+    for (let i = 0; i < order.length; i++) { acc += pr[i]; if (acc >= topP) { cut = i + 1; break; } }
     let kept = 0;
-    for (let i = 0; i < order.length; i++) if (i >= cut) probs[order[i]] = 0; else kept += probs[order[i]];
-    for (let i = 0; i < cut; i++) probs[order[i]] /= kept;
+    for (let i = 0; i < cut; i++) kept += pr[i];
+    pr = pr.slice(0, cut).map((x) => x / kept);
   }
+  const idx = order.slice(0, cut).map((j, i) => [j, pr[i]] as const).sort((a, b) => a[0] - b[0]);
+  return { ids: idx.map((x) => x[0]), probs: idx.map((x) => x[1]) };
+}
+
+/** Probabilities after temperature, top-k and top-p (float64, zeros outside the kept set). */
+export function samplingProbs(logits: ArrayLike<number>, p: SamplingParams): Float64Array {
+  const V = logits.length;
+  const probs = new Float64Array(V);
+  const kept = keptProbs(logits, p);
+  if (kept) { kept.ids.forEach((j, i) => { probs[j] = kept.probs[i]; }); return probs; }
+  const t = p.temperature ?? 0;
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if (logits[j] > max) max = logits[j];
+  let sum = 0;
+  for (let j = 0; j < V; j++) { const e = Math.exp((logits[j] - max) / t); probs[j] = e; sum += e; }
+  for (let j = 0; j < V; j++) probs[j] /= sum;
   return probs;
+}
+
+/**
+ * A sample from one row, as verifySampling draws a draft-free step (u scaled by the row's total, inverse
+ * CDF over ascending ids), touching only the kept tokens when top-k or top-p applies.
+ */
+export function sampleToken(logits: ArrayLike<number>, p: SamplingParams, rng: Rng): number {
+  const kept = keptProbs(logits, p);
+  const ids = kept ? kept.ids : null, probs = kept ? kept.probs : samplingProbs(logits, p);
+  const n = ids ? ids.length : probs.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += probs[i];
+  const u = rng.next() * total;
+  let acc = 0, last = -1;
+  for (let i = 0; i < n; i++) {
+    if (probs[i] <= 0) continue;
+    acc += probs[i];
+    last = ids ? ids[i] : i;
+    if (u < acc) return last;
+  }
+  return last;
 }
 
 /** The next token: argmax (lowest id on ties) when greedy, else an inverse-CDF sample. */
 export function chooseToken(logits: ArrayLike<number>, argmax: number, p: SamplingParams, rng: Rng): number {
   if (!(p.temperature ?? 0)) return argmax;
-  const probs = samplingProbs(logits, p);
+  const kept = keptProbs(logits, p);
+  const ids = kept ? kept.ids : null, probs = kept ? kept.probs : samplingProbs(logits, p);
   const u = rng.next();
   let acc = 0, last = argmax;
-  for (let j = 0; j < probs.length; j++) {
-    if (probs[j] <= 0) continue;
-    acc += probs[j];
-    last = j;
-    if (u < acc) return j;
+  for (let i = 0; i < (ids ? ids.length : probs.length); i++) {
+    if (probs[i] <= 0) continue;
+    acc += probs[i];
+    last = ids ? ids[i] : i;
+    if (u < acc) return last;
   }
   return last;
 }
