@@ -20,7 +20,7 @@ BATCH=${BATCH:-32}
 fail=0
 say() { echo "== $(date -u +%T) $*" | tee -a "$OUT/log.txt"; }
 say "1. GPU gate"
-node bench/train-gpu-check.ts --rows 64 --big-rows $((BATCH * 253)) > "$OUT/train-gpu-check.json" 2>>"$OUT/log.txt" || { say "GPU gate FAILED"; fail=1; }
+node bench/train-gpu-check.ts --rows 320 --opt-rows 64 --big-rows $((BATCH * 253)) > "$OUT/train-gpu-check.json" 2>>"$OUT/log.txt" || { say "GPU gate FAILED"; fail=1; }
 STEPS=${STEPS:-$(node -e "
   const j=require(require('path').resolve('$OUT/train-gpu-check.json')); const ms=j[0]['step_ms_$((BATCH * 253))'];
   console.log(Math.max(100, Math.floor(${TRAIN_SECONDS:-380} * 1000 / (ms || 100))))")}
@@ -42,7 +42,7 @@ node bin/arcticc.ts generate --model $T --prompt-ids "$OUT/dev32.json" --max-new
 node -e "const j=require(require('path').resolve('$OUT/e2e.json'));console.log(JSON.stringify(j.metrics))" | tee -a "$OUT/log.txt"
 if [ "${PEER:-1}" = 1 ]; then
   say "5. PyTorch peer on the same data"
-  PYTHONUNBUFFERED=1 timeout 120 python3 bench/peer_train.py --data "$OUT/lstm/data" --steps 300 --batch "$BATCH" --width 256 --out "$OUT/peer-train.json" >>"$OUT/log.txt" 2>&1 || { say "peer FAILED"; fail=1; }
+  PYTHONUNBUFFERED=1 timeout 60 python3 bench/peer_train.py --data "$OUT/lstm/data" --steps 300 --batch "$BATCH" --width 256 --out "$OUT/peer-train.json" >>"$OUT/log.txt" 2>&1 || { say "peer FAILED"; fail=1; }
 fi
 say "done (fail=$fail)"
 exit $fail
