@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { loadTarget } from '../../runtime/target/target-model.ts';
 import { resolveArch } from '../../runtime/train/arch.ts';
 import type { TrainData } from '../../runtime/train/data.ts';
-import { GEN_LEN, generateData, loadData, readPromptsJsonl, readPromptsU16, saveData, TrainDataError } from '../../runtime/train/data.ts';
+import { GEN_LEN, generateData, loadData, readPromptsJsonl, readPromptsU16, saveDataInBackground, TrainDataError } from '../../runtime/train/data.ts';
 import { readCheckpoint, train } from '../../runtime/train/trainer.ts';
 import { selectDevice } from '../../runtime/select-device.ts';
 import type { Command, CommandContext } from './shared.ts';
@@ -114,6 +114,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     const tData = performance.now();
     let data: TrainData | undefined = loadData(cacheDir, key);
     const cached = data !== undefined;
+    let saving: Promise<void> = Promise.resolve();
     if (!data) {
       const target = await loadTarget({ model: o.target, device, maxModelLen: 64 + o['gen-len'], maxNumSeqs: o['max-num-seqs'], maxBatchTokens: 8192, quiet: o.json });
       try {
@@ -123,14 +124,21 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
         });
         data = { ...gen, key };
       } finally { target.close(); }
-      saveData(cacheDir, data);
+      // written while training runs (the hidden states of 16k sequences are 2.7 GB)
+      saving = saveDataInBackground(cacheDir, data);
+      saving.catch(() => undefined);
     }
     const dataMs = performance.now() - tData;
+    let firstStep = -1;
     const res = await train({
       arch, data, target: targetId, out: o.out, steps: o.steps, batch: o.batch, lr: o.lr, seed: o.seed,
       checkpointEvery: o['checkpoint-every'], resume: o.resume, device, stopAfter: o['stop-after'], labels: o.labels,
-      onStep: (r) => ctx.progress?.(`step ${r.step}/${r.steps}  loss ${r.loss.toFixed(3)} [${r.lossHeads.map((x) => x.toFixed(2)).join(' ')}]  lr ${r.lr.toExponential(2)}  ${r.rowsPerSecond.toFixed(0)} tok/s  ETA ${fmtEta((r.elapsedMs / (r.step - (o.resume ? 0 : 0))) * (r.steps - r.step))}`),
-    });
+      onStep: (r) => {
+        if (firstStep < 0) firstStep = r.step - 1;
+        ctx.progress?.(`step ${r.step}/${r.steps}  loss ${r.loss.toFixed(3)} [${r.lossHeads.map((x) => x.toFixed(2)).join(' ')}]  lr ${r.lr.toExponential(2)}  ${r.rowsPerSecond.toFixed(0)} tok/s  ETA ${fmtEta((r.elapsedMs / (r.step - firstStep)) * (r.steps - r.step))}`);
+      },
+    }).catch(async (e: unknown) => { await saving.catch(() => undefined); throw e; });
+    await saving;
     ctx.progress?.(null);
     const totalMs = performance.now() - tAll;
     const summary = {

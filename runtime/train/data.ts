@@ -7,7 +7,7 @@
 // runs again without regenerating.
 import fs from 'node:fs';
 import path from 'node:path';
-import { bf16ToF32, f32ToBf16 } from '../../compiler/ir/numerics.ts';
+import { f32ToBf16 } from '../../compiler/ir/numerics.ts';
 import { generate } from '../engine/generate.ts';
 import type { TargetModel } from '../target/target-model.ts';
 
@@ -129,12 +129,48 @@ export async function generateData(t: TargetModel, o: GenerateDataOptions): Prom
   return { count, seqLen, promptLen, hiddenSize: H, tokens, greedy, hidden };
 }
 
+/** fs.writeFileSync and readFileSync stop at 2 GiB; the hidden states of 16k sequences are 2.7 GB. */
+const CHUNK = 1 << 30;
+function writeBytes(file: string, a: ArrayBufferView): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let at = 0; at < a.byteLength; at += CHUNK) fs.writeSync(fd, new Uint8Array(a.buffer, a.byteOffset + at, Math.min(CHUNK, a.byteLength - at)));
+  } finally { fs.closeSync(fd); }
+}
+function readBytes(file: string, into: ArrayBufferView): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let at = 0; at < into.byteLength;) {
+      const n = fs.readSync(fd, new Uint8Array(into.buffer, into.byteOffset + at, Math.min(CHUNK, into.byteLength - at)), 0, Math.min(CHUNK, into.byteLength - at), at);
+      if (n <= 0) throw new TrainDataError(`${file}: ended after ${at} of ${into.byteLength} bytes (truncated?); delete the folder to regenerate`);
+      at += n;
+    }
+  } finally { fs.closeSync(fd); }
+}
+
+const cacheMeta = (d: TrainData): string => JSON.stringify({ count: d.count, seqLen: d.seqLen, promptLen: d.promptLen, hiddenSize: d.hiddenSize, key: d.key }, null, 1);
+
+/** Writes the cache (cache.json last, so a cache cut short is never taken for a whole one). */
 export function saveData(dir: string, d: TrainData): void {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'tokens.i32'), new Uint8Array(d.tokens.buffer, d.tokens.byteOffset, d.tokens.byteLength));
-  fs.writeFileSync(path.join(dir, 'greedy.i32'), new Uint8Array(d.greedy.buffer, d.greedy.byteOffset, d.greedy.byteLength));
-  fs.writeFileSync(path.join(dir, 'hidden.bf16'), new Uint8Array(d.hidden.buffer, d.hidden.byteOffset, d.hidden.byteLength));
-  fs.writeFileSync(path.join(dir, 'cache.json'), JSON.stringify({ count: d.count, seqLen: d.seqLen, promptLen: d.promptLen, hiddenSize: d.hiddenSize, key: d.key }, null, 1));
+  fs.rmSync(path.join(dir, 'cache.json'), { force: true });
+  writeBytes(path.join(dir, 'tokens.i32'), d.tokens);
+  writeBytes(path.join(dir, 'greedy.i32'), d.greedy);
+  writeBytes(path.join(dir, 'hidden.bf16'), d.hidden);
+  fs.writeFileSync(path.join(dir, 'cache.json'), cacheMeta(d));
+}
+
+/** saveData on the thread pool, so training runs while gigabytes of hidden states go to disk. */
+export async function saveDataInBackground(dir: string, d: TrainData): Promise<void> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  await fs.promises.rm(path.join(dir, 'cache.json'), { force: true });
+  for (const [f, a] of [['tokens.i32', d.tokens], ['greedy.i32', d.greedy], ['hidden.bf16', d.hidden]] as const) {
+    const fh = await fs.promises.open(path.join(dir, f), 'w');
+    try {
+      for (let at = 0; at < a.byteLength; at += CHUNK) await fh.write(new Uint8Array(a.buffer, a.byteOffset + at, Math.min(CHUNK, a.byteLength - at)));
+    } finally { await fh.close(); }
+  }
+  await fs.promises.writeFile(path.join(dir, 'cache.json'), cacheMeta(d));
 }
 
 /** The cached data in `dir` when it was made for `key`; undefined when absent or made for something else. */
@@ -144,16 +180,15 @@ export function loadData(dir: string, key: Readonly<Record<string, string | numb
   let m: { count: number; seqLen: number; promptLen: number; hiddenSize: number; key: Record<string, string | number> };
   try { m = JSON.parse(fs.readFileSync(meta, 'utf8')); } catch (e) { throw new TrainDataError(`${meta}: corrupt data cache (${(e as Error).message}); delete the folder to regenerate`); }
   if (JSON.stringify(m.key) !== JSON.stringify(key)) return undefined;
-  const read = (f: string): Buffer => {
-    try { return fs.readFileSync(path.join(dir, f)); } catch { throw new TrainDataError(`${dir}: data cache lacks ${f}; delete the folder to regenerate`); }
-  };
-  const tb = read('tokens.i32'), gb = read('greedy.i32'), hb = read('hidden.bf16');
-  if (tb.length !== m.count * m.seqLen * 4 || gb.length !== tb.length || hb.length !== m.count * m.seqLen * m.hiddenSize * 2) {
-    throw new TrainDataError(`${dir}: data cache files do not match cache.json (truncated?); delete the folder to regenerate`);
+  const n = m.count * m.seqLen;
+  const tokens = new Int32Array(n), greedy = new Int32Array(n), hidden = new Uint16Array(n * m.hiddenSize);
+  for (const [f, a] of [['tokens.i32', tokens], ['greedy.i32', greedy], ['hidden.bf16', hidden]] as const) {
+    const file = path.join(dir, f);
+    let size: number;
+    try { size = fs.statSync(file).size; } catch { throw new TrainDataError(`${dir}: data cache lacks ${f}; delete the folder to regenerate`); }
+    if (size !== a.byteLength) throw new TrainDataError(`${file}: ${size} bytes, cache.json says ${a.byteLength} (truncated?); delete the folder to regenerate`);
+    readBytes(file, a);
   }
-  const tokens = new Int32Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.length));
-  const greedy = new Int32Array(gb.buffer.slice(gb.byteOffset, gb.byteOffset + gb.length));
-  const hidden = new Uint16Array(hb.buffer.slice(hb.byteOffset, hb.byteOffset + hb.length));
   return { ...m, tokens, greedy, hidden };
 }
 
