@@ -50,8 +50,8 @@ describe('one compile path', () => {
     expect(dumps[0].ir.match(/argmax %\d+ \{axis = 1, epilogue = "linear"\}/g)?.length).toBe(3);
   });
 
-  it('the pipeline is the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax', () => {
-    expect(speculatorPipeline('none')).toEqual(['canonicalize', 'lm-head-argmax']);
-    expect(speculatorPipeline('fp8-head')).toEqual(['canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax']);
+  it('the pipeline is gate-fusion, the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax', () => {
+    expect(speculatorPipeline('none')).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax']);
+    expect(speculatorPipeline('fp8-head')).toEqual(['gate-fusion', 'canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax']);
   });
 });
