@@ -46,12 +46,12 @@ describe('one compile path', () => {
     const r = await runCli(['compile', 'lstm', '--model', fixtureDir('lstm-tiny'), '--out', join(tmp, 'dump'), '--quantize', 'fp8-head', '--dump-after', 'lm-head-argmax', '--json']);
     expect(r.code, r.err).toBe(0);
     const dumps = JSON.parse(r.out).dumps as { pass: string; ir: string }[];
-    expect(dumps.map((d) => d.pass)).toEqual(['lm-head-argmax']);
+    expect(dumps.map((d) => d.pass)).toEqual(['lm-head-argmax', 'lm-head-topk']);
     expect(dumps[0].ir.match(/argmax %\d+ \{axis = 1, epilogue = "linear"\}/g)?.length).toBe(3);
   });
 
-  it('the pipeline is gate-fusion, the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax', () => {
-    expect(speculatorPipeline('none')).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax']);
-    expect(speculatorPipeline('fp8-head')).toEqual(['gate-fusion', 'canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax']);
+  it('the pipeline is gate-fusion, the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk', () => {
+    expect(speculatorPipeline('none')).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax', 'lm-head-topk']);
+    expect(speculatorPipeline('fp8-head')).toEqual(['gate-fusion', 'canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax', 'lm-head-topk']);
   });
 });
