@@ -109,6 +109,23 @@ describe('gate-fusion', () => {
     expect(interpret(fused, inputs, f.weights)).toEqual(interpret(g, inputs, weights));
   });
 
+  it('gates concatenated again are the fused projection itself after canonicalize (concat of adjacent slices)', () => {
+    const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', 4]);
+    const ws = ['i', 'f', 'g', 'o'].map((n) => Node.make('param', [], { name: `W_${n}` }, 'bf16', [3, 4]));
+    const cat = Node.make('concat', ws.map((w) => Node.make('linear', [x, w])), { axis: 1 });
+    const g = makeGraph('cat', [x], [{ name: 'y', node: Node.make('tanh', [cat]) }]);
+    const out = runPipeline(g, 'gate-fusion,canonicalize', { verify: true });
+    const y = out.outputs[0].node;
+    expect(y.op).toBe('tanh');
+    expect(y.src[0].op).toBe('linear');
+    expect(y.src[0].src[1].argOf<string>('name')).toBe('gates(W_i,W_f,W_g,W_o)');
+    expect(graphNodes(out).filter((n) => n.op === 'slice' || n.op === 'concat')).toEqual([]);
+    const weights = randomWeights(g, 4);
+    const f = fuseGateWeights(g, weights);
+    const inputs = { x: hostTensor('f32', [2, 4], Float32Array.from([1, -2, 0.5, 3, 0.25, 7, -1, 2])) };
+    expect(interpret(out, inputs, f.weights)).toEqual(interpret(g, inputs, weights));
+  });
+
   it('names the param on bad input', () => {
     const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', 4]);
     const a = Node.make('param', [], { name: 'a' }, 'f32', [2, 4]), b = Node.make('param', [], { name: 'b' }, 'f32', [2, 4]);
