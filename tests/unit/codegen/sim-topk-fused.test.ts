@@ -14,6 +14,8 @@ import { Node } from '../../../compiler/ir/node.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { lmHeadTopk } from '../../../compiler/passes/lm-head-topk.ts';
 import { scheduleGraph } from '../../../compiler/schedule/schedule.ts';
+import { topkHeadsDrafter } from '../../../examples/drafters/topk-heads-drafter.ts';
+import { compileSpeculator } from '../../../runtime/compile-speculator.ts';
 import { rng } from '../../support/random-graph.ts';
 import { mismatches, randomInputs } from './ptx-sim/compare.ts';
 import { runPlanSim } from './ptx-sim/run-plan.ts';
@@ -99,5 +101,17 @@ describe('fused topk(linear)', () => {
     expect([...want.ids.data.slice(0, k)]).toEqual([5, 12, 33, 61, 40]);
     expect([...want.ids.data.slice(k, 2 * k)]).toEqual([0, 1, 2, 3, 4]);
     check(g, inputs, params);
+  });
+});
+
+describe('a tree-draft DSL drafter (examples/drafters/topk-heads-drafter.ts)', () => {
+  it.each([1, 5])('compiled as every path compiles it, its draft matches the interpreter at batch %i', (batch) => {
+    const o = { hiddenSize: 48, width: 32, vocabSize: 300, nPredict: 3, scaleInput: false, tieWeights: false, weightDtype: () => 'bf16' as const, config: {} };
+    const g = topkHeadsDrafter(o, 4).graph;
+    const { graph, plan } = compileSpeculator(g, { maxBatch: 8 });
+    expect(graph.outputs[0].node.src.every((n) => n.op === 'topk_indices' && n.arg?.epilogue === 'linear')).toBe(true);
+    expect(plan.launches.filter((l) => l.kernel.includes('topk_reduce')).length).toBe(2 * o.nPredict); // GEMV and tensor-core variants
+    const { inputs, params } = randomInputs(g, rng(40 + batch), new Map([['B', batch]]));
+    expect([...runPlanSim(plan, inputs, params).draft.data]).toEqual([...interpret(g, inputs, params).draft.data]);
   });
 });
