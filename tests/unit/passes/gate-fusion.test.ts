@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FloatDType } from '../../../compiler/ir/dtype.ts';
 import type { Graph } from '../../../compiler/ir/graph.ts';
 import { graphNodes, graphParams, makeGraph } from '../../../compiler/ir/graph.ts';
@@ -25,6 +25,8 @@ import { speculatorPipeline } from '../../../runtime/compile-speculator.ts';
 import { buildGateWeight, fuseGateWeights } from '../../../runtime/gate-weights.ts';
 import { loadSpeculator } from '../../../runtime/speculator.ts';
 import { rng } from '../../support/random-graph.ts';
+import { runPlanSim } from '../codegen/ptx-sim/run-plan.ts';
+import { compileSpeculator } from '../../../runtime/compile-speculator.ts';
 
 const SIZES = { hiddenSize: 16, width: 8, vocabSize: 32, nPredict: 3, scaleInput: false, tieWeights: false, config: {} };
 const lstm = (dt: FloatDType = 'bf16') => lstmGatesDrafter({ ...SIZES, weightDtype: () => dt }).graph;
@@ -126,6 +128,15 @@ describe('gate-fusion', () => {
     expect(interpret(out, inputs, f.weights)).toEqual(interpret(g, inputs, weights));
   });
 
+  it.each([1, 6])('the fused plan (as the CUDA backend compiles it) drafts what the unfused program drafts on the PTX machine, batch %i', (batch) => {
+    const g = lstm();
+    const weights = randomWeights(g, 11);
+    const f = fuseGateWeights(g, weights);
+    const { plan } = compileSpeculator(f.graph, { maxBatch: 8 });
+    const inputs = inputsFor(11, batch);
+    expect([...runPlanSim(plan, inputs, f.weights).draft.data]).toEqual([...interpret(g, inputs, weights).draft.data]);
+  });
+
   it('names the param on bad input', () => {
     const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', 4]);
     const a = Node.make('param', [], { name: 'a' }, 'f32', [2, 4]), b = Node.make('param', [], { name: 'b' }, 'f32', [2, 4]);
@@ -145,13 +156,15 @@ describe('gate-fusion', () => {
 
 describe('loadSpeculator with a separate-gate DSL drafter', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gate-fusion-'));
+  const g = lstm();
+  const weights = randomWeights(g, 9);
+  beforeAll(() => { // a checkpoint with the per-gate tensors, as the user's program names them
+    writeSafetensors(path.join(tmp, 'model.safetensors'), [...weights].map(([n, t]) => safetensorsEntry(n, t)));
+    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify({ hidden_size: 16, width: 8, vocab_size: 32, n_predict: 3 }));
+  });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('loads the per-gate checkpoint tensors, runs the fused program, and drafts what the unfused program drafts', async () => {
-    const g = lstm();
-    const weights = randomWeights(g, 9);
-    writeSafetensors(path.join(tmp, 'model.safetensors'), [...weights].map(([n, t]) => safetensorsEntry(n, t)));
-    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify({ hidden_size: 16, width: 8, vocab_size: 32, n_predict: 3 }));
     const spec = await loadSpeculator({ model: tmp, program: (o) => lstmGatesDrafter(o), device: 'cpu', quiet: true });
     try {
       expect(graphParams(spec.program.graph).map((p) => p.argOf<string>('name')).filter((n) => n.startsWith('gates('))).toHaveLength(2);
@@ -159,6 +172,19 @@ describe('loadSpeculator with a separate-gate DSL drafter', () => {
       const want = interpret(g, inputs, weights).draft.data;
       const got = await spec.propose({ hidden: inputs.hidden.data as Float32Array, tokens: inputs.tokens.data as Int32Array });
       expect([...got]).toEqual([...want]);
+    } finally {
+      spec.close();
+    }
+  });
+
+  it('with quantize fp8-all, fp8-matmul quantizes the fused weights (named by the gate derivation)', async () => {
+    const spec = await loadSpeculator({ model: tmp, program: (o) => lstmGatesDrafter(o), device: 'cpu', quiet: true, quantize: 'fp8-all' });
+    try {
+      const names = graphParams(spec.program.graph).map((p) => p.argOf<string>('name'));
+      expect(names).toContain('gates(W_i.weight,W_f.weight,W_g.weight,W_o.weight).fp8');
+      expect(names.filter((n) => /^[WU]_/.test(n))).toEqual([]);
+      const draft = await spec.propose({ hidden: new Float32Array(16).fill(0.5), tokens: Int32Array.of(3) });
+      expect(draft).toHaveLength(3);
     } finally {
       spec.close();
     }
