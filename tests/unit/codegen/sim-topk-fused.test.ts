@@ -17,6 +17,9 @@ import { scheduleGraph } from '../../../compiler/schedule/schedule.ts';
 import { topkHeadsDrafter } from '../../../examples/drafters/topk-heads-drafter.ts';
 import { compileSpeculator } from '../../../runtime/compile-speculator.ts';
 import { rng } from '../../support/random-graph.ts';
+import { evalGrid } from '../../../compiler/codegen/plan.ts';
+import { columnsPerWarp } from '../../../compiler/codegen/ptx/kernel-linear.ts';
+import { tcShape } from '../../../compiler/codegen/ptx/kernel-linear-tc.ts';
 import { mismatches, randomInputs } from './ptx-sim/compare.ts';
 import { runPlanSim } from './ptx-sim/run-plan.ts';
 
@@ -101,6 +104,28 @@ describe('fused topk(linear)', () => {
     expect([...want.ids.data.slice(0, k)]).toEqual([5, 12, 33, 61, 40]);
     expect([...want.ids.data.slice(k, 2 * k)]).toEqual([0, 1, 2, 3, 4]);
     check(g, inputs, params);
+  });
+});
+
+// the shape rules' variants (sim-variants.test.ts has them stored and with argmax): GEMV 2 and 4 columns per
+// warp, tensor-core [8,1] and [8,2], the e4m3 128-wide trip (maxDims.B ≤ 32) and the 64-wide one
+describe('fused top-k through every linear variant', () => {
+  it.each([
+    [8449, 16, 8, 2, 8, 'bf16'], [8450, 16, 3, 3, 8, 'fp8e4m3'], [16897, 16, 8, 1, 8, 'bf16'], [16898, 16, 5, 1, 8, 'fp8e4m3'],
+    [33795, 16, 8, 5, 8, 'bf16'], [33800, 128, 4, 6, 8, 'fp8e4m3'], [67590, 16, 8, 6, 8, 'bf16'], [67601, 16, 6, 7, 8, 'fp8e4m3'],
+    [67585, 16, 2, 5, 40, 'fp8e4m3'],
+  ] as const)('N=%i K=%i k=%i at batch %i (maxDims.B %i), %s weights', (n, kd, k, batch, maxB, wd) => {
+    const g = graph(n, kd, k, wd);
+    const { inputs, params } = randomInputs(g, rng(n + kd + k + batch), new Map([['B', batch]]));
+    const plan = compileProgram(g, { maxDims: { B: maxB } });
+    const dims = new Map([['B', batch]]);
+    const runs = plan.launches.filter((l) => evalGrid(l.grid[0], dims) > 0);
+    expect(runs.map((l) => l.kernel.replace(/^tk_/, '').replace(/\d+$/, ''))).toEqual(batch < 5 ? ['linear_topk', 'topk_reduce'] : ['linear_tc_topk', 'topk_reduce']);
+    const { warps, tiles } = tcShape(n);
+    expect(evalGrid(runs[0].grid[0], dims)).toBe(Math.ceil(n / (batch < 5 ? 8 * columnsPerWarp(n) : warps * 16 * tiles)));
+    const got = runPlanSim(plan, inputs, params), want = interpret(g, inputs, params);
+    expect([...got.ids.data]).toEqual([...want.ids.data]);
+    expect(mismatches(got.vals, want.vals)).toEqual([]);
   });
 });
 
