@@ -5,6 +5,7 @@
 // only what this pass marked (and still matches), so `--dump-after lm-head-argmax` shows every fusion.
 // compileProgram runs it last (idempotent), so a graph compiled without the pipeline fuses the same way.
 import { z } from 'zod';
+import type { DType } from '../ir/dtype.ts';
 import type { Graph } from '../ir/graph.ts';
 import { graphNodes, makeGraph, toposort, users } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
@@ -21,11 +22,14 @@ export interface ArgmaxEpilogue { readonly argmax: Node; readonly linear: Node; 
 /** The parts of an LM head's logits `top` (what the reduction reads), or undefined when a linear cannot hold the reduction. */
 export type HeadParts = Omit<ArgmaxEpilogue, 'argmax'>;
 
+/** The weight dtypes whose argmax the linear kernels hold (as before the pass existed: the timed heads). */
+export const ARGMAX_WEIGHT_DTYPES: ReadonlySet<DType> = new Set<DType>(['bf16', 'fp8e4m3']);
+
 /**
- * `top` as linear(x, W) or mul(linear(x, W), broadcast(scale[N])) (an fp8 head), W bf16 or fp8e4m3 with a
- * static N, the linear read only by the mul. The caller checks who reads `top` (and over which axis).
+ * `top` as linear(x, W) or mul(linear(x, W), broadcast(scale[N])) (an fp8 head), W of one of `dtypes` with
+ * a static N, the linear read only by the mul. The caller checks who reads `top` (and over which axis).
  */
-export function headParts(g: Graph, top: Node, use: ReadonlyMap<Node, Node[]> = users(g)): HeadParts | undefined {
+export function headParts(g: Graph, top: Node, use: ReadonlyMap<Node, Node[]> = users(g), dtypes: ReadonlySet<DType> = ARGMAX_WEIGHT_DTYPES): HeadParts | undefined {
   const outs = new Set(g.outputs.map((o) => o.node));
   const alone = (n: Node): boolean => use.get(n)?.length === 1 && !outs.has(n);
   /** scale[N] read from memory (a leaf), broadcast along the last axis of `l` */
@@ -43,7 +47,7 @@ export function headParts(g: Graph, top: Node, use: ReadonlyMap<Node, Node[]> = 
     mul = l; l = lin;
   }
   if (l.op !== 'linear') return undefined;
-  if (l.src[1].dtype !== 'bf16' && l.src[1].dtype !== 'fp8e4m3') return undefined;
+  if (!dtypes.has(l.src[1].dtype)) return undefined;
   if (typeof l.shape[l.shape.length - 1] !== 'number') return undefined;
   return { linear: l, ...(mul ? { mul, scale } : {}) };
 }

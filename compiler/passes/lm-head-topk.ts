@@ -3,17 +3,21 @@
 // logits nothing else reads become {k, epilogue = "linear"}: the scheduler computes them inside the linear
 // kernel (each block keeps its first k (value, index) pairs per row, a reduce launch picks the row's first k;
 // argmax order: NaN largest, ties → lowest index), so the logits never reach memory. Same head rules as
-// lm-head-argmax (headParts); k ≤ MAX_EPILOGUE_K. The scheduler fuses only what this pass marked.
+// lm-head-argmax (headParts), and f32 weights too; k ≤ MAX_EPILOGUE_K. The scheduler fuses only what this pass marked.
 import { z } from 'zod';
 import type { Graph } from '../ir/graph.ts';
 import { graphNodes, makeGraph, toposort, users } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
 import { definePass } from './pass.ts';
 import type { HeadParts } from './lm-head-argmax.ts';
-import { ARGMAX_EPILOGUE, headParts } from './lm-head-argmax.ts';
+import { ARGMAX_EPILOGUE, ARGMAX_WEIGHT_DTYPES, headParts } from './lm-head-argmax.ts';
+import type { DType } from '../ir/dtype.ts';
 
 /** The largest k a linear kernel keeps per block (k rounds of its argmax epilogue). */
 export const MAX_EPILOGUE_K = 8;
+
+/** Head weight dtypes: the argmax's, and f32 (the GEMV reads it; the tensor-core kernel does not, so f32 heads stay on the GEMV). */
+export const TOPK_WEIGHT_DTYPES: ReadonlySet<DType> = new Set<DType>([...ARGMAX_WEIGHT_DTYPES, 'f32']);
 
 /** One fused top-k head: its parts, k, and the topk nodes over its logits (values, indices or both). */
 export interface TopkEpilogue extends HeadParts {
@@ -38,7 +42,7 @@ export function topkEpilogues(g: Graph): Map<Node, TopkEpilogue> {
     const k = n.argOf<number>('k');
     // only topk nodes of one k read the logits (the values, the indices, or both)
     if (outs.has(top) || k > MAX_EPILOGUE_K || !readers.every((r) => isTopkNode(r) && r.argOf<number>('k') === k)) continue;
-    const parts = headParts(g, top, use);
+    const parts = headParts(g, top, use, TOPK_WEIGHT_DTYPES);
     if (!parts) continue;
     const values = readers.find((r) => r.op === 'topk_values'), indices = readers.find((r) => r.op === 'topk_indices');
     out.set(parts.linear, { ...parts, k, ...(values ? { values } : {}), ...(indices ? { indices } : {}) });
@@ -68,7 +72,7 @@ export default definePass({
   description: [
     'Marks topk_values/topk_indices {k} of linear(x, W) over the output axis, and of the fp8 form',
     'mul(linear(x, W), broadcast(scale[N])), with {epilogue = "linear"} when nothing but top-k nodes of that k',
-    'read the logits, W is bf16 or fp8e4m3 with a static N, and k ≤ 8. The scheduler computes marked top-k in',
+    'read the logits, W is bf16, fp8e4m3 or f32 with a static N, and k ≤ 8. The scheduler computes marked top-k in',
     'the linear kernel (each block\'s first k pairs per row, then a reduce launch; NaN largest, ties to the',
     'lowest index, as the interpreter). Unmarked top-k reads stored logits. Run last, after lm-head-argmax.',
   ].join(' '),

@@ -1,5 +1,5 @@
 // The fused top-k epilogue (lm-head-topk) at Llama-3.1-8B head shapes (V = 128256 and 16384, K = 4096), bf16 and
-// fp8-scaled heads, k = 1, 4, 8, both maxDims the runtime uses: every module assembles with ptxas -arch=sm_90
+// fp8-scaled heads (and f32, GEMV only), k = 1, 4, 8, both maxDims the runtime uses: every module assembles with ptxas -arch=sm_90
 // without register spills (the GEMV and tensor-core partials kernels and the top-k reduce).
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
@@ -21,7 +21,7 @@ function head(n: number, k: number, wd: DType) {
 }
 
 const modules: Module[] = [];
-for (const n of [128256, 16384]) for (const wd of ['bf16', 'fp8e4m3'] as const) for (const k of [1, 4, 8]) for (const B of [32, 64]) {
+for (const n of [128256, 16384]) for (const wd of ['bf16', 'fp8e4m3', 'f32'] as const) for (const k of [1, 4, 8]) for (const B of [32, 64]) {
   const plan = compileProgram(head(n, k, wd), { maxDims: { B } });
   for (const [key, text] of Object.entries(plan.modules)) modules.push({ name: `N=${n} ${wd} k=${k} maxB=${B}/${key}`, text });
 }

@@ -1,5 +1,6 @@
 // topk(linear(x, w), k) fused into the linear (each block's first k pairs per row, then a top-k reduce launch)
-// on the PTX machine, through both variants (GEMV for ≤ 4 rows, tensor cores above), bf16 and fp8-scaled heads:
+// on the PTX machine, through both variants (GEMV for ≤ 4 rows, tensor cores above; f32 weights: the GEMV at every
+// batch), bf16, f32 and fp8-scaled heads:
 // indices equal the interpreter's exactly and values within f32 accumulation error (the kernels sum in another
 // order than the interpreter's float64), and both equal the unfused plan (the same linear kernel storing the
 // logits, then a row top-k) bit for bit. N not a multiple of any block width, k = 1 (equal to argmax), ties
@@ -78,6 +79,7 @@ describe('fused topk(linear)', () => {
     [100, 64, 4, 1, 'bf16'], [100, 64, 8, 3, 'bf16'], [37, 72, 5, 5, 'bf16'], [300, 40, 3, 16, 'bf16'], [2200, 16, 8, 2, 'bf16'],
     [99, 64, 2, 33, 'bf16'], [9000, 16, 8, 1, 'bf16'], [100, 64, 1, 2, 'bf16'], [100, 64, 1, 9, 'bf16'],
     [100, 64, 4, 1, 'fp8e4m3'], [101, 80, 6, 16, 'fp8e4m3'], [37, 40, 8, 33, 'fp8e4m3'], [99, 72, 3, 4, 'fp8e4m3'],
+    [100, 64, 4, 1, 'f32'], [77, 36, 8, 6, 'f32'], [300, 30, 5, 3, 'f32'], [100, 64, 1, 9, 'f32'],
   ] as const)('N=%i K=%i k=%i at batch %i, %s weights, matches the interpreter and the unfused plan', (n, kd, k, batch, wd) => {
     const g = graph(n, kd, k, wd);
     const { inputs, params } = randomInputs(g, rng(n + 7 * kd + 3 * k + batch), new Map([['B', batch]]));
