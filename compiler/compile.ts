@@ -11,6 +11,7 @@ import { graphNodes } from './ir/graph.ts';
 import { printGraph } from './ir/print.ts';
 import { fmtShape } from './ir/shape.ts';
 import { lmHeadArgmax } from './passes/lm-head-argmax.ts';
+import { lmHeadTopk } from './passes/lm-head-topk.ts';
 import { lowerTraining } from './passes/lower-training.ts';
 import { planArena } from './schedule/memory-plan.ts';
 import { scheduleGraph } from './schedule/schedule.ts';
@@ -55,8 +56,8 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
   const name = opts.name ?? graph.name;
   const maxDims = { ...opts.maxDims };
   checkDims(graph, maxDims);
-  // the LM-head argmax epilogue is a pass (a no-op where the pipeline ran it); irHash stays the given IR's
-  const s = scheduleGraph(lmHeadArgmax(graph));
+  // the LM-head argmax and top-k epilogues are passes (no-ops where the pipeline ran them); irHash stays the given IR's
+  const s = scheduleGraph(lmHeadTopk(lmHeadArgmax(graph)));
   const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name));
   const uses = launches.map((l) => l.args.flatMap((a) => ('buffer' in a ? [a.buffer] : [])));
   const temps = s.buffers.filter((b) => b.kind === 'temp');

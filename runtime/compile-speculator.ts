@@ -1,8 +1,9 @@
 // The one way a speculator program is compiled: `arcticc compile`, loadSpeculator's CUDA backend and
 // bench/gpu-bench.ts all call compileSpeculator, so an artifact written by the CLI holds the plan the
 // library runs (same passes, same order, same maxDims; tests/unit/runtime/compile-speculator.test.ts).
-// The passes are DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax. Weights are quantized separately
-// (quantizeGraph): fp8-matmul only renames the params it rewrites, canonicalize renames none.
+// The passes are gate-fusion, DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk. Weights are
+// fused (fuseGateWeights, from gate-fusion's derivation) and quantized (quantizeGraph) separately: gate-fusion and
+// fp8-matmul rename only the params they rewrite, canonicalize renames none.
 import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
 import { compileProgram } from '../compiler/compile.ts';
 import type { Graph } from '../compiler/ir/graph.ts';
@@ -20,7 +21,7 @@ export interface CompileSpeculatorOptions extends Pick<PipelineOptions, 'dumpAft
 
 /** The passes a speculator is compiled with. */
 export function speculatorPipeline(quantize: QuantizeMode = 'none'): Pipeline {
-  return [...DEFAULT_PIPELINE, ...(quantize === 'none' ? [] : [{ pass: 'fp8-matmul', options: fp8PassOptions(quantize) }]), 'lm-head-argmax'];
+  return ['gate-fusion', ...DEFAULT_PIPELINE, ...(quantize === 'none' ? [] : [{ pass: 'fp8-matmul', options: fp8PassOptions(quantize) }]), 'lm-head-argmax', 'lm-head-topk'];
 }
 
 /** The traced graph after the speculator pipeline (what is scheduled). */

@@ -6,7 +6,10 @@ import { compileSpeculator } from './compile-speculator.ts';
 import { createCudaBackend } from './cuda/index.ts';
 import type { QuantizeMode } from './quantize-program.ts';
 
-/** `traced` is the program as traced (before any pass); `weights` are bound by name (quantized ones as W.fp8, W.scale). */
+/**
+ * `traced` is the program as traced, or gate-fused with its weights built (fuseGateWeights): compileSpeculator
+ * runs every pass (gate-fusion again is then a no-op); `weights` are bound by name (quantized ones as W.fp8, W.scale).
+ */
 export async function createCudaSpeculatorBackend(traced: Graph, weights: ReadonlyMap<string, HostTensor>, maxBatch: number, quantize: QuantizeMode = 'none'): Promise<Backend> {
   const { plan } = compileSpeculator(traced, { quantize, maxBatch });
   return createCudaBackend(plan, new Map(weights), { maxBatch });

@@ -8,6 +8,7 @@ import type { LoadProgress, SpeculatorConfig } from './checkpoint/index.ts';
 import { loadCheckpoint } from './checkpoint/index.ts';
 import { createCpuBackend } from './cpu/backend.ts';
 import { drafterOptionsFromDir } from './drafter-options.ts';
+import { fuseGateWeights } from './gate-weights.ts';
 import { loadProgramWeights } from './program-weights.ts';
 import type { QuantizeMode } from './quantize-program.ts';
 import { describeQuantization, QUANTIZE_MODES, quantizeGraph } from './quantize-program.ts';
@@ -138,16 +139,18 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
   if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`loadSpeculator: quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(o.quantize)}`);
   const { program: traced, weights: loaded, config, vocabSize } = await programAndWeights(o);
   const { hiddenSize, nPredict } = programInterface(traced);
-  // the quantized map replaces the checkpoint's: the unquantized copies of fp8 weights are dropped here
-  const q = quantizeGraph(traced.graph, loaded, mode);
+  // weights the gate-fusion pass fuses are built from its derivation (the separate copies are dropped);
+  // the quantized map then replaces the checkpoint's: the unquantized copies of fp8 weights are dropped here
+  const gates = fuseGateWeights(traced.graph, loaded);
   loaded.clear();
+  const q = quantizeGraph(gates.graph, gates.weights, mode);
   const weights = q.weights;
-  const program: Program = mode === 'none' ? traced : { ...traced, graph: q.graph };
+  const program: Program = q.graph === traced.graph ? traced : { ...traced, graph: q.graph };
   const choice = await selectDevice(o.device ?? 'auto');
   let backend: Backend;
   if (choice.device === 'cuda') {
     const { createCudaSpeculatorBackend } = await import('./cuda-speculator.ts');
-    backend = await createCudaSpeculatorBackend(traced.graph, weights, maxBatch, mode);
+    backend = await createCudaSpeculatorBackend(gates.graph, weights, maxBatch, mode);
   } else {
     backend = createCpuBackend(program.graph, weights, hiddenSize);
   }

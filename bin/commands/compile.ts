@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { IR_FILE, writeArtifact } from '../../compiler/artifact.ts';
 import type { FloatDType } from '../../compiler/ir/dtype.ts';
 import { traceUserFile } from '../../compiler/frontend/user-file.ts';
+import { graphParams } from '../../compiler/ir/graph.ts';
 import { printGraph } from '../../compiler/ir/print.ts';
 import type { Pipeline } from '../../compiler/pipeline.ts';
 import { scheduleGraph } from '../../compiler/schedule/schedule.ts';
@@ -13,6 +14,7 @@ import type { SpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { inspectCheckpoint, parseSpeculatorConfig } from '../../runtime/checkpoint/index.ts';
 import { drafterOptionsFromDir, drafterOptionsFromJson } from '../../runtime/drafter-options.ts';
 import { lowerSpeculator, planSpeculator, speculatorPipeline } from '../../runtime/compile-speculator.ts';
+import { gateFusionDerived } from '../../compiler/passes/gate-fusion.ts';
 import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
 import { buildSpeculator } from '../../runtime/speculator-program.ts';
 import { formatSchedule } from './dump-schedule.ts';
@@ -20,10 +22,14 @@ import { cutAtCollectives, shardVocabParallel } from '../../compiler/passes/tens
 import type { Command, CommandContext } from './shared.ts';
 import { InputError, parseOptions, printJson, progress, readInputText, UsageError } from './shared.ts';
 
+/** Beside the manifest when gate-fusion fused weights: each fused param's GateDerivation (name, axis 0, from, dtype, shape). */
+export const GATE_WEIGHTS_FILE = 'gate-weights.json';
+
 export const usage = `usage: arcticc compile (lstm|mlp|FILE.ts) (--model DIR | --config CONFIG.json) --out OUT [options]
 
 Trace a speculator, run the pass pipeline, schedule kernels and emit PTX. Writes manifest.json
-(zod-validated), one .ptx per module and graph.air (the optimized IR) into OUT.
+(zod-validated), one .ptx per module and graph.air (the optimized IR) into OUT, and gate-weights.json
+when the gate-fusion pass fused weights (each fused param and the checkpoint tensors it stacks, in order).
 
   lstm | mlp               the built-in Arctic speculators (need --model or --config for their sizes)
   FILE.ts                  your DSL file: it exports a Program, or a factory (options: DrafterOptions) => Program;
@@ -149,6 +155,10 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     const ir = printGraph(graph);
     let summary: Record<string, unknown> = { name: graph.name };
     let written: string[];
+    // what gate-fusion fused, as the pass returns it: whoever binds this artifact's weights builds each
+    // fused param from its parts (runtime/gate-weights.ts buildGateWeight), not from its name
+    const reads = new Set(graphParams(graph).map((p) => p.argOf<string>('name')));
+    const gates = gateFusionDerived(program.graph).derived.filter((d) => reads.has(d.name));
     if (o.emit === 'ir' || o['stop-after']) {
       if (stages.schedule) dump('schedule', formatSchedule(scheduleGraph(graph)), 'Scheduled kernels');
       mkdirSync(o.out, { recursive: true });
@@ -162,6 +172,10 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
       bar.update(`compile ${graph.name}: writing ${o.out}`);
       written = writeArtifact(o.out, plan, { ir, emit: o.emit });
       summary = { ...summary, kernels: plan.kernels.length, launches: plan.launches.length, modules: Object.keys(plan.modules).length, arenaBytes: plan.arenaBytes, irHash: plan.irHash };
+    }
+    if (gates.length > 0) {
+      writeFileSync(join(o.out, GATE_WEIGHTS_FILE), JSON.stringify(gates, null, 2) + '\n');
+      written.push(GATE_WEIGHTS_FILE);
     }
     bar.done();
     written = written.map((f) => join(o.out, f));

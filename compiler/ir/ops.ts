@@ -49,8 +49,8 @@ export type ArgValue = number | string | boolean | readonly (number | string)[];
 /** Node arguments: a flat record of attributes, or null. */
 export type Arg = { readonly [k: string]: ArgValue } | null;
 
-/** Attributes an op may carry besides ARG_KEYS (argmax's epilogue: set by the lm-head-argmax pass). */
-export const OPTIONAL_ARG_KEYS: Partial<Record<Op, readonly string[]>> = { argmax: ['epilogue'] };
+/** Attributes an op may carry besides ARG_KEYS (epilogue: set by the lm-head-argmax and lm-head-topk passes). */
+export const OPTIONAL_ARG_KEYS: Partial<Record<Op, readonly string[]>> = { argmax: ['epilogue'], topk_values: ['epilogue'], topk_indices: ['epilogue'] };
 
 /** The attributes each op requires (and, with OPTIONAL_ARG_KEYS, no others), for the verifier and the parser. */
 export const ARG_KEYS: Partial<Record<Op, readonly string[]>> = {

@@ -5,6 +5,7 @@
 // only what this pass marked (and still matches), so `--dump-after lm-head-argmax` shows every fusion.
 // compileProgram runs it last (idempotent), so a graph compiled without the pipeline fuses the same way.
 import { z } from 'zod';
+import type { DType } from '../ir/dtype.ts';
 import type { Graph } from '../ir/graph.ts';
 import { graphNodes, makeGraph, toposort, users } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
@@ -18,9 +19,17 @@ export const ARGMAX_EPILOGUE = 'linear';
 export interface ArgmaxEpilogue { readonly argmax: Node; readonly linear: Node; readonly mul?: Node; readonly scale?: Node }
 
 
-/** The argmax nodes of g whose linear can hold them (marked or not), each with its parts. */
-export function argmaxEpilogues(g: Graph): Map<Node, ArgmaxEpilogue> {
-  const use = users(g);
+/** The parts of an LM head's logits `top` (what the reduction reads), or undefined when a linear cannot hold the reduction. */
+export type HeadParts = Omit<ArgmaxEpilogue, 'argmax'>;
+
+/** The weight dtypes whose argmax the linear kernels hold (as before the pass existed: the timed heads). */
+export const ARGMAX_WEIGHT_DTYPES: ReadonlySet<DType> = new Set<DType>(['bf16', 'fp8e4m3']);
+
+/**
+ * `top` as linear(x, W) or mul(linear(x, W), broadcast(scale[N])) (an fp8 head), W of one of `dtypes` with
+ * a static N, the linear read only by the mul. The caller checks who reads `top` (and over which axis).
+ */
+export function headParts(g: Graph, top: Node, use: ReadonlyMap<Node, Node[]> = users(g), dtypes: ReadonlySet<DType> = ARGMAX_WEIGHT_DTYPES): HeadParts | undefined {
   const outs = new Set(g.outputs.map((o) => o.node));
   const alone = (n: Node): boolean => use.get(n)?.length === 1 && !outs.has(n);
   /** scale[N] read from memory (a leaf), broadcast along the last axis of `l` */
@@ -30,20 +39,30 @@ export function argmaxEpilogues(g: Graph): Map<Node, ArgmaxEpilogue> {
     if (c.op !== 'broadcast' || !sameShape(c.shape, l.shape) || v.dtype !== 'f32' || !isLeaf(viewBase(v))) return undefined;
     return v.shape.length === 1 && v.shape[0] === l.shape[l.shape.length - 1] ? v : undefined;
   };
+  let l = top, mul: Node | undefined, scale: Node | undefined;
+  if (l.op === 'mul' && l.dtype === 'f32') {
+    const lin = l.src.find((x) => x.op === 'linear');
+    scale = lin && scaleOf(l, lin);
+    if (!lin || !scale || !alone(lin)) return undefined;
+    mul = l; l = lin;
+  }
+  if (l.op !== 'linear') return undefined;
+  if (!dtypes.has(l.src[1].dtype)) return undefined;
+  if (typeof l.shape[l.shape.length - 1] !== 'number') return undefined;
+  return { linear: l, ...(mul ? { mul, scale } : {}) };
+}
+
+/** The argmax nodes of g whose linear can hold them (marked or not), each with its parts. */
+export function argmaxEpilogues(g: Graph): Map<Node, ArgmaxEpilogue> {
+  const use = users(g);
+  const outs = new Set(g.outputs.map((o) => o.node));
   const out = new Map<Node, ArgmaxEpilogue>();
   for (const n of graphNodes(g)) {
     if (n.op !== 'argmax') continue;
-    let l = n.src[0], mul: Node | undefined, scale: Node | undefined;
-    if (l.op === 'mul' && l.dtype === 'f32' && alone(l)) {
-      const lin = l.src.find((x) => x.op === 'linear');
-      scale = lin && scaleOf(l, lin);
-      if (!lin || !scale) continue;
-      mul = l; l = lin;
-    }
-    if (l.op !== 'linear' || n.argOf<number>('axis') !== l.shape.length - 1) continue;
-    if (l.src[1].dtype !== 'bf16' && l.src[1].dtype !== 'fp8e4m3') continue;
-    if (typeof l.shape[l.shape.length - 1] !== 'number' || !alone(l)) continue;
-    out.set(n, { argmax: n, linear: l, ...(mul ? { mul, scale } : {}) });
+    const top = n.src[0];
+    if (n.argOf<number>('axis') !== top.shape.length - 1 || use.get(top)?.length !== 1 || outs.has(top)) continue;
+    const parts = headParts(g, top, use);
+    if (parts) out.set(n, { argmax: n, ...parts });
   }
   return out;
 }

@@ -2,13 +2,15 @@
 import canonicalize from './canonicalize.ts';
 import foldConcatSlice from './fold-concat-slice.ts';
 import fp8Matmul from './fp8-matmul.ts';
+import gateFusion from './gate-fusion.ts';
 import lmHeadArgmax from './lm-head-argmax.ts';
+import lmHeadTopk from './lm-head-topk.ts';
 import type { Pass } from './pass.ts';
 import simplify from './simplify.ts';
 
 export type { Pass } from './pass.ts';
 
-const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, fp8Matmul, lmHeadArgmax];
+const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, gateFusion, fp8Matmul, lmHeadArgmax, lmHeadTopk];
 
 export const PASSES: ReadonlyMap<string, Pass<any>> = new Map(ALL.map((p) => [p.name, p]));
 

@@ -91,6 +91,22 @@ export const SIMPLIFY_RULES: RuleTable = [
   },
   { name: 'concat-of-one', op: 'concat', match: (n) => (n.src.length === 1 ? n.src[0] : undefined) },
   {
+    // concat(slice(x, a, b), slice(x, b, c), ...) along the slices' axis is one slice of x (x itself when it
+    // covers the axis: movement-identity): gates fused by gate-fusion and concatenated again give P back
+    name: 'concat-of-adjacent-slices', op: 'concat',
+    match: (n) => {
+      const axis = n.argOf<number>('axis'), first = n.src[0];
+      if (first.op !== 'slice' || first.argOf<number>('axis') !== axis) return undefined;
+      const x = first.src[0];
+      let end = first.argOf<number>('start');
+      for (const s of n.src) {
+        if (s.op !== 'slice' || s.src[0] !== x || s.argOf<number>('axis') !== axis || s.argOf<number>('start') !== end) return undefined;
+        end = s.argOf<number>('end');
+      }
+      return makeSlice(x, axis, first.argOf<number>('start'), end);
+    },
+  },
+  {
     name: 'concat-of-equal-consts', op: 'concat',
     match: (n) => {
       const v = constValue(n.src[0]);
@@ -116,7 +132,8 @@ export default definePass({
     'x+(-0), x-0, x·1, x/1 (x+(+0) is kept: -0+0 is +0; x·0 is kept: NaN, inf and -0);',
     'casts to the same dtype, cast(cast(x)) through a dtype that holds x exactly (bf16→f32→bf16 is x,',
     'f32→bf16→f32 rounds and stays); reshape/broadcast/permute chains and identities; slice of slice;',
-    'slice that selects exactly one concat operand; slice of broadcast; movement of constants.',
+    'slice that selects exactly one concat operand; slice of broadcast; concat of adjacent slices of one',
+    'tensor; movement of constants.',
   ].join(' '),
   options: z.strictObject({}),
   stage: 'simplified',

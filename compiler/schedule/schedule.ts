@@ -18,6 +18,7 @@ import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
 import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
 import { argmaxEpilogues, isMarked } from '../passes/lm-head-argmax.ts';
+import { isTopkMarked, topkEpilogues, topkNodes } from '../passes/lm-head-topk.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
 export function scheduleGraph(g: Graph): Schedule {
@@ -97,8 +98,14 @@ export function scheduleGraph(g: Graph): Schedule {
   // keeps only per-block (max, index) partials, so they never reach memory (see ScheduledKernel.partials).
   // An fp8 head (fp8-matmul pass) has its per-column scale between the two,
   // argmax(mul(linear(x, w), broadcast(scale[N])), -1): the kernel scales each column before comparing.
-  const fused = new Map<Node, { argmax: Node; mul?: Node; scale?: Node }>();
-  for (const e of argmaxEpilogues(g).values()) if (isMarked(e.argmax)) fused.set(e.linear, { argmax: e.argmax, mul: e.mul, scale: e.scale });
+  // topk_values/topk_indices {k, epilogue = "linear"} (the lm-head-topk pass) likewise, with each block's
+  // first k pairs per row as its partials (k rounds of the argmax epilogue) and a top-k reduce launch.
+  const fused = new Map<Node, { outs: Node[]; mul?: Node; scale?: Node; k?: number }>();
+  for (const e of argmaxEpilogues(g).values()) if (isMarked(e.argmax)) fused.set(e.linear, { outs: [e.argmax], mul: e.mul, scale: e.scale });
+  for (const e of topkEpilogues(g).values()) {
+    const outs = topkNodes(e);
+    if (outs.every(isTopkMarked)) fused.set(e.linear, { outs, mul: e.mul, scale: e.scale, k: e.k });
+  }
 
   /** Operands read inside kernel k at its own coordinates `terms`: whatever they need from memory is stored. */
   const readInline = (k: ScheduledKernel, x: Node, terms: string[]): boolean => {
@@ -135,23 +142,23 @@ export function scheduleGraph(g: Graph): Schedule {
   };
 
   const place = (n: Node): void => {
-    if (home.has(n)) return; // an argmax placed with its linear
+    if (home.has(n)) return; // an argmax or top-k placed with its linear
     if (n.op === 'kv_write' || n.op === 'attention') { placeDecoder(n); return; }
     const f = fused.get(n);
     if (f) {
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       // 8 columns per block is the narrowest block of any linear variant
       const stride = Math.ceil((n.shape[n.shape.length - 1] as number) / 8);
-      const shape = [...n.shape.slice(0, -1), stride];
+      const shape = [...n.shape.slice(0, -1), stride * (f.k ?? 1)];
       const values = `t${temps.length}`;
       temps.push({ id: values, kind: 'temp', dtype: 'f32', shape });
       const indices = `t${temps.length}`;
       temps.push({ id: indices, kind: 'temp', dtype: 'i32', shape });
       const scale = f.scale && bufferOf.get(viewBase(f.scale));
-      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}) } };
+      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}), ...(f.k ? { k: f.k } : {}) } };
       addItem(k, n, false);
       if (f.mul) addItem(k, f.mul, false);
-      addItem(k, f.argmax, true);
+      for (const o of f.outs) addItem(k, o, true);
       return;
     }
     if (isContraction(n)) {

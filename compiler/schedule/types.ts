@@ -32,8 +32,10 @@ export interface ScheduledKernel {
    * mul if any, unstored, then the argmax): each block writes its (max, index) partial per row into
    * `values`/`indices` ([rows, stride], stride ≥ the block count of every variant) and a reduce launch
    * picks the winner per row. `scale`: an f32[N] buffer each column's sum is multiplied by first.
+   * `k` (a fused top-k, items then end with its topk_values and/or topk_indices): each block writes its first
+   * k pairs per row ([rows, stride·k]) and the reduce picks the row's first k.
    */
-  readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string };
+  readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string; readonly k?: number };
 }
 
 export interface ScheduledBuffer {

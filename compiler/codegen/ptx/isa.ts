@@ -24,6 +24,9 @@
 //     partials and their reduction pick the same element as a scan of those logits. A scaled (fp8) head,
 //     argmax(mul(linear(x, w), broadcast(scale[N])), -1), multiplies each column's f32 sum by its scale
 //     with one mul.rn.f32 first: the interpreter's separate mul, bit for bit, then the same rule.
+//   topk_values / topk_indices {k} of those logits fused (lm-head-topk; argmax-partials.ts, kernel-topk-reduce.ts):
+//     k rounds of the same order, each taking the first pair strictly after the last round's winner: the
+//     interpreter's sorted order (NaN largest, ties → lowest index) of the logits the linear computes.
 //   Known differences: i64 arithmetic wraps modulo 2^64 where the interpreter (float64, saturating store)
 //     saturates or loses bits past 2^53; sums of squares past 3.4e38 overflow f32 (norms of |x| > 1.8e19);
 //     integer division by zero gives an undefined value (the interpreter throws); i64 → f32 rounds once

@@ -298,14 +298,22 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       const epiScales = epiCols.map((halves) => halves.map((n) => fuse.scaleOf(n, nLast)));
       const isG0 = b.reg('pred');
       b.ins('setp.eq.u32', isG0, g, '0');
-      acc[0].forEach((_, bt) => [0, 1].forEach((par) => {
-        const cands = acc.flatMap((byTile, c) => [0, 1].map((h) => ({ v: fuse.apply(byTile[bt][2 * h + par], epiScales[c][h]), i: epiCols[c][h] })));
-        // lanes 4g + t hold rows 8·bt + 2t + par: fold the 8 lanes g of each t
-        const best = fuse.shuffle(fuse.fold(cands, nOp), [4, 8, 16]);
-        const slot = u32('mad.lo.u32', t, '2', String(8 * bt + par));
-        fuse.stage(warp, slot, best, isG0);
-      }));
-      fuse.finish(tid, m0, mOp, MT * 8, env.special('%ctaid.x'));
+      const cands = (bt: number, par: number) => acc.flatMap((byTile, c) => [0, 1].map((h) => ({ v: fuse.apply(byTile[bt][2 * h + par], epiScales[c][h]), i: epiCols[c][h] })));
+      for (let round = 0; round < fuse.rounds; round++) { // top-k: round r takes what follows round r-1's winner
+        acc[0].forEach((_, bt) => [0, 1].forEach((par) => {
+          // lanes 4g + t hold rows 8·bt + 2t + par: fold the 8 lanes g of each t
+          if (round === 0) {
+            const best = fuse.shuffle(fuse.fold(cands(bt, par), nOp), [4, 8, 16]);
+            const slot = u32('mad.lo.u32', t, '2', String(8 * bt + par));
+            fuse.stage(warp, slot, best, isG0);
+            return;
+          }
+          const slot = u32('mad.lo.u32', t, '2', String(8 * bt + par));
+          const best = fuse.shuffle(fuse.fold(cands(bt, par), nOp, fuse.prev(slot)), [4, 8, 16]);
+          fuse.stage(warp, slot, best, isG0);
+        }));
+        fuse.finish(tid, m0, mOp, MT * 8, env.special('%ctaid.x'), round);
+      }
       return;
     }
     acc.forEach((byTile, c) => byTile.forEach((d, bt) => {

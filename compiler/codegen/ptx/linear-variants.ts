@@ -3,12 +3,13 @@
 // (kernel-linear-tc.ts, ≥ 5 rows). With a symbolic batch both are planned and each launch's grid is
 // gated on the row count, so the runtime launches exactly one of them for any batch (a gated grid that
 // evaluates to 0 is skipped). A static batch plans only the one it needs. A linear fused with its
-// argmax adds, after each variant, the reduce over that variant's per-block partials.
+// argmax (or top-k) adds, after each variant, the reduce over that variant's per-block partials.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { GridExpr } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { emitArgmaxReduceKernel } from './kernel-argmax-reduce.ts';
+import { emitTopkReduceKernel } from './kernel-topk-reduce.ts';
 import { columnsPerWarp, emitLinearKernel, WARPS as GEMV_WARPS } from './kernel-linear.ts';
 import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-linear-tc.ts';
 
@@ -22,11 +23,14 @@ export interface Variant {
 export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
   const [x, w] = k.items[0].node.src;
   const N = w.shape[0];
-  // with a fused argmax each variant is its partials kernel and the reduce over its block count
+  // with a fused argmax (or top-k) each variant is its partials kernel and the reduce over its block count
+  const topk = k.partials?.k !== undefined;
   const withReduce = (v: Variant, blocks: number): Variant[] => (k.partials
-    ? [v, { kind: 'argmax_reduce', emit: (env) => emitArgmaxReduceKernel(env, s, k, blocks) }]
+    ? [v, topk
+      ? { kind: 'topk_reduce', emit: (env) => emitTopkReduceKernel(env, s, k, blocks) }
+      : { kind: 'argmax_reduce', emit: (env) => emitArgmaxReduceKernel(env, s, k, blocks) }]
     : [v]);
-  const suffix = k.partials ? '_argmax' : '';
+  const suffix = k.partials ? (topk ? '_topk' : '_argmax') : '';
   const gemv = withReduce({ kind: `linear${suffix}`, emit: (env) => emitLinearKernel(env, s, k) },
     typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N))) : 0);
   if (!tcApplies(k)) return gemv;

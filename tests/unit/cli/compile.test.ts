@@ -38,6 +38,25 @@ describe('arcticc compile', () => {
     expect(j.dumps[0].pass).toBe('canonicalize');
     expect(readArtifact(out).name).toBe('gru_drafter');
   });
+  it('shows gate-fusion and lm-head-topk with --dump-after', async () => {
+    const r = await run(['compile', 'examples/drafters/lstm-gates-drafter.ts', '--out', join(tmp, 'lstm-gates'), '--dump-after', 'gate-fusion', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const [d] = JSON.parse(r.out).dumps;
+    expect(d.pass).toBe('gate-fusion');
+    expect(JSON.stringify(d)).toContain('param \\"gates(W_i.weight,W_f.weight,W_g.weight,W_o.weight)\\" : bf16[128,32]');
+    // the derivation the pass returned, beside the manifest, for whoever binds the artifact's weights
+    const gates = JSON.parse(readFileSync(join(tmp, 'lstm-gates', 'gate-weights.json'), 'utf8'));
+    expect(gates.map((g: { name: string; from: string[]; shape: number[] }) => [g.name, g.from.length, g.shape])).toEqual([
+      ['gates(W_i.weight,W_f.weight,W_g.weight,W_o.weight)', 4, [128, 32]], ['gates(U_i.weight,U_f.weight,U_g.weight,U_o.weight)', 4, [128, 32]],
+    ]);
+    const plan = readArtifact(join(tmp, 'lstm-gates'));
+    for (const g of gates) expect(plan.buffers.some((b) => b.kind === 'param' && b.name === g.name)).toBe(true);
+    const t = await run(['compile', 'examples/drafters/topk-heads-drafter.ts', '--out', join(tmp, 'tree'), '--dump-after', 'lm-head-topk', '--json']);
+    expect(t.code, t.err).toBe(0);
+    const [e] = JSON.parse(t.out).dumps;
+    expect(e.pass).toBe('lm-head-topk');
+    expect(JSON.stringify(e)).toContain('topk_indices %12 {epilogue = \\"linear\\", k = 4} : i32[B,4]');
+  });
   it('refuses a config of the other kind and a missing config', async () => {
     const r = await run(['compile', 'lstm', '--model', fixtureDir('mlp-tied'), '--out', join(tmp, 'x')]);
     expect(r.code).toBe(1); // the input does not fit the command: bad input

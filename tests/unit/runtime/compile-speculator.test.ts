@@ -2,7 +2,7 @@
 // (same passes, maxDims, PTX, launches, buffers, arena, irHash), for every fixture and quantize mode.
 // The CUDA backend is stubbed at createCudaBackend (the plan it is handed is captured), and device
 // selection answers 'cuda', so this runs without a GPU. bench/gpu-bench.ts calls compileSpeculator too.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -12,12 +12,22 @@ import { loadSpeculator } from '../../../runtime/speculator.ts';
 import { speculatorPipeline } from '../../../runtime/compile-speculator.ts';
 import { runCli } from '../../support/cli.ts';
 import { fixtureDir } from '../../support/fixtures.ts';
+import { rng } from '../../support/random-graph.ts';
+import { graphParams } from '../../../compiler/ir/graph.ts';
+import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
+import { hostTensor, writer } from '../../../compiler/ir/tensor-data.ts';
+import type { GateDerivation } from '../../../compiler/passes/gate-fusion.ts';
+import { lstmGatesDrafter } from '../../../examples/drafters/lstm-gates-drafter.ts';
+import { safetensorsEntry, writeSafetensors } from '../../../runtime/checkpoint/safetensors-write.ts';
+import { buildGateWeight } from '../../../runtime/gate-weights.ts';
 
 const captured: ExecutionPlan[] = [];
+const capturedWeights: Map<string, HostTensor>[] = [];
 vi.mock('../../../runtime/select-device.ts', () => ({ selectDevice: async () => ({ device: 'cuda' }) }));
 vi.mock('../../../runtime/cuda/index.ts', () => ({
-  createCudaBackend: (plan: ExecutionPlan) => {
+  createCudaBackend: (plan: ExecutionPlan, weights: Map<string, HostTensor>) => {
     captured.push(plan);
+    capturedWeights.push(weights);
     return { device: 'cuda', description: 'stub', propose: async () => new Int32Array(), close: () => {} };
   },
 }));
@@ -42,6 +52,35 @@ describe('one compile path', () => {
     expect(plain(captured[0])).toEqual(plain(artifact));
   });
 
+  it('a DSL drafter with separate gates: arcticc compile = loadSpeculator on CUDA, fused weights built from gate-weights.json\'s derivation', async () => {
+    const dir = join(tmp, 'lstm-gates-ckpt'), out = join(tmp, 'lstm-gates-out');
+    mkdirSync(dir, { recursive: true });
+    const file = 'examples/drafters/lstm-gates-drafter.ts';
+    const traced = lstmGatesDrafter().graph;
+    const r0 = rng(3);
+    const weights = new Map(graphParams(traced).map((p) => {
+      const t = hostTensor(p.dtype, p.shape as number[]);
+      const w = writer(t);
+      for (let i = 0; i < t.data.length; i++) w(i, r0.next() - 0.5);
+      return [p.argOf<string>('name'), t] as const;
+    }));
+    writeSafetensors(join(dir, 'model.safetensors'), [...weights].map(([n, t]) => safetensorsEntry(n, t)));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ hidden_size: 64, width: 32, vocab_size: 256, n_predict: 4 }));
+    const r = await runCli(['compile', file, '--model', dir, '--out', out, '--max-batch', '16', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const artifact = readArtifact(out);
+    captured.length = 0; capturedWeights.length = 0;
+    const spec = await loadSpeculator({ model: dir, program: file, device: 'cuda', maxBatch: 16 });
+    spec.close();
+    expect(plain(captured[0])).toEqual(plain(artifact));
+    const bound = capturedWeights[0];
+    const params = artifact.buffers.filter((b) => b.kind === 'param').map((b) => b.name!).sort();
+    expect([...bound.keys()].sort()).toEqual(params); // exactly the plan's params: the per-gate copies are gone
+    const derived = JSON.parse(readFileSync(join(out, 'gate-weights.json'), 'utf8')) as GateDerivation[];
+    expect(derived).toHaveLength(2);
+    for (const d of derived) expect(bound.get(d.name)).toEqual(buildGateWeight(d, weights));
+  });
+
   it('--dump-after lm-head-argmax shows the head argmax epilogues (one per draft step)', async () => {
     const r = await runCli(['compile', 'lstm', '--model', fixtureDir('lstm-tiny'), '--out', join(tmp, 'dump'), '--quantize', 'fp8-head', '--dump-after', 'lm-head-argmax', '--json']);
     expect(r.code, r.err).toBe(0);
@@ -50,8 +89,8 @@ describe('one compile path', () => {
     expect(dumps[0].ir.match(/argmax %\d+ \{axis = 1, epilogue = "linear"\}/g)?.length).toBe(3);
   });
 
-  it('the pipeline is the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax', () => {
-    expect(speculatorPipeline('none')).toEqual(['canonicalize', 'lm-head-argmax']);
-    expect(speculatorPipeline('fp8-head')).toEqual(['canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax']);
+  it('the pipeline is gate-fusion, the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk', () => {
+    expect(speculatorPipeline('none')).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax', 'lm-head-topk']);
+    expect(speculatorPipeline('fp8-head')).toEqual(['gate-fusion', 'canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax', 'lm-head-topk']);
   });
 });
