@@ -1,12 +1,17 @@
 // Tiled f32 GEMM for large contractions (the training step's weight gradients and its many-row linears):
 // C[M, N] = A[M, K]·B[K, N], with B stored [K, N] (matmul) or [N, K] (linear: B = wᵀ). A block of 256
-// threads computes a 128 × 64 tile of C, each thread 8 rows × 4 columns in registers, over k steps of 16:
-// the step's A (128 × 16) and B (16 × 64) tiles go global → registers → shared memory (k-major, rows
-// padded by 4 floats against bank conflicts), and the next step's global loads are issued before the
-// current step's 16 × 32 FMAs, so they are in flight during the arithmetic. Every global load is a
-// 16-byte vector (K and N multiples of 4, as gemmApplies requires); rows past M and columns past N read
-// zeros and are never stored. Numerics: f32 FMAs, k in ascending order per output (a different order
-// from the naive kernel's only by being the same one: ascending k), so the result is the f32 dot product.
+// threads computes a 128 × 64 tile of C over k steps of 16: the step's A (128 × 16) and B (16 × 64) tiles
+// go global → registers → shared memory (k-major; row strides ≡ 8 mod 32 floats, so the fragment reads of
+// a warp hit 32 distinct banks), and the next step's global loads are issued before the current step's
+// arithmetic, so they are in flight during it. Every global load is a 16-byte vector (K and N multiples
+// of 4, as gemmShape requires); rows past M and columns past N read zeros and are never stored.
+//
+// Arithmetic (mode 'tf32x3', the default): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
+// The 8 warps tile the block 4 (rows) × 2 (columns), 32 × 32 each: 2 × 4 mma tiles. Each operand is split
+// into tf32 hi + lo (hi = tf32(x), lo = tf32(x − hi); x − hi is exact in f32), and each product is
+// hi·hi + hi·lo + lo·hi, three mmas: the dropped lo·lo term is below 2^-22 relative, so the result is an
+// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma' (kept for
+// comparison) is the CUDA-core version: 8 × 4 outputs per thread, f32 FMAs in ascending k.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
@@ -16,7 +21,11 @@ export const GEMM_BM = 128;
 export const GEMM_BN = 64;
 export const GEMM_BK = 16;
 const TM = 8, TN = 4, THREADS = 256;
-const A_STRIDE = GEMM_BM + 4, B_STRIDE = GEMM_BN + 4;
+const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
+const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
+export type GemmMode = 'tf32x3' | 'fma';
+/** The arithmetic the GEMM uses; ARCTICC_GEMM=fma selects the CUDA-core version (for comparisons). */
+export const gemmMode = (): GemmMode => (process.env.ARCTICC_GEMM === 'fma' ? 'fma' : 'tf32x3');
 /** A linear takes the tiled GEMM from this many rows (fewer stay on the GEMV / tensor-core kernels). */
 export const GEMM_MIN_LINEAR_ROWS = 256;
 
@@ -104,7 +113,15 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
 
   const acc = Array.from({ length: TM * TN }, () => b.reg('f32'));
   for (const x of acc) b.ins('mov.f32', x, zero);
-  const aRead = sharedAddr(As, u32('shl.b32', ty, '3')), bRead = sharedAddr(Bs, u32('shl.b32', tx, '2'));
+  const mode = gemmMode();
+  // per-lane shared-memory read bases: fma reads 8 rows / 4 columns per thread; tf32x3 the mma fragments
+  const lane = u32('and.b32', tid, '31'), warp = u32('shr.u32', tid, '5');
+  const gq = u32('shr.u32', lane, '2'), tq = u32('and.b32', lane, '3');
+  const wm = u32('and.b32', warp, '3'), wn = u32('shr.u32', warp, '2');
+  const aRead = mode === 'fma' ? sharedAddr(As, u32('shl.b32', ty, '3'))
+    : sharedAddr(As, u32('mad.lo.u32', tq, String(A_STRIDE), u32('mad.lo.u32', wm, '32', gq)));
+  const bRead = mode === 'fma' ? sharedAddr(Bs, u32('shl.b32', tx, '2'))
+    : sharedAddr(Bs, u32('mad.lo.u32', tq, String(B_STRIDE), u32('mad.lo.u32', wn, '32', gq)));
   load();
   const kt = b.reg('u32');
   b.ins('mov.u32', kt, '0');
@@ -119,30 +136,74 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   advance();
   load();
   b.label(noNext);
-  const av = Array.from({ length: TM }, () => b.reg('f32')), bv = Array.from({ length: TN }, () => b.reg('f32'));
-  for (let kk = 0; kk < GEMM_BK; kk++) {
-    b.ins('ld.shared.v4.f32', `{${av.slice(0, 4).join(', ')}}`, `[${aRead}+${4 * kk * A_STRIDE}]`);
-    b.ins('ld.shared.v4.f32', `{${av.slice(4).join(', ')}}`, `[${aRead}+${4 * kk * A_STRIDE + 16}]`);
-    b.ins('ld.shared.v4.f32', `{${bv.join(', ')}}`, `[${bRead}+${4 * kk * B_STRIDE}]`);
-    for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) b.ins('fma.rn.f32', acc[i * TN + j], av[i], bv[j], acc[i * TN + j]);
+  if (mode === 'fma') {
+    const av = Array.from({ length: TM }, () => b.reg('f32')), bv = Array.from({ length: TN }, () => b.reg('f32'));
+    for (let kk = 0; kk < GEMM_BK; kk++) {
+      b.ins('ld.shared.v4.f32', `{${av.slice(0, 4).join(', ')}}`, `[${aRead}+${4 * kk * A_STRIDE}]`);
+      b.ins('ld.shared.v4.f32', `{${av.slice(4).join(', ')}}`, `[${aRead}+${4 * kk * A_STRIDE + 16}]`);
+      b.ins('ld.shared.v4.f32', `{${bv.join(', ')}}`, `[${bRead}+${4 * kk * B_STRIDE}]`);
+      for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) b.ins('fma.rn.f32', acc[i * TN + j], av[i], bv[j], acc[i * TN + j]);
+    }
+  } else {
+    const x = b.reg('f32'), r = b.reg('f32');
+    /** tf32 hi and lo of the f32 at a shared address */
+    const split = (addr: string): [string, string] => {
+      const hi = b.reg('u32'), lo = b.reg('u32');
+      b.ins('ld.shared.f32', x, addr);
+      b.ins('cvt.rna.tf32.f32', hi, x);
+      b.ins('sub.f32', r, x, hi);
+      b.ins('cvt.rna.tf32.f32', lo, r);
+      return [hi, lo];
+    };
+    for (let kb = 0; kb < GEMM_BK; kb += 8) {
+      // A fragments (rows g, g+8 × k t, t+4) of the warp's two 16-row tiles; B (k t, t+4 × column g) of its four 8-column tiles
+      const A = [0, 1].map((i) => [[0, 0], [8, 0], [0, 4], [8, 4]].map(([dm, dk]) => split(`[${aRead}+${4 * ((kb + dk) * A_STRIDE + 16 * i + dm)}]`)));
+      const B = [0, 1, 2, 3].map((j) => [0, 4].map((dk) => split(`[${bRead}+${4 * ((kb + dk) * B_STRIDE + 8 * j)}]`)));
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) {
+        const c = `{${acc.slice((i * 4 + j) * 4, (i * 4 + j) * 4 + 4).join(', ')}}`;
+        const frag = (f: [string, string][], part: 0 | 1): string => `{${f.map((p) => p[part]).join(', ')}}`;
+        b.ins(MMA_TF32, c, frag(A[i], 1), frag(B[j], 0), c);
+        b.ins(MMA_TF32, c, frag(A[i], 0), frag(B[j], 1), c);
+        b.ins(MMA_TF32, c, frag(A[i], 0), frag(B[j], 0), c);
+      }
+    }
   }
   b.ins('add.u32', kt, kt, '1');
   const more = b.reg('pred');
   b.ins('setp.lt.u32', more, kt, String(KT));
   b.insIf(more, false, 'bra', top);
 
-  // epilogue: rows m0 + 8·ty + i, columns n0 + 4·tx .. +3 (whole vectors: N % 4 = 0)
-  const col = u32('add.u32', n0, u32('shl.b32', tx, '2'));
-  const colOk = b.reg('pred');
-  b.ins('setp.lt.u32', colOk, col, String(N));
-  const row0 = u32('add.u32', m0, u32('shl.b32', ty, '3'));
-  const out = b.reg('u64');
-  b.ins('mad.wide.u32', out, u32('mad.lo.u32', row0, String(N), col), '4', oBase);
-  for (let i = 0; i < TM; i++) {
-    const ok = b.reg('pred'), r = u32('add.u32', row0, String(i));
-    b.ins('setp.lt.u32', ok, r, String(M));
-    b.ins('and.pred', ok, ok, colOk);
-    b.insIf(ok, false, 'st.global.v4.f32', `[${out}+${4 * i * N}]`, `{${acc.slice(i * TN, i * TN + TN).join(', ')}}`);
+  if (mode === 'fma') {
+    // rows m0 + 8·ty + i, columns n0 + 4·tx .. +3 (whole vectors: N % 4 = 0)
+    const col = u32('add.u32', n0, u32('shl.b32', tx, '2'));
+    const colOk = b.reg('pred');
+    b.ins('setp.lt.u32', colOk, col, String(N));
+    const row0 = u32('add.u32', m0, u32('shl.b32', ty, '3'));
+    const out = b.reg('u64');
+    b.ins('mad.wide.u32', out, u32('mad.lo.u32', row0, String(N), col), '4', oBase);
+    for (let i = 0; i < TM; i++) {
+      const ok = b.reg('pred'), rr = u32('add.u32', row0, String(i));
+      b.ins('setp.lt.u32', ok, rr, String(M));
+      b.ins('and.pred', ok, ok, colOk);
+      b.insIf(ok, false, 'st.global.v4.f32', `[${out}+${4 * i * N}]`, `{${acc.slice(i * TN, i * TN + TN).join(', ')}}`);
+    }
+  } else {
+    // mma tile (i, j): c0, c1 at row g, columns 2t, 2t+1; c2, c3 at row g+8 (pairs: N is even)
+    const row0 = u32('add.u32', m0, u32('mad.lo.u32', wm, '32', gq));
+    const col0 = u32('add.u32', n0, u32('mad.lo.u32', wn, '32', u32('shl.b32', tq, '1')));
+    const out = b.reg('u64');
+    b.ins('mad.wide.u32', out, u32('mad.lo.u32', row0, String(N), col0), '4', oBase);
+    for (let i = 0; i < 2; i++) for (const dm of [0, 8]) {
+      const rowOk = b.reg('pred'), rr = u32('add.u32', row0, String(16 * i + dm));
+      b.ins('setp.lt.u32', rowOk, rr, String(M));
+      for (let j = 0; j < 4; j++) {
+        const ok = b.reg('pred'), cc = u32('add.u32', col0, String(8 * j));
+        b.ins('setp.lt.u32', ok, cc, String(N));
+        b.ins('and.pred', ok, ok, rowOk);
+        const c = acc.slice((i * 4 + j) * 4, (i * 4 + j) * 4 + 4);
+        b.insIf(ok, false, 'st.global.v2.f32', `[${out}+${4 * ((16 * i + dm) * N + 8 * j)}]`, `{${(dm ? c.slice(2) : c.slice(0, 2)).join(', ')}}`);
+      }
+    }
   }
   return { block: THREADS, grid: [tilesM * tilesN, 1, 1] };
 }
