@@ -43,6 +43,8 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     // decoder ops are kernels of their own; attention streams the caches from memory (the kv_writes' buffers)
     if (DECODER.has(n.op)) anchors.add(n);
     if (n.op === 'attention') for (const s of [n.src[1], n.src[2]]) if (!isLeaf(s)) anchors.add(s);
+    // scatter_add is a kernel of its own that reads its updates and ids from memory
+    if (n.op === 'scatter_add') { anchors.add(n); for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) anchors.add(base); } }
   }
   // cost: per element when concat selects one operand; work: every operand evaluated (selection
   // without a known coordinate range), which bounds the code size of the inlined tree

@@ -161,6 +161,12 @@ export function scheduleGraph(g: Graph): Schedule {
       for (const o of f.outs) addItem(k, o, true);
       return;
     }
+    if (n.op === 'scatter_add') {
+      // a kernel of its own (kernel-scatter-add.ts): updates and ids from memory
+      for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
+      addItem(newKernel('scatter_add', n.shape, null), n, true);
+      return;
+    }
     if (isContraction(n)) {
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       addItem(newKernel(n.op as KernelKind, n.shape, null), n, true);

@@ -12,7 +12,7 @@ import type { BufferKind, PlanState } from '../codegen/plan.ts';
  * thread per element of the new rows [N, Hkv, D] of its kv_write items, each stored into its cache's
  * (state) buffer at [slot, position]; attention: the attention node in `items[0]` (kernel-attention.ts).
  */
-export type KernelKind = 'map' | 'row' | 'linear' | 'matmul' | 'scatter' | 'attention';
+export type KernelKind = 'map' | 'row' | 'linear' | 'matmul' | 'scatter' | 'attention' | 'scatter_add';
 
 export interface Item {
   readonly node: Node;

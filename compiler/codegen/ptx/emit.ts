@@ -11,6 +11,7 @@ import { emitMapKernel } from './kernel-map.ts';
 import { emitGemmKernel, gemmShape } from './kernel-gemm.ts';
 import { emitMatmulKernel } from './kernel-matmul.ts';
 import { emitRowKernel } from './kernel-row.ts';
+import { emitScatterAddKernel } from './kernel-scatter-add.ts';
 import type { Variant } from './linear-variants.ts';
 import { gated, linearVariants } from './linear-variants.ts';
 
@@ -34,6 +35,7 @@ function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<st
     case 'matmul': return [{ kind: k.kind, emit: (env) => emitMatmulKernel(env, s, k) }];
     case 'scatter': return [{ kind: 'kv_write', emit: (env) => emitScatterKernel(env, s, k) }];
     case 'attention': return [{ kind: k.kind, emit: (env) => emitAttentionKernel(env, s, k) }];
+    case 'scatter_add': return [{ kind: k.kind, emit: (env) => emitScatterAddKernel(env, s, k) }];
   }
 }
 

@@ -1,5 +1,5 @@
-// Training kernels on the PTX machine against the interpreter: one_hot (inline), scatter_add (lowered to
-// the one-hot matmul), the cross-entropy loss and its gradient, and a whole teacher-forced LSTM training
+// Training kernels on the PTX machine against the interpreter: one_hot (inline), scatter_add (its own kernel,
+// kernel-scatter-add.ts), the cross-entropy loss and its gradient, and a whole teacher-forced LSTM training
 // step (loss and every weight gradient) at tiny shapes.
 import { describe, expect, it } from 'vitest';
 import { trainingForm } from '../../../compiler/autodiff/training-form.ts';
@@ -34,6 +34,26 @@ describe('training ops on the PTX machine', () => {
       expect(mismatches(got.oh, want.oh)).toEqual([]);
       expect(mismatches(got.sa, want.sa, 1e-5)).toEqual([]);
     }
+  });
+
+  it('scatter_add kernel: two column blocks, rows not a multiple of its 32, repeated ids, summed in ascending order', () => {
+    const M = 50, D = 300, rows = 70;
+    const ids = Node.make('input', [], { name: 'ids' }, 'i32', [M]);
+    const u = Node.make('input', [], { name: 'u' }, 'f32', [M, D]);
+    const g = makeGraph('t', [ids, u], [{ name: 'sa', node: Node.make('scatter_add', [u, ids], { rows }) }]);
+    const r = rng(3);
+    const inputs = {
+      ids: hostTensor('i32', [M], Int32Array.from({ length: M }, (_, i) => (i % 7 === 0 ? 69 : r.int(0, rows - 1)))),
+      u: hostTensor('f32', [M, D], Float32Array.from({ length: M * D }, () => r.next() * 2 - 1)),
+    };
+    const plan = compileProgram(g, { maxDims: {} });
+    expect(plan.kernels.map((k) => k.name)).toEqual(['t_scatter_add0']);
+    const got = runPlanSim(plan, inputs, new Map());
+    // the same f32 sums in ascending m as a host loop
+    const want = new Float32Array(rows * D);
+    const idv = inputs.ids.data as Int32Array, uv = inputs.u.data as Float32Array;
+    for (let m = 0; m < M; m++) for (let d = 0; d < D; d++) want[idv[m] * D + d] = Math.fround(want[idv[m] * D + d] + uv[m * D + d]);
+    expect(Buffer.from((got.sa.data as Float32Array).buffer).equals(Buffer.from(want.buffer))).toBe(true);
   });
 
   it.each([
