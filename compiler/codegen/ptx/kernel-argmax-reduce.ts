@@ -4,7 +4,21 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { forLoop, gridOf } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
+import type { Pair } from './reduce.ts';
 import { nonePair, Reducer } from './reduce.ts';
+
+/** Partial j of a row: (value, index) at rowBase + j of the partials' values and indices buffers. */
+export function loadPartial(env: KernelEnv, rowBase: string, j: string, vals: string, idxs: string): Pair {
+  const b = env.b;
+  const idx = b.reg('u32'), av = b.reg('u64'), ai = b.reg('u64');
+  b.ins('add.u32', idx, rowBase, j);
+  b.ins('mad.wide.u32', av, idx, '4', vals);
+  b.ins('mad.wide.u32', ai, idx, '4', idxs);
+  const c = { v: b.reg('f32'), i: b.reg('u32') };
+  b.ins('ld.global.nc.f32', c.v, `[${av}]`);
+  b.ins('ld.global.nc.u32', c.i, `[${ai}]`);
+  return c;
+}
 
 const THREADS = 256;
 
@@ -22,13 +36,7 @@ export function emitArgmaxReduceKernel(env: KernelEnv, s: Schedule, k: Scheduled
   const rowBase = env.hoisted('rowbase', () => { const r = b.reg('u32'); b.ins('mul.lo.u32', r, row, String(p.stride)); return r; });
   const best = nonePair(b, 'f32');
   forLoop(env, 'part', tid, String(count), THREADS, (j) => {
-    const idx = b.reg('u32'), av = b.reg('u64'), ai = b.reg('u64');
-    b.ins('add.u32', idx, rowBase, j);
-    b.ins('mad.wide.u32', av, idx, '4', vals);
-    b.ins('mad.wide.u32', ai, idx, '4', idxs);
-    const c = { v: b.reg('f32'), i: b.reg('u32') };
-    b.ins('ld.global.nc.f32', c.v, `[${av}]`);
-    b.ins('ld.global.nc.u32', c.i, `[${ai}]`);
+    const c = loadPartial(env, rowBase, j, vals, idxs);
     const take = red.before('f32', c, best);
     b.ins('selp.f32', best.v, c.v, best.v, take);
     b.ins('selp.b32', best.i, c.i, best.i, take);

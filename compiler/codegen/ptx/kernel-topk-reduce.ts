@@ -10,6 +10,7 @@ import { forLoop, gridOf } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import type { Pair } from './reduce.ts';
 import { nonePair, Reducer } from './reduce.ts';
+import { loadPartial } from './kernel-argmax-reduce.ts';
 
 const THREADS = 256;
 
@@ -33,13 +34,7 @@ export function emitTopkReduceKernel(env: KernelEnv, s: Schedule, k: ScheduledKe
     const best = nonePair(b, 'f32');
     const after = prev;
     forLoop(env, `part${round}`, tid, String(count * K), THREADS, (j) => {
-      const idx = b.reg('u32'), av = b.reg('u64'), ai = b.reg('u64');
-      b.ins('add.u32', idx, rowBase, j);
-      b.ins('mad.wide.u32', av, idx, '4', vals);
-      b.ins('mad.wide.u32', ai, idx, '4', idxs);
-      const c = { v: b.reg('f32'), i: b.reg('u32') };
-      b.ins('ld.global.nc.f32', c.v, `[${av}]`);
-      b.ins('ld.global.nc.u32', c.i, `[${ai}]`);
+      const c = loadPartial(env, rowBase, j, vals, idxs);
       const take = red.before('f32', c, best);
       if (after) b.ins('and.pred', take, take, red.before('f32', after, c));
       b.ins('selp.f32', best.v, c.v, best.v, take);
