@@ -5,6 +5,8 @@ trained the same way (teacher forcing, loss = sum over heads of mean cross-entro
 Prints and writes JSON: tokens/s (training rows per second, after 5 warm-up steps), losses.
 
     python3 bench/peer_train.py --data OUT/data --steps 300 --batch 64 --width 256 --out peer-train.json
+    python3 bench/peer_train.py --synthetic 512 --target tests/fixtures/target/pycode-small ...   (random rows of the
+        target's shapes, for timing beside bench/train-gpu-check.ts without a data cache)
 """
 import argparse, json, math, time
 import numpy as np
@@ -12,7 +14,9 @@ import torch
 import torch.nn.functional as F
 
 ap = argparse.ArgumentParser()
-ap.add_argument('--data', required=True)
+ap.add_argument('--data')
+ap.add_argument('--synthetic', type=int, help='random sequences (64 + 256 tokens) instead of a data cache')
+ap.add_argument('--target', help='with --synthetic: the target folder (hidden and vocabulary sizes)')
 ap.add_argument('--steps', type=int, default=300)
 ap.add_argument('--batch', type=int, default=64)
 ap.add_argument('--width', type=int, default=256)
@@ -21,12 +25,19 @@ ap.add_argument('--lr', type=float, default=1e-3)
 ap.add_argument('--compile', action='store_true', help='torch.compile the step')
 ap.add_argument('--out')
 a = ap.parse_args()
-meta = json.load(open(f'{a.data}/cache.json'))
-N, L, P, H = meta['count'], meta['seqLen'], meta['promptLen'], meta['hiddenSize']
-toks = torch.from_numpy(np.fromfile(f'{a.data}/tokens.i32', dtype=np.int32).reshape(N, L).astype(np.int64)).cuda()
-hid16 = np.fromfile(f'{a.data}/hidden.bf16', dtype=np.uint16).reshape(N, L, H)
-hid = torch.from_numpy((hid16.astype(np.uint32) << 16).view(np.float32)).cuda()
-V = int(json.load(open(meta['key']['target'] + '/config.json'))['vocab_size'])
+if a.synthetic:
+    cfg = json.load(open(f'{a.target}/config.json'))
+    N, L, P, H, V = a.synthetic, 320, 64, int(cfg['hidden_size']), int(cfg['vocab_size'])
+    gen = torch.Generator(device='cuda').manual_seed(0)
+    toks = torch.randint(0, V, (N, L), device='cuda', generator=gen)
+    hid = torch.randn(N, L, H, device='cuda', generator=gen).to(torch.bfloat16).float()
+else:
+    meta = json.load(open(f'{a.data}/cache.json'))
+    N, L, P, H = meta['count'], meta['seqLen'], meta['promptLen'], meta['hiddenSize']
+    toks = torch.from_numpy(np.fromfile(f'{a.data}/tokens.i32', dtype=np.int32).reshape(N, L).astype(np.int64)).cuda()
+    hid16 = np.fromfile(f'{a.data}/hidden.bf16', dtype=np.uint16).reshape(N, L, H)
+    hid = torch.from_numpy((hid16.astype(np.uint32) << 16).view(np.float32)).cuda()
+    V = int(json.load(open(meta['key']['target'] + '/config.json'))['vocab_size'])
 n, D = a.n_predict, a.width
 R = L - n - P  # rows per sequence: t = P-1 … L-n-2
 dev = 'cuda'
