@@ -27,10 +27,12 @@ import { quantizeGraph } from '../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
 
-const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' } } });
+const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' }, batches: { type: 'string', default: '1,32' } } });
 const REPS = Math.max(50, Number(args.reps));
 const SHAPE = { hiddenSize: 4096, width: 4096, vocabSize: 128256, nPredict: 3, scaleInput: true };
-const BATCHES = [1, 32];
+/** --batches 1,2,4,8,16,32,64 for ArcticInference's buckets (each row also checked against the interpreter) */
+const BATCHES = args.batches.split(',').map(Number);
+if (BATCHES.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batches: integers in 1..64, got ${args.batches}`);
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 

@@ -7,6 +7,7 @@
 # GPU_CHECK_E2E=0 skips the end-to-end table (bench/e2e.ts and its PyTorch peers, e2e.json, peer-e2e.json);
 # GPU_CHECK_SERVE=0 skips bench/serve-bench.ts (serve-bench.json; SERVE_ARGS);
 # E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
+# BENCH_BATCHES=1,2,4,8,16,32,64 times the drafts at every ArcticInference bucket (default 1,32).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-bench/out}
@@ -26,9 +27,9 @@ if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
 fi
 if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
   say "PyTorch peer"
-  PYTHONUNBUFFERED=1 python3 bench/peer_torch.py --fp8 --out "$OUT/peer-torch.json" 2>&1 | tee -a "$LOG"
+  PYTHONUNBUFFERED=1 python3 bench/peer_torch.py --fp8 --batches "${BENCH_BATCHES:-1,32}" --out "$OUT/peer-torch.json" 2>&1 | tee -a "$LOG"
   say "benchmark"
-  node bench/gpu-bench.ts --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
+  node bench/gpu-bench.ts --batches "${BENCH_BATCHES:-1,32}" --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
   bench_rc=${PIPESTATUS[0]}
   # an error row (failed compile/run, or drafts that differ from the eager launches or the interpreter) exits 1
   [ "$bench_rc" = 0 ] || { echo "gpu-bench FAILED (exit $bench_rc): an error row" | tee -a "$LOG"; failed=1; }

@@ -3,7 +3,7 @@ n=3, tied weights, scale_input) in bf16, with the whole 3-step proposal loop cap
 torch.cuda.CUDAGraph per batch size, as ArcticInference does. ms per proposal = median of the replays,
 timed with CUDA events. Writes JSON: {"torch": version, "rows": [{"model", "B", "ms", "min_ms"}]}.
 
-    python3 bench/peer_torch.py --out peer-torch.json [--reps 100] [--fp8] [--only lstm-fp8,mlp-fp8]
+    python3 bench/peer_torch.py --out peer-torch.json [--reps 100] [--fp8] [--only lstm-fp8,mlp-fp8] [--batches 1,32]
 
 --fp8 adds rows "lstm-fp8" / "mlp-fp8": the LM head as ArcticInference's qhead (one per-tensor weight scale
 amax/448, dynamic per-token activation scale, torch._scaled_mm, bf16 out; batch padded to 16 for the GEMM).
@@ -123,6 +123,7 @@ def main():
     ap.add_argument("--reps", type=int, default=100)
     ap.add_argument("--fp8", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--batches", default="1,32", help="batch sizes, e.g. 1,2,4,8,16,32,64")
     a = ap.parse_args()
     report = {"rows": []}
     try:
@@ -141,7 +142,7 @@ def main():
                     continue
                 try:
                     run = make(dev, fp8)
-                    for B in (1, 32):
+                    for B in [int(x) for x in a.batches.split(',')]:
                         ms, mn = bench(run, B, dev, max(50, a.reps))
                         report["rows"].append({"model": name, "B": B, "ms": ms, "min_ms": mn})
                         print(f"[peer] torch {name} B={B}: {ms:.3f} ms/proposal (min {mn:.3f})", flush=True)
