@@ -7,6 +7,9 @@
 # GPU_CHECK_E2E=0 skips the end-to-end table (bench/e2e.ts and its PyTorch peers, e2e.json, peer-e2e.json);
 # GPU_CHECK_SERVE=0 skips bench/serve-bench.ts (serve-bench.json; SERVE_ARGS);
 # E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
+# GPU_CHECK_TRAIN=0 skips the training step (bench/train-gpu-check.ts: CUDA vs the interpreter, device AdamW,
+# step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes: train-gpu-check.json,
+# peer-train.json).
 # BENCH_BATCHES=1,2,4,8,16,32,64 times the drafts at every ArcticInference bucket (default 1,32).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +36,17 @@ if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
   bench_rc=${PIPESTATUS[0]}
   # an error row (failed compile/run, or drafts that differ from the eager launches or the interpreter) exits 1
   [ "$bench_rc" = 0 ] || { echo "gpu-bench FAILED (exit $bench_rc): an error row" | tee -a "$LOG"; failed=1; }
+fi
+if [ "${GPU_CHECK_TRAIN:-1}" != 0 ]; then
+  say "training step (CUDA vs the interpreter, device AdamW, step time) and its PyTorch peer"
+  node bench/train-gpu-check.ts --rows 320 --opt-rows 64 --big-rows 8096 > "$OUT/train-gpu-check.json" 2> >(tee -a "$LOG" >&2)
+  train_rc=$?
+  cat "$OUT/train-gpu-check.json" | tee -a "$LOG"
+  [ "$train_rc" = 0 ] || { echo "train-gpu-check FAILED (exit $train_rc)" | tee -a "$LOG"; failed=1; }
+  PYTHONUNBUFFERED=1 python3 bench/peer_train.py --synthetic 512 --target tests/fixtures/target/pycode-small --steps 200 --batch 32 --width 256 \
+    --out "$OUT/peer-train.json" > /dev/null 2>> "$LOG" || { echo "peer_train FAILED" | tee -a "$LOG"; failed=1; }
+  node -e "const r=require('path').resolve, o=require(r('$OUT/train-gpu-check.json')), p=require(r('$OUT/peer-train.json'));
+    for (const x of o) console.log('train step ' + x.name + ' 8096 rows: ' + x.step_ms_8096.toFixed(2) + ' ms (' + (x.rows_per_second_8096/1e3).toFixed(0) + 'k rows/s)' + (x.name === 'lstm' ? ', PyTorch ' + p.ms_per_step.toFixed(2) + ' ms (' + (p.tokens_per_second/1e3).toFixed(0) + 'k rows/s)' : ''))" 2>&1 | tee -a "$LOG"
 fi
 if [ "${GPU_CHECK_E2E:-1}" != 0 ]; then
   say "end-to-end peers (PyTorch)"
