@@ -3,7 +3,9 @@
 // 2. three optimizer steps (device AdamW, weights on the device) against the CPU stepper (interpreter
 //    + host AdamW) on the same batches: the weights after;
 // 3. the time of a whole training step (upload, forward, backward, AdamW) at --rows and at --big-rows
-//    (32 sequences of 253 rows, the default training batch).
+//    (32 sequences of 253 rows, the default training batch), and at --big-rows with each GEMM mode
+//    (tf32x3: the default, f32-accurate; tf32: one term; fma: CUDA cores), with the gradients of one
+//    batch at --rows against the interpreter for each mode (relative L2 reported; only tf32x3 and fma gate).
 // Prints JSON; exit 1 on a mismatch.   node bench/train-gpu-check.ts [--rows 320] [--opt-rows 64] [--big-rows 8096]
 // (--rows ≥ 256 so the many-row linears take the tiled GEMM too, as they do at the training batch)
 import { trainingForm } from '../compiler/autodiff/training-form.ts';
@@ -79,10 +81,32 @@ for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ..
     timed[`rows_per_second_${n}`] = n / (timed[`step_ms_${n}`] / 1000);
     st.close();
   }
-  const pass = Math.abs(lossA - lossB) <= 1e-3 * Math.abs(lossA) && worst < 1e-3 && worstW < 1e-4
+  // 4. each GEMM mode: gradients at --rows against the interpreter, step time at --big-rows
+  const modes: Record<string, unknown> = {};
+  for (const mode of ['tf32x3', 'tf32', 'fma']) {
+    process.env.ARCTICC_GEMM = mode;
+    try {
+      const gm = await gradientRunner(tf, 'cuda', weights);
+      const bm = await gm.run(inputs);
+      gm.close();
+      let w2 = 0;
+      for (const q of tf.params) w2 = Math.max(w2, relL2(a[q.output].data as Float32Array, bm[q.output].data as Float32Array));
+      const st = await cudaStepper(trainingForm(p.graph, { rows: bigRows, hiddenDtype: 'bf16' }), slotsOf(shapes, w), { ...DEFAULT_ADAMW, totalSteps: 100 });
+      const bt = batch(r, bigRows);
+      await st.step(bt, 1);
+      const t1 = performance.now();
+      for (let t = 2; t <= 11; t++) await st.step(bt, t);
+      const ms = (performance.now() - t1) / 10;
+      st.close();
+      modes[mode] = { worst_grad_rel_l2: w2, [`step_ms_${bigRows}`]: ms };
+      if (mode !== 'tf32' && w2 >= 1e-3) modes[mode] = { ...(modes[mode] as object), fail: true };
+    } finally { delete process.env.ARCTICC_GEMM; }
+  }
+  const modesOk = Object.values(modes).every((m) => !(m as { fail?: boolean }).fail);
+  const pass = modesOk && Math.abs(lossA - lossB) <= 1e-3 * Math.abs(lossA) && worst < 1e-3 && worstW < 1e-4
     && lossesGpu.every((l, i) => Math.abs(l - lossesCpu[i]) <= 1e-3 * Math.abs(lossesCpu[i]));
   ok &&= pass;
-  report.push({ name, rows, opt_rows: optRows, loss_cpu: lossA, loss_gpu: lossB, worst_grad_rel_l2: worst, worst_grad: worstName, losses_cpu_3_steps: lossesCpu, losses_gpu_3_steps: lossesGpu, worst_weight_rel_l2_after_3_steps: worstW, worst_weight: worstWName, ...timed, pass });
+  report.push({ name, rows, opt_rows: optRows, loss_cpu: lossA, loss_gpu: lossB, worst_grad_rel_l2: worst, worst_grad: worstName, losses_cpu_3_steps: lossesCpu, losses_gpu_3_steps: lossesGpu, worst_weight_rel_l2_after_3_steps: worstW, worst_weight: worstWName, ...timed, gemm_modes: modes, pass });
 }
 console.log(JSON.stringify(report, null, 1));
 process.exit(ok ? 0 : 1);

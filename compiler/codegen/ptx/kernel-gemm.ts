@@ -23,9 +23,15 @@ export const GEMM_BK = 16;
 const TM = 8, TN = 4, THREADS = 256;
 const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
 const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
-export type GemmMode = 'tf32x3' | 'fma';
-/** The arithmetic the GEMM uses; ARCTICC_GEMM=fma selects the CUDA-core version (for comparisons). */
-export const gemmMode = (): GemmMode => (process.env.ARCTICC_GEMM === 'fma' ? 'fma' : 'tf32x3');
+export type GemmMode = 'tf32x3' | 'tf32' | 'fma';
+/**
+ * The arithmetic the GEMM uses: ARCTICC_GEMM=fma the CUDA-core version, =tf32 one tf32 term (≈ 2^-11
+ * relative per product, like PyTorch's TF32 matmuls; not f32-accurate, for speed comparisons).
+ */
+export const gemmMode = (): GemmMode => {
+  const m = process.env.ARCTICC_GEMM;
+  return m === 'fma' || m === 'tf32' ? m : 'tf32x3';
+};
 /** A linear takes the tiled GEMM from this many rows (fewer stay on the GEMV / tensor-core kernels). */
 export const GEMM_MIN_LINEAR_ROWS = 256;
 
@@ -151,6 +157,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
       const hi = b.reg('u32'), lo = b.reg('u32');
       b.ins('ld.shared.f32', x, addr);
       b.ins('cvt.rna.tf32.f32', hi, x);
+      if (mode === 'tf32') return [hi, hi];
       b.ins('sub.f32', r, x, hi);
       b.ins('cvt.rna.tf32.f32', lo, r);
       return [hi, lo];
@@ -162,8 +169,10 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
       for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) {
         const c = `{${acc.slice((i * 4 + j) * 4, (i * 4 + j) * 4 + 4).join(', ')}}`;
         const frag = (f: [string, string][], part: 0 | 1): string => `{${f.map((p) => p[part]).join(', ')}}`;
-        b.ins(MMA_TF32, c, frag(A[i], 1), frag(B[j], 0), c);
-        b.ins(MMA_TF32, c, frag(A[i], 0), frag(B[j], 1), c);
+        if (mode === 'tf32x3') {
+          b.ins(MMA_TF32, c, frag(A[i], 1), frag(B[j], 0), c);
+          b.ins(MMA_TF32, c, frag(A[i], 0), frag(B[j], 1), c);
+        }
         b.ins(MMA_TF32, c, frag(A[i], 0), frag(B[j], 0), c);
       }
     }

@@ -23,6 +23,7 @@ describe('tiled GEMM on the PTX machine', () => {
     ['tf32x3', 'linear (B = wT), partial tiles, 3-D input', 'linear', [2, 150], 36, 32],
     ['fma', 'matmul, partial tiles in M and N', 'matmul', [130], 68, 48],
     ['fma', 'linear (B = wT), partial tiles, 3-D input', 'linear', [2, 150], 36, 32],
+    ['tf32', 'matmul, partial tiles in M and N', 'matmul', [130], 68, 48],
   ] as const)('%s: %s', (mode, _, op, lead, N, K) => {
     process.env.ARCTICC_GEMM = mode;
     const M = lead.reduce((a, b) => a * b, 1);
@@ -32,13 +33,16 @@ describe('tiled GEMM on the PTX machine', () => {
     const plan = compileProgram(g, { maxDims: {} });
     delete process.env.ARCTICC_GEMM;
     expect(plan.kernels.map((k) => k.name)).toEqual(['t_gemm0']);
-    expect(plan.modules.t_gemm0.includes('mma.sync')).toBe(mode === 'tf32x3');
+    expect(plan.modules.t_gemm0.includes('mma.sync')).toBe(mode !== 'fma');
     const inputs: Record<string, ReturnType<typeof hostTensor>> = { x: hostTensor('f32', [...lead, K], rand(M * K, 1)) };
     const params = new Map<string, ReturnType<typeof hostTensor>>();
     if (op === 'matmul') inputs.w = hostTensor('f32', [K, N], rand(K * N, 2)); else params.set('w', hostTensor('f32', [N, K], rand(K * N, 2)));
     const want = interpret(g, inputs, params), got = runPlanSim(plan, inputs, params);
-    // f32-accurate: within a few ulp of the largest terms (|x·w| ≤ 1e4, K ≤ 48)
-    expect(mismatches(got.y, want.y, 2e-3)).toEqual([]);
+    // f32-accurate: within a few ulp of the largest terms (|x·w| ≤ 1e4, K ≤ 48); one tf32 term is not
+    if (mode === 'tf32') {
+      expect(mismatches(got.y, want.y, 2e-3).length).toBeGreaterThan(0);
+      expect(mismatches(got.y, want.y, 100)).toEqual([]);
+    } else expect(mismatches(got.y, want.y, 2e-3)).toEqual([]);
   }, 120_000);
 
   it('a training step at 256 rows: loss and every weight gradient, the big contractions on the GEMM', () => {
