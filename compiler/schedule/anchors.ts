@@ -8,6 +8,7 @@ import { graphNodes, users } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import { DECODER, MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
 import { isContraction, isLeaf, viewBase } from './types.ts';
+import { gemmOperand } from './gemm-shape.ts';
 
 /** A shared node cheaper than this (add/mul/cast/gather chains) is recomputed in each user. */
 export const SHARE_COST = 16;
@@ -39,7 +40,8 @@ export function chooseAnchors(g: Graph): AnchorChoice {
   for (const n of order) {
     if (REDUCE.has(n.op) || ROW.has(n.op) || isContraction(n)) anchors.add(n);
     // a contraction streams its operands from memory: they must be buffers
-    if (isContraction(n)) for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) anchors.add(base); }
+    // (an aT GEMM reads its first operand's transpose source in place: gemm-shape.ts)
+    if (isContraction(n)) for (const s of n.src) { const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) anchors.add(base); }
     // decoder ops are kernels of their own; attention streams the caches from memory (the kv_writes' buffers)
     if (DECODER.has(n.op)) anchors.add(n);
     if (n.op === 'attention') for (const s of [n.src[1], n.src[2]]) if (!isLeaf(s)) anchors.add(s);

@@ -13,6 +13,7 @@ import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
 import { chooseAnchors } from './anchors.ts';
+import { gemmOperand } from './gemm-shape.ts';
 import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
@@ -168,7 +169,7 @@ export function scheduleGraph(g: Graph): Schedule {
       return;
     }
     if (isContraction(n)) {
-      for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
+      for (const s of n.src) { const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) ensureStored(base); }
       addItem(newKernel(n.op as KernelKind, n.shape, null), n, true);
       return;
     }

@@ -1,5 +1,6 @@
 // Tiled f32 GEMM for large contractions (the training step's weight gradients and its many-row linears):
-// C[M, N] = A[M, K]·B[K, N], with B stored [K, N] (matmul) or [N, K] (linear: B = wᵀ). A block of 256
+// C[M, N] = A[M, K]·B[K, N], with B stored [K, N] (matmul) or [N, K] (linear: B = wᵀ), and A stored
+// [M, K] or, for a matmul of a transpose (aT, gemm-shape.ts), read as the transpose's [K, M] source. A block of 256
 // threads computes a 128 × 64 tile of C over k steps of 16: the step's A (128 × 16) and B (16 × 64) tiles
 // go global → registers → shared memory (k-major; row strides ≡ 8 mod 32 floats, so the fragment reads of
 // a warp hit 32 distinct banks), and the next step's global loads are issued before the current step's
@@ -16,10 +17,13 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
+import type { GemmShape } from '../../schedule/gemm-shape.ts';
+import { GEMM_BK, gemmShapeOf } from '../../schedule/gemm-shape.ts';
+
+export { GEMM_BK };
 
 export const GEMM_BM = 128;
 export const GEMM_BN = 64;
-export const GEMM_BK = 16;
 const TM = 8, TN = 4, THREADS = 256;
 const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
 const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
@@ -32,33 +36,19 @@ export const gemmMode = (): GemmMode => {
   const m = process.env.ARCTICC_GEMM;
   return m === 'fma' || m === 'tf32' ? m : 'tf32x3';
 };
-/** A linear takes the tiled GEMM from this many rows (fewer stay on the GEMV / tensor-core kernels). */
-export const GEMM_MIN_LINEAR_ROWS = 256;
-
-interface GemmShape { readonly M: number; readonly N: number; readonly K: number; readonly bT: boolean }
-
-/** The GEMM's shape when kernel k fits it: one f32 contraction with static dims, K % 16 = 0, N % 4 = 0, no fused epilogue. */
+/** The GEMM's shape when kernel k is one contraction it takes (gemm-shape.ts) with no fused epilogue. */
 export function gemmShape(k: ScheduledKernel): GemmShape | null {
   if ((k.kind !== 'matmul' && k.kind !== 'linear') || k.items.length !== 1 || k.partials) return null;
-  const n = k.items[0].node;
-  const [a, w] = n.src;
-  if (n.src.length !== 2 || a.dtype !== 'f32' || w.dtype !== 'f32' || n.dtype !== 'f32') return null;
-  if (![...n.shape, ...a.shape, ...w.shape].every((d) => typeof d === 'number')) return null;
-  const K = a.shape[a.shape.length - 1] as number, N = n.shape[n.shape.length - 1] as number;
-  const M = (n.shape as number[]).slice(0, -1).reduce((x, y) => x * y, 1);
-  if (K % GEMM_BK !== 0 || N % 4 !== 0 || M < 1) return null;
-  if (k.kind === 'linear' && M < GEMM_MIN_LINEAR_ROWS) return null;
-  if (k.kind === 'matmul' && M * N < 2048) return null;
-  return { M, N, K, bT: k.kind === 'linear' };
+  return gemmShapeOf(k.items[0].node);
 }
 
 export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape): LaunchShape {
   const b = env.b;
   const item = k.items[0];
   const [a, w] = item.node.src;
-  const { M, N, K, bT } = g;
+  const { M, N, K, bT, aT } = g;
   const tilesN = Math.ceil(N / GEMM_BN), tilesM = Math.ceil(M / GEMM_BM), KT = K / GEMM_BK;
-  const aBase = env.buffer(s.bufferOf.get(viewBase(a))!);
+  const aBase = env.buffer(s.bufferOf.get(viewBase(aT ? a.src[0] : a))!);
   const bBase = env.buffer(s.bufferOf.get(viewBase(w))!);
   const oBase = env.buffer(item.store!);
   const As = b.sharedArray('gemm_a', GEMM_BK * A_STRIDE * 4, 16), Bs = b.sharedArray('gemm_b', GEMM_BK * B_STRIDE * 4, 16);
@@ -95,7 +85,16 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   };
   for (let r = 0; r < 2; r++) {
     const e = r === 0 ? tid : u32('add.u32', tid, String(THREADS));
-    stages.push(kMajor(aBase, m0, u32('shr.u32', e, '2'), u32('and.b32', e, '3'), M, As, A_STRIDE));
+    if (!aT) { stages.push(kMajor(aBase, m0, u32('shr.u32', e, '2'), u32('and.b32', e, '3'), M, As, A_STRIDE)); continue; }
+    // aT: A's source is stored [K, M]: row k0 + e/32, columns m0 + 4·(e % 32) .. +3, straight into As[k][m]
+    const row = u32('shr.u32', e, '5'), c = u32('shl.b32', u32('and.b32', e, '31'), '2');
+    const col = u32('add.u32', m0, c);
+    const ok = b.reg('pred');
+    b.ins('setp.lt.u32', ok, col, String(M));
+    const ptr = b.reg('u64');
+    b.ins('mad.wide.u32', ptr, u32('mad.lo.u32', row, String(M), col), '4', aBase);
+    const at = sharedAddr(As, u32('mad.lo.u32', row, String(A_STRIDE), c));
+    stages.push({ ptr, ok, regs: [0, 1, 2, 3].map(() => b.reg('f32')), step: GEMM_BK * M * 4, smem: (v) => b.ins('st.shared.v4.f32', `[${at}]`, `{${v.join(', ')}}`) });
   }
   if (bT) stages.push(kMajor(bBase, n0, u32('shr.u32', tid, '2'), u32('and.b32', tid, '3'), N, Bs, B_STRIDE));
   else {

@@ -45,6 +45,20 @@ describe('tiled GEMM on the PTX machine', () => {
     } else expect(mismatches(got.y, want.y, 2e-3)).toEqual([]);
   }, 120_000);
 
+  it.each(['tf32x3', 'fma'] as const)('%s: matmul of a transpose reads its source in place (no transpose kernel)', (mode) => {
+    process.env.ARCTICC_GEMM = mode;
+    const M = 132, K = 48, N = 68;
+    const y = Node.make('input', [], { name: 'y' }, 'f32', [K, M]);
+    const w = Node.make('input', [], { name: 'w' }, 'f32', [K, N]);
+    const g = makeGraph('t', [y, w], [{ name: 'o', node: Node.make('matmul', [Node.make('permute', [y], { perm: [1, 0] }), w]) }]);
+    const plan = compileProgram(g, { maxDims: {} });
+    delete process.env.ARCTICC_GEMM;
+    expect(plan.kernels.map((k) => k.name)).toEqual(['t_gemm0']);
+    const inputs = { y: hostTensor('f32', [K, M], rand(K * M, 5)), w: hostTensor('f32', [K, N], rand(K * N, 6)) };
+    const want = interpret(g, inputs, new Map()), got = runPlanSim(plan, inputs, new Map());
+    expect(mismatches(got.o, want.o, 2e-3)).toEqual([]);
+  }, 120_000);
+
   it('a training step at 256 rows: loss and every weight gradient, the big contractions on the GEMM', () => {
     const tf = trainingForm(lstmSpeculator({ hiddenSize: 16, width: 16, vocabSize: 128, nPredict: 2, scaleInput: true, weightDtype: () => 'f32' }).graph, { rows: 256 });
     const plan = compileProgram(tf.graph, { maxDims: {} });

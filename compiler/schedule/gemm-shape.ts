@@ -1,0 +1,41 @@
+// Which contractions the tiled GEMM takes (compiler/codegen/ptx/kernel-gemm.ts), as a rule on the node, so
+// the scheduler and the code generator agree: one f32 matmul or many-row linear with static dims,
+// K % 16 = 0 and N % 4 = 0 (whole 16-byte loads). A matmul whose first operand is a 2-D transpose of a
+// stored [K, M] tensor (M % 4 = 0) reads that tensor in place (aT): the scheduler then stores the
+// transpose's source, not the transpose (a dlogitsᵀ of 8096 × 4096 f32 is 132 MB written and read back).
+import type { Node } from '../ir/node.ts';
+
+export const GEMM_BK = 16;
+/** A linear takes the tiled GEMM from this many rows (fewer stay on the GEMV / tensor-core kernels). */
+export const GEMM_MIN_LINEAR_ROWS = 256;
+
+export interface GemmShape {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** B is stored [N, K] (linear: wᵀ) */
+  readonly bT: boolean;
+  /** A is read from the transpose's source, stored [K, M] */
+  readonly aT: boolean;
+}
+
+const isTranspose2d = (x: Node): boolean => x.op === 'permute' && x.shape.length === 2 && JSON.stringify(x.arg?.perm) === '[1,0]';
+
+export function gemmShapeOf(n: Node): GemmShape | null {
+  if ((n.op !== 'matmul' && n.op !== 'linear') || n.src.length !== 2) return null;
+  const [a, w] = n.src;
+  if (a.dtype !== 'f32' || w.dtype !== 'f32' || n.dtype !== 'f32') return null;
+  if (![...n.shape, ...a.shape, ...w.shape].every((d) => typeof d === 'number')) return null;
+  const K = a.shape[a.shape.length - 1] as number, N = n.shape[n.shape.length - 1] as number;
+  const M = (n.shape as number[]).slice(0, -1).reduce((x, y) => x * y, 1);
+  if (K % GEMM_BK !== 0 || N % 4 !== 0 || M < 1) return null;
+  if (n.op === 'linear' && M < GEMM_MIN_LINEAR_ROWS) return null;
+  if (n.op === 'matmul' && M * N < 2048) return null;
+  const aT = n.op === 'matmul' && isTranspose2d(a) && a.src[0].dtype === 'f32' && M % 4 === 0;
+  return { M, N, K, bT: n.op === 'linear', aT };
+}
+
+/** What a contraction's operand s is read from: the transpose's source for an aT GEMM, else s. */
+export function gemmOperand(n: Node, s: Node): Node {
+  return s === n.src[0] && gemmShapeOf(n)?.aT ? s.src[0] : s;
+}
