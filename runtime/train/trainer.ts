@@ -86,18 +86,26 @@ interface Meta {
 /** The sequences of step `s` (0-based): epochs are seeded permutations of every sequence. */
 export function batchOf(count: number, batch: number, seed: number, s: number): number[] {
   const out: number[] = [];
-  let perm: Int32Array | null = null, permEpoch = -1;
   for (let j = 0; j < batch; j++) {
-    const g = s * batch + j, epoch = Math.floor(g / count);
-    if (epoch !== permEpoch) {
-      const r = new Xoshiro128(seed, 0x5eed + epoch);
-      perm = Int32Array.from({ length: count }, (_, i) => i);
-      for (let i = count - 1; i > 0; i--) { const k = Math.floor(r.next() * (i + 1)); const t = perm[i]; perm[i] = perm[k]; perm[k] = t; }
-      permEpoch = epoch;
-    }
-    out.push(perm![g % count]);
+    const g = s * batch + j;
+    out.push(epochPermutation(count, seed, Math.floor(g / count))[g % count]);
   }
   return out;
+}
+
+// the last permutations made (a step reads one, two at an epoch boundary): 16k sequences would otherwise be
+// shuffled again for every step
+const perms = new Map<string, Int32Array>();
+function epochPermutation(count: number, seed: number, epoch: number): Int32Array {
+  const key = `${count}/${seed}/${epoch}`;
+  let perm = perms.get(key);
+  if (perm) return perm;
+  const r = new Xoshiro128(seed, 0x5eed + epoch);
+  perm = Int32Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) { const k = Math.floor(r.next() * (i + 1)); const t = perm[i]; perm[i] = perm[k]; perm[k] = t; }
+  if (perms.size >= 2) perms.delete(perms.keys().next().value!);
+  perms.set(key, perm);
+  return perm;
 }
 
 /** Read and check a checkpoint folder against the run it should continue. */
