@@ -38,6 +38,8 @@ export interface TensorParallelOptions {
   device?: 'cpu' | 'cuda';
   /** with device 'cuda': the largest batch one proposal may carry (sizes the kernels; default 64) */
   maxBatch?: number;
+  /** @internal tests: the worker module to fork instead of worker.ts (a scripted stand-in that speaks the protocol) */
+  workerModule?: string;
 }
 
 /** how long a CUDA rank told to abort gets before it is killed */
@@ -152,7 +154,7 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   };
 
   for (let r = 0; r < n; r++) {
-    const c = fork(workerPath(), [], {
+    const c = fork(o.workerModule ?? workerPath(), [], {
       serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, NCCL_NVLS_ENABLE: '0', ARCTICC_TP_RANK: String(r), ARCTICC_TP_RANKS: String(n) },
     });
