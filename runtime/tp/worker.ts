@@ -78,11 +78,9 @@ process.on('message', (m: ToWorker) => {
       send(ready);
     } catch (e) { fail(null, e); }
   } else if (m.type === 'nccl-id') {
-    if (!cuda) { fail(null, new Error('an NCCL unique id before the CUDA rank was loaded')); return; }
-    try {
-      cuda.join(m.hex); // blocks until every rank has joined (the supervisor's start timeout guards it)
-      send(pendingReady!);
-    } catch (e) { fail(null, e); }
+    // rank 0's id can arrive while this rank is still compiling and loading: join once loaded
+    ncclId = m.hex;
+    if (cuda) joinNow();
   } else if (m.type === 'abort') {
     abortComm();
     process.exit(1);
@@ -99,6 +97,18 @@ process.on('message', (m: ToWorker) => {
 });
 
 let pendingReady: FromWorker | null = null;
+let ncclId: string | null = null;
+let joined = false;
+
+/** ncclCommInitRank (blocks until every rank has joined; the supervisor's start timeout guards it), then 'ready' */
+function joinNow(): void {
+  if (joined || !cuda || ncclId === null) return;
+  joined = true;
+  try {
+    cuda.join(ncclId);
+    send(pendingReady!);
+  } catch (e) { fail(null, e); }
+}
 
 /** device 'cuda': compile the stages, load them on this rank's GPU; rank 0 sends the NCCL unique id; 'ready' once joined */
 async function startCuda(m: InitMessage, prog: ReturnType<typeof shardVocabParallel>, weights: Map<string, HostTensor>, ready: FromWorker & { type: 'ready' }): Promise<void> {
@@ -118,4 +128,5 @@ async function startCuda(m: InitMessage, prog: ReturnType<typeof shardVocabParal
     send({ type: 'done', rank: m.rank, id: p.id, draft });
   };
   if (m.rank === 0) send({ type: 'nccl-unique-id', rank: 0, hex: c.makeUniqueId() });
+  joinNow();
 }

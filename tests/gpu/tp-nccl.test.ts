@@ -15,7 +15,7 @@ import type { CudaDevice } from '../../runtime/cuda/device.ts';
 import { openDevice } from '../../runtime/cuda/device.ts';
 import { PlanExecutor } from '../../runtime/cuda/executor.ts';
 import { RankExecutor } from '../../runtime/cuda/rank-executor.ts';
-import { loadNccl, NcclCommunicator } from '../../runtime/nccl/nccl.ts';
+import { ensureNvlsDisabled, loadNccl, NcclCommunicator } from '../../runtime/nccl/nccl.ts';
 import type { Speculator } from '../../runtime/speculator.ts';
 import { loadSpeculator } from '../../runtime/speculator.ts';
 import { programFor } from '../../runtime/speculator-program.ts';
@@ -59,6 +59,7 @@ describeGpuCompiled('tensor parallel through NCCL on one GPU', () => {
   let dev: CudaDevice;
   const plain = new Map<FixtureName, Speculator>();
   beforeAll(async () => {
+    ensureNvlsDisabled(); // this process holds a communicator too (the in-process test)
     dev = openDevice();
     for (const name of FIXTURES) plain.set(name, await loadSpeculator({ model: fixtureDir(name), device: 'cuda', maxBatch: 32, quiet: true }));
   });
@@ -147,16 +148,17 @@ describeGpuCompiled('tensor parallel through NCCL on one GPU', () => {
     });
 
     it('SIGKILLed from outside during a proposal: one TensorParallelError naming the signal; no child of the worker survives', async () => {
-      const tp = await loadTp('mlp-tied');
+      // the rank stops right after enqueuing its first replay (a 'hang' fault with a long timeout), so the kill lands mid-proposal
+      const tp = await loadTp('mlp-tied', { collectiveTimeoutMs: 60_000, tensorParallelFault: { rank: 0, atCollective: 0, action: 'hang' } });
       const pid = tp.workerPids[0];
       const b = batch('mlp-tied', 32);
-      expect([...await tp.propose(b)]).toEqual(b.expected); // captured, warm
       const kids = childrenOf(pid);
-      const pending = tp.propose(b);
+      const pending = tp.propose(b).then(() => null, (e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 500));
       process.kill(pid, 'SIGKILL');
-      const err = await bounded(pending.then(() => null, (e: unknown) => e), 20_000, 'the failed proposal');
+      const err = await bounded(pending, 20_000, 'the failed proposal');
       expect(err).toBeInstanceOf(TensorParallelError);
-      expect((err as Error).message).toMatch(/^tensor parallel: rank 0 \(pid \d+\) exited with signal SIGKILL during proposal 2; every rank was ended$/);
+      expect((err as Error).message).toMatch(/^tensor parallel: rank 0 \(pid \d+\) exited with signal SIGKILL during proposal 1; every rank was ended$/);
       await expect(tp.propose(b)).rejects.toBe(err);
       await bounded(tp.workersExited, 10_000, 'the worker exiting');
       const t0 = Date.now();
