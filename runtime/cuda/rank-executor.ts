@@ -73,17 +73,27 @@ export class RankExecutor {
     const max = { B: maxB };
     // every input/output name, with one dtype and shape across the stages
     const io = new Map<string, PlanBuffer>();
+    // an output named other than its buffer (two outputs of one value, e.g. a send that is also a carry) reads that buffer
+    const aliases = new Map<string, string>();
     for (const s of stages) {
       const p = s.plan;
-      for (const b of [...p.inputs.map((id) => bufferById(p, id)), ...p.outputs.map((x) => bufferById(p, x.buffer))]) {
-        const name = b.name ?? b.id;
+      const named: [string, PlanBuffer][] = [
+        ...p.inputs.map((id) => { const b = bufferById(p, id); return [b.name ?? b.id, b] as [string, PlanBuffer]; }),
+        ...p.outputs.map((x) => {
+          const b = bufferById(p, x.buffer);
+          if (b.kind !== 'output' || !b.name) throw new Error(`rank executor: output "${x.name}" of plan ${p.name} is not an output buffer (${b.kind} ${b.id})`);
+          if (b.name !== x.name) aliases.set(x.name, b.name);
+          return [b.name, b] as [string, PlanBuffer];
+        }),
+      ];
+      for (const [name, b] of named) {
         const seen = io.get(name);
         if (seen && (seen.dtype !== b.dtype || !sameShape(seen.shape, b.shape))) throw new Error(`rank executor: "${name}" is ${seen.dtype}[${seen.shape.join(',')}] in one stage and ${b.dtype}[${b.shape.join(',')}] in plan ${p.name}`);
         if (b.shape.some((d) => typeof d === 'string' && d !== 'B')) throw new Error(`rank executor: "${name}" of plan ${p.name} has a dim other than B: [${b.shape.join(',')}]`);
         io.set(name, seen ?? b);
       }
     }
-    const hidden = io.get('hidden'), tokens = io.get('tokens'), draft = io.get('draft');
+    const hidden = io.get('hidden'), tokens = io.get('tokens'), draft = io.get(aliases.get('draft') ?? 'draft');
     if (!hidden || hidden.dtype !== 'f32' || hidden.shape.length !== 2 || hidden.shape[0] !== 'B' || typeof hidden.shape[1] !== 'number') throw new Error('rank executor: the stages need input hidden: f32[B, H]');
     if (!tokens || tokens.dtype !== 'i32' || !sameShape(tokens.shape, ['B'])) throw new Error('rank executor: the stages need input tokens: i32[B]');
     const last = stages[stages.length - 1].plan;
@@ -98,9 +108,16 @@ export class RankExecutor {
     const loaded: PlanExecutor[] = [];
     try {
       for (const [name, b] of io) {
+        if (aliases.has(name)) continue; // it is another output's buffer (below)
         const bytes = bufferBytes(b, max);
         const ptr = this.#alloc(bytes, `${name} shared by the stages (${b.dtype}[${b.shape.join(',')}] at B=${maxB})`);
         this.#shared.set(name, { name, dtype: b.dtype, shape: b.shape, ptr, bytes });
+      }
+      for (const [alias, of] of aliases) {
+        const target = this.#shared.get(of)!;
+        const reader = io.get(alias);
+        if (reader && (reader.dtype !== target.dtype || !sameShape(reader.shape, target.shape))) throw new Error(`rank executor: "${alias}" (${reader.dtype}[${reader.shape.join(',')}]) is an output of buffer "${of}" (${target.dtype}[${target.shape.join(',')}])`);
+        this.#shared.set(alias, { ...target, name: alias });
       }
       // the collectives: stage k sends all_gather.k.send, a later stage reads all_gather.k
       this.#gathers = stages.flatMap((s, i) => {

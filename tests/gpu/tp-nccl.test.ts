@@ -62,7 +62,7 @@ describeGpuCompiled('tensor parallel through NCCL on one GPU', () => {
     ensureNvlsDisabled(); // this process holds a communicator too (the in-process test)
     dev = openDevice();
     for (const name of FIXTURES) plain.set(name, await loadSpeculator({ model: fixtureDir(name), device: 'cuda', maxBatch: 32, quiet: true }));
-  });
+  }, 120_000);
   afterAll(() => {
     for (const s of plain.values()) s.close();
     dev?.release();

@@ -151,6 +151,23 @@ describe('RankExecutor', () => {
     ex.close();
   });
 
+  it('an output named other than its buffer (a send that is also a carry, as on a rank of padding only) shares that buffer', () => {
+    // stage 0 also outputs its send buffer as carry.9; stage 1 reads carry.9 instead of carry.7
+    const withCarry9 = (p: ExecutionPlan): ExecutionPlan => ({ ...p, outputs: [...p.outputs, { name: 'carry.9', buffer: 's' }] });
+    const s0 = withCarry9(stage0(8));
+    const s1 = stage1(8);
+    Object.assign(s1.buffers.find((b) => b.id === 'c1')!, { name: 'carry.9', dtype: 'f32', shape: ['B', 2] });
+    const ex = new RankExecutor(dev, [{ plan: s0, then: 0 }, { plan: s1, then: null }], weights(), { collective: gather });
+    expect(ex.address('carry.9')).toBe(ex.address('all_gather.0.send'));
+    expect(ex.stages[1].exec.address('c1')).toBe(ex.address('all_gather.0.send'));
+    expect(() => ex.address('carry.7')).not.toThrow();
+    ex.close();
+    const bad = stage1(8);
+    (bad.buffers.find((b) => b.id === 'c1') as { name: string }).name = 'carry.9';
+    const s0b = withCarry9(stage0(8));
+    expect(() => new RankExecutor(dev, [{ plan: s0b, then: 0 }, { plan: bad, then: null }], weights())).toThrow(/"carry.9" \(i32\[B\]\) is an output of buffer "all_gather.0.send" \(f32\[B,2\]\)/);
+  });
+
   it('zero-fills the padding rows of hidden and tokens', () => {
     const ex = new RankExecutor(dev, stages(), weights(), { collective: gather, graphs: false });
     ex.propose(new Float32Array(10).fill(-1), Int32Array.of(9, 9, 9, 9, 9), 5);
