@@ -5,8 +5,11 @@
 // process. (b) A worker killed mid-proposal (fault injection, or SIGKILL from outside) or hung past the
 // collective timeout fails the proposal with one TensorParallelError, no process is left behind, and the
 // speculator stays failed. (c) This process's CUDA context stays usable throughout.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../bin/commands/main.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import { shardVocabParallel, shardWeights } from '../../compiler/passes/tensor-parallel.ts';
 import { loadCheckpoint } from '../../runtime/checkpoint/index.ts';
@@ -99,6 +102,19 @@ describeGpuCompiled('tensor parallel through NCCL on one GPU', () => {
         expect(tp.workerPids.filter(isRunning)).toEqual([]);
       });
     }
+
+    it('arcticc propose --tp 1 --device cuda drafts the expected tokens', async () => {
+      const { cases } = fixtureCases('lstm-wide-input');
+      const input = join(mkdtempSync(join(tmpdir(), 'arcticc-gpu-tp-')), 'req.json');
+      writeFileSync(input, JSON.stringify({ hidden: cases.map((c) => c.hidden), tokens: cases.map((c) => c.token) }));
+      let out = '';
+      const code = await main(['propose', '--model', fixtureDir('lstm-wide-input'), '--input', input, '--tp', '1', '--device', 'cuda', '--json'], { out: (x) => { out += x; }, err: () => {} });
+      expect(code).toBe(0);
+      const j = JSON.parse(out);
+      expect(j.device).toBe('cuda');
+      expect(j.deviceDescription).toMatch(/NCCL/);
+      expect(j.draft).toEqual(cases.map((c) => c.expected));
+    });
 
     it('in this process: the RankExecutor with a one-rank NcclCommunicator (graph and eager) equals the plain plan', () => {
       const name = 'lstm-wide-input';
