@@ -26,6 +26,7 @@ import type { CompileSpeculatorOptions } from '../runtime/compile-speculator.ts'
 import { quantizeGraph } from '../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
+import { median, randomWeights } from './random-weights.ts';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' }, batches: { type: 'string', default: '1,32' } } });
 const REPS = Math.max(50, Number(args.reps));
@@ -34,7 +35,6 @@ const SHAPE = { hiddenSize: 4096, width: 4096, vocabSize: 128256, nPredict: 3, s
 const BATCHES = args.batches.split(',').map(Number);
 if (BATCHES.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batches: integers in 1..64, got ${args.batches}`);
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 /** Device-to-device copy of 1 GiB on the stream, timed with events; bytes read + written. */
 function copyBandwidth(dev: CudaDevice): { gbps: number; ms: number } {
@@ -58,32 +58,6 @@ function copyBandwidth(dev: CudaDevice): { gbps: number; ms: number } {
     dev.memory.free(a);
     dev.memory.free(b);
   }
-}
-
-/** Random bf16 in ±[2^-9, 2^-5) (no zeros, no denormals), tiled from one 16 MiB block to keep generation fast. */
-function randomBf16(n: number, seed: number): Uint16Array {
-  const block = new Uint16Array(Math.min(n, 8 << 20));
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < block.length; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    // sign | exponent 118..121 | 7 random mantissa bits
-    block[i] = ((s >>> 31) << 15) | ((118 + ((s >>> 7) & 3)) << 7) | (s & 0x7f);
-  }
-  const out = new Uint16Array(n);
-  for (let off = 0; off < n; off += block.length) out.set(block.subarray(0, Math.min(block.length, n - off)), off);
-  return out;
-}
-
-function randomWeights(g: Graph): Map<string, HostTensor> {
-  const w = new Map<string, HostTensor>();
-  let seed = 12345;
-  for (const n of graphNodes(g)) {
-    if (n.op !== 'param') continue;
-    const shape = n.shape as number[];
-    if (n.dtype !== 'bf16') throw new Error(`bench: param ${n} is not bf16`);
-    w.set(n.argOf<string>('name'), hostTensor('bf16', shape, randomBf16(numel(shape), seed++)));
-  }
-  return w;
 }
 
 /** Weight bytes a proposal must read: every linear/matmul reads its whole weight; a gather reads B rows. */

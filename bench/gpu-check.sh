@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One command for the GPU machine: the GPU test suite (vitest, ARCTICC_GPU=1, JSON report), the PyTorch
 # peer, then bench/gpu-bench.ts, which prints the summary table last. Everything lands in $OUT
-# (default bench/out): gpu-check.log, gpu-tests.json, peer-torch.json, gpu-bench.json.
+# (default bench/out): gpu-check.log, gpu-tests.json, peer-torch.json, gpu-bench.json (and e2e.json,
+# peer-e2e.json, serve-bench.json, tp-bench.json from the later sections).
 #   source .gpu/env.sh && bash bench/gpu-check.sh [vitest file filters…]
 # GPU_CHECK_BENCH=0 skips the draft benchmark and its peer; GPU_CHECK_TESTS=0 skips the tests;
 # GPU_CHECK_E2E=0 skips the end-to-end table (bench/e2e.ts and its PyTorch peers, e2e.json, peer-e2e.json);
 # GPU_CHECK_SERVE=0 skips bench/serve-bench.ts (serve-bench.json; SERVE_ARGS);
+# GPU_CHECK_TP=0 skips bench/tp-bench.ts (TP = 1 through NCCL vs plain, tp-bench.json; TP_ARGS, e.g. TP_ARGS="--models lstm");
 # E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
 # GPU_CHECK_TRAIN=0 skips the training step (bench/train-gpu-check.ts: CUDA vs the interpreter, device AdamW,
 # step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes: train-gpu-check.json,
@@ -62,6 +64,13 @@ if [ "${GPU_CHECK_SERVE:-1}" != 0 ]; then
   node bench/serve-bench.ts --device cuda --out "$OUT/serve-bench.json" ${SERVE_ARGS:-} 2>&1 | tee -a "$LOG"
   serve_rc=${PIPESTATUS[0]}
   [ "$serve_rc" = 0 ] || { echo "serve-bench FAILED (exit $serve_rc)" | tee -a "$LOG"; failed=1; }
+fi
+if [ "${GPU_CHECK_TP:-1}" != 0 ]; then
+  say "tensor parallel: TP = 1 through NCCL vs plain"
+  NCCL_NVLS_ENABLE=0 node bench/tp-bench.ts --out "$OUT/tp-bench.json" ${TP_ARGS:-} 2>&1 | tee -a "$LOG"
+  tp_rc=${PIPESTATUS[0]}
+  # an error row (a failed run, or tokens that differ from the plain path) exits 1
+  [ "$tp_rc" = 0 ] || { echo "tp-bench FAILED (exit $tp_rc)" | tee -a "$LOG"; failed=1; }
 fi
 [ "$tests_rc" = 0 ] || echo "GPU tests FAILED (exit $tests_rc); see $OUT/gpu-check.log" | tee -a "$LOG"
 [ "$tests_rc" = 0 ] && [ "$failed" = 0 ] || exit 1

@@ -1,5 +1,5 @@
 // The one way a speculator program is compiled: `arcticc compile`, loadSpeculator's CUDA backend and
-// bench/gpu-bench.ts all call compileSpeculator, so an artifact written by the CLI holds the plan the
+// bench/gpu-bench.ts all call compileSpeculator (a tensor-parallel rank: compileRankStages, the same per stage), so an artifact written by the CLI holds the plan the
 // library runs (same passes, same order, same maxDims; tests/unit/runtime/compile-speculator.test.ts).
 // The passes are gate-fusion, DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk. Weights are
 // fused (fuseGateWeights, from gate-fusion's derivation) and quantized (quantizeGraph) separately: gate-fusion and
@@ -7,6 +7,7 @@
 import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
 import { compileProgram } from '../compiler/compile.ts';
 import type { Graph } from '../compiler/ir/graph.ts';
+import { stageAtCollectives } from '../compiler/passes/tensor-parallel.ts';
 import type { Pipeline, PipelineOptions } from '../compiler/pipeline.ts';
 import { DEFAULT_PIPELINE, runPipeline } from '../compiler/pipeline.ts';
 import type { QuantizeMode } from './quantize-program.ts';
@@ -38,4 +39,21 @@ export function planSpeculator(lowered: Graph, maxBatch: number): ExecutionPlan 
 export function compileSpeculator(traced: Graph, o: CompileSpeculatorOptions): { graph: Graph; plan: ExecutionPlan } {
   const graph = lowerSpeculator(traced, o);
   return { graph, plan: planSpeculator(graph, o.maxBatch) };
+}
+
+/** One compiled stage of a tensor-parallel rank program (compiler/passes/tensor-parallel.ts: stageAtCollectives). */
+export interface CompiledRankStage {
+  readonly plan: ExecutionPlan;
+  /** the collective (seq) issued after this stage (it sends the stage's output `all_gather.k.send`); null after the last */
+  readonly then: number | null;
+}
+
+/**
+ * A rank program (shardVocabParallel's graph, collectives and all) compiled as the CUDA rank executor
+ * runs it: staged at its collectives, each stage through the speculator passes and planSpeculator, so
+ * a stage's kernels are the ones `compileSpeculator` would emit for the same graph.
+ */
+export function compileRankStages(rankGraph: Graph, o: CompileSpeculatorOptions): CompiledRankStage[] {
+  if ((o.quantize ?? 'none') !== 'none') throw new TypeError(`tensor parallel does not combine with quantize ${JSON.stringify(o.quantize)} yet`);
+  return stageAtCollectives(rankGraph).map((s) => ({ plan: compileSpeculator(s.graph, o).plan, then: s.then }));
 }

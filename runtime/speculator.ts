@@ -53,9 +53,11 @@ export interface LoadSpeculatorOptions {
   /**
    * Tensor-parallel drafting over N ranks (ArcticInference's layout: the LM head split by vocabulary,
    * each rank's local top-1 packed in 8 bytes per row, one all-gather per step, projections and norms
-   * replicated), one worker process per rank, supervised by the library. Built-in Arctic checkpoints;
-   * runs on the CPU backend (the CUDA/NCCL executor is not built yet). A rank that dies or a collective
-   * that times out fails the proposal with one TensorParallelError naming the rank and ends every rank.
+   * replicated), one worker process per rank, supervised by the library. Built-in Arctic checkpoints.
+   * device 'cuda': rank r on GPU r, its stages and NCCL all-gathers in one CUDA graph per batch bucket
+   * (N GPUs needed); 'cpu' or 'auto': the CPU backend with an emulated all-gather. A rank that dies, an
+   * NCCL error or a collective that times out fails the proposal with one TensorParallelError naming the
+   * rank, aborts the communicators and ends every rank.
    */
   tensorParallel?: number;
   /** with tensorParallel: the longest wait for any collective or a rank's start-up (default 30000 ms) */
@@ -168,17 +170,25 @@ async function loadTensorParallel(o: LoadSpeculatorOptions, maxBatch: number): P
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`loadSpeculator: tensorParallel must be a positive integer, got ${o.tensorParallel}`);
   if (o.program !== undefined) throw new TypeError('loadSpeculator: tensorParallel supports the built-in Arctic speculators only (no program)');
   if ((o.quantize ?? 'none') !== 'none') throw new TypeError(`loadSpeculator: tensorParallel does not combine with quantize ${JSON.stringify(o.quantize)} yet`);
-  if (o.device === 'cuda') throw new TypeError('loadSpeculator: tensorParallel runs on the CPU backend for now (the NCCL executor for CUDA graphs is not built yet); use device "cpu" or "auto"');
+  const device = o.device === 'cuda' ? 'cuda' : 'cpu';
+  if (device === 'cuda') {
+    // refuse before any process starts: one device per rank, and libnccl
+    const { cudaAvailable } = await import('./cuda/backend.ts');
+    const a = cudaAvailable({ ordinal: n - 1 });
+    if (!a.ok) throw new Error(`loadSpeculator: tensorParallel ${n} on device "cuda" needs ${n} CUDA device${n > 1 ? 's' : ''} (one per rank): ${a.reason}`);
+    const { loadNccl } = await import('./nccl/nccl.ts');
+    loadNccl();
+  }
   const { config } = readConfig(o.model);
   const base = programFor(config);
   const program: Program = { ...base, graph: shardVocabParallel(base.graph, n, 0).graph };
   const { createTensorParallelBackend } = await import('./tp/supervisor.ts');
-  const backend = await createTensorParallelBackend({ model: o.model, ranks: n, collectiveTimeoutMs: o.collectiveTimeoutMs, fault: o.tensorParallelFault });
+  const backend = await createTensorParallelBackend({ model: o.model, ranks: n, collectiveTimeoutMs: o.collectiveTimeoutMs, fault: o.tensorParallelFault, device, maxBatch });
   const r = backend.ready;
   const spec = speculatorOver(backend, {
     config, program, hiddenSize: r.hiddenSize, vocabSize: r.vocabSize, nPredict: r.nPredict, maxBatch,
     clampTokens: o.clampTokens, onClamp: o.onClamp,
-    description: o.device === 'auto' || o.device === undefined ? `${backend.description} (tensorParallel runs on the CPU backend)` : backend.description,
+    description: o.device === 'auto' || o.device === undefined ? `${backend.description} (tensorParallel with device "auto" runs on the CPU backend; device "cuda" runs one GPU per rank)` : backend.description,
   });
   return Object.assign(spec, { workerPids: backend.pids, workersExited: backend.exited });
 }
@@ -215,7 +225,7 @@ export function speculatorOver(backend: Backend, s: SpeculatorParts): Speculator
       let hostTokens: Int32Array;
       if (typeof req.hidden === 'bigint' || typeof req.tokens === 'bigint') {
         const ptrs = backend.pointers;
-        if (!ptrs) throw new TypeError(`propose: device pointers (bigint) need the CUDA backend; this speculator runs on the ${backend.device.toUpperCase()}`);
+        if (!ptrs) throw new TypeError(backend.device === 'cuda' ? 'propose: device pointers (bigint) are not taken by this speculator (tensorParallel: its ranks run in their own processes and CUDA contexts); pass host arrays' : `propose: device pointers (bigint) need the CUDA backend; this speculator runs on the ${backend.device.toUpperCase()}`);
         if (typeof req.hidden === 'bigint') ptrs.checkRange(req.hidden, batch * hiddenSize * 4, `hidden (B×H = ${batch}×${hiddenSize} f32)`);
         if (typeof req.tokens === 'bigint') {
           ptrs.checkRange(req.tokens, batch * 4, `tokens (B = ${batch} int32)`);

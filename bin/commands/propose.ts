@@ -19,7 +19,8 @@ Load a speculator checkpoint and propose draft tokens for a batch of requests.
       --clamp-tokens       clamp token ids into [0, V-1] as ArcticInference does (and report each), instead of failing
       --max-batch N        the largest batch one call may carry, on every device (default 64)
       --tp N               tensor-parallel drafting over N worker processes (vocab-sharded LM head, one
-                           all-gather per step; built-in speculators, CPU backend for now)
+                           all-gather per step; built-in speculators; --device cuda: one GPU per rank,
+                           NCCL all-gathers inside the CUDA graph; cpu/auto: the CPU backend)
       --json               print {"draft", "device", "deviceDescription", "ms", "clamped"}
   -h, --help               show this help
 

@@ -34,6 +34,13 @@ export interface ExecutorOptions {
   batchDim?: string;
   /** capture a CUDA graph per bucket and replay it (default true); false launches kernel by kernel */
   graphs?: boolean;
+  /**
+   * Device buffers owned by the caller, used instead of allocating: `io` by input/output name (sized at
+   * maxDims; such inputs are not staged, such outputs not copied back: the caller reaches them on the
+   * device), `params` by weight name (already uploaded). The stages of a tensor-parallel rank program
+   * share their inputs, carries, collective buffers and weights this way (runtime/cuda/rank-executor.ts).
+   */
+  bound?: { readonly io?: ReadonlyMap<string, CUdeviceptr>; readonly params?: ReadonlyMap<string, CUdeviceptr> };
 }
 
 export interface RunOptions {
@@ -54,6 +61,7 @@ export class PlanExecutor {
   readonly plan: ExecutionPlan;
   readonly batchDim: string | null;
   readonly #graphs: boolean;
+  readonly #bound: NonNullable<ExecutorOptions['bound']>;
   readonly #addr = new Map<string, CUdeviceptr>();
   readonly #owned: CUdeviceptr[] = [];
   readonly #pinned = new Map<string, PinnedBuffer>();
@@ -76,6 +84,7 @@ export class PlanExecutor {
     const bd = o.batchDim ?? 'B';
     this.batchDim = plan.maxDims[bd] !== undefined ? bd : null;
     this.#graphs = o.graphs ?? true;
+    this.#bound = o.bound ?? {};
     device.makeCurrent();
     try {
       this.#loadModules();
@@ -117,6 +126,8 @@ export class PlanExecutor {
     for (const b of this.plan.buffers) {
       if (b.kind === 'temp') continue;
       if (b.kind === 'param') {
+        const given = this.#bound.params?.get(b.name!);
+        if (given !== undefined) { this.#addr.set(b.id, given); continue; }
         // one copy per weight name, however many buffers refer to it
         let p = byName.get(b.name!);
         if (p === undefined) {
@@ -136,6 +147,8 @@ export class PlanExecutor {
         this.device.memory.memset(p, 0, bytes);
         continue;
       }
+      const given = b.name !== undefined ? this.#bound.io?.get(b.name) : undefined;
+      if (given !== undefined) { this.#addr.set(b.id, given); continue; }
       const bytes = bufferBytes(b, max);
       this.#addr.set(b.id, this.#alloc(bytes, `${b.kind} "${b.name ?? b.id}" at maxDims`));
       this.#pinned.set(b.id, this.device.memory.allocPinned(bytes));
@@ -288,6 +301,7 @@ export class PlanExecutor {
   #start(inputs: Readonly<Record<string, RunInput>>, o: RunOptions): { dims: Record<string, number>; run: Record<string, number> } {
     this.#assertOpen();
     this.#wanted(o);
+    if (this.#bound.io?.size) throw new Error(`plan ${this.plan.name}: run() stages inputs through its own buffers, but its inputs/outputs ${[...this.#bound.io.keys()].join(', ')} are bound to the caller's device buffers; use enqueue()`);
     this.device.makeCurrent();
     const dims = bindInputs(this.plan, inputs);
     const run = this.runDims(dims);

@@ -1,9 +1,12 @@
 // The tensor-parallel process model: one Node worker process per rank (worker.ts), spawned and
 // supervised here, seen by the caller as one Backend. Per proposal every rank runs its program; each
 // all_gather is answered when all ranks have sent their part (the CPU emulation of NCCL's all-gather
-// over IPC; on CUDA the ranks run ncclAllGather inside their graphs). A rank that dies, reports an
-// error, or leaves a collective unanswered past the timeout fails the proposal with one
-// TensorParallelError naming the rank, and every rank is ended (no orphans, no hang).
+// over IPC; with device 'cuda' each rank owns one GPU and runs ncclAllGather inside its CUDA graph, and
+// the supervisor only relays rank 0's NCCL unique id and collects the drafts). A rank that dies, reports
+// an error, or leaves a collective (or, on CUDA, its proposal) unfinished past the timeout fails the
+// proposal with one TensorParallelError naming the rank, and every rank is ended (no orphans, no hang):
+// on CUDA the live ranks are first told to abort their communicator (ncclCommAbort) and exit, and are
+// killed if they have not within a grace period.
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { gatherRanks } from '../../compiler/ir/interp.ts';
@@ -31,7 +34,16 @@ export interface TensorParallelOptions {
   startTimeoutMs?: number;
   /** test-only: a fault a rank injects into itself */
   fault?: RankFault;
+  /** 'cpu' (default): the interpreter with an all-gather over IPC; 'cuda': rank r on GPU r, NCCL all-gathers inside its CUDA graph */
+  device?: 'cpu' | 'cuda';
+  /** with device 'cuda': the largest batch one proposal may carry (sizes the kernels; default 64) */
+  maxBatch?: number;
+  /** @internal tests: the worker module to fork instead of worker.ts (a scripted stand-in that speaks the protocol) */
+  workerModule?: string;
 }
+
+/** how long a CUDA rank told to abort gets before it is killed */
+const ABORT_GRACE_MS = 2000;
 
 export interface TensorParallelBackend extends Backend {
   readonly ranks: number;
@@ -60,6 +72,9 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   // a rank's own wait is the backstop (the supervisor gone silent): longer, so the supervisor names the culprit first
   const workerTimeoutMs = 2 * timeoutMs + 1000;
   const startMs = o.startTimeoutMs ?? Math.max(120_000, timeoutMs);
+  const device = o.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`tensor parallel: device must be "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
+  const maxBatch = o.maxBatch ?? 64;
   const children: ChildProcess[] = [];
   const alive = new Set<number>();
   let broken: TensorParallelError | null = null;
@@ -71,7 +86,14 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   let allExited!: () => void;
   const exited = new Promise<void>((res) => { allExited = res; });
 
+  let killTimer: NodeJS.Timeout | null = null;
   const endAll = (): void => {
+    if (device === 'cuda') {
+      // abort every communicator first (a rank blocked on a dead peer is released), then kill what is left
+      for (const [r, c] of children.entries()) if (alive.has(r) && c.connected) { try { c.send({ type: 'abort' } satisfies ToWorker); } catch { /* it is gone */ } }
+      killTimer = setTimeout(() => { for (const [r, c] of children.entries()) if (alive.has(r)) c.kill('SIGKILL'); }, ABORT_GRACE_MS);
+      return;
+    }
     for (const [r, c] of children.entries()) if (alive.has(r)) c.kill('SIGKILL');
   };
   const failWith = (e: TensorParallelError): void => {
@@ -94,6 +116,11 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   const onMessage = (rank: number, m: FromWorker): void => {
     if (broken) return;
     if (m.type === 'ready') { onReady?.(m); return; }
+    if (m.type === 'nccl-unique-id') {
+      // rank 0's id, to every rank (rank 0 too): each then joins with ncclCommInitRank
+      for (const c of children) c.send({ type: 'nccl-id', hex: m.hex } satisfies ToWorker);
+      return;
+    }
     if (m.type === 'error') {
       failWith(new TensorParallelError(`tensor parallel: rank ${rank} failed${m.id !== null ? ` in proposal ${m.id}` : ''}: ${m.message}; every rank was ended`, rank));
       return;
@@ -127,7 +154,7 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   };
 
   for (let r = 0; r < n; r++) {
-    const c = fork(workerPath(), [], {
+    const c = fork(o.workerModule ?? workerPath(), [], {
       serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, NCCL_NVLS_ENABLE: '0', ARCTICC_TP_RANK: String(r), ARCTICC_TP_RANKS: String(n) },
     });
@@ -137,7 +164,7 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
     c.on('error', (e) => failWith(new TensorParallelError(`tensor parallel: rank ${r} (pid ${c.pid}): ${e.message}; every rank was ended`, r)));
     c.on('exit', (code, signal) => {
       alive.delete(r);
-      if (alive.size === 0) allExited();
+      if (alive.size === 0) { if (killTimer) clearTimeout(killTimer); allExited(); }
       if (!closing) failWith(new TensorParallelError(`tensor parallel: rank ${r} (pid ${c.pid}) exited ${signal ? `with signal ${signal}` : `with code ${code}`}${pending ? ` during proposal ${pending.id}` : ''}; every rank was ended`, r));
     });
   }
@@ -149,7 +176,7 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
       const timer = setTimeout(() => failWith(new TensorParallelError(`tensor parallel: ranks ${[...Array(n).keys()].filter((r) => !readies.some((m) => m.rank === r)).join(', ')} did not start within ${startMs} ms; every rank was ended`, null)), startMs);
       onStartFail = (e) => { clearTimeout(timer); reject(e); };
       onReady = (m) => { readies.push(m); if (readies.length === n) { clearTimeout(timer); resolve(); } };
-      for (const [r, c] of children.entries()) c.send({ type: 'init', rank: r, ranks: n, model: o.model, collectiveTimeoutMs: workerTimeoutMs, fault: o.fault } satisfies ToWorker);
+      for (const [r, c] of children.entries()) c.send({ type: 'init', rank: r, ranks: n, model: o.model, collectiveTimeoutMs: workerTimeoutMs, fault: o.fault, device, ordinal: r, maxBatch } satisfies ToWorker);
     });
   } catch (e) {
     await exited;
@@ -162,19 +189,23 @@ export async function createTensorParallelBackend(o: TensorParallelOptions): Pro
   const runOne = (b: ProposeBatch): Promise<Int32Array> => {
     if (broken) return Promise.reject(broken);
     if (closing) return Promise.reject(new Error('the tensor-parallel backend is closed'));
-    if (typeof b.hidden === 'bigint') return Promise.reject(new TypeError('propose: hidden is a device pointer, which needs the CUDA backend (this speculator runs on the CPU)'));
+    if (typeof b.hidden === 'bigint') return Promise.reject(new TypeError(device === 'cuda' ? 'propose: hidden is a device pointer; a tensor-parallel speculator takes host arrays (its ranks run in their own processes and CUDA contexts)' : 'propose: hidden is a device pointer, which needs the CUDA backend (this speculator runs on the CPU)'));
+    if (device === 'cuda' && b.batch > maxBatch) return Promise.reject(new RangeError(`propose: batch ${b.batch} exceeds maxBatch ${maxBatch} of this tensor-parallel speculator`));
     const hidden = b.hidden;
     return new Promise<Int32Array>((resolve, reject) => {
       const p: Pending = { id: nextId++, resolve, reject, parts: new Map(), done: new Map(), timer: null };
       pending = p;
-      arm(p, everyRank, `reach the first collective of proposal ${p.id}`);
+      if (device === 'cuda') arm(p, () => everyRank().filter((r) => !p.done.has(r)), `finish proposal ${p.id} (its all-gathers run inside the rank's CUDA graph)`);
+      else arm(p, everyRank, `reach the first collective of proposal ${p.id}`);
       for (const c of children) c.send({ type: 'propose', id: p.id, hidden, tokens: b.tokens, batch: b.batch } satisfies ToWorker);
     });
   };
 
   return {
-    device: 'cpu',
-    description: `CPU (reference interpreter), tensor parallel over ${n} worker processes (vocab-sharded LM head, one all-gather per step)`,
+    device,
+    description: device === 'cuda'
+      ? `${ready.description ?? 'CUDA'}, tensor parallel over ${n} worker processes, one GPU each (vocab-sharded LM head, one NCCL all-gather per step inside one CUDA graph per batch bucket)`
+      : `CPU (reference interpreter), tensor parallel over ${n} worker processes (vocab-sharded LM head, one all-gather per step)`,
     ranks: n,
     ready,
     pids: children.map((c) => c.pid!),

@@ -1,7 +1,9 @@
 // One rank of a tensor-parallel speculator, in its own Node process (forked by supervisor.ts). It loads
 // the checkpoint, builds its rank program (vocab-sharded head, compiler/passes/tensor-parallel.ts) and
-// runs proposals through the interpreter, answering each all_gather over IPC. It never outlives its
-// supervisor (IPC disconnect → exit) and never waits forever (a timeout on every collective).
+// runs proposals through the interpreter, answering each all_gather over IPC; or, with device 'cuda', on
+// its own GPU (cuda-rank.ts: the stages in one CUDA graph, ncclAllGather between them; rank 0's NCCL
+// unique id reaches the others through the supervisor). It never outlives its supervisor (IPC
+// disconnect → abort the communicator, exit) and never waits forever (a timeout on every collective).
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import { interpretSteps } from '../../compiler/ir/interp.ts';
@@ -9,6 +11,7 @@ import { shardVocabParallel, shardWeights } from '../../compiler/passes/tensor-p
 import { loadCheckpoint } from '../checkpoint/index.ts';
 import { ensureNvlsDisabled } from '../nccl/nccl.ts';
 import { programFor } from '../speculator-program.ts';
+import type { CudaRank } from './cuda-rank.ts';
 import type { FromWorker, GatheredMessage, InitMessage, ToWorker } from './protocol.ts';
 
 ensureNvlsDisabled();
@@ -17,7 +20,10 @@ if (!process.send) {
   process.exit(2);
 }
 const send = (m: FromWorker): void => { process.send!(m); };
-process.on('disconnect', () => process.exit(1));
+let cuda: CudaRank | null = null;
+/** ncclCommAbort before any exit (never ncclCommDestroy: it would wait for peers that may be gone) */
+const abortComm = (): void => { try { cuda?.abort(); } catch { /* exiting anyway */ } };
+process.on('disconnect', () => { abortComm(); process.exit(1); });
 
 let init: InitMessage | null = null;
 let run: ((m: ToWorker & { type: 'propose' }) => Promise<void>) | null = null;
@@ -29,7 +35,8 @@ let failed = false;
 function fail(id: number | null, e: unknown): void {
   if (failed) return;
   failed = true;
-  const message = e instanceof Error ? e.message : String(e);
+  abortComm();
+  const message = e instanceof Error ? `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}` : String(e);
   process.send!({ type: 'error', rank: init?.rank ?? -1, id, message } satisfies FromWorker, undefined, undefined, () => process.exit(1));
   setTimeout(() => process.exit(1), 1000).unref();
 }
@@ -43,6 +50,11 @@ process.on('message', (m: ToWorker) => {
       const weights = shardWeights(ckpt.weights, prog.shards);
       ckpt.weights.clear();
       const H = ckpt.config.hiddenSize;
+      const ready: FromWorker = { type: 'ready', rank: m.rank, hiddenSize: H, vocabSize: ckpt.config.vocabSize, nPredict: ckpt.config.nPredict, collectives: prog.collectives };
+      if (m.device === 'cuda') {
+        startCuda(m, prog, weights, ready).catch((e) => fail(null, e));
+        return;
+      }
       run = async (p) => {
         const first = proposals++ === 0;
         const steps = interpretSteps(prog.graph, { hidden: hostTensor('f32', [p.batch, H], p.hidden), tokens: hostTensor('i32', [p.batch], p.tokens) }, weights);
@@ -63,8 +75,15 @@ process.on('message', (m: ToWorker) => {
         }
         send({ type: 'done', rank: m.rank, id: p.id, draft: r.value.draft.data as Int32Array });
       };
-      send({ type: 'ready', rank: m.rank, hiddenSize: H, vocabSize: ckpt.config.vocabSize, nPredict: ckpt.config.nPredict, collectives: prog.collectives });
+      send(ready);
     } catch (e) { fail(null, e); }
+  } else if (m.type === 'nccl-id') {
+    // rank 0's id can arrive while this rank is still compiling and loading: join once loaded
+    ncclId = m.hex;
+    if (cuda) joinNow();
+  } else if (m.type === 'abort') {
+    abortComm();
+    process.exit(1);
   } else if (m.type === 'propose') {
     if (!run) { fail(m.id, new Error('propose before init')); return; }
     run(m).catch((e) => fail(m.id, e));
@@ -76,3 +95,38 @@ process.on('message', (m: ToWorker) => {
     w.resolve(m);
   }
 });
+
+let pendingReady: FromWorker | null = null;
+let ncclId: string | null = null;
+let joined = false;
+
+/** ncclCommInitRank (blocks until every rank has joined; the supervisor's start timeout guards it), then 'ready' */
+function joinNow(): void {
+  if (joined || !cuda || ncclId === null) return;
+  joined = true;
+  try {
+    cuda.join(ncclId);
+    send(pendingReady!);
+  } catch (e) { fail(null, e); }
+}
+
+/** device 'cuda': compile the stages, load them on this rank's GPU; rank 0 sends the NCCL unique id; 'ready' once joined */
+async function startCuda(m: InitMessage, prog: ReturnType<typeof shardVocabParallel>, weights: Map<string, HostTensor>, ready: FromWorker & { type: 'ready' }): Promise<void> {
+  const { CudaRank } = await import('./cuda-rank.ts');
+  cuda = new CudaRank({ program: prog, weights, ordinal: m.ordinal, maxBatch: m.maxBatch ?? 64, timeoutMs: m.collectiveTimeoutMs });
+  weights.clear();
+  const c = cuda;
+  pendingReady = { ...ready, description: c.description };
+  run = async (p) => {
+    const first = proposals++ === 0;
+    const fault = m.fault?.rank === m.rank && first ? m.fault.action : null;
+    const draft = await c.propose(p.hidden, p.tokens, p.batch, async () => {
+      if (fault === 'exit') process.exit(3);
+      if (fault === 'throw') throw new Error(`injected fault in rank ${m.rank} during proposal ${p.id}`);
+      if (fault === 'hang') await new Promise(() => { setInterval(() => {}, 1 << 30); });
+    });
+    send({ type: 'done', rank: m.rank, id: p.id, draft });
+  };
+  if (m.rank === 0) send({ type: 'nccl-unique-id', rank: 0, hex: c.makeUniqueId() });
+  joinNow();
+}

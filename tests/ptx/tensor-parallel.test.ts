@@ -5,6 +5,7 @@ import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
 import { graphNodes } from '../../compiler/ir/graph.ts';
 import { cutAtCollectives, shardVocabParallel, stageAtCollectives } from '../../compiler/passes/tensor-parallel.ts';
+import { compileRankStages } from '../../runtime/compile-speculator.ts';
 import { lstmSpeculator } from '../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../speculators/mlp.ts';
 import type { Module } from './ptxas.ts';
@@ -32,6 +33,16 @@ for (const c of CASES) {
       if (n === 8 && r !== n >> 1) for (const [s, st] of stageAtCollectives(rank).entries()) {
         for (const [k, text] of Object.entries(compileProgram(st.graph, { maxDims: { B: 64 } }).modules)) modules.push({ name: `${c.name} TP=${n} rank ${r} stage ${s}/${k}`, text });
       }
+    }
+  }
+}
+
+// the stages as the CUDA rank executor loads them (compileRankStages: the speculator passes per stage),
+// at TP = 1 (the one-GPU NCCL path) and for the last rank of TP = 8, at Llama-3.1-8B size
+for (const c of [CASES[0], CASES[3], CASES[4]]) {
+  for (const [n, r] of [[1, 0], [8, 7]] as const) {
+    for (const [s, st] of compileRankStages(shardVocabParallel(c.g(), n, r).graph, { maxBatch: 64 }).entries()) {
+      for (const [k, text] of Object.entries(st.plan.modules)) modules.push({ name: `${c.name} TP=${n} rank ${r} compileRankStages stage ${s}/${k}`, text });
     }
   }
 }
