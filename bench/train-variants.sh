@@ -18,11 +18,11 @@ BATCH=${BATCH:-32}
 fail=0
 say() { echo "== $(date -u +%T) $*" | tee -a "$OUT/log.txt"; }
 say "GPU gate: training step and device AdamW against the CPU"
-node bench/train-gpu-check.ts > "$OUT/train-gpu-check.json" 2>>"$OUT/log.txt" || { say "GPU gate FAILED"; fail=1; }
+node bench/train-gpu-check.ts --rows 320 --opt-rows 64 > "$OUT/train-gpu-check.json" 2>>"$OUT/log.txt" || { say "GPU gate FAILED"; fail=1; }
 cat "$OUT/train-gpu-check.json"
 ROWS=$((BATCH * 253))
 STEPS=${STEPS:-$(node -e "
-  const j=require('./$OUT/train-gpu-check.json'); const ms=j[0]['step_ms_$ROWS'] ?? j[0].step_ms_8096;
+  const j=require(require('path').resolve('$OUT/train-gpu-check.json')); const ms=j[0]['step_ms_$ROWS'] ?? j[0].step_ms_8096;
   console.log(Math.max(50, Math.floor(${SECONDS_PER_VARIANT:-60} * 1000 / (ms || 100))))")}
 say "steps per variant: $STEPS (batch $BATCH, $NUM prompts)"
 variant() {
@@ -36,7 +36,7 @@ variant() {
   timeout 120 node bin/arcticc.ts eval-acceptance --target $T --speculator "$OUT/$name" --prompts $FIX/data/dev-prompts.json \
     --device cuda --json > "$OUT/$name-eval.json" 2>>"$OUT/log.txt" || { say "eval of $name FAILED"; fail=1; return; }
   node -e "
-    const t=require('./$OUT/$name.json'), e=require('./$OUT/$name-eval.json');
+    const r=require('path').resolve, t=require(r('$OUT/$name.json')), e=require(r('$OUT/$name-eval.json'));
     const c=t.losses, k=Math.max(1,Math.floor(c.length/10));
     console.log(JSON.stringify({variant:'$name', args:'$*', wall_s:+($t1-$t0).toFixed(1), acceptance_length:e.acceptance_length, per_position:e.per_position,
       timings:t.timings, rows_per_second:t.rows_per_second, first_loss:t.first_loss, final_loss:t.final_loss, curve:c.filter((_,i)=>i%k===0||i===c.length-1)}))" \
