@@ -29,15 +29,16 @@ function overLastAxis(n: Node, rank: number): boolean {
 
 /**
  * The LM-head weights of a graph: params W such that some linear(x, W) reaches an argmax, top-k or
- * softmax over its output axis, through elementwise ops only. That is what makes a weight a head (its rows
+ * softmax over its output axis, through elementwise ops and slices only. That is what makes a weight a head (its rows
  * are the vocabulary), independent of names and of whether V is the largest dim.
  */
 export function headWeights(g: Graph): Set<Node> {
   const use = users(g);
   const heads = new Set<Node>();
+  // through elementwise ops and slices (a tensor-parallel rank slices its shard's padding rows off first)
   const reaches = (n: Node, rank: number, depth: number): boolean =>
     (use.get(n) ?? []).some((u) => (VOCAB_CONSUMERS.has(u.op) && overLastAxis(u, rank))
-      || (depth > 0 && ELEMENTWISE.has(u.op) && u.shape.length === rank && reaches(u, rank, depth - 1)));
+      || (depth > 0 && (ELEMENTWISE.has(u.op) || u.op === 'slice') && u.shape.length === rank && reaches(u, rank, depth - 1)));
   for (const n of graphNodes(g)) {
     if (n.op === 'linear' && n.src[1].op === 'param' && reaches(n, n.shape.length, 8)) heads.add(n.src[1]);
   }
