@@ -4,8 +4,8 @@
 //    + host AdamW) on the same batches: the weights after;
 // 3. the time of a whole training step (upload, forward, backward, AdamW) at --rows and at --big-rows
 //    (32 sequences of 253 rows, the default training batch), and at --big-rows with each GEMM mode
-//    (tf32x3: the default, f32-accurate; tf32: one term; fma: CUDA cores), with the gradients of one
-//    batch at --rows against the interpreter for each mode (relative L2 reported; only tf32x3 and fma gate).
+//    (fma: CUDA cores, the default; tf32x3: tensor cores, f32-accurate; tf32: one term), with the gradients of one
+//    batch at --rows against the interpreter for each mode (relative L2 reported; only fma and tf32x3 gate).
 // Prints JSON; exit 1 on a mismatch.   node bench/train-gpu-check.ts [--rows 320] [--opt-rows 64] [--big-rows 8096]
 // (--rows ≥ 256 so the many-row linears take the tiled GEMM too, as they do at the training batch)
 import { trainingForm } from '../compiler/autodiff/training-form.ts';

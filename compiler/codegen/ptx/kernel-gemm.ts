@@ -7,12 +7,15 @@
 // arithmetic, so they are in flight during it. Every global load is a 16-byte vector (K and N multiples
 // of 4, as gemmShape requires); rows past M and columns past N read zeros and are never stored.
 //
-// Arithmetic (mode 'tf32x3', the default): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
+// Arithmetic, mode 'tf32x3' (ARCTICC_GEMM=tf32x3): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
 // The 8 warps tile the block 4 (rows) × 2 (columns), 32 × 32 each: 2 × 4 mma tiles. Each operand is split
 // into tf32 hi + lo (hi = tf32(x), lo = tf32(x − hi); x − hi is exact in f32), and each product is
 // hi·hi + hi·lo + lo·hi, three mmas: the dropped lo·lo term is below 2^-22 relative, so the result is an
-// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma' (kept for
-// comparison) is the CUDA-core version: 8 × 4 outputs per thread, f32 FMAs in ascending k.
+// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma', the default
+// (the one timed and checked against the interpreter on the H200 so far), is the CUDA-core version: 8 × 4
+// outputs per thread, f32 FMAs in ascending k. tf32x3 is checked on the PTX machine (whose m16n8k8 tf32
+// fragment layout matched the H200 in kernel-linear-tc's first version); bench/train-gpu-check.ts checks and
+// times every mode, and decides when tf32x3 becomes the default.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
@@ -29,12 +32,13 @@ const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
 const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
 export type GemmMode = 'tf32x3' | 'tf32' | 'fma';
 /**
- * The arithmetic the GEMM uses: ARCTICC_GEMM=fma the CUDA-core version, =tf32 one tf32 term (≈ 2^-11
- * relative per product, like PyTorch's TF32 matmuls; not f32-accurate, for speed comparisons).
+ * The arithmetic the GEMM uses: the CUDA-core version by default; ARCTICC_GEMM=tf32x3 tensor cores with
+ * f32 accuracy, =tf32 one tf32 term (≈ 2^-11 relative per product, like PyTorch's TF32 matmuls; not
+ * f32-accurate, for speed comparisons).
  */
 export const gemmMode = (): GemmMode => {
   const m = process.env.ARCTICC_GEMM;
-  return m === 'fma' || m === 'tf32' ? m : 'tf32x3';
+  return m === 'tf32x3' || m === 'tf32' ? m : 'fma';
 };
 /** The GEMM's shape when kernel k is one contraction it takes (gemm-shape.ts) with no fused epilogue. */
 export function gemmShape(k: ScheduledKernel): GemmShape | null {

@@ -59,9 +59,11 @@ describe('tiled GEMM on the PTX machine', () => {
     expect(mismatches(got.o, want.o, 2e-3)).toEqual([]);
   }, 120_000);
 
-  it('a training step at 256 rows: loss and every weight gradient, the big contractions on the GEMM', () => {
+  it.each(['fma', 'tf32x3'] as const)('%s: a training step at 256 rows: loss and every weight gradient, the big contractions on the GEMM', (mode) => {
+    process.env.ARCTICC_GEMM = mode;
     const tf = trainingForm(lstmSpeculator({ hiddenSize: 16, width: 16, vocabSize: 128, nPredict: 2, scaleInput: true, weightDtype: () => 'f32' }).graph, { rows: 256 });
     const plan = compileProgram(tf.graph, { maxDims: {} });
+    delete process.env.ARCTICC_GEMM;
     expect(plan.kernels.filter((k) => k.name.includes('gemm')).length).toBeGreaterThan(0);
     const { inputs, params } = randomInputs(tf.graph, rng(11), new Map());
     const r = rng(5);
