@@ -90,9 +90,18 @@ export function shardVocabParallel(g: Graph, ranks: number, rank: number): RankP
     const prefix = lin.shape.slice(0, -1);
     const last = lin.shape.length - 1;
     let val: Node, idx: Node;
-    if (s.real > 0) {
-      let logits = Node.make('linear', [x, shardNodes.get(s.param)!]);
-      if (s.real < s.rows) logits = Node.make('slice', [logits], { axis: last, start: 0, end: s.real });
+    if (s.real === s.rows) {
+      // a shard of real rows only: the local top-1 as top-k with k = 1 (values and indices), which the
+      // lm-head-topk pass computes inside the head's linear (the shard's logits never reach memory)
+      const logits = Node.make('linear', [x, shardNodes.get(s.param)!]);
+      const flat = (t: Node) => Node.make('reshape', [t], { shape: prefix });
+      val = flat(Node.make('topk_values', [logits], { k: 1 }));
+      const local = flat(Node.make('topk_indices', [logits], { k: 1 }));
+      const offset = Node.make('const', [], { value: s.start }, 'i32', prefix);
+      idx = Node.make('cast', [s.start ? Node.make('add', [local, offset]) : local], null, 'f32');
+    } else if (s.real > 0) {
+      // padding rows are sliced off before the top-1 (that slice keeps the top-1 out of the head's kernel)
+      const logits = Node.make('slice', [Node.make('linear', [x, shardNodes.get(s.param)!])], { axis: last, start: 0, end: s.real });
       val = Node.make('reduce_max', [logits], { axis: last });
       const local = Node.make('argmax', [logits], { axis: last });
       const offset = Node.make('const', [], { value: s.start }, 'i32', prefix);
