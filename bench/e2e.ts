@@ -7,6 +7,7 @@
 //                     [--prompts 32] [--peer peer-e2e.json] [--out e2e.json]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { COMMON_OPTIONS, drafterConfigs, pickDrafters, workloadPrompts } from './e2e-common.ts';
 import { attachDrafter } from '../runtime/engine/load-engine.ts';
 import { parseEngineSpeculativeConfig } from '../runtime/engine/speculative-config.ts';
 import { loadSpeculator } from '../runtime/speculator.ts';
@@ -14,10 +15,7 @@ import { loadTarget } from '../runtime/target/target-model.ts';
 
 const { values: a } = parseArgs({
   options: {
-    model: { type: 'string', default: 'tests/fixtures/target/pycode-small' },
-    speculator: { type: 'string', default: 'tests/fixtures/target/pycode-small-lstm' },
-    workloads: { type: 'string', default: 'tests/fixtures/target/data/workloads-dev.json' },
-    device: { type: 'string', default: 'auto' },
+    ...COMMON_OPTIONS,
     load: { type: 'string', default: 'code,repeat,mixed' },
     concurrency: { type: 'string', default: '1,8,32' },
     drafters: { type: 'string', default: 'none,ngram,suffix,arctic,arctic+suffix' },
@@ -29,18 +27,11 @@ const { values: a } = parseArgs({
 });
 const maxNew = Number(a['max-new']);
 const conc = a.concurrency!.split(',').map(Number);
-const w = JSON.parse(readFileSync(a.workloads!, 'utf8'));
 const limit = a.prompts ? Number(a.prompts) : Infinity;
-const mixed = (w.code.prompts as number[][]).flatMap((p, i) => [p, w.repeat.prompts[i]]);
-const loads: Record<string, number[][]> = { code: w.code.prompts, repeat: w.repeat.prompts, mixed };
-const spec = (k: number) => ({ method: 'arctic', model: a.speculator, num_speculative_tokens: k });
-const CONFIGS: Record<string, object | null> = {
-  none: null, ngram: { method: 'ngram', num_speculative_tokens: 3 }, suffix: { method: 'suffix' },
-  // Arctic drafts n_predict = 3; with suffix decoding num_speculative_tokens 15 leaves suffix drafts room (spec §3.3)
-  arctic: spec(3), 'arctic+suffix': { ...spec(15), enable_suffix_decoding: true },
-};
-const drafters = a.drafters!.split(',');
-for (const d of drafters) if (!(d in CONFIGS)) throw new Error(`unknown drafter "${d}" (expected ${Object.keys(CONFIGS).join(', ')})`);
+const loads = workloadPrompts(a.workloads!);
+const { mixed } = loads;
+const CONFIGS = drafterConfigs(a.speculator!);
+const drafters = pickDrafters(a.drafters!, CONFIGS);
 
 const longest = Math.max(...mixed.map((p) => p.length));
 const target = await loadTarget({ model: a.model!, device: a.device as 'auto', maxModelLen: longest + maxNew + 8, maxNumSeqs: Math.max(...conc), quiet: true });

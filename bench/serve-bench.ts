@@ -7,8 +7,10 @@
 //   node bench/serve-bench.ts [--device cuda] [--concurrency 1,8,32] [--drafters none,arctic+suffix]
 //        [--load mixed|code|repeat] [--requests 64] [--max-tokens 256] [--prompt-len N] [--out serve-bench.json]
 // CPU smoke run (tiny): node bench/serve-bench.ts --device cpu --concurrency 1,2 --requests 4 --max-tokens 8 --prompt-len 12
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Workload } from './e2e-common.ts';
+import { COMMON_OPTIONS, drafterConfigs, pickDrafters, workloadPrompts } from './e2e-common.ts';
 import { attachDrafter } from '../runtime/engine/load-engine.ts';
 import { parseEngineSpeculativeConfig } from '../runtime/engine/speculative-config.ts';
 import { startServer } from '../runtime/serve/index.ts';
@@ -18,10 +20,7 @@ import { Tokenizer } from '../runtime/tokenizer/index.ts';
 
 const { values: a } = parseArgs({
   options: {
-    model: { type: 'string', default: 'tests/fixtures/target/pycode-small' },
-    speculator: { type: 'string', default: 'tests/fixtures/target/pycode-small-lstm' },
-    workloads: { type: 'string', default: 'tests/fixtures/target/data/workloads-dev.json' },
-    device: { type: 'string', default: 'auto' },
+    ...COMMON_OPTIONS,
     load: { type: 'string', default: 'mixed' },
     concurrency: { type: 'string', default: '1,8,32' },
     drafters: { type: 'string', default: 'none,arctic+suffix' },
@@ -34,22 +33,12 @@ const { values: a } = parseArgs({
 const maxTokens = Number(a['max-tokens']);
 const conc = a.concurrency!.split(',').map(Number);
 const nReq = Number(a.requests);
-const w = JSON.parse(readFileSync(a.workloads!, 'utf8'));
 const cut = (p: number[]) => (a['prompt-len'] ? p.slice(0, Number(a['prompt-len'])) : p);
-const loads: Record<string, number[][]> = {
-  code: w.code.prompts, repeat: w.repeat.prompts,
-  mixed: (w.code.prompts as number[][]).flatMap((p, i) => [p, w.repeat.prompts[i]]),
-};
+const loads = workloadPrompts(a.workloads!);
 if (!(a.load! in loads)) throw new Error(`unknown --load "${a.load}" (expected ${Object.keys(loads).join(', ')})`);
-const prompts = loads[a.load!].map(cut);
-const CONFIGS: Record<string, object | null> = {
-  none: null,
-  suffix: { method: 'suffix' },
-  arctic: { method: 'arctic', model: a.speculator, num_speculative_tokens: 3 },
-  'arctic+suffix': { method: 'arctic', model: a.speculator, num_speculative_tokens: 15, enable_suffix_decoding: true },
-};
-const drafters = a.drafters!.split(',');
-for (const d of drafters) if (!(d in CONFIGS)) throw new Error(`unknown drafter "${d}" (expected ${Object.keys(CONFIGS).join(', ')})`);
+const prompts = loads[a.load! as Workload].map(cut);
+const CONFIGS = drafterConfigs(a.speculator!);
+const drafters = pickDrafters(a.drafters!, CONFIGS);
 
 const maxConc = Math.max(...conc);
 const longest = Math.max(...prompts.map((p) => p.length));
