@@ -87,31 +87,25 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
       smem: (v) => v.forEach((x, i) => b.ins('st.shared.f32', `[${at}+${4 * i * stride}]`, x)),
     };
   };
+  /** a [K, extent] operand stored row-major along what the tile spans: row k0 + row, columns c0 + c .. +3 into smem[row·stride + c] */
+  const kRows = (base: string, row: string, c: string, c0: string, extent: number, arr: string, stride: number): Stage => {
+    const col = u32('add.u32', c0, c);
+    const ok = b.reg('pred');
+    b.ins('setp.lt.u32', ok, col, String(extent));
+    const ptr = b.reg('u64');
+    b.ins('mad.wide.u32', ptr, u32('mad.lo.u32', row, String(extent), col), '4', base);
+    const at = sharedAddr(arr, u32('mad.lo.u32', row, String(stride), c));
+    return { ptr, ok, regs: [0, 1, 2, 3].map(() => b.reg('f32')), step: GEMM_BK * extent * 4, smem: (v) => b.ins('st.shared.v4.f32', `[${at}]`, `{${v.join(', ')}}`) };
+  };
   for (let r = 0; r < 2; r++) {
     const e = r === 0 ? tid : u32('add.u32', tid, String(THREADS));
     if (!aT) { stages.push(kMajor(aBase, m0, u32('shr.u32', e, '2'), u32('and.b32', e, '3'), M, As, A_STRIDE)); continue; }
     // aT: A's source is stored [K, M]: row k0 + e/32, columns m0 + 4·(e % 32) .. +3, straight into As[k][m]
-    const row = u32('shr.u32', e, '5'), c = u32('shl.b32', u32('and.b32', e, '31'), '2');
-    const col = u32('add.u32', m0, c);
-    const ok = b.reg('pred');
-    b.ins('setp.lt.u32', ok, col, String(M));
-    const ptr = b.reg('u64');
-    b.ins('mad.wide.u32', ptr, u32('mad.lo.u32', row, String(M), col), '4', aBase);
-    const at = sharedAddr(As, u32('mad.lo.u32', row, String(A_STRIDE), c));
-    stages.push({ ptr, ok, regs: [0, 1, 2, 3].map(() => b.reg('f32')), step: GEMM_BK * M * 4, smem: (v) => b.ins('st.shared.v4.f32', `[${at}]`, `{${v.join(', ')}}`) });
+    stages.push(kRows(aBase, u32('shr.u32', e, '5'), u32('shl.b32', u32('and.b32', e, '31'), '2'), m0, M, As, A_STRIDE));
   }
-  if (bT) stages.push(kMajor(bBase, n0, u32('shr.u32', tid, '2'), u32('and.b32', tid, '3'), N, Bs, B_STRIDE));
-  else {
-    // B [K, N] row-major: thread t takes row k0 + t/16, columns n0 + 4·(t % 16) .. +3
-    const row = u32('shr.u32', tid, '4'), c = u32('shl.b32', tx, '2');
-    const col = u32('add.u32', n0, c);
-    const ok = b.reg('pred');
-    b.ins('setp.lt.u32', ok, col, String(N));
-    const ptr = b.reg('u64');
-    b.ins('mad.wide.u32', ptr, u32('mad.lo.u32', row, String(N), col), '4', bBase);
-    const at = sharedAddr(Bs, u32('mad.lo.u32', row, String(B_STRIDE), c));
-    stages.push({ ptr, ok, regs: [0, 1, 2, 3].map(() => b.reg('f32')), step: GEMM_BK * N * 4, smem: (v) => b.ins('st.shared.v4.f32', `[${at}]`, `{${v.join(', ')}}`) });
-  }
+  // B [K, N] row-major: thread t takes row k0 + t/16, columns n0 + 4·(t % 16) .. +3
+  stages.push(bT ? kMajor(bBase, n0, u32('shr.u32', tid, '2'), u32('and.b32', tid, '3'), N, Bs, B_STRIDE)
+    : kRows(bBase, u32('shr.u32', tid, '4'), u32('shl.b32', tx, '2'), n0, N, Bs, B_STRIDE));
   const load = (): void => {
     for (const st of stages) {
       for (const x of st.regs) b.ins('mov.f32', x, zero);
