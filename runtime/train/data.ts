@@ -129,14 +129,11 @@ export async function generateData(t: TargetModel, o: GenerateDataOptions): Prom
   return { count, seqLen, promptLen, hiddenSize: H, tokens, greedy, hidden };
 }
 
-/** fs.writeFileSync and readFileSync stop at 2 GiB; the hidden states of 16k sequences are 2.7 GB. */
+/** The cache's binary files: name and the array it holds (fs read/write calls stop at 2 GiB: chunked). */
 const CHUNK = 1 << 30;
-function writeBytes(file: string, a: ArrayBufferView): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    for (let at = 0; at < a.byteLength; at += CHUNK) fs.writeSync(fd, new Uint8Array(a.buffer, a.byteOffset + at, Math.min(CHUNK, a.byteLength - at)));
-  } finally { fs.closeSync(fd); }
-}
+const cacheFiles = (d: Pick<TrainData, 'tokens' | 'greedy' | 'hidden'>): [string, Int32Array | Uint16Array][] =>
+  [['tokens.i32', d.tokens], ['greedy.i32', d.greedy], ['hidden.bf16', d.hidden]];
+
 function readBytes(file: string, into: ArrayBufferView): void {
   const fd = fs.openSync(file, 'r');
   try {
@@ -148,29 +145,20 @@ function readBytes(file: string, into: ArrayBufferView): void {
   } finally { fs.closeSync(fd); }
 }
 
-const cacheMeta = (d: TrainData): string => JSON.stringify({ count: d.count, seqLen: d.seqLen, promptLen: d.promptLen, hiddenSize: d.hiddenSize, key: d.key }, null, 1);
-
-/** Writes the cache (cache.json last, so a cache cut short is never taken for a whole one). */
-export function saveData(dir: string, d: TrainData): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.rmSync(path.join(dir, 'cache.json'), { force: true });
-  writeBytes(path.join(dir, 'tokens.i32'), d.tokens);
-  writeBytes(path.join(dir, 'greedy.i32'), d.greedy);
-  writeBytes(path.join(dir, 'hidden.bf16'), d.hidden);
-  fs.writeFileSync(path.join(dir, 'cache.json'), cacheMeta(d));
-}
-
-/** saveData on the thread pool, so training runs while gigabytes of hidden states go to disk. */
+/**
+ * Writes the cache on the thread pool, so training runs while gigabytes of hidden states go to disk (16k
+ * sequences are 2.7 GB); cache.json last, so a cache cut short is never taken for a whole one.
+ */
 export async function saveDataInBackground(dir: string, d: TrainData): Promise<void> {
   await fs.promises.mkdir(dir, { recursive: true });
   await fs.promises.rm(path.join(dir, 'cache.json'), { force: true });
-  for (const [f, a] of [['tokens.i32', d.tokens], ['greedy.i32', d.greedy], ['hidden.bf16', d.hidden]] as const) {
+  for (const [f, a] of cacheFiles(d)) {
     const fh = await fs.promises.open(path.join(dir, f), 'w');
     try {
       for (let at = 0; at < a.byteLength; at += CHUNK) await fh.write(new Uint8Array(a.buffer, a.byteOffset + at, Math.min(CHUNK, a.byteLength - at)));
     } finally { await fh.close(); }
   }
-  await fs.promises.writeFile(path.join(dir, 'cache.json'), cacheMeta(d));
+  await fs.promises.writeFile(path.join(dir, 'cache.json'), JSON.stringify({ count: d.count, seqLen: d.seqLen, promptLen: d.promptLen, hiddenSize: d.hiddenSize, key: d.key }, null, 1));
 }
 
 /** The cached data in `dir` when it was made for `key`; undefined when absent or made for something else. */
@@ -182,7 +170,7 @@ export function loadData(dir: string, key: Readonly<Record<string, string | numb
   if (JSON.stringify(m.key) !== JSON.stringify(key)) return undefined;
   const n = m.count * m.seqLen;
   const tokens = new Int32Array(n), greedy = new Int32Array(n), hidden = new Uint16Array(n * m.hiddenSize);
-  for (const [f, a] of [['tokens.i32', tokens], ['greedy.i32', greedy], ['hidden.bf16', hidden]] as const) {
+  for (const [f, a] of cacheFiles({ tokens, greedy, hidden })) {
     const file = path.join(dir, f);
     let size: number;
     try { size = fs.statSync(file).size; } catch { throw new TrainDataError(`${dir}: data cache lacks ${f}; delete the folder to regenerate`); }
