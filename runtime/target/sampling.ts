@@ -82,39 +82,36 @@ export function samplingProbs(logits: ArrayLike<number>, p: SamplingParams): Flo
   return probs;
 }
 
-/**
- * A sample from one row, as verifySampling draws a draft-free step (u scaled by the row's total, inverse
- * CDF over ascending ids), touching only the kept tokens when top-k or top-p applies.
- */
-export function sampleToken(logits: ArrayLike<number>, p: SamplingParams, rng: Rng): number {
-  const kept = keptProbs(logits, p);
-  const ids = kept ? kept.ids : null, probs = kept ? kept.probs : samplingProbs(logits, p);
-  const n = ids ? ids.length : probs.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += probs[i];
-  const u = rng.next() * total;
-  let acc = 0, last = -1;
-  for (let i = 0; i < n; i++) {
-    if (probs[i] <= 0) continue;
-    acc += probs[i];
-    last = ids ? ids[i] : i;
+/** A row's distribution: the kept ids (ascending) with their probabilities, or dense over the vocabulary (ids null). */
+function rowDistribution(logits: ArrayLike<number>, p: SamplingParams): { ids: readonly number[] | null; probs: ArrayLike<number> } {
+  return keptProbs(logits, p) ?? { ids: null, probs: samplingProbs(logits, p) };
+}
+
+/** Inverse CDF in ascending id order: the first id whose running probability passes u; `last` if u falls past them all. */
+function inverseCdf(d: ReturnType<typeof rowDistribution>, u: number, last: number): number {
+  let acc = 0;
+  for (let i = 0; i < d.probs.length; i++) {
+    if (d.probs[i] <= 0) continue;
+    acc += d.probs[i];
+    last = d.ids ? d.ids[i] : i;
     if (u < acc) return last;
   }
   return last;
 }
 
+/**
+ * A sample from one row, as verifySampling draws a draft-free step (u scaled by the row's total, inverse
+ * CDF over ascending ids), touching only the kept tokens when top-k or top-p applies.
+ */
+export function sampleToken(logits: ArrayLike<number>, p: SamplingParams, rng: Rng): number {
+  const d = rowDistribution(logits, p);
+  let total = 0;
+  for (let i = 0; i < d.probs.length; i++) total += d.probs[i];
+  return inverseCdf(d, rng.next() * total, -1);
+}
+
 /** The next token: argmax (lowest id on ties) when greedy, else an inverse-CDF sample. */
 export function chooseToken(logits: ArrayLike<number>, argmax: number, p: SamplingParams, rng: Rng): number {
   if (!(p.temperature ?? 0)) return argmax;
-  const kept = keptProbs(logits, p);
-  const ids = kept ? kept.ids : null, probs = kept ? kept.probs : samplingProbs(logits, p);
-  const u = rng.next();
-  let acc = 0, last = argmax;
-  for (let i = 0; i < (ids ? ids.length : probs.length); i++) {
-    if (probs[i] <= 0) continue;
-    acc += probs[i];
-    last = ids ? ids[i] : i;
-    if (u < acc) return last;
-  }
-  return last;
+  return inverseCdf(rowDistribution(logits, p), rng.next(), argmax);
 }
