@@ -11,41 +11,27 @@
 import { trainingForm } from '../compiler/autodiff/training-form.ts';
 import type { HostTensor } from '../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../compiler/ir/tensor-data.ts';
-import { f32ToBf16 } from '../compiler/ir/numerics.ts';
-import { lstmSpeculator } from '../speculators/lstm.ts';
-import { mlpSpeculator } from '../speculators/mlp.ts';
 import { initWeights, paramShapes } from '../runtime/train/arch.ts';
-import { DEFAULT_ADAMW } from '../runtime/train/optimizer.ts';
-import type { OptimizerSlot } from '../runtime/train/optimizer.ts';
+import { DEFAULT_ADAMW, optimizerSlots } from '../runtime/train/optimizer.ts';
 import { cpuStepper, cudaStepper, gradientRunner } from '../runtime/train/stepper.ts';
 import { Xoshiro128 } from '../runtime/decoding/rng.ts';
+import { randomTrainBatch, relL2, TRAIN_DRAFTERS } from '../tests/support/train-check.ts';
 
 const arg = (k: string, d: number): number => (process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : d);
 const rows = arg('--rows', 320), optRows = arg('--opt-rows', 64), bigRows = arg('--big-rows', 8096);
-const o = { hiddenSize: 256, width: 256, vocabSize: 4096, nPredict: 3, scaleInput: true, weightDtype: () => 'f32' as const };
-const relL2 = (x: Float32Array, y: Float32Array): number => {
-  let num = 0, den = 0;
-  for (let i = 0; i < x.length; i++) { num += (x[i] - y[i]) ** 2; den += x[i] ** 2; }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-};
-const batch = (r: Xoshiro128, n: number): Record<string, HostTensor> => ({
-  hidden: hostTensor('bf16', [n, 256], Uint16Array.from({ length: n * 256 }, () => f32ToBf16(2 * r.next() - 1))),
-  tokens: hostTensor('i32', [n], Int32Array.from({ length: n }, () => Math.floor(r.next() * 4096))),
-  labels: hostTensor('i32', [n, 3], Int32Array.from({ length: n * 3 }, () => Math.floor(r.next() * 4096))),
-});
-const slotsOf = (shapes: Map<string, number[]>, w: Map<string, Float32Array>): OptimizerSlot[] =>
-  [...shapes.keys()].sort().map((n) => ({ name: n, param: Float32Array.from(w.get(n)!), m: new Float32Array(w.get(n)!.length), v: new Float32Array(w.get(n)!.length), decay: shapes.get(n)!.length > 1 }));
 
 const report: Record<string, unknown>[] = [];
 let ok = true;
-for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ...o, tieWeights: true })]] as const) {
+for (const [name, build] of TRAIN_DRAFTERS) {
+  const p = build();
   const shapes = paramShapes(p);
   const w = initWeights(shapes, 3);
   const weights = new Map([...w].map(([n, a]) => [n, hostTensor('f32', shapes.get(n)!, a)]));
   const r = new Xoshiro128(1);
+  const next = (): number => r.next();
   const tf = trainingForm(p.graph, { rows, hiddenDtype: 'bf16' });
   // 1. gradients
-  const inputs = batch(r, rows);
+  const inputs = randomTrainBatch(next, rows);
   const cpu = await gradientRunner(tf, 'cpu', weights), gpu = await gradientRunner(tf, 'cuda', weights);
   const a = await cpu.run(inputs), b = await gpu.run(inputs);
   gpu.close();
@@ -58,8 +44,8 @@ for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ..
   // 2. three optimizer steps on each backend
   const opt = { ...DEFAULT_ADAMW, totalSteps: 3 };
   const tfOpt = trainingForm(p.graph, { rows: optRows, hiddenDtype: 'bf16' });
-  const cs = cpuStepper(tfOpt, slotsOf(shapes, w), opt), gs = await cudaStepper(tfOpt, slotsOf(shapes, w), opt);
-  const steps = [batch(r, optRows), batch(r, optRows), batch(r, optRows)];
+  const cs = cpuStepper(tfOpt, optimizerSlots(tfOpt.params, w), opt), gs = await cudaStepper(tfOpt, optimizerSlots(tfOpt.params, w), opt);
+  const steps = [randomTrainBatch(next, optRows), randomTrainBatch(next, optRows), randomTrainBatch(next, optRows)];
   const lossesCpu: number[] = [], lossesGpu: number[] = [];
   for (let t = 1; t <= 3; t++) { lossesCpu.push((await cs.step(steps[t - 1], t)).loss); lossesGpu.push((await gs.step(steps[t - 1], t)).loss); }
   const after = new Map(gs.state().map((x) => [x.name, x]));
@@ -70,8 +56,8 @@ for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ..
   const timed: Record<string, number> = {};
   for (const n of [rows, bigRows]) {
     const tfn = n === rows ? tf : trainingForm(p.graph, { rows: n, hiddenDtype: 'bf16' });
-    const st = await cudaStepper(tfn, slotsOf(shapes, w), { ...DEFAULT_ADAMW, totalSteps: 100 });
-    const bt = batch(r, n);
+    const st = await cudaStepper(tfn, optimizerSlots(tfn.params, w), { ...DEFAULT_ADAMW, totalSteps: 100 });
+    const bt = randomTrainBatch(next, n);
     const t0 = performance.now();
     await st.step(bt, 1);
     timed[`first_step_ms_${n}`] = performance.now() - t0;
@@ -85,7 +71,7 @@ for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ..
   //    big for the interpreter here) against the CUDA-core mode's, an independent second path; step time
   const modes: Record<string, Record<string, unknown>> = {};
   const tfBig = trainingForm(p.graph, { rows: bigRows, hiddenDtype: 'bf16' });
-  const bigBatch = batch(r, bigRows);
+  const bigBatch = randomTrainBatch(next, bigRows);
   let fmaBig: Record<string, HostTensor> | null = null;
   for (const mode of ['fma', 'tf32x3', 'tf32']) {
     process.env.ARCTICC_GEMM = mode;
@@ -101,7 +87,7 @@ for (const [name, p] of [['lstm', lstmSpeculator(o)], ['mlp', mlpSpeculator({ ..
       let wb = 0;
       if (fmaBig) for (const q of tfBig.params) wb = Math.max(wb, relL2(fmaBig[q.output].data as Float32Array, big[q.output].data as Float32Array));
       else fmaBig = big;
-      const st = await cudaStepper(tfBig, slotsOf(shapes, w), { ...DEFAULT_ADAMW, totalSteps: 100 });
+      const st = await cudaStepper(tfBig, optimizerSlots(tfBig.params, w), { ...DEFAULT_ADAMW, totalSteps: 100 });
       await st.step(bigBatch, 1);
       const t1 = performance.now();
       for (let t = 2; t <= 11; t++) await st.step(bigBatch, t);

@@ -32,6 +32,21 @@ export interface OptimizerSlot {
   readonly decay: boolean;
 }
 
+/**
+ * The optimizer slots of the given parameters, in their order (a training form's `params`): each starts
+ * from a copy of its weight (AdamW updates the slot in place) and from the given moments or zeros;
+ * matrices are decayed, vectors (norm weights and biases) not.
+ */
+export function optimizerSlots(params: readonly { name: string; shape: readonly number[] }[], weights: ReadonlyMap<string, Float32Array>,
+  moments?: ReadonlyMap<string, { m: Float32Array; v: Float32Array }>): OptimizerSlot[] {
+  return params.map(({ name, shape }) => {
+    const w = weights.get(name);
+    if (!w) throw new RangeError(`optimizer: no weight for parameter ${name}`);
+    const mv = moments?.get(name);
+    return { name, param: Float32Array.from(w), m: mv ? Float32Array.from(mv.m) : new Float32Array(w.length), v: mv ? Float32Array.from(mv.v) : new Float32Array(w.length), decay: shape.length > 1 };
+  });
+}
+
 /** Global L2 norm of every gradient (f64 sum). */
 export function globalNorm(grads: readonly Float32Array[]): number {
   let s = 0;

@@ -35,8 +35,24 @@ export interface TrainStepper {
   close(): void;
 }
 
+/** The slots' master weights as the training form's params (views: the same arrays AdamW updates). */
+const slotWeights = (tf: TrainingForm, slots: readonly OptimizerSlot[]): Map<string, HostTensor> =>
+  new Map(slots.map((s, i) => [s.name, hostTensor('f32', tf.params[i].shape, s.param)]));
+
+/** The training form compiled for CUDA and loaded with `weights`: the device reference, plan and executor. */
+async function openCudaPlan(tf: TrainingForm, weights: ReadonlyMap<string, HostTensor>) {
+  const { compileProgram } = await import('../../compiler/compile.ts');
+  const { openDevice } = await import('../cuda/device.ts');
+  const { PlanExecutor } = await import('../cuda/executor.ts');
+  const plan = compileProgram(tf.graph, { maxDims: {} });
+  const dev = openDevice({});
+  try {
+    return { dev, plan, exec: new PlanExecutor(dev, plan, weights, { graphs: true }) };
+  } catch (e) { dev.release(); throw e; }
+}
+
 export function cpuStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions): TrainStepper {
-  const weights = new Map(slots.map((s, i) => [s.name, hostTensor('f32', tf.params[i].shape, s.param)]));
+  const weights = slotWeights(tf, slots);
   return {
     async step(batch, t) {
       const out = interpret(tf.graph, batch, weights);
@@ -49,37 +65,31 @@ export function cpuStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], op
 }
 
 export async function cudaStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions): Promise<TrainStepper> {
-  const { compileProgram } = await import('../../compiler/compile.ts');
-  const { openDevice } = await import('../cuda/device.ts');
-  const { PlanExecutor } = await import('../cuda/executor.ts');
   const { DeviceAdamW } = await import('./device-optimizer.ts');
   const { learningRate } = await import('./optimizer.ts');
-  const plan = compileProgram(tf.graph, { maxDims: {} });
-  const dev = openDevice({});
-  let exec: InstanceType<typeof PlanExecutor> | undefined, adam: InstanceType<typeof DeviceAdamW> | undefined;
+  const { dev, plan, exec } = await openCudaPlan(tf, slotWeights(tf, slots));
+  let adam: InstanceType<typeof DeviceAdamW> | undefined;
   try {
-    exec = new PlanExecutor(dev, plan, new Map(slots.map((s, i) => [s.name, hostTensor('f32', tf.params[i].shape, s.param)])), { graphs: true });
-    const e = exec;
     const paramBuf = (name: string): bigint => {
       const b = plan.buffers.find((x) => x.kind === 'param' && x.name === name);
       if (!b) throw new Error(`training plan ${plan.name}: no param buffer for ${name}`);
-      return e.address(b.id);
+      return exec.address(b.id);
     };
     const gradBuf = (output: string): bigint => {
       const o = plan.outputs.find((x) => x.name === output);
       if (!o) throw new Error(`training plan ${plan.name}: no output ${output}`);
-      return e.address(o.buffer);
+      return exec.address(o.buffer);
     };
     adam = new DeviceAdamW(dev, slots.map((s, i) => ({ name: s.name, elements: s.param.length, param: paramBuf(s.name), grad: gradBuf(tf.params[i].output), decay: s.decay })));
     if (slots.some((s) => s.m.some((x) => x !== 0) || s.v.some((x) => x !== 0))) adam.writeMoments(slots);
   } catch (e) {
-    try { adam?.close(); exec?.close(); } finally { dev.release(); }
+    try { adam?.close(); exec.close(); } finally { dev.release(); }
     throw e;
   }
-  const ex = exec, ad = adam;
+  const ad = adam;
   return {
     async step(batch, t) {
-      const out = await ex.runAsync(batch, { outputs: ['loss', 'loss_heads'] });
+      const out = await exec.runAsync(batch, { outputs: ['loss', 'loss_heads'] });
       // after the gradients, before the next step's plan: stream order does the rest
       ad.enqueue(opt, t);
       return { loss: Number(out.loss.data[0]), lossHeads: Array.from(out.loss_heads.data as Float32Array), gradNorm: ad.lastNorm, lr: learningRate(opt, t) };
@@ -88,19 +98,13 @@ export async function cudaStepper(tf: TrainingForm, slots: readonly OptimizerSlo
       const got = ad.read();
       return slots.map((s, i) => ({ name: s.name, decay: s.decay, ...got[i] }));
     },
-    close() { try { ad.close(); ex.close(); } finally { dev.release(); } },
+    close() { try { ad.close(); exec.close(); } finally { dev.release(); } },
   };
 }
 
 /** Forward and backward only (no update): the gradients of one batch, for checking CUDA against the interpreter. */
 export async function gradientRunner(tf: TrainingForm, device: 'cpu' | 'cuda', weights: ReadonlyMap<string, HostTensor>): Promise<{ run(batch: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>; close(): void }> {
   if (device === 'cpu') return { run: async (batch) => interpret(tf.graph, batch, weights), close() {} };
-  const { compileProgram } = await import('../../compiler/compile.ts');
-  const { openDevice } = await import('../cuda/device.ts');
-  const { PlanExecutor } = await import('../cuda/executor.ts');
-  const dev = openDevice({});
-  try {
-    const exec = new PlanExecutor(dev, compileProgram(tf.graph, { maxDims: {} }), weights, { graphs: true });
-    return { run: (batch) => exec.runAsync(batch), close() { try { exec.close(); } finally { dev.release(); } } };
-  } catch (e) { dev.release(); throw e; }
+  const { dev, exec } = await openCudaPlan(tf, weights);
+  return { run: (batch) => exec.runAsync(batch), close() { try { exec.close(); } finally { dev.release(); } } };
 }

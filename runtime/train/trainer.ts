@@ -16,8 +16,8 @@ import type { Arch } from './arch.ts';
 import { initWeights, paramShapes } from './arch.ts';
 import type { Batch, LabelSource, TrainData } from './data.ts';
 import { fillBatch, rowsPerSequence, TrainDataError } from './data.ts';
-import type { AdamWOptions, OptimizerSlot } from './optimizer.ts';
-import { DEFAULT_ADAMW } from './optimizer.ts';
+import type { AdamWOptions } from './optimizer.ts';
+import { DEFAULT_ADAMW, optimizerSlots } from './optimizer.ts';
 import type { TrainStepper, WeightsAndMoments } from './stepper.ts';
 import { cpuStepper, cudaStepper } from './stepper.ts';
 
@@ -123,9 +123,7 @@ export function readCheckpoint(dir: string, expect: { arch: string; target: Reco
   return { meta, tensors: tensors as Map<string, HostTensor> };
 }
 
-type WeightsAndMomentsList = readonly WeightsAndMoments[];
-
-function writeCheckpoint(dir: string, meta: Meta, slots: WeightsAndMomentsList): void {
+function writeCheckpoint(dir: string, meta: Meta, slots: readonly WeightsAndMoments[]): void {
   const tmp = `${dir}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
@@ -166,7 +164,7 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
   // weights: fresh, or from the checkpoint being resumed
   let startStep = 0;
   let weights = initWeights(shapes, seed);
-  const moments = new Map<string, { m: Float32Array; v: Float32Array }>(names.map((n) => [n, { m: new Float32Array(weights.get(n)!.length), v: new Float32Array(weights.get(n)!.length) }]));
+  const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
   if (o.resume) {
     const { meta, tensors } = readCheckpoint(o.resume, { arch: arch.id, target: { ...o.target }, config: arch.config });
     if (meta.steps !== o.steps || meta.batch !== o.batch || meta.lr !== lr || meta.seed !== seed || (meta.labels ?? 'sampled') !== labels) {
@@ -184,7 +182,7 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
     }
     startStep = meta.step;
   }
-  const slots: OptimizerSlot[] = names.map((n) => ({ name: n, param: weights.get(n)!, ...moments.get(n)!, decay: shapes.get(n)!.length > 1 }));
+  const slots = optimizerSlots(tf.params, weights, moments);
   const opt: AdamWOptions = { ...DEFAULT_ADAMW, lr, totalSteps: o.steps };
   // two batches: the host fills one while the device runs a step on the other
   const batches = [0, 1].map(() => {
@@ -204,7 +202,7 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
     fillBatch(data, batchOf(data.count, o.batch, seed, s), nPredict, batches[s % 2].b, labels);
     split.fillMs += performance.now() - t;
   };
-  let final: WeightsAndMomentsList | undefined;
+  let final: readonly WeightsAndMoments[] | undefined;
   const t0 = performance.now();
   try {
     if (startStep < o.steps) fill(startStep);
