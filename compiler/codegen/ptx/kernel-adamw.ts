@@ -11,6 +11,7 @@
 //     hyper (f32[8], device memory, written per step): lr, β1, β2, ε, wd, clip, s = lr / bc1, √bc2.
 //     Block 0 of a launch with `norm` ≠ 0 stores the pre-clip global norm there (for the progress line).
 import { PtxBuilder } from './builder.ts';
+import { Reducer } from './reduce.ts';
 
 export const ADAMW_THREADS = 256;
 export const ADAMW_PER_THREAD = 16;
@@ -30,34 +31,12 @@ function loadU32(b: PtxBuilder, name: string): string {
   return r;
 }
 
-/** Sum `x` over the block (8 warps); the total is valid in thread 0 only. */
-function blockSum(b: PtxBuilder, x: string, tid: string, red: string): string {
-  let acc = x;
-  for (const lane of [16, 8, 4, 2, 1]) {
-    const o = b.reg('f32'), s = b.reg('f32');
-    b.ins('shfl.sync.bfly.b32', o, acc, String(lane), '31', '-1');
-    b.ins('add.f32', s, acc, o);
-    acc = s;
-  }
-  const lane0 = b.reg('pred'), laneId = b.reg('u32'), warp = b.reg('u32'), at = b.reg('u32');
-  b.ins('and.b32', laneId, tid, '31');
+/** Σ x over the block, in every thread (reduce.ts: warp butterflies, then the 8 warp sums in order). */
+function blockSum(b: PtxBuilder, x: string, tid: string): string {
+  const lane = b.reg('u32'), warp = b.reg('u32');
+  b.ins('and.b32', lane, tid, '31');
   b.ins('shr.u32', warp, tid, '5');
-  b.ins('setp.eq.u32', lane0, laneId, '0');
-  b.ins('mov.u32', at, red);
-  b.ins('mad.lo.u32', at, warp, '4', at);
-  b.insIf(lane0, false, 'st.shared.f32', `[${at}]`, acc);
-  b.ins('bar.sync', '0');
-  const base = b.reg('u32');
-  b.ins('mov.u32', base, red);
-  let total = b.reg('f32');
-  b.ins('ld.shared.f32', total, `[${base}]`);
-  for (let w = 1; w < ADAMW_THREADS / 32; w++) {
-    const y = b.reg('f32'), s = b.reg('f32');
-    b.ins('ld.shared.f32', y, `[${base}+${4 * w}]`);
-    b.ins('add.f32', s, total, y);
-    total = s;
-  }
-  return total;
+  return new Reducer(b, ADAMW_THREADS / 32, lane, warp).sum('f32', x);
 }
 
 /** The element loop: `body(index register)` for each of the thread's 16 elements below n. */
@@ -85,7 +64,6 @@ export function emitSumSquares(): string {
   const tid = b.reg('u32');
   b.ins('mov.u32', tid, '%tid.x');
   const g = loadPtr(b, 'g'), n = loadU32(b, 'n'), partials = loadPtr(b, 'partials');
-  const red = b.sharedArray('red', 4 * (ADAMW_THREADS / 32), 4);
   const acc = b.reg('f32');
   b.ins('mov.f32', acc, '0f00000000');
   elementLoop(b, n, tid, (i) => {
@@ -94,7 +72,7 @@ export function emitSumSquares(): string {
     b.ins('ld.global.f32', x, `[${a}]`);
     b.ins('fma.rn.f32', acc, x, x, acc);
   });
-  const total = blockSum(b, acc, tid, red);
+  const total = blockSum(b, acc, tid);
   const not0 = b.reg('pred'), done = b.newLabel('done');
   b.ins('setp.ne.u32', not0, tid, '0');
   b.insIf(not0, false, 'bra', done);
@@ -118,8 +96,6 @@ export function emitAdamW(): string {
   const decayOn = loadU32(b, 'decay');
   const normRaw = b.reg('u64');
   b.ins('ld.param.u64', normRaw, `[${b.param('norm', 'u64')}]`);
-  const red = b.sharedArray('red', 4 * (ADAMW_THREADS / 32), 4);
-  const bcast = b.sharedArray('bcast', 4, 4);
   // the global norm: every block sums all partials, strided by thread, in the same order
   const acc = b.reg('f32'), k = b.reg('u32');
   b.ins('mov.f32', acc, '0f00000000');
@@ -138,40 +114,29 @@ export function emitAdamW(): string {
     b.ins('bra', top);
   });
   b.label(end);
-  const total = blockSum(b, acc, tid, red);
-  // thread 0: norm, clip scale → shared
-  const not0 = b.reg('pred'), after = b.newLabel('scale_done');
-  b.ins('setp.ne.u32', not0, tid, '0');
-  b.insIf(not0, false, 'bra', after);
-  b.indent(() => {
-    const norm = b.reg('f32'), clip = b.reg('f32'), scale = b.reg('f32'), den = b.reg('f32'), q = b.reg('f32');
-    b.ins('sqrt.rn.f32', norm, total);
-    b.ins('ld.global.f32', clip, `[${hyper}+20]`);
-    b.ins('add.f32', den, norm, '0f358637BD'); // + 1e-6
-    b.ins('div.rn.f32', q, clip, den);
-    const doClip = b.reg('pred'), pos = b.reg('pred');
-    b.ins('setp.gt.f32', doClip, norm, clip);
-    b.ins('setp.gt.f32', pos, clip, '0f00000000');
-    b.ins('and.pred', doClip, doClip, pos);
-    b.ins('selp.f32', scale, q, '0f3F800000', doClip);
-    const at = b.reg('u32');
-    b.ins('mov.u32', at, bcast);
-    b.ins('st.shared.f32', `[${at}]`, scale);
-    // block 0 reports the norm when asked
-    const cta = b.reg('u32'), first = b.reg('pred'), want = b.reg('pred');
-    b.ins('mov.u32', cta, '%ctaid.x');
-    b.ins('setp.eq.u32', first, cta, '0');
-    b.ins('setp.ne.u64', want, normRaw, '0');
-    b.ins('and.pred', first, first, want);
-    const ng = b.reg('u64');
-    b.ins('cvta.to.global.u64', ng, normRaw);
-    b.insIf(first, false, 'st.global.f32', `[${ng}]`, norm);
-  });
-  b.label(after);
-  b.ins('bar.sync', '0');
-  const scale = b.reg('f32'), at = b.reg('u32');
-  b.ins('mov.u32', at, bcast);
-  b.ins('ld.shared.f32', scale, `[${at}]`);
+  const total = blockSum(b, acc, tid);
+  // every thread: the norm and the clip scale (the same in every block: the same partials in the same order)
+  const norm = b.reg('f32'), clip = b.reg('f32'), scale = b.reg('f32'), den = b.reg('f32'), q = b.reg('f32');
+  b.ins('sqrt.rn.f32', norm, total);
+  b.ins('ld.global.f32', clip, `[${hyper}+20]`);
+  b.ins('add.f32', den, norm, '0f358637BD'); // + 1e-6
+  b.ins('div.rn.f32', q, clip, den);
+  const doClip = b.reg('pred'), pos = b.reg('pred');
+  b.ins('setp.gt.f32', doClip, norm, clip);
+  b.ins('setp.gt.f32', pos, clip, '0f00000000');
+  b.ins('and.pred', doClip, doClip, pos);
+  b.ins('selp.f32', scale, q, '0f3F800000', doClip);
+  // thread 0 of block 0 reports the norm when asked
+  const cta = b.reg('u32'), first = b.reg('pred'), want = b.reg('pred'), t0 = b.reg('pred');
+  b.ins('mov.u32', cta, '%ctaid.x');
+  b.ins('setp.eq.u32', first, cta, '0');
+  b.ins('setp.eq.u32', t0, tid, '0');
+  b.ins('setp.ne.u64', want, normRaw, '0');
+  b.ins('and.pred', first, first, want);
+  b.ins('and.pred', first, first, t0);
+  const ng = b.reg('u64');
+  b.ins('cvta.to.global.u64', ng, normRaw);
+  b.insIf(first, false, 'st.global.f32', `[${ng}]`, norm);
   const h = (off: number): string => { const r = b.reg('f32'); b.ins('ld.global.f32', r, `[${hyper}+${off}]`); return r; };
   const lr = h(0), b1 = h(4), b2 = h(8), eps = h(12), wd = h(16), step = h(24), sq2 = h(28);
   const one = '0f3F800000';
