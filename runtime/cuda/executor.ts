@@ -14,6 +14,8 @@ import type { CudaDevice } from './device.ts';
 import { CudaGraph } from './graph.ts';
 import type { ArgValue, LaunchDims, PackedArgs } from './launch.ts';
 import { ArgBlock, launchKernel } from './launch.ts';
+import type { LaunchTiming } from './launch-profile.ts';
+import { profileSteps } from './launch-profile.ts';
 import type { PinnedBuffer } from './memory.ts';
 import { fmtBytes } from './memory.ts';
 import type { LoadedModule } from './module.ts';
@@ -295,6 +297,22 @@ export class PlanExecutor {
   enqueue(dims: Readonly<Record<string, number>>, o: RunOptions = {}): void {
     this.#assertOpen();
     this.#enqueue(this.runDims(dims), o.graph ?? this.#graphs);
+  }
+
+  /**
+   * Times every launch of the plan for `dims` (eager, an event around each; median of `reps`) on the
+   * buffers as they are: run() once first so inputs hold real data. Kernels that update state in place
+   * (a KV write) run `reps + 1` more times.
+   */
+  profile(dims: Readonly<Record<string, number>>, reps = 20): LaunchTiming[] {
+    this.#assertOpen();
+    const p = this.#prepare(this.runDims(dims));
+    const kernels = new Map(this.plan.kernels.map((k) => [k.name, k]));
+    const idx = p.steps.map((s) => Number(/^launch (\d+)/.exec(s.what)![1]));
+    return profileSteps(this.device, p.steps.map((s, i) => ({
+      index: idx[i], kernel: this.plan.launches[idx[i]].kernel, grid: s.dims.grid, block: kernels.get(this.plan.launches[idx[i]].kernel)!.block,
+      launch: () => launchKernel(this.device, s.fn, s.dims, s.args, s.what),
+    })), reps);
   }
 
   /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */
