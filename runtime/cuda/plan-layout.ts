@@ -107,6 +107,8 @@ export function copyBlock(src: Uint8Array, from: readonly number[], dst: Uint8Ar
   const inner = crop ? to : from; // the block actually copied
   const rank = inner.length;
   if (rank === 0) { dst.set(src.subarray(0, elemBytes)); return; }
+  // the same shape on both sides (no padding, no crop): one contiguous copy
+  if (from.every((d, i) => d === to[i])) { const n = numel(from) * elemBytes; dst.set(src.subarray(0, n)); return; }
   const rowBytes = inner[rank - 1] * elemBytes;
   const rows = numel(inner.slice(0, -1));
   const strides = (s: readonly number[]): number[] => {
