@@ -8,7 +8,7 @@ import { KernelEnv } from './kernel-env.ts';
 import { emitAttentionKernel } from './kernel-attention.ts';
 import { emitScatterKernel } from './kernel-kv-write.ts';
 import { emitMapKernel } from './kernel-map.ts';
-import { emitGemmKernel, gemmShape } from './kernel-gemm.ts';
+import { emitGemmKernel, emitSplitKReduce, gemmShape } from './kernel-gemm.ts';
 import { emitMatmulKernel } from './kernel-matmul.ts';
 import { emitRowKernel } from './kernel-row.ts';
 import { emitScatterAddKernel } from './kernel-scatter-add.ts';
@@ -27,7 +27,10 @@ export interface EmittedKernels {
 function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
   // large static f32 contractions (training): the tiled GEMM
   const g = gemmShape(k);
-  if (g) return [{ kind: 'gemm', emit: (env) => emitGemmKernel(env, s, k, g) }];
+  if (g) {
+    const gemm: Variant = { kind: 'gemm', emit: (env) => emitGemmKernel(env, s, k, g) };
+    return k.splitK ? [gemm, { kind: 'gemm_reduce', emit: (env) => emitSplitKReduce(env, s, k, g) }] : [gemm];
+  }
   switch (k.kind) {
     case 'map': return [{ kind: k.kind, emit: (env) => emitMapKernel(env, s, k) }];
     case 'row': return [{ kind: k.kind, emit: (env) => emitRowKernel(env, s, k) }];

@@ -21,12 +21,9 @@ import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import type { GemmShape } from '../../schedule/gemm-shape.ts';
-import { GEMM_BK, gemmShapeOf } from '../../schedule/gemm-shape.ts';
+import { GEMM_BK, GEMM_BM, GEMM_BN, gemmShapeOf } from '../../schedule/gemm-shape.ts';
 
-export { GEMM_BK };
-
-export const GEMM_BM = 128;
-export const GEMM_BN = 64;
+export { GEMM_BK, GEMM_BM, GEMM_BN };
 const TM = 8, TN = 4, THREADS = 256;
 const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
 const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
@@ -51,14 +48,25 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   const item = k.items[0];
   const [a, w] = item.node.src;
   const { M, N, K, bT, aT } = g;
-  const tilesN = Math.ceil(N / GEMM_BN), tilesM = Math.ceil(M / GEMM_BM), KT = K / GEMM_BK;
+  const tilesN = Math.ceil(N / GEMM_BN), tilesM = Math.ceil(M / GEMM_BM), KT = K / GEMM_BK, tiles = tilesM * tilesN;
   const aBase = env.buffer(s.bufferOf.get(viewBase(aT ? a.src[0] : a))!);
   const bBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = env.buffer(item.store!);
-  const As = b.sharedArray('gemm_a', GEMM_BK * A_STRIDE * 4, 16), Bs = b.sharedArray('gemm_b', GEMM_BK * B_STRIDE * 4, 16);
   const tid = env.special('%tid.x'), cta = env.special('%ctaid.x');
   const u32 = (op: string, ...xs: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...xs); return r; };
-  const bm = u32('div.u32', cta, String(tilesN)), bn = u32('rem.u32', cta, String(tilesN));
+  // split K: block cta takes tile cta % tiles over the k steps of slice cta / tiles, into its scratch slice
+  const slices = k.splitK?.slices ?? 1, sliceSteps = Math.ceil(KT / slices);
+  const slice = slices > 1 ? u32('div.u32', cta, String(tiles)) : '0';
+  const tile = slices > 1 ? u32('rem.u32', cta, String(tiles)) : cta;
+  const kt0 = slices > 1 ? u32('mul.lo.u32', slice, String(sliceSteps)) : '0';
+  // this block's k steps: sliceSteps, fewer in the last slice
+  const steps = slices > 1 ? u32('min.u32', u32('sub.u32', String(KT), kt0), String(sliceSteps)) : String(KT);
+  let oBase: string;
+  if (slices > 1) {
+    oBase = b.reg('u64');
+    b.ins('mad.wide.u32', oBase, slice, String(M * N * 4), env.buffer(k.splitK!.scratch));
+  } else oBase = env.buffer(item.store!);
+  const As = b.sharedArray('gemm_a', GEMM_BK * A_STRIDE * 4, 16), Bs = b.sharedArray('gemm_b', GEMM_BK * B_STRIDE * 4, 16);
+  const bm = u32('div.u32', tile, String(tilesN)), bn = u32('rem.u32', tile, String(tilesN));
   const m0 = u32('mul.lo.u32', bm, String(GEMM_BM)), n0 = u32('mul.lo.u32', bn, String(GEMM_BN));
   const tx = u32('and.b32', tid, '15'), ty = u32('shr.u32', tid, '4');
   const zero = '0f00000000';
@@ -125,6 +133,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
     : sharedAddr(As, u32('mad.lo.u32', tq, String(A_STRIDE), u32('mad.lo.u32', wm, '32', gq)));
   const bRead = mode === 'fma' ? sharedAddr(Bs, u32('shl.b32', tx, '2'))
     : sharedAddr(Bs, u32('mad.lo.u32', tq, String(B_STRIDE), u32('mad.lo.u32', wn, '32', gq)));
+  if (slices > 1) for (const st of stages) b.ins('mad.wide.u32', st.ptr, kt0, String(st.step), st.ptr);
   load();
   const kt = b.reg('u32');
   b.ins('mov.u32', kt, '0');
@@ -134,7 +143,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   for (const st of stages) st.smem(st.regs);
   b.ins('bar.sync', '0');
   const last = b.reg('pred');
-  b.ins('setp.ge.u32', last, kt, String(KT - 1));
+  b.ins('setp.ge.u32', last, u32('add.u32', kt, '1'), steps);
   b.insIf(last, false, 'bra', noNext);
   advance();
   load();
@@ -176,7 +185,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   }
   b.ins('add.u32', kt, kt, '1');
   const more = b.reg('pred');
-  b.ins('setp.lt.u32', more, kt, String(KT));
+  b.ins('setp.lt.u32', more, kt, steps);
   b.insIf(more, false, 'bra', top);
 
   if (mode === 'fma') {
@@ -211,5 +220,34 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
       }
     }
   }
-  return { block: THREADS, grid: [tilesM * tilesN, 1, 1] };
+  return { block: THREADS, grid: [tiles * slices, 1, 1] };
+}
+
+/** The split GEMM's second launch: out[i] = Σ_s scratch[s, i] in ascending s, four floats per thread. */
+export function emitSplitKReduce(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape): LaunchShape {
+  const b = env.b;
+  const { slices, scratch } = k.splitK!;
+  const total = g.M * g.N, vecs = total / 4;
+  const src = env.buffer(scratch), dst = env.buffer(k.items[0].store!);
+  const tid = env.special('%tid.x'), cta = env.special('%ctaid.x');
+  const i = b.reg('u32');
+  b.ins('mad.lo.u32', i, cta, String(THREADS), tid);
+  const ok = b.reg('pred');
+  b.ins('setp.lt.u32', ok, i, String(vecs));
+  const done = b.newLabel('done');
+  b.insIf(ok, true, 'bra', done);
+  const p = b.reg('u64'), q = b.reg('u64');
+  b.ins('mul.wide.u32', p, i, '16');
+  b.ins('add.s64', q, p, dst);
+  b.ins('add.s64', p, p, src);
+  const acc = [0, 1, 2, 3].map(() => b.reg('f32')), x = [0, 1, 2, 3].map(() => b.reg('f32'));
+  b.ins('ld.global.v4.f32', `{${acc.join(', ')}}`, `[${p}]`);
+  for (let sl = 1; sl < slices; sl++) {
+    b.ins('add.s64', p, p, String(total * 4));
+    b.ins('ld.global.v4.f32', `{${x.join(', ')}}`, `[${p}]`);
+    for (let j = 0; j < 4; j++) b.ins('add.f32', acc[j], acc[j], x[j]);
+  }
+  b.ins('st.global.v4.f32', `[${q}]`, `{${acc.join(', ')}}`);
+  b.label(done);
+  return { block: THREADS, grid: [Math.ceil(vecs / THREADS), 1, 1] };
 }
