@@ -43,7 +43,7 @@ export function gemmShape(k: ScheduledKernel): GemmShape | null {
   return gemmShapeOf(k.items[0].node);
 }
 
-export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape): LaunchShape {
+export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape, mode: GemmMode = gemmMode()): LaunchShape {
   const b = env.b;
   const item = k.items[0];
   const [a, w] = item.node.src;
@@ -124,7 +124,6 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
 
   const acc = Array.from({ length: TM * TN }, () => b.reg('f32'));
   for (const x of acc) b.ins('mov.f32', x, zero);
-  const mode = gemmMode();
   // per-lane shared-memory read bases: fma reads 8 rows / 4 columns per thread; tf32x3 the mma fragments
   const lane = u32('and.b32', tid, '31'), warp = u32('shr.u32', tid, '5');
   const gq = u32('shr.u32', lane, '2'), tq = u32('and.b32', lane, '3');

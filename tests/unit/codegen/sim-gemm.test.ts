@@ -67,6 +67,18 @@ describe('tiled GEMM on the PTX machine', () => {
     expect(mismatches(got.y, want.y, 2e-3 * K / 48)).toEqual([]);
   }, 120_000);
 
+  it('the GEMM mode as a compile option (beats $ARCTICC_GEMM), for arcticc train --gemm', () => {
+    const x = Node.make('input', [], { name: 'x' }, 'f32', [128, 32]);
+    const w = Node.make('input', [], { name: 'w' }, 'f32', [32, 64]);
+    const g = makeGraph('t', [x, w], [{ name: 'y', node: Node.make('matmul', [x, w]) }]);
+    process.env.ARCTICC_GEMM = 'fma';
+    try {
+      expect(compileProgram(g, { maxDims: {}, gemm: 'tf32x3' }).modules.t_gemm0.includes('mma.sync')).toBe(true);
+      expect(compileProgram(g, { maxDims: {} }).modules.t_gemm0.includes('mma.sync')).toBe(false);
+    } finally { delete process.env.ARCTICC_GEMM; }
+    expect(compileProgram(g, { maxDims: {}, gemm: 'fma' }).modules.t_gemm0.includes('mma.sync')).toBe(false);
+  });
+
   it.each(['tf32x3', 'fma'] as const)('%s: matmul of a transpose reads its source in place (no transpose kernel)', (mode) => {
     process.env.ARCTICC_GEMM = mode;
     const M = 132, K = 48, N = 68;
