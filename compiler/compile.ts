@@ -24,7 +24,7 @@ export interface CompileOptions {
   readonly maxDims: Readonly<Record<string, number>>;
   /** plan name and kernel-name prefix (default: the graph's name) */
   readonly name?: string;
-  /** the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else 'fma'; see kernel-gemm.ts) */
+  /** the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else 'tf32x3'; see kernel-gemm.ts) */
   readonly gemm?: GemmMode;
 }
 

@@ -44,9 +44,9 @@ options:
   --device D             cpu | cuda | auto (default auto)
   --max-num-seqs N       target KV slots for data generation (default 64)
   --stop-after N         stop after step N with a checkpoint and no export (as an interrupted run)
-  --gemm M               CUDA matmul arithmetic: fma (default: f32 FMAs, as the interpreter) | tf32x3
-                         (tensor cores, f32-accurate) | tf32 (one tf32 term per product, like PyTorch's
-                         allow_tf32; fastest, ~1e-3 relative gradients)
+  --gemm M               CUDA matmul arithmetic: tf32x3 (default: tensor cores, f32-accurate) | fma (f32
+                         FMAs on the CUDA cores) | tf32 (one tf32 term per product, like PyTorch's
+                         allow_tf32; the fastest, ~1e-3 relative gradients)
   --json                 print {"losses", "loss_heads", "timings", "rows_per_second", ...} at the end
 
 exit codes: 0 trained; 1 bad input (ids outside the vocabulary, a corrupt or empty data file, a width or

@@ -65,7 +65,7 @@ export function cpuStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], op
   };
 }
 
-/** `gemm`: the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else fma; kernel-gemm.ts) */
+/** `gemm`: the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else tf32x3; kernel-gemm.ts) */
 export async function cudaStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions, gemm?: GemmMode): Promise<TrainStepper> {
   const { DeviceAdamW } = await import('./device-optimizer.ts');
   const { learningRate } = await import('./optimizer.ts');

@@ -7,15 +7,15 @@
 // arithmetic, so they are in flight during it. Every global load is a 16-byte vector (K and N multiples
 // of 4, as gemmShape requires); rows past M and columns past N read zeros and are never stored.
 //
-// Arithmetic, mode 'tf32x3' (ARCTICC_GEMM=tf32x3): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
+// Arithmetic, mode 'tf32x3' (the default): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
 // The 8 warps tile the block 4 (rows) × 2 (columns), 32 × 32 each: 2 × 4 mma tiles. Each operand is split
 // into tf32 hi + lo (hi = tf32(x), lo = tf32(x − hi); x − hi is exact in f32), and each product is
 // hi·hi + hi·lo + lo·hi, three mmas: the dropped lo·lo term is below 2^-22 relative, so the result is an
-// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma', the default
-// (the one timed and checked against the interpreter on the H200 so far), is the CUDA-core version: 8 × 4
-// outputs per thread, f32 FMAs in ascending k. tf32x3 is checked on the PTX machine (whose m16n8k8 tf32
-// fragment layout matched the H200 in kernel-linear-tc's first version); bench/train-gpu-check.ts checks and
-// times every mode, and decides when tf32x3 becomes the default.
+// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma'
+// (ARCTICC_GEMM=fma) is the CUDA-core version: 8 × 4 outputs per thread, f32 FMAs in ascending k. On the
+// H200 (bench/results/train-gpu-check-h200-run3.json) the LSTM step's gradients at 320 rows are 3.8e-6
+// relative L2 from the interpreter with tf32x3 and 6.9e-7 with fma, and the 8096-row step takes 7.39 ms
+// against 7.97: tf32x3 is the default since that run. bench/train-gpu-check.ts checks and times every mode.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
@@ -29,13 +29,13 @@ const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
 const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
 export type GemmMode = 'tf32x3' | 'tf32' | 'fma';
 /**
- * The arithmetic the GEMM uses: the CUDA-core version by default; ARCTICC_GEMM=tf32x3 tensor cores with
- * f32 accuracy, =tf32 one tf32 term (≈ 2^-11 relative per product, like PyTorch's TF32 matmuls; not
- * f32-accurate, for speed comparisons).
+ * The arithmetic the GEMM uses when the compile options do not say: tensor cores with f32 accuracy
+ * (tf32x3) by default; ARCTICC_GEMM=fma the CUDA cores, =tf32 one tf32 term (≈ 2^-11 relative per product,
+ * like PyTorch's TF32 matmuls; not f32-accurate, the fastest).
  */
 export const gemmMode = (): GemmMode => {
   const m = process.env.ARCTICC_GEMM;
-  return m === 'tf32x3' || m === 'tf32' ? m : 'fma';
+  return m === 'fma' || m === 'tf32' ? m : 'tf32x3';
 };
 /** The GEMM's shape when kernel k is one contraction it takes (gemm-shape.ts) with no fused epilogue. */
 export function gemmShape(k: ScheduledKernel): GemmShape | null {
