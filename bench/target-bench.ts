@@ -230,4 +230,11 @@ function printTable(report: Record<string, unknown>, rows: DecodeRow[], prefill:
   for (const [k, v] of Object.entries(checks)) console.log(`check ${k}: ${JSON.stringify(v)}`);
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  // a bad folder, config or size is the user's to fix: its message names it; anything else keeps its stack
+  const known = e instanceof Error && ['CheckpointError', 'TargetError', 'RangeError'].includes(e.name);
+  console.error(`target-bench: ${known ? (e as Error).message : (e as Error).stack ?? e}`);
+  process.exit(1);
+}

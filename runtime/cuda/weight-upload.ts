@@ -10,15 +10,15 @@ import type { PinnedBuffer } from './memory.ts';
 export const STAGING_CHUNK_BYTES = 64 << 20;
 
 /** Copies every weight to its device buffer; returns when all copies are done (or throws, staging freed). */
-export function uploadWeights(dev: CudaDevice, uploads: readonly (readonly [CUdeviceptr, WeightData])[]): void {
+export function uploadWeights(dev: CudaDevice, uploads: readonly (readonly [CUdeviceptr, WeightData])[], chunkBytes = STAGING_CHUNK_BYTES): void {
   const stage: PinnedBuffer[] = [];
   try {
     let k = 0;
     for (const [ptr, w] of uploads) {
       if (!isStreamed(w)) { dev.memory.upload(ptr, w.data, w.data.byteLength); continue; }
-      if (stage.length === 0) stage.push(dev.memory.allocPinned(STAGING_CHUNK_BYTES), dev.memory.allocPinned(STAGING_CHUNK_BYTES));
-      for (let off = 0; off < w.byteLength; off += STAGING_CHUNK_BYTES) {
-        const n = Math.min(STAGING_CHUNK_BYTES, w.byteLength - off);
+      if (stage.length === 0) stage.push(dev.memory.allocPinned(chunkBytes), dev.memory.allocPinned(chunkBytes));
+      for (let off = 0; off < w.byteLength; off += chunkBytes) {
+        const n = Math.min(chunkBytes, w.byteLength - off);
         const buf = stage[k++ & 1];
         // this buffer's previous copy finished at the last synchronize (only one copy is ever in flight)
         w.read(new Uint8Array(buf.view, 0, n), off);
