@@ -103,7 +103,17 @@ async function main(): Promise<void> {
     const maxBatchTokens = Math.max(PREFILL_T, Math.max(...BATCHES) * Math.max(...QS));
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    const target = await loadTarget({ model: a.model!, device: a.device as 'cuda' | 'cpu', kvDtype: 'bf16', maxNumSeqs: S + 1, maxModelLen, maxBatchTokens, quiet: true });
+    let target: TargetModel;
+    try {
+      target = await loadTarget({ model: a.model!, device: a.device as 'cuda' | 'cpu', kvDtype: 'bf16', maxNumSeqs: S + 1, maxModelLen, maxBatchTokens, quiet: true });
+    } catch (e) {
+      // no target, no rows: the report still says why (and what the run had measured)
+      report.error = `loadTarget(${a.model}, ${S + 1} slots × ${maxModelLen} positions, bf16 KV): ${(e as Error).message}`;
+      report.load = { seconds: (performance.now() - t0) / 1000, peakRssGB: gb(process.resourceUsage().maxRSS * 1024) };
+      if (a.out) writeFileSync(a.out, `${JSON.stringify(report, null, 2)}\n`);
+      if (a.json) console.log(JSON.stringify(report));
+      throw e;
+    }
     const loadS = (performance.now() - t0) / 1000;
     const exec: PlanExecutor | null = CUDA ? (targetBackend(target) as CudaTargetBackend).executor : null;
     const c = target.config;

@@ -89,7 +89,10 @@ export interface TargetModel {
   close(): void;
 }
 
-/** Load a Hugging Face LlamaForCausalLM folder onto a device (CPU interpreter or CUDA plan) with its KV-cache slots. */
+/**
+ * Load a Hugging Face LlamaForCausalLM folder onto a device (CPU interpreter or CUDA plan) with its KV-cache
+ * slots. On CUDA the weights stream from the files to the device in chunks (host memory stays flat).
+ */
 export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   let maxNumSeqs = o.maxNumSeqs ?? 16;
   const maxBatchTokens = o.maxBatchTokens ?? 2048;
