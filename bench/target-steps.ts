@@ -40,10 +40,10 @@ const diff = (a: ArrayLike<number>, b: ArrayLike<number>): number => { for (let 
 /**
  * CUDA: stages the step's inputs once (exec.run, which also captures the graph for N = M = B·q), checks the
  * next tokens of graph replay = eager launches = target.forward (the backend's own path, buckets and all),
- * then times `reps` replays and 10 eager passes with events. Replays are idempotent: each rewrites the same
+ * then times `reps` replays and `eagerReps` eager passes with events. Replays are idempotent: each rewrites the same
  * cache positions with the same values and reads only positions below them.
  */
-export async function timeCudaStep(t: TargetModel, exec: PlanExecutor, seqs: readonly TargetSequence[], q: number, context: number, reps: number, seed: number): Promise<StepTiming> {
+export async function timeCudaStep(t: TargetModel, exec: PlanExecutor, seqs: readonly TargetSequence[], q: number, context: number, reps: number, seed: number, eagerReps = 10): Promise<StepTiming> {
   const inputs = stepInputs(seqs, q, context, t.vocabSize, seed);
   const N = seqs.length * q;
   const dims = { N, M: N };
@@ -64,7 +64,7 @@ export async function timeCudaStep(t: TargetModel, exec: PlanExecutor, seqs: rea
   try {
     const ms: number[] = [], eagerMs: number[] = [];
     for (let r = 0; r < reps; r++) { timer.start(); exec.enqueue(dims, { graph: true }); timer.stop(); ms.push(timer.elapsedMs()); }
-    for (let r = 0; r < 10; r++) { timer.start(); exec.enqueue(dims, { graph: false }); timer.stop(); eagerMs.push(timer.elapsedMs()); }
+    for (let r = 0; r < eagerReps; r++) { timer.start(); exec.enqueue(dims, { graph: false }); timer.stop(); eagerMs.push(timer.elapsedMs()); }
     return { ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eagerMs), reps, checked, ...(error ? { error } : {}) };
   } finally {
     timer.destroy();
@@ -94,9 +94,9 @@ export interface PrefillTiming { ms: number; reps: number; gpuMsPerPass?: number
 /**
  * Prefill of B prompts of T tokens through target.forward (the real path: passes of at most maxBatchTokens
  * rows), wall ms per call (median of reps after one warm-up pass); on CUDA also the graph replay of one
- * T-token pass timed with events (5 replays).
+ * T-token pass timed with events (median of gpuReps replays).
  */
-export async function timePrefill(t: TargetModel, exec: PlanExecutor | null, seqs: readonly TargetSequence[], T: number, reps: number, seed: number): Promise<PrefillTiming> {
+export async function timePrefill(t: TargetModel, exec: PlanExecutor | null, seqs: readonly TargetSequence[], T: number, reps: number, seed: number, gpuReps = 5): Promise<PrefillTiming> {
   const prompts = seqs.map((_, b) => randomTokens(T, t.vocabSize, seed + b));
   const items = seqs.map((s, b) => ({ seq: s, tokens: prompts[b], want: 'last' as const }));
   setLengths(t, seqs, 0);
@@ -121,7 +121,7 @@ export async function timePrefill(t: TargetModel, exec: PlanExecutor | null, seq
   const timer = new EventTimer(exec.device);
   try {
     const g: number[] = [];
-    for (let r = 0; r < 5; r++) { timer.start(); exec.enqueue({ N: passRows, M: 1 }, { graph: true }); timer.stop(); g.push(timer.elapsedMs()); }
+    for (let r = 0; r < gpuReps; r++) { timer.start(); exec.enqueue({ N: passRows, M: 1 }, { graph: true }); timer.stop(); g.push(timer.elapsedMs()); }
     return { ms: median(ms), reps, passes, gpuMsPerPass: median(g) };
   } finally {
     timer.destroy();
