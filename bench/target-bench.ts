@@ -229,13 +229,15 @@ function printTable(report: Record<string, unknown>, rows: DecodeRow[], prefill:
   const tc = report.tensorCore as { tflops: number; source: string } | null;
   console.log(`\n== target benchmark: ${report.model} on ${(report.load as { description: string }).description} ==`);
   console.log(`load ${load.seconds.toFixed(1)} s, peak RSS ${load.peakRssGB} GB${load.deviceGB !== undefined ? `, ${load.deviceGB} GB on the device` : ''}; copy ${copy.gbpsReadPlusWrite.toFixed(0)} GB/s; tensor core ${tc ? `${tc.tflops.toFixed(0)} TFLOP/s (${tc.source})` : '-'}`);
+  console.log('decode/verify (ours/floor and ours/peer are ms ratios: < 1 beats the peer)');
   console.log('context   B  q   ms/step  floor ms  ours/floor  peer ms  ours/peer  eager ms  (GB: weights + KV read)');
   for (const r of rows) {
     console.log(`${String(r.context).padStart(7)} ${String(r.B).padStart(3)} ${String(r.q).padStart(2)} ${f(r.ms).padStart(9)} ${f(r.floor.ms).padStart(9)} ${f(r.ofFloor, 2).padStart(11)} ${f(r.peerMs).padStart(8)} ${f(r.vsPeer, 2).padStart(10)} ${f(r.eagerMs).padStart(9)}  (${(r.floor.weightBytes / 1e9).toFixed(2)} + ${(r.floor.kvReadBytes / 1e9).toFixed(2)})${r.error ? `  ERROR ${r.error.slice(0, 140)}` : ''}`);
   }
+  console.log('prefill (ours/floor: ms ratio, ≥ 1; ours/peer: tok/s ratio, > 1 beats the peer)');
   console.log('prefill  B     T    tok/s  gpu tok/s  floor tok/s  ours/floor  peer tok/s  ours/peer');
   for (const r of prefill) {
-    console.log(`        ${String(r.B).padStart(2)} ${String(r.T).padStart(5)} ${f(r.tokPerS, 0).padStart(8)} ${f(r.gpuTokPerS, 0).padStart(10)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.tokPerS && r.floorTokPerS ? r.tokPerS / r.floorTokPerS : undefined, 2).padStart(11)} ${f(r.peerTokPerS, 0).padStart(11)} ${f(r.vsPeer, 2).padStart(10)}${r.error ? `  ERROR ${r.error.slice(0, 140)}` : ''}`);
+    console.log(`        ${String(r.B).padStart(2)} ${String(r.T).padStart(5)} ${f(r.tokPerS, 0).padStart(8)} ${f(r.gpuTokPerS, 0).padStart(10)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.tokPerS && r.floorTokPerS ? r.floorTokPerS / r.tokPerS : undefined, 2).padStart(11)} ${f(r.peerTokPerS, 0).padStart(11)} ${f(r.vsPeer, 2).padStart(10)}${r.error ? `  ERROR ${r.error.slice(0, 140)}` : ''}`);
   }
   for (const [k, v] of Object.entries(checks)) console.log(`check ${k}: ${JSON.stringify(v)}`);
 }
