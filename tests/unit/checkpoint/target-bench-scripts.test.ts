@@ -9,6 +9,7 @@ import { decodeFloor, kvBytesPerPosition, prefillFloor, stepWeightBytes } from '
 import { llamaConfigJson } from '../../../bench/make-llama-checkpoint.ts';
 import { parseLlamaConfig } from '../../../runtime/checkpoint/llama-config.ts';
 import { loadTarget } from '../../../runtime/target/target-model.ts';
+import { greedyTrace } from '../../../bench/target-steps.ts';
 import { tempDir } from './helpers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -84,6 +85,42 @@ describe('target benchmark scripts', () => {
     expect(r.prefill[0].tokPerS).toBeGreaterThan(0);
     expect(r.checks.cpuTruncated).toMatchObject({ steps: 4, agreed: 4 - r.checks.cpuTruncated.skippedLowMargin, hiddenRelL2Max: 0 });
     expect(r.checks.peerTokens).toEqual({ skipped: 'no --peer file' });
+  });
+
+  it('target-bench reads peer_target.py\'s JSON: peer columns, its tensor-core rate, the reference token check', async () => {
+    const dir = path.join(tempDir(), 'tiny');
+    node(['bench/make-llama-checkpoint.ts', dir, '--shape', 'tiny']);
+    // the reference: our own CPU greedy trace (so it agrees), in the peer's format
+    const t = await loadTarget({ model: dir, device: 'cpu', maxNumSeqs: 1, maxModelLen: 32, kvDtype: 'bf16' });
+    const prompt = [5, 6, 7, 8, 9];
+    let ref;
+    try { ref = await greedyTrace(t, prompt, 5, true); } finally { t.close(); }
+    const peer = {
+      torch: '2.x', gpu: 'test', impl: 'graph', tensor_core: { tflops: 500, what: 'test' }, copy: { gbps_read_plus_write: 1 },
+      rows: [{ B: 2, q: 1, context: 8, ms: 0.25, impl: 'graph' }], prefill: [{ B: 2, T: 8, ms: 1, tok_s: 16000 }],
+      reference: { prompt, tokens: ref.tokens, margins: ref.margins },
+    };
+    const pf = path.join(path.dirname(dir), 'peer.json');
+    fs.writeFileSync(pf, JSON.stringify(peer));
+    const args = ['bench/target-bench.ts', '--device', 'cpu', '--model', dir, '--batches', '2', '--qs', '1', '--contexts', '8', '--reps', '1', '--prefill-tokens', '8', '--prefill-batches', '2', '--peer', pf, '--json'];
+    const r = JSON.parse(node(args));
+    expect(r.errors).toBe(0);
+    expect(r.rows[0]).toMatchObject({ peerMs: 0.25, peerImpl: 'graph' });
+    expect(r.rows[0].vsPeer).toBeCloseTo(r.rows[0].ms / 0.25, 9);
+    expect(r.tensorCore).toEqual({ tflops: 500, source: 'measured by the peer: test' });
+    expect(r.prefill[0].floor.ms).toBeCloseTo(prefillFloor(parseLlamaConfig(llamaConfigJson('tiny'), 'c'), 8, 2, 500).ms, 12);
+    expect(r.prefill[0].vsPeer).toBeCloseTo(r.prefill[0].tokPerS / 16000, 9);
+    expect(r.checks.peerTokens).toMatchObject({ steps: 6, compared: 6 - r.checks.peerTokens.skippedLowMargin, agreed: 6 - r.checks.peerTokens.skippedLowMargin });
+    // a reference token that differs where the peer's margin is large fails the run
+    const i = ref.margins.findIndex((m) => m >= 0.05);
+    expect(i).toBeGreaterThanOrEqual(0);
+    peer.reference.tokens = ref.tokens.map((x, j) => (j === i ? (x + 1) % 512 : x));
+    fs.writeFileSync(pf, JSON.stringify(peer));
+    let out = '';
+    try { node(args); } catch (e) { out = (e as { stdout: string }).stdout; }
+    const bad = JSON.parse(out);
+    expect(bad.errors).toBe(1);
+    expect(bad.checks.peerTokens.error).toMatch(new RegExp(`step ${i}: our token`));
   });
 
   it('target-bench names what is wrong', () => {
