@@ -83,12 +83,15 @@ if [ "${GPU_CHECK_TARGET:-1}" != 0 ]; then
   TDIR=$(mktemp -d "${TARGET_TMP:-/tmp}/arcticc-llama8b.XXXXXX")
   trap 'rm -rf "$TDIR"' EXIT
   node bench/make-llama-checkpoint.ts "$TDIR/llama-8b" 2>&1 | tee -a "$LOG"
+  make_rc=${PIPESTATUS[0]}
   node bench/make-llama-checkpoint.ts "$TDIR/llama-8b-2l" --layers 2 --seed 2 2>&1 | tee -a "$LOG"
+  [ "$make_rc" = 0 ] && [ "${PIPESTATUS[0]}" = 0 ] || { echo "make-llama-checkpoint FAILED (disk space under ${TARGET_TMP:-/tmp}? 19 GB needed)" | tee -a "$LOG"; failed=1; }
+  rm -f "$OUT/peer-target.json" "$OUT/target-bench.json"  # never compare against a previous run's peer
   PYTHONUNBUFFERED=1 python3 bench/peer_target.py --model "$TDIR/llama-8b" --out "$OUT/peer-target.json" ${TARGET_ARGS:-} ${PEER_TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
-  [ "${PIPESTATUS[0]}" = 0 ] || echo "peer_target FAILED (target-bench runs without the peer)" | tee -a "$LOG"
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "peer_target FAILED (target-bench runs without the peer)" | tee -a "$LOG"; failed=1; }
   peer_arg=()
   [ -s "$OUT/peer-target.json" ] && peer_arg=(--peer "$OUT/peer-target.json")
-  node bench/target-bench.ts --model "$TDIR/llama-8b" --check-model "$TDIR/llama-8b-2l" --out "$OUT/target-bench.json" "${peer_arg[@]}" ${TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
+  node bench/target-bench.ts --model "$TDIR/llama-8b" --check-model "$TDIR/llama-8b-2l" --out "$OUT/target-bench.json" ${peer_arg[@]+"${peer_arg[@]}"} ${TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
   target_rc=${PIPESTATUS[0]}
   # an error row or a failed token check (replay vs eager vs forward, vs the peer, the 2-layer copy vs the CPU) exits 1
   [ "$target_rc" = 0 ] || { echo "target-bench FAILED (exit $target_rc)" | tee -a "$LOG"; failed=1; }
