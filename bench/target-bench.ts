@@ -140,13 +140,14 @@ async function main(): Promise<void> {
           // CPU: the cached positions come from a real prefill of `context` tokens per sequence
           setLengths(target, seqs, 0);
           await target.forward(seqs.map((s, i) => ({ seq: s, tokens: randomTokens(context, c.vocabSize, 100 + i), want: 'last' as const })));
-        } else setLengths(target, seqs, context);
+        }
         for (const B of BATCHES) {
           for (const q of QS) {
             const floor = decodeFloor(c, B, q, context, copy.gbps);
             const p = peer?.rows?.find((r) => r.B === B && r.q === q && r.context === context);
             const row: DecodeRow = { B, q, context, floor, ...(p ? { peerMs: p.ms, peerImpl: p.impl ?? peer?.impl } : {}) };
             try {
+              setLengths(target, seqs, context); // a row that failed midway must not shift the next one's positions
               const s = seqs.slice(0, B);
               const tm = exec ? await timeCudaStep(target, exec, s, q, context, REPS, 1000 * B + q) : await timeCpuStep(target, s, q, context, REPS, 1000 * B + q);
               Object.assign(row, tm, { ofFloor: tm.ms / floor.ms, ...(p ? { vsPeer: tm.ms / p.ms } : {}) });
