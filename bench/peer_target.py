@@ -268,21 +268,28 @@ def hf_child(a):
     import transformers
     out = dict(transformers=transformers.__version__, rows=[])
     try:
-        m = LlamaForCausalLM.from_pretrained(a.model, dtype=torch.bfloat16, attn_implementation='sdpa')
-    except TypeError:  # transformers < 4.56 names it torch_dtype
-        m = LlamaForCausalLM.from_pretrained(a.model, torch_dtype=torch.bfloat16, attn_implementation='sdpa')
-    m = m.to(DEV).eval()
+        try:
+            m = LlamaForCausalLM.from_pretrained(a.model, dtype=torch.bfloat16, attn_implementation='sdpa')
+        except TypeError:  # transformers < 4.56 names it torch_dtype
+            m = LlamaForCausalLM.from_pretrained(a.model, torch_dtype=torch.bfloat16, attn_implementation='sdpa')
+        m = m.to(DEV).eval()
+    except Exception as e:
+        out['error'] = f'loading {a.model} with LlamaForCausalLM.from_pretrained: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+        json.dump(out, open(a.child_out, 'w'))
+        sys.exit(1)
     V = m.config.vocab_size
     for spec in a.hf_rows.split(','):
         B, q, ctx = (int(x) for x in spec.split('x'))
         row = dict(B=B, q=q, context=ctx, impl='hf-compile')
+        cache = None
         try:
             try:
                 cache = StaticCache(config=m.config, max_batch_size=B, max_cache_len=ctx + q, device=DEV, dtype=torch.bfloat16)
             except TypeError:
                 cache = StaticCache(config=m.config, max_cache_len=ctx + q)
             with torch.no_grad():
-                m(torch.randint(0, V, (B, ctx), device=DEV), past_key_values=cache, cache_position=torch.arange(ctx, device=DEV), use_cache=True)
+                # the context: a real prefill through the base model (no [B, ctx, V] logits)
+                m.model(input_ids=torch.randint(0, V, (B, ctx), device=DEV), past_key_values=cache, cache_position=torch.arange(ctx, device=DEV), use_cache=True)
                 ids = torch.randint(0, V, (B, q), device=DEV)
                 pos = torch.arange(ctx, ctx + q, device=DEV)
                 step = torch.compile(lambda i, p: m(i, past_key_values=cache, cache_position=p, use_cache=True).logits.argmax(-1), mode='reduce-overhead', fullgraph=True)
@@ -297,7 +304,7 @@ def hf_child(a):
             row['error'] = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
         out['rows'].append(row)
         print(json.dumps(row), flush=True)
-        del cache
+        cache = step = None
         torch.cuda.empty_cache()
     json.dump(out, open(a.child_out, 'w'))
 
@@ -316,7 +323,7 @@ def run_hf(a):
     res['seconds'] = time.perf_counter() - t0
     if p.returncode != 0:
         why = f'killed by signal {-p.returncode}' + (' (segfault)' if p.returncode == -11 else '') if p.returncode < 0 else f'exit {p.returncode}'
-        res.update(ok=False, error=f'the HF torch.compile child {why}')
+        res.update(ok=False, error=f'the HF torch.compile child {why}' + (f': {res["error"]}' if res.get('error') else ''))
     else:
         res['ok'] = True
     return res
