@@ -18,12 +18,14 @@
 //   node bench/target-bench.ts --model DIR [--device cuda|cpu] [--out FILE] [--peer FILE] [--json]
 //     [--batches 1,8,32,64] [--qs 1,4] [--contexts 1024,8192] [--reps 50] [--prefill-tokens 2048]
 //     [--prefill-batches 1,8] [--prefill-reps 2] [--check-model DIR] [--check-steps 3] [--min-margin 0.05]
+//     [--profile BxQxCONTEXT,…]  (those rows also get a per-launch profile by kernel kind, eager; CUDA only)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CudaTargetBackend } from '../runtime/target/cuda-backend.ts';
 import type { TargetModel } from '../runtime/target/target-model.ts';
 import { loadTarget, targetBackend } from '../runtime/target/target-model.ts';
 import type { PlanExecutor } from '../runtime/cuda/executor.ts';
+import { byKind } from '../runtime/cuda/launch-profile.ts';
 import type { DecodeFloor, PrefillFloor } from './target-floors.ts';
 import { decodeFloor, H200_BF16_DENSE_TFLOPS, prefillFloor } from './target-floors.ts';
 import { fillKvRandom } from './target-kv-fill.ts';
@@ -37,6 +39,7 @@ const { values: a } = parseArgs({
     batches: { type: 'string' }, qs: { type: 'string' }, contexts: { type: 'string' }, reps: { type: 'string' },
     'prefill-tokens': { type: 'string' }, 'prefill-batches': { type: 'string' }, 'prefill-reps': { type: 'string', default: '2' },
     'check-model': { type: 'string' }, 'check-steps': { type: 'string', default: '3' }, 'min-margin': { type: 'string', default: '0.05' },
+    profile: { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -60,6 +63,9 @@ const PREFILL_B = ints('prefill-batches', a['prefill-batches'], CUDA ? '1,8' : '
 const PREFILL_REPS = ints('prefill-reps', a['prefill-reps'], '2')[0];
 const CHECK_STEPS = ints('check-steps', a['check-steps'], '3')[0];
 const MIN_MARGIN = Number(a['min-margin']);
+/** rows (BxQxCONTEXT) that also get a per-launch profile (CUDA: PlanExecutor.profile, eager, median of 10) */
+const PROFILE = new Set(a.profile!.split(',').filter(Boolean));
+for (const p of PROFILE) if (!/^\d+x\d+x\d+$/.test(p)) die(`--profile: rows as BxQxCONTEXT, e.g. 1x1x1024,64x4x8192; got ${p}`);
 const log = (m: string): void => { (a.json ? console.error : console.log)(`[target-bench ${new Date().toISOString().slice(11, 19)}] ${m}`); };
 
 interface PeerRow { B: number; q: number; context: number; ms: number; impl?: string }
@@ -71,7 +77,11 @@ interface PeerFile {
 }
 const peer: PeerFile | null = a.peer ? (existsSync(a.peer) ? JSON.parse(readFileSync(a.peer, 'utf8')) as PeerFile : die(`--peer ${a.peer}: no such file`)) : null;
 
-interface DecodeRow extends Partial<StepTiming> { B: number; q: number; context: number; floor: DecodeFloor; ofFloor?: number; peerMs?: number; peerImpl?: string; vsPeer?: number; error?: string }
+interface DecodeRow extends Partial<StepTiming> {
+  B: number; q: number; context: number; floor: DecodeFloor; ofFloor?: number; peerMs?: number; peerImpl?: string; vsPeer?: number; error?: string;
+  /** with --profile: eager ms per kernel kind (summed over its launches), slowest first */
+  profile?: { kind: string; launches: number; ms: number }[];
+}
 interface PrefillRow extends Partial<PrefillTiming> { B: number; T: number; tokPerS?: number; gpuTokPerS?: number; floor: PrefillFloor | null; floorTokPerS?: number; peerTokPerS?: number; vsPeer?: number; error?: string }
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
@@ -151,6 +161,10 @@ async function main(): Promise<void> {
               const s = seqs.slice(0, B);
               const tm = exec ? await timeCudaStep(target, exec, s, q, context, REPS, 1000 * B + q) : await timeCpuStep(target, s, q, context, REPS, 1000 * B + q);
               Object.assign(row, tm, { ofFloor: tm.ms / floor.ms, ...(p ? { vsPeer: tm.ms / p.ms } : {}) });
+              if (exec && PROFILE.has(`${B}x${q}x${context}`)) {
+                row.profile = byKind(exec.profile({ N: B * q, M: B * q }, 10)).map((k) => ({ ...k, ms: Math.round(k.ms * 1e4) / 1e4 }));
+                log(`profile B=${B} q=${q} context=${context} (eager, by kernel kind): ${row.profile.slice(0, 8).map((k) => `${k.kind} ${k.ms.toFixed(3)} ms (${k.launches})`).join(', ')}`);
+              }
             } catch (e) { row.error = firstLine(e); }
             rows.push(row);
             log(`decode B=${B} q=${q} context=${context}: ${row.ms?.toFixed(3) ?? '-'} ms (floor ${floor.ms.toFixed(3)})${row.error ? ` ERROR ${row.error}` : ''}`);

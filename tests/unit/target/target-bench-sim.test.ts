@@ -21,6 +21,7 @@ import { argmaxRows } from '../../../runtime/target/cpu-backend.ts';
 import { loadTarget, targetBackend } from '../../../runtime/target/target-model.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
 import { FakeCuda } from '../cuda/fake-driver.ts';
+import { byKind } from '../../../runtime/cuda/launch-profile.ts';
 import { compileKernel, runBlock } from '../codegen/ptx-sim/machine.ts';
 import type { Memory } from '../codegen/ptx-sim/machine.ts';
 import { parseKernel } from '../codegen/ptx-sim/parse.ts';
@@ -93,6 +94,9 @@ describe('target-bench on CUDA, simulated (fake driver + PTX machine, tiny shape
     expect(step.ms).toBeGreaterThan(0);
     expect(step.checked).toMatch(/replay = eager launches = target.forward/);
     expect(seqs.map((s) => s.length)).toEqual([5, 5]);
+    // --profile's path: every launch of the step timed, grouped by kernel kind
+    const prof = byKind(exec.profile({ N: 4, M: 4 }, 1));
+    expect(prof.map((k) => k.kind)).toEqual(expect.arrayContaining(['attention', 'kv_write', 'linear']));
     // the CPU backend on the same weights and the same (filled) cache gives the same tokens
     const inputs = stepInputs(seqs, 2, 5, t.vocabSize, 3);
     const gpu = exec.run(inputs, { outputs: ['next_tokens', 'hidden'] });
