@@ -18,7 +18,8 @@
 # under TARGET_TMP (default /tmp; deleted at the end), bench/peer_target.py times the PyTorch peer
 # (peer-target.json), bench/target-bench.ts our target beside its floors and the peer (target-bench.json).
 # TARGET_ARGS restricts the rows of both (e.g. TARGET_ARGS="--batches 1,8 --contexts 1024"; the peer ignores
-# target-bench-only options); PEER_TARGET_ARGS goes to the peer alone (e.g. "--hf 0" skips the HF compile try).
+# target-bench-only options, e.g. "--profile 1x1x1024,64x4x8192" for per-launch profiles of those rows);
+# PEER_TARGET_ARGS goes to the peer alone (e.g. "--hf 0" skips the HF torch.compile try, ~1-3 min of the section).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-bench/out}
