@@ -25,6 +25,7 @@ import type { CompileSpeculatorOptions } from '../runtime/compile-speculator.ts'
 import { quantizeGraph } from '../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
+import { copyBandwidth } from './copy-bandwidth.ts';
 import { InterpreterPool } from './interp-pool.ts';
 import { median, randomWeights } from './random-weights.ts';
 
@@ -35,30 +36,6 @@ const SHAPE = { hiddenSize: 4096, width: 4096, vocabSize: 128256, nPredict: 3, s
 const BATCHES = args.batches.split(',').map(Number);
 if (BATCHES.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batches: integers in 1..64, got ${args.batches}`);
 
-
-/** Device-to-device copy of 1 GiB on the stream, timed with events; bytes read + written. */
-function copyBandwidth(dev: CudaDevice): { gbps: number; ms: number } {
-  const bytes = 1 << 30;
-  const a = dev.memory.alloc(bytes, 'copy src'), b = dev.memory.alloc(bytes, 'copy dst');
-  const t = new EventTimer(dev);
-  try {
-    dev.memory.memset(a, 0x5a, bytes);
-    const ms: number[] = [];
-    for (let i = 0; i < 13; i++) {
-      t.start();
-      dev.cu('cuMemcpyDtoDAsync_v2', b, a, bytes, dev.stream);
-      t.stop();
-      const m = t.elapsedMs();
-      if (i >= 3) ms.push(m);
-    }
-    const m = median(ms);
-    return { gbps: (2 * bytes) / (m / 1e3) / 1e9, ms: m };
-  } finally {
-    t.destroy();
-    dev.memory.free(a);
-    dev.memory.free(b);
-  }
-}
 
 /** Weight bytes a proposal must read: every linear/matmul reads its whole weight; a gather reads B rows. */
 export function weightBytesPerProposal(g: Graph, B: number): number {

@@ -1,4 +1,5 @@
-// Runs an ExecutionPlan on one device: buffers at maxDims, one arena for temps, weights uploaded once,
+// Runs an ExecutionPlan on one device: buffers at maxDims, one arena for temps, weights uploaded once
+// (host tensors, or streamed from a checkpoint through pinned chunks: runtime/cuda/weight-upload.ts),
 // launches replayed from a CUDA graph per (bucketed) dims binding. Inputs go through pinned staging
 // buffers into the padded rows (padding = zero bytes: token 0, hidden 0.0, so kernels never read
 // garbage); outputs come back cropped to the caller's batch. Donated state (a KV cache, plan.state) is
@@ -19,6 +20,9 @@ import { profileSteps } from './launch-profile.ts';
 import type { PinnedBuffer } from './memory.ts';
 import { fmtBytes } from './memory.ts';
 import type { LoadedModule } from './module.ts';
+import type { WeightData } from '../weight-data.ts';
+import { weightByteLength } from '../weight-data.ts';
+import { uploadWeights } from './weight-upload.ts';
 import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
 
 /** An input already in device memory: `ptr` holds the tensor, row-major, at `shape` (no padding). */
@@ -79,7 +83,7 @@ export class PlanExecutor {
    * Checks the weights, loads every module, allocates and uploads. Any failure (bad weight, JIT error,
    * out of memory) frees everything this call allocated before the error propagates.
    */
-  constructor(device: CudaDevice, plan: ExecutionPlan, weights: ReadonlyMap<string, HostTensor>, o: ExecutorOptions = {}) {
+  constructor(device: CudaDevice, plan: ExecutionPlan, weights: ReadonlyMap<string, WeightData>, o: ExecutorOptions = {}) {
     checkWeights(plan, weights);
     this.device = device;
     this.plan = plan;
@@ -121,10 +125,10 @@ export class PlanExecutor {
     return p;
   }
 
-  #allocate(weights: ReadonlyMap<string, HostTensor>): void {
+  #allocate(weights: ReadonlyMap<string, WeightData>): void {
     const max = this.plan.maxDims;
     const byName = new Map<string, CUdeviceptr>();
-    const uploads: [CUdeviceptr, HostTensor][] = [];
+    const uploads: [CUdeviceptr, WeightData][] = [];
     for (const b of this.plan.buffers) {
       if (b.kind === 'temp') continue;
       if (b.kind === 'param') {
@@ -134,7 +138,7 @@ export class PlanExecutor {
         let p = byName.get(b.name!);
         if (p === undefined) {
           const t = weights.get(b.name!)!;
-          p = this.#alloc(t.data.byteLength, `weight "${b.name}" (${b.dtype}[${t.shape.join(',')}])`);
+          p = this.#alloc(weightByteLength(t), `weight "${b.name}" (${b.dtype}[${t.shape.join(',')}])`);
           byName.set(b.name!, p);
           uploads.push([p, t]);
         }
@@ -166,7 +170,8 @@ export class PlanExecutor {
     } else if (this.plan.buffers.some((b) => b.kind === 'temp')) {
       throw new Error(`plan ${this.plan.name}: temp buffers but arenaBytes is 0`);
     }
-    for (const [p, t] of uploads) this.device.memory.upload(p, t.data, t.data.byteLength);
+    // streamed weights (read from a checkpoint on demand) pass through two pinned chunks, never held whole
+    uploadWeights(this.device, uploads);
   }
 
   /** The device address of a buffer (tests poke at buffers directly). */
