@@ -10,7 +10,7 @@
 //   checks: every decode row's next tokens from graph replay = eager launches = target.forward; with
 //     --peer, teacher-forced greedy tokens vs the peer's fp32-activation reference where its top-1 margin is
 //     ≥ --min-margin; with --check-model (a truncated copy, e.g. --layers 2 at the 8B widths), prefill +
-//     greedy steps on CUDA vs the CPU backend (tokens equal, hidden rel. L2 ≤ 1e-3).
+//     greedy steps on CUDA vs the CPU backend with an f32 cache (tokens equal, hidden rel. L2 ≤ 1e-4).
 // Load time and peak RSS (flat: the CUDA upload streams the checkpoint through pinned chunks) are reported.
 // On --device cpu (a tiny checkpoint; CI) the same rows run through the CPU backend: contexts are filled by a
 // real prefill, ms is the wall time of target.forward, the decode floor uses a host memcpy bandwidth.
@@ -216,7 +216,10 @@ async function main(): Promise<void> {
 
 /** The truncated copy on this device and on the CPU: prefill + greedy steps, tokens and hidden states compared. */
 async function checkTruncated(dir: string): Promise<TokenCheck & { hiddenRelL2Max: number }> {
-  const o = { model: dir, kvDtype: 'bf16' as const, maxNumSeqs: 1, maxModelLen: 64, maxBatchTokens: 64, quiet: true };
+  // f32 KV: with a bf16 cache, entries that the two backends' f32 sums put on opposite sides of a bf16
+  // rounding boundary differ by 2^-8, which the H200 run measured as 1.07e-3 of hidden rel. L2 after two
+  // layers; in f32 the program's only differences are summation orders, so the bound can be tight
+  const o = { model: dir, kvDtype: 'f32' as const, maxNumSeqs: 1, maxModelLen: 64, maxBatchTokens: 64, quiet: true };
   const prompt = randomTokens(8, 1 << 30, 77);
   const here = await loadTarget({ ...o, device: a.device as 'cuda' | 'cpu' });
   let mine;
@@ -228,13 +231,13 @@ async function checkTruncated(dir: string): Promise<TokenCheck & { hiddenRelL2Ma
   ref.tokens.forEach((tk, i) => {
     const r = relL2(mine.hidden[i], ref.hidden[i]);
     worst = Math.max(worst, r);
-    if (r > 1e-3 && !error) error = `step ${i}: hidden rel. L2 ${r.toExponential(2)} > 1e-3`;
+    if (r > 1e-4 && !error) error = `step ${i}: hidden rel. L2 ${r.toExponential(2)} > 1e-4`;
     if (ref.margins[i] < 1e-3) { skipped++; return; }
     compared++;
     if (mine.tokens[i] === tk) agreed++;
     else if (!error) error = `step ${i}: token ${mine.tokens[i]} != the CPU's ${tk} (CPU top-1 margin ${ref.margins[i].toFixed(4)})`;
   });
-  return { steps: ref.tokens.length, compared, agreed, skippedLowMargin: skipped, hiddenRelL2Max: worst, checked: `${dir}: prompt of 8 tokens + ${CHECK_STEPS} greedy steps, ${a.device} vs the CPU backend (same program, bf16 KV)`, ...(error ? { error } : {}) };
+  return { steps: ref.tokens.length, compared, agreed, skippedLowMargin: skipped, hiddenRelL2Max: worst, checked: `${dir}: prompt of 8 tokens + ${CHECK_STEPS} greedy steps, ${a.device} vs the CPU backend (same program, f32 KV)`, ...(error ? { error } : {}) };
 }
 
 function printTable(report: Record<string, unknown>, rows: DecodeRow[], prefill: PrefillRow[], checks: Record<string, unknown>): void {
