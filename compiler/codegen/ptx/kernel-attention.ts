@@ -2,7 +2,8 @@
 // One block per (row n, KV head g), handling the rep = Hq/Hkv query heads of that group so every K/V
 // element loaded serves all of them (GQA). The block's W warps split the row's positions 0…p (warp w
 // takes w, w+W, …); each keeps, per query head, an online-softmax partial (running max m, sum l and
-// the weighted V sum) in registers, lane l owning head dims l, l+32, …. Scores are dot products reduced
+// the weighted V sum) in registers, lane l owning head dims l, l+32, …; a step of its loop takes
+// POSITIONS_PER_STEP of its positions at once (loads in flight together, one rescale). Scores are dot products reduced
 // across the warp with butterfly shuffles. The partials meet in shared memory after one bar.sync and
 // every thread combines W of them per output element: out = Σ_w e^{m_w−M}·acc_w / Σ_w e^{m_w−M}·l_w.
 // f32 throughout, exp from math-recipes (accurate to a few ulp). The q operand (RoPE of the projection
@@ -26,6 +27,9 @@ import type { KernelEnv } from './kernel-env.ts';
 import { emitLoad, f32Hex } from './legalize.ts';
 import { expF } from './math-recipes.ts';
 import { ptxMathOps } from './ptx-math-ops.ts';
+
+/** Positions a warp takes per step of its loop (their loads overlap). */
+export const POSITIONS_PER_STEP = 2;
 
 /** Static shared memory a block may use for the partials. */
 const SHARED_LIMIT = 48 * 1024;
@@ -135,36 +139,59 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
   const slotBase = b.reg('u32');
   b.ins('mul.lo.u32', slotBase, slot, String(L));
 
-  forLoop(env, 'pos', first, end, W, (j) => {
-    const at = b.reg('u32');
-    b.ins('add.u32', at, slotBase, j);
-    b.ins('mad.lo.u32', at, at, String(Hk), gr);
-    b.ins('mul.lo.u32', at, at, String(D));
-    const elem = dims.map(({ ix }) => {
-      const e = b.reg('u32');
-      b.ins('add.u32', e, at, ix.r!);
-      if (ix.k) b.ins('add.u32', e, e, String(ix.k));
-      return e;
+  // a warp's step takes U positions j, j + W, …: their loads are in flight together and their scores'
+  // exps are independent (one step waited on one position's loads before); a position past `end` (the
+  // last step's) re-reads j and weighs 0
+  forLoop(env, 'pos', first, end, W * POSITIONS_PER_STEP, (j) => {
+    const ps: { j: string; valid: string | null }[] = [{ j, valid: null }];
+    for (let u = 1; u < POSITIONS_PER_STEP; u++) {
+      const ju = b.reg('u32'), valid = b.reg('pred'), jc = b.reg('u32');
+      b.ins('add.u32', ju, j, String(u * W));
+      b.ins('setp.lt.u32', valid, ju, end);
+      b.ins('selp.b32', jc, ju, j, valid);
+      ps.push({ j: jc, valid });
+    }
+    const loaded = ps.map(({ j: jp }) => {
+      const at = b.reg('u32');
+      b.ins('add.u32', at, slotBase, jp);
+      b.ins('mad.lo.u32', at, at, String(Hk), gr);
+      b.ins('mul.lo.u32', at, at, String(D));
+      const elem = dims.map(({ ix }) => {
+        const e = b.reg('u32');
+        b.ins('add.u32', e, at, ix.r!);
+        if (ix.k) b.ins('add.u32', e, e, String(ix.k));
+        return e;
+      });
+      const kv = elem.map((e, i) => masked(emitLoad(b, kc.dtype, address(b, kBuf, e, cacheBytes), true), dims[i].valid));
+      const vv = elem.map((e, i) => masked(emitLoad(b, vc.dtype, address(b, vBuf, e, cacheBytes), true), dims[i].valid));
+      return { kv, vv };
     });
-    const kv = elem.map((e, i) => masked(emitLoad(b, kc.dtype, address(b, kBuf, e, cacheBytes), true), dims[i].valid));
-    const vv = elem.map((e, i) => masked(emitLoad(b, vc.dtype, address(b, vBuf, e, cacheBytes), true), dims[i].valid));
     heads.forEach((_, r) => {
-      let dot = o.mul(qv[r][0], kv[0]);
-      for (let i = 1; i < E; i++) dot = o.fma(qv[r][i], kv[i], dot);
-      for (let sh = 16; sh >= 1; sh >>= 1) {
-        const y = b.reg('f32');
-        b.ins('shfl.sync.bfly.b32', y, dot, String(sh), '31', '-1');
-        dot = o.add(dot, y);
-      }
-      const score = o.mul(dot, f32Hex(scale));
+      const scores = loaded.map(({ kv }, u) => {
+        let dot = o.mul(qv[r][0], kv[0]);
+        for (let i = 1; i < E; i++) dot = o.fma(qv[r][i], kv[i], dot);
+        for (let sh = 16; sh >= 1; sh >>= 1) {
+          const y = b.reg('f32');
+          b.ins('shfl.sync.bfly.b32', y, dot, String(sh), '31', '-1');
+          dot = o.add(dot, y);
+        }
+        const score = o.mul(dot, f32Hex(scale));
+        const valid = ps[u].valid;
+        if (!valid) return score;
+        const sv = b.reg('f32');
+        b.ins('selp.f32', sv, score, f32Hex(-Infinity), valid);
+        return sv;
+      });
       const mNew = b.reg('f32');
-      b.ins('max.f32', mNew, m[r], score);
+      b.ins('max.f32', mNew, m[r], scores[0]);
+      for (let u = 1; u < scores.length; u++) b.ins('max.f32', mNew, mNew, scores[u]);
       const c = expF(o, o.sub(m[r], mNew));
-      const e = expF(o, o.sub(score, mNew));
-      b.ins('fma.rn.f32', l[r], l[r], c, e);
+      const e = scores.map((sc) => expF(o, o.sub(sc, mNew)));
+      b.ins('fma.rn.f32', l[r], l[r], c, e[0]);
+      for (let u = 1; u < e.length; u++) b.ins('add.rn.f32', l[r], l[r], e[u]);
       for (let i = 0; i < E; i++) {
         b.ins('mul.rn.f32', acc[r][i], acc[r][i], c);
-        b.ins('fma.rn.f32', acc[r][i], e, vv[i], acc[r][i]);
+        for (let u = 0; u < e.length; u++) b.ins('fma.rn.f32', acc[r][i], e[u], loaded[u].vv[i], acc[r][i]);
       }
       b.ins('mov.f32', m[r], mNew);
     });
