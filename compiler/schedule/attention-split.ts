@@ -15,13 +15,16 @@
 // short row's last position. Lmax 2048 → P 64 (32 chunks), 8192 → 64 (128), 32768 → 256 (128).
 //
 // The split runs only while one-block-per-(row, KV head) leaves the GPU short of blocks: N·Hkv below
-// SPLIT_BELOW_BLOCKS (two blocks per SM of an H200's 132). With a symbolic N both launches are planned and
+// SPLIT_BELOW_BLOCKS (two blocks per SM of an H200's 132), and for no more rows than keep the scratch
+// within MAX_SCRATCH_BYTES. With a symbolic N both launches are planned and
 // gated on N (like the GEMV / tensor-core linear pair), so each CUDA graph bucket runs one of them.
 import type { Node } from '../ir/node.ts';
 
 export const MIN_CHUNK = 64;
 export const MAX_CHUNKS = 128;
 export const SPLIT_BELOW_BLOCKS = 264;
+/** The scratch stays below this (fewer split rows when needed: an MQA model with many query heads). */
+export const MAX_SCRATCH_BYTES = 256 * 2 ** 20;
 
 export interface AttentionSplitOptions {
   /** false: always the one-launch kernel (tests of that kernel) */
@@ -58,12 +61,14 @@ export function attentionSplit(n: Node, maxDims: Readonly<Record<string, number>
   if (opts.split === false) return null;
   const N = n.shape[0];
   const [, L, Hk] = n.src[1].shape as number[];
+  const [, Hq, D] = n.shape as number[];
+  if (typeof L !== 'number') return null;
   const chunk = opts.chunk ?? attentionChunk(L);
   if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`attention split: chunk must be a positive integer, got ${chunk}`);
   const chunks = Math.ceil(L / chunk);
   if (chunks < 2) return null;
-  // N·Hk < belowBlocks
-  const most = Math.ceil((opts.belowBlocks ?? SPLIT_BELOW_BLOCKS) / Hk) - 1;
+  // N·Hk < belowBlocks, and the scratch [rows, Hq, chunks, D + 2] f32 within MAX_SCRATCH_BYTES
+  const most = Math.min(Math.ceil((opts.belowBlocks ?? SPLIT_BELOW_BLOCKS) / Hk) - 1, Math.floor(MAX_SCRATCH_BYTES / (Hq * chunks * (D + 2) * 4)));
   const nMax = typeof N === 'number' ? N : maxDims?.[N] ?? Infinity;
   if (most < 1 || (typeof N === 'number' && N > most)) return null;
   return { chunk, chunks, rows: Math.min(nMax, most), gated: nMax > most };

@@ -156,6 +156,8 @@ describe('attention split rule', () => {
     // a static batch: split or not, no gate
     expect(attentionSplit(node(llama8b, 8), {})).toEqual({ chunk: 64, chunks: 128, rows: 8, gated: false });
     expect(attentionSplit(node(llama8b, 33), {})).toBeNull();
+    // MQA with many query heads: the rows are capped so the scratch stays within 256 MiB (63 rows of 4.26 MB, not 263)
+    expect(attentionSplit(node({ Hq: 64, Hk: 1, D: 128, S: 2, L: 32768, kv: 'bf16' }, 'N'), { N: 64 })).toEqual({ chunk: 256, chunks: 128, rows: 63, gated: true });
     // Lmax within one chunk: never
     expect(attentionSplit(node({ ...llama8b, L: 64 }, 'N'), { N: 8 })).toBeNull();
   });
