@@ -16,6 +16,7 @@ import { lmHeadArgmax } from './passes/lm-head-argmax.ts';
 import { lmHeadTopk } from './passes/lm-head-topk.ts';
 import { lowerTraining } from './passes/lower-training.ts';
 import { planArena } from './schedule/memory-plan.ts';
+import type { AttentionSplitOptions } from './schedule/attention-split.ts';
 import { scheduleGraph } from './schedule/schedule.ts';
 import { VERSION } from './version.ts';
 
@@ -26,6 +27,8 @@ export interface CompileOptions {
   readonly name?: string;
   /** the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else 'tf32x3'; see kernel-gemm.ts) */
   readonly gemm?: GemmMode;
+  /** the attention split over positions (compiler/schedule/attention-split.ts); tests pass small chunks */
+  readonly attention?: AttentionSplitOptions;
 }
 
 export const COMPILER_VERSION: string = VERSION;
@@ -61,7 +64,7 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
   const maxDims = { ...opts.maxDims };
   checkDims(graph, maxDims);
   // the LM-head argmax and top-k epilogues are passes (no-ops where the pipeline ran them); irHash stays the given IR's
-  const s = scheduleGraph(lmHeadTopk(lmHeadArgmax(graph)));
+  const s = scheduleGraph(lmHeadTopk(lmHeadArgmax(graph)), { maxDims, ...(opts.attention ? { attention: opts.attention } : {}) });
   const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name), { gemm: opts.gemm ?? gemmMode() });
   const uses = launches.map((l) => l.args.flatMap((a) => ('buffer' in a ? [a.buffer] : [])));
   const temps = s.buffers.filter((b) => b.kind === 'temp');

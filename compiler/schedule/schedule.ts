@@ -13,6 +13,8 @@ import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
 import { chooseAnchors } from './anchors.ts';
+import type { AttentionSplitOptions } from './attention-split.ts';
+import { attentionSplit } from './attention-split.ts';
 import { GEMM_BM, GEMM_BN, gemmOperand, gemmShapeOf, gemmSlices } from './gemm-shape.ts';
 import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
@@ -22,7 +24,13 @@ import { argmaxEpilogues, isMarked } from '../passes/lm-head-argmax.ts';
 import { isTopkMarked, topkEpilogues, topkNodes } from '../passes/lm-head-topk.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
-export function scheduleGraph(g: Graph): Schedule {
+export interface ScheduleOptions {
+  /** the largest value of each symbolic dim (sizes the attention split's scratch) */
+  readonly maxDims?: Readonly<Record<string, number>>;
+  readonly attention?: AttentionSplitOptions;
+}
+
+export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
   const { anchors } = chooseAnchors(g);
   const kernels: ScheduledKernel[] = [];
   const home = new Map<Node, ScheduledKernel>();
@@ -134,7 +142,14 @@ export function scheduleGraph(g: Graph): Schedule {
       }
       return;
     }
-    const k = newKernel('attention', n.shape, null);
+    let k = newKernel('attention', n.shape, null);
+    const split = attentionSplit(n, opts.maxDims, opts.attention);
+    if (split) {
+      const scratch = `t${temps.length}`;
+      const [, Hq, D] = n.shape as number[];
+      temps.push({ id: scratch, kind: 'temp', dtype: 'f32', shape: [split.rows, Hq, split.chunks, D + 2] });
+      k = { ...k, splitKv: { ...split, scratch } };
+    }
     addItem(k, n, true);
     for (const c of [n.src[1], n.src[2]]) if (!isLeaf(c)) ensureStored(c);
     if (!readInline(k, rows, spaceTerms(rows.shape, null)) || !readInline(k, n.src[3], rowTerms) || !readInline(k, n.src[4], rowTerms)) {

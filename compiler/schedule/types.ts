@@ -41,6 +41,13 @@ export interface ScheduledKernel {
    * into `scratch` (f32 [slices, M, N]) and a reduce launch adds the slices in ascending order.
    */
   readonly splitK?: { readonly slices: number; readonly scratch: string };
+  /**
+   * Attention split over positions (attention-split.ts): blocks (row, KV head, chunk of `chunk` positions)
+   * write each query head's partial (accumulator[D], running max, sum) into `scratch` (f32 [rows, Hq,
+   * chunks, D + 2]) and a combine launch merges a row's chunks in ascending order. `gated`: the one-launch
+   * kernel is planned too, for N > rows.
+   */
+  readonly splitKv?: { readonly chunk: number; readonly chunks: number; readonly rows: number; readonly gated: boolean; readonly scratch: string };
 }
 
 export interface ScheduledBuffer {

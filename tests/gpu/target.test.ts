@@ -1,11 +1,14 @@
 // The target model on the GPU. (1) The decoder kernels (kv_write scatter, attention) through the
 // executor against the interpreter on fresh random inputs: prefill of several prompts in one pass,
 // decode over stale cache entries, padding rows, GQA, D 48/64/128, f32 and bf16 caches, positions up to
-// 32k; eager and graph replay; the caches as state (never staged, read back with readState). (2) The
+// 32k; the attention split over positions (chunk kernel + combine) at the benchmark sizes (8B heads,
+// bf16 8k cache, positions 1000 and 8000, B 1 and 8) and the one-launch kernel above its row limit;
+// eager and graph replay; the caches as state (never staged, read back with readState). (2) The
 // pycode-small Llama program on CUDA against the CPU backend step by step (hidden, logits, caches). (3)
 // loadTarget on CUDA against the Hugging Face fp32 references (reference-dev.json): 64 greedy tokens
 // for all 16 cases, prompt top-5 logits, final hidden.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evalGrid } from '../../compiler/codegen/plan.ts';
 import { interpret } from '../../compiler/ir/interp.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor, reader } from '../../compiler/ir/tensor-data.ts';
@@ -39,11 +42,21 @@ function worst(got: HostTensor, want: HostTensor, atol: number, rtol: number): {
 }
 const copy = (t: HostTensor): HostTensor => hostTensor(t.dtype, t.shape, t.data.slice());
 
-const CASES: { name: string; c: DecoderShape; reqs: Request[]; padding: number }[] = [
+// the Llama-3.1-8B attention heads (32 query, 8 KV, D 128) over a bf16 8k cache at the benchmark sizes:
+// the split over positions (chunks of 64, combine launch) runs for N ≤ 32 rows, the one-launch kernel above
+const HEADS_8B = { Hq: 32, Hk: 8, D: 128, L: 8192, kv: 'bf16' } as const;
+const decodeAt = (B: number, pos: number): Request[] => Array.from({ length: B }, (_, i) => ({ slot: i, start: pos - 3 * i, len: 1 }));
+
+const CASES: { name: string; c: DecoderShape; reqs: Request[]; padding: number; path?: 'split' | 'one' }[] = [
   { name: 'prefill 3 prompts in 3 slots, GQA 2, D 64, f32', c: { Hq: 4, Hk: 2, D: 64, S: 4, L: 2048, kv: 'f32' }, reqs: [{ slot: 2, start: 0, len: 37 }, { slot: 0, start: 0, len: 5 }, { slot: 3, start: 0, len: 120 }], padding: 6 },
   { name: 'decode/verify over long stale caches, GQA 4, D 128, bf16', c: { Hq: 32, Hk: 8, D: 128, S: 3, L: 4096, kv: 'bf16' }, reqs: [{ slot: 1, start: 4000, len: 1 }, { slot: 0, start: 1777, len: 4 }, { slot: 2, start: 0, len: 1 }], padding: 3 },
   { name: 'one row at position 32767 of a 32k cache, D 128, f32', c: { Hq: 8, Hk: 1, D: 128, S: 1, L: 32768, kv: 'f32' }, reqs: [{ slot: 0, start: 32767, len: 1 }], padding: 1 },
   { name: 'partial lanes (D 48), MHA, 9 slots', c: { Hq: 3, Hk: 3, D: 48, S: 9, L: 300, kv: 'bf16' }, reqs: Array.from({ length: 9 }, (_, i) => ({ slot: 8 - i, start: 30 * i, len: i + 1 })), padding: 0 },
+  { name: '8B heads, bf16 8k cache, B 1 at position 1000 (split)', c: { ...HEADS_8B, S: 1 }, reqs: decodeAt(1, 1000), padding: 0, path: 'split' },
+  { name: '8B heads, bf16 8k cache, B 1 at position 8000 (split)', c: { ...HEADS_8B, S: 1 }, reqs: decodeAt(1, 8000), padding: 0, path: 'split' },
+  { name: '8B heads, bf16 8k cache, B 8 at positions 1000…979 and a padding row (split)', c: { ...HEADS_8B, S: 8 }, reqs: decodeAt(8, 1000), padding: 1, path: 'split' },
+  { name: '8B heads, bf16 8k cache, B 8 at positions 8000…7979 (split)', c: { ...HEADS_8B, S: 8 }, reqs: decodeAt(8, 8000), padding: 0, path: 'split' },
+  { name: '8B heads, bf16 8k cache, 40 rows (5 verify rows of 8 requests) at 2000 (one launch)', c: { ...HEADS_8B, S: 8 }, reqs: decodeAt(8, 1995).map((r) => ({ ...r, len: 5 })), padding: 0, path: 'one' },
 ];
 
 describeGpuCompiled(`decoder kernels vs the interpreter (seed ${seed})`, () => {
@@ -52,10 +65,16 @@ describeGpuCompiled(`decoder kernels vs the interpreter (seed ${seed})`, () => {
   afterAll(() => { dev?.release(); });
 
   it.each(CASES.map((x, i) => [x.name, i] as const))('%s', async (_, i) => {
-    const { c, reqs, padding } = CASES[i];
+    const { c, reqs, padding, path } = CASES[i];
     const { compile } = await import('./compiled.ts');
     const g = attentionGraph(c);
     const plan = compile(g, { N: 256 });
+    if (path) {
+      // which attention launches run at this N (the others' gated grids are 0)
+      const rowsN = rowsOf(reqs, padding).slots.length;
+      const runs = plan.launches.filter((l) => /attention/.test(l.kernel) && evalGrid(l.grid[0], new Map([['N', rowsN]])) > 0).map((l) => /_(attention\w*?)\d+$/.exec(l.kernel)![1]);
+      expect(runs).toEqual(path === 'split' ? ['attention_split', 'attention_combine'] : ['attention']);
+    }
     const inputs = attentionInputs(c, seeded(seed + i), reqs, padding);
     const want = interpret(g, Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, copy(t)])), new Map());
     const ex = new PlanExecutor(dev, plan, new Map(), { graphs: true });

@@ -1,5 +1,6 @@
 // Every module of the Llama target program assembles with ptxas -arch=sm_90 without spills: the
-// pycode-small fixture shape, the Llama-3.1-8B shape (f32 and bf16 caches, 8k and 32k positions) and
+// pycode-small fixture shape, the Llama-3.1-8B shape (f32 and bf16 caches, 8k and 32k positions; the
+// attention split over positions with its combine, and the one-launch attention for larger N) and
 // random small configurations (head dims 16…128, GQA 1…8, logits and argmax heads).
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
@@ -24,6 +25,7 @@ const configs: [string, LlamaShape, Record<string, number>][] = [
   ['pycode-small', fixture, { N: 512, M: 64 }],
   ['pycode-small bf16 cache argmax head', { ...fixture, kvDtype: 'bf16', head: 'argmax' }, { N: 64, M: 64 }],
   ['Llama-3.1-8B f32 cache 8k', llama8b, { N: 256, M: 32 }],
+  ['Llama-3.1-8B bf16 cache 8k', { ...llama8b, kvDtype: 'bf16', numLayers: 2 }, { N: 64, M: 8 }],
   ['Llama-3.1-8B bf16 cache 32k logits', { ...llama8b, kvDtype: 'bf16', maxLen: 32768, slots: 2, head: 'logits', numLayers: 2 }, { N: 64, M: 8 }],
 ];
 const r = rng(11);
@@ -45,6 +47,16 @@ it('plans the KV caches as state: 2 per layer, none staged as inputs or outputs'
     expect(p.state?.length, name).toBe(2 * c.numLayers);
     expect(p.inputs.length, name).toBe(4);
     expect(p.outputs.map((o) => o.name).sort(), name).toEqual(['hidden', c.head === 'argmax' ? 'next_tokens' : 'logits'].sort());
+  }
+});
+
+it('plans the attention split over positions (chunk kernel + combine, gated against the one-launch kernel) where Lmax spans chunks', () => {
+  for (const [name, c, maxDims] of configs) {
+    const kinds = plans.get(name)!.launches.map((l) => /_(attention\w*?)\d+$/.exec(l.kernel)?.[1]).filter((x) => x);
+    const split = c.maxLen > 64;
+    const gated = split && maxDims.N > Math.ceil(264 / c.numKvHeads) - 1;
+    const layer = split ? ['attention_split', 'attention_combine', ...(gated ? ['attention'] : [])] : ['attention'];
+    expect(kinds, name).toEqual(Array.from({ length: c.numLayers }, () => layer).flat());
   }
 });
 

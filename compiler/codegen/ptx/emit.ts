@@ -5,7 +5,7 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { PlanKernel, PlanLaunch } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { KernelEnv } from './kernel-env.ts';
-import { emitAttentionKernel } from './kernel-attention.ts';
+import { emitAttentionCombine, emitAttentionKernel } from './kernel-attention.ts';
 import { emitScatterKernel } from './kernel-kv-write.ts';
 import { emitMapKernel } from './kernel-map.ts';
 import type { GemmMode } from './kernel-gemm.ts';
@@ -38,7 +38,20 @@ function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<st
     case 'linear': return linearVariants(s, k, maxDims);
     case 'matmul': return [{ kind: k.kind, emit: (env) => emitMatmulKernel(env, s, k) }];
     case 'scatter': return [{ kind: 'kv_write', emit: (env) => emitScatterKernel(env, s, k) }];
-    case 'attention': return [{ kind: k.kind, emit: (env) => emitAttentionKernel(env, s, k) }];
+    case 'attention': {
+      // split over positions (attention-split.ts): chunk partials + combine, gated on N where the
+      // one-launch kernel is planned too (N above the split's rows)
+      const one: Variant = { kind: 'attention', emit: (env) => emitAttentionKernel(env, s, k) };
+      const sp = k.splitKv;
+      if (!sp) return [one];
+      const pair: Variant[] = [
+        { kind: 'attention_split', emit: (env) => emitAttentionKernel(env, s, k, true) },
+        { kind: 'attention_combine', emit: (env) => emitAttentionCombine(env, s, k) },
+      ];
+      if (!sp.gated) return pair;
+      const N = [k.items[0].node.shape[0]];
+      return [...pair.map((v) => ({ ...v, when: { dims: N, atMost: sp.rows } })), { ...one, when: { dims: N, atLeast: sp.rows + 1 } }];
+    }
     case 'scatter_add': return [{ kind: k.kind, emit: (env) => emitScatterAddKernel(env, s, k) }];
   }
 }

@@ -2,12 +2,20 @@
 // One block per (row n, KV head g), handling the rep = Hq/Hkv query heads of that group so every K/V
 // element loaded serves all of them (GQA). The block's W warps split the row's positions 0…p (warp w
 // takes w, w+W, …); each keeps, per query head, an online-softmax partial (running max m, sum l and
-// the weighted V sum) in registers, lane l owning head dims l, l+32, …. Scores are dot products reduced
+// the weighted V sum) in registers, lane l owning head dims l, l+32, …; a step of its loop takes
+// POSITIONS_PER_STEP of its positions at once (loads in flight together, one rescale). Scores are dot products reduced
 // across the warp with butterfly shuffles. The partials meet in shared memory after one bar.sync and
 // every thread combines W of them per output element: out = Σ_w e^{m_w−M}·acc_w / Σ_w e^{m_w−M}·l_w.
 // f32 throughout, exp from math-recipes (accurate to a few ulp). The q operand (RoPE of the projection
 // slice) is computed inline at load. Padding rows (position < 0) and, as a guard, rows whose slot or
 // position is out of range attend to nothing and store zeros.
+//
+// Split over positions (k.splitKv, compiler/schedule/attention-split.ts): one block per (row, KV head,
+// chunk c of P positions), its warps taking positions cP + w, cP + w + W, … below min(p + 1, (c+1)P);
+// a block whose chunk starts past the row's last position (or whose row is padding) exits at once. The
+// block's combine stores each query head's unnormalized partial (Σ_w e^{m_w−M}·acc_w, M, Σ_w e^{m_w−M}·l_w)
+// into the scratch [rows, Hq, chunks, D + 2]; emitAttentionCombine (a second launch, one block per
+// (row, query head)) merges the row's ⌈(p+1)/P⌉ chunks the same way in a fixed order and divides.
 import { itemSize } from '../../ir/dtype.ts';
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { ExprEmitter } from './expr.ts';
@@ -20,6 +28,9 @@ import { emitLoad, f32Hex } from './legalize.ts';
 import { expF } from './math-recipes.ts';
 import { ptxMathOps } from './ptx-math-ops.ts';
 
+/** Positions a warp takes per step of its loop (their loads overlap). */
+export const POSITIONS_PER_STEP = 2;
+
 /** Static shared memory a block may use for the partials. */
 const SHARED_LIMIT = 48 * 1024;
 
@@ -31,7 +42,15 @@ export function attentionWarps(rep: number, D: number, maxLen: number): number {
   return w;
 }
 
-export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+/** Warps of a split block: 8 (fewer for tiny test chunks or when the partials would not fit). */
+function splitWarps(rep: number, D: number, chunk: number): number {
+  let w = attentionWarps(rep, D, Infinity);
+  while (w > 1 && w > chunk) w >>= 1;
+  return w;
+}
+
+/** The one-launch kernel, or (split) the chunk kernel whose partials emitAttentionCombine merges. */
+export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, split = false): LaunchShape {
   const b = env.b;
   const o = ptxMathOps(b);
   const item = k.items[0];
@@ -41,7 +60,8 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
   const [S, L, Hk] = kc.shape as number[];
   const rep = Hq / Hk;
   const scale = n.argOf<number>('scale');
-  const W = attentionWarps(rep, D, L);
+  const sp = split ? k.splitKv! : null;
+  const W = sp ? splitWarps(rep, D, sp.chunk) : attentionWarps(rep, D, L);
   const block = 32 * W;
   const E = Math.ceil(D / 32);
   const cacheBytes = itemSize(kc.dtype);
@@ -56,12 +76,12 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
     if (x.r === null) b.ins('mov.u32', t, String(x.k)); else b.ins('add.u32', t, x.r, String(x.k));
     return t;
   };
-  const [rowIx, gIx] = decompose(env, env.special('%ctaid.x'), [N, Hk]);
+  const [rowIx, gIx, cIx] = decompose(env, env.special('%ctaid.x'), sp ? [N, Hk, sp.chunks] : [N, Hk]);
   const row: Ix = { r: asReg(rowIx), k: 0, lo: rowIx.lo, hi: rowIx.hi };
   const gr = asReg(gIx);
   const ex = new ExprEmitter(env, (x) => externalSource(s, k, x) ?? { kind: 'inline' });
 
-  b.comment(`${n}: ${rep} query heads per KV head, ${W} warps over the positions`);
+  b.comment(`${n}: ${rep} query heads per KV head, ${W} warps over the positions${sp ? `, chunks of ${sp.chunk} of ${sp.chunks}` : ''}`);
   const slot = ex.value(slots, [row]);
   const pos = ex.value(positions, [row]);
   const ok = b.reg('pred'), okSlot = b.reg('pred');
@@ -72,6 +92,22 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
   const count = b.reg('u32');
   b.ins('add.s32', count, pos, '1');
   b.ins('selp.b32', count, count, '0', ok);
+  // split: this block's positions start … end; none (exit) when the chunk starts past the row's last
+  let first = warp, end = count;
+  const exit = b.newLabel('exit');
+  let chunkReg = '';
+  if (sp) {
+    chunkReg = asReg(cIx);
+    const start = b.reg('u32'), past = b.reg('pred');
+    b.ins('mul.lo.u32', start, chunkReg, String(sp.chunk));
+    b.ins('setp.ge.u32', past, start, count);
+    b.insIf(past, false, 'bra', exit);
+    end = b.reg('u32');
+    b.ins('add.u32', end, start, String(sp.chunk));
+    b.ins('min.u32', end, end, count);
+    first = b.reg('u32');
+    b.ins('add.u32', first, start, warp);
+  }
 
   // lane's head dims d = lane + 32i; the last group may be partial (clamped, masked)
   const dims: { ix: Ix; valid: string | null }[] = [];
@@ -103,36 +139,59 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
   const slotBase = b.reg('u32');
   b.ins('mul.lo.u32', slotBase, slot, String(L));
 
-  forLoop(env, 'pos', warp, count, W, (j) => {
-    const at = b.reg('u32');
-    b.ins('add.u32', at, slotBase, j);
-    b.ins('mad.lo.u32', at, at, String(Hk), gr);
-    b.ins('mul.lo.u32', at, at, String(D));
-    const elem = dims.map(({ ix }) => {
-      const e = b.reg('u32');
-      b.ins('add.u32', e, at, ix.r!);
-      if (ix.k) b.ins('add.u32', e, e, String(ix.k));
-      return e;
+  // a warp's step takes U positions j, j + W, …: their loads are in flight together and their scores'
+  // exps are independent (one step waited on one position's loads before); a position past `end` (the
+  // last step's) re-reads j and weighs 0
+  forLoop(env, 'pos', first, end, W * POSITIONS_PER_STEP, (j) => {
+    const ps: { j: string; valid: string | null }[] = [{ j, valid: null }];
+    for (let u = 1; u < POSITIONS_PER_STEP; u++) {
+      const ju = b.reg('u32'), valid = b.reg('pred'), jc = b.reg('u32');
+      b.ins('add.u32', ju, j, String(u * W));
+      b.ins('setp.lt.u32', valid, ju, end);
+      b.ins('selp.b32', jc, ju, j, valid);
+      ps.push({ j: jc, valid });
+    }
+    const loaded = ps.map(({ j: jp }) => {
+      const at = b.reg('u32');
+      b.ins('add.u32', at, slotBase, jp);
+      b.ins('mad.lo.u32', at, at, String(Hk), gr);
+      b.ins('mul.lo.u32', at, at, String(D));
+      const elem = dims.map(({ ix }) => {
+        const e = b.reg('u32');
+        b.ins('add.u32', e, at, ix.r!);
+        if (ix.k) b.ins('add.u32', e, e, String(ix.k));
+        return e;
+      });
+      const kv = elem.map((e, i) => masked(emitLoad(b, kc.dtype, address(b, kBuf, e, cacheBytes), true), dims[i].valid));
+      const vv = elem.map((e, i) => masked(emitLoad(b, vc.dtype, address(b, vBuf, e, cacheBytes), true), dims[i].valid));
+      return { kv, vv };
     });
-    const kv = elem.map((e, i) => masked(emitLoad(b, kc.dtype, address(b, kBuf, e, cacheBytes), true), dims[i].valid));
-    const vv = elem.map((e, i) => masked(emitLoad(b, vc.dtype, address(b, vBuf, e, cacheBytes), true), dims[i].valid));
     heads.forEach((_, r) => {
-      let dot = o.mul(qv[r][0], kv[0]);
-      for (let i = 1; i < E; i++) dot = o.fma(qv[r][i], kv[i], dot);
-      for (let sh = 16; sh >= 1; sh >>= 1) {
-        const y = b.reg('f32');
-        b.ins('shfl.sync.bfly.b32', y, dot, String(sh), '31', '-1');
-        dot = o.add(dot, y);
-      }
-      const score = o.mul(dot, f32Hex(scale));
+      const scores = loaded.map(({ kv }, u) => {
+        let dot = o.mul(qv[r][0], kv[0]);
+        for (let i = 1; i < E; i++) dot = o.fma(qv[r][i], kv[i], dot);
+        for (let sh = 16; sh >= 1; sh >>= 1) {
+          const y = b.reg('f32');
+          b.ins('shfl.sync.bfly.b32', y, dot, String(sh), '31', '-1');
+          dot = o.add(dot, y);
+        }
+        const score = o.mul(dot, f32Hex(scale));
+        const valid = ps[u].valid;
+        if (!valid) return score;
+        const sv = b.reg('f32');
+        b.ins('selp.f32', sv, score, f32Hex(-Infinity), valid);
+        return sv;
+      });
       const mNew = b.reg('f32');
-      b.ins('max.f32', mNew, m[r], score);
+      b.ins('max.f32', mNew, m[r], scores[0]);
+      for (let u = 1; u < scores.length; u++) b.ins('max.f32', mNew, mNew, scores[u]);
       const c = expF(o, o.sub(m[r], mNew));
-      const e = expF(o, o.sub(score, mNew));
-      b.ins('fma.rn.f32', l[r], l[r], c, e);
+      const e = scores.map((sc) => expF(o, o.sub(sc, mNew)));
+      b.ins('fma.rn.f32', l[r], l[r], c, e[0]);
+      for (let u = 1; u < e.length; u++) b.ins('add.rn.f32', l[r], l[r], e[u]);
       for (let i = 0; i < E; i++) {
         b.ins('mul.rn.f32', acc[r][i], acc[r][i], c);
-        b.ins('fma.rn.f32', acc[r][i], e, vv[i], acc[r][i]);
+        for (let u = 0; u < e.length; u++) b.ins('fma.rn.f32', acc[r][i], e[u], loaded[u].vv[i], acc[r][i]);
       }
       b.ins('mov.f32', m[r], mNew);
     });
@@ -181,14 +240,194 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
       sum = o.fma(f, ld(rowAddr, (w * rep * stride + D + 1) * 4), sum);
       num = o.fma(f, ld(elAddr, w * rep * stride * 4), num);
     }
-    const val = b.reg('f32');
-    b.ins('selp.f32', val, o.div(num, sum), f32Hex(0), any);
     // out[row, g·rep + r, d]
     const h = b.reg('u32'), idx = b.reg('u32');
     b.ins('mad.lo.u32', h, gr, String(rep), r);
     b.ins('mad.lo.u32', idx, row.r!, String(Hq), h);
+    if (sp) {
+      // scratch[row, h, chunk, ·]: the unnormalized accumulator at d, then M and the sum (thread d = 0)
+      const at = b.reg('u32');
+      b.ins('mad.lo.u32', at, idx, String(sp.chunks), chunkReg);
+      b.ins('mul.lo.u32', at, at, String(D + 2));
+      const scratch = env.buffer(sp.scratch);
+      const base = address(b, scratch, at, 4);
+      const el = b.reg('u64');
+      b.ins('mad.wide.u32', el, d, '4', base);
+      b.ins('st.global.f32', `[${el}]`, num);
+      const d0 = b.reg('pred');
+      b.ins('setp.eq.u32', d0, d, '0');
+      b.insIf(d0, false, 'st.global.f32', `[${base}+${D * 4}]`, M);
+      b.insIf(d0, false, 'st.global.f32', `[${base}+${(D + 1) * 4}]`, sum);
+      return;
+    }
+    const val = b.reg('f32');
+    b.ins('selp.f32', val, o.div(num, sum), f32Hex(0), any);
     b.ins('mad.lo.u32', idx, idx, String(D), d);
     storeAt(env, item.store!, n, idx, val);
   }));
-  return { block, grid: [gridOf([N, Hk], 1), 1, 1] };
+  b.label(exit);
+  return { block, grid: [gridOf(sp ? [N, Hk, sp.chunks] : [N, Hk], 1), 1, 1] };
+}
+
+/** Threads the combine block may use: D per chunk group (attentionCombineShape). */
+const COMBINE_MAX_THREADS = 1024;
+
+/**
+ * The combine block: G chunk groups of D threads (group g takes chunks g, g + G, …), as many groups as
+ * 1024 threads allow and the chunks need, rounded up to whole warps.
+ */
+export function attentionCombineShape(D: number, chunks: number): { groups: number; threads: number } {
+  const groups = Math.max(1, Math.min(Math.floor(COMBINE_MAX_THREADS / D), chunks));
+  return { groups, threads: Math.ceil((groups * D) / 32) * 32 };
+}
+
+/**
+ * The split's second launch: one block per (row, query head) merges the ⌈(p + 1)/P⌉ chunk partials of
+ * its row. The chunk maxima and the sums are reduced over the block in a fixed tree (each thread's chunks
+ * t, t + T, … in order, warp butterflies, the warps' results in order), the weights e^{m_c−M} go to shared
+ * memory, and each of G groups of D threads sums Σ_c e^{m_c−M}·acc_c[d] over its chunks g, g + G, …
+ * before the groups are added in order g = 0…G−1: the result does not depend on block timing (it is the
+ * same bits every run). Every load of the chunk loops is independent of the previous iteration's
+ * result, so they overlap. Padding and out-of-range rows have no chunks and store zeros; chunks past the
+ * row's end were never written and are not read.
+ */
+export function emitAttentionCombine(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+  const b = env.b;
+  const o = ptxMathOps(b);
+  const item = k.items[0];
+  const n = item.node;
+  const [, kc, , slots, positions] = n.src;
+  const [N, Hq, D] = n.shape as [string | number, number, number];
+  const [S, L] = kc.shape as number[];
+  const sp = k.splitKv!;
+  const C = sp.chunks, stride = D + 2;
+  if (C * 4 > SHARED_LIMIT / 2) throw new Error(`attention combine: ${C} chunks do not fit shared memory (use a larger chunk)`);
+  const { groups: G, threads: T } = attentionCombineShape(D, C);
+  const Wc = T / 32;
+  const tid = env.special('%tid.x');
+  const lane = env.hoisted('lane', () => { const r = b.reg('u32'); b.ins('and.b32', r, tid, '31'); return r; });
+  const warp = env.hoisted('warp', () => { const r = b.reg('u32'); b.ins('shr.u32', r, tid, '5'); return r; });
+  const [rowIx, hIx] = decompose(env, env.special('%ctaid.x'), [N, Hq]);
+  const ex = new ExprEmitter(env, (x) => externalSource(s, k, x) ?? { kind: 'inline' });
+  b.comment(`${n}: combine of up to ${C} chunks of ${sp.chunk} positions, ${G} groups of ${D} threads`);
+  const slot = ex.value(slots, [rowIx]);
+  const pos = ex.value(positions, [rowIx]);
+  const ok = b.reg('pred'), okSlot = b.reg('pred');
+  b.ins('setp.lt.u32', ok, pos, String(L));
+  b.ins('setp.lt.u32', okSlot, slot, String(S));
+  b.ins('and.pred', ok, ok, okSlot);
+  // chunks holding positions 0…p: ⌈(p + 1)/P⌉, none for padding or out-of-range rows
+  const nc = b.reg('u32');
+  b.ins('add.s32', nc, pos, String(sp.chunk));
+  b.ins('div.u32', nc, nc, String(sp.chunk));
+  b.ins('selp.b32', nc, nc, '0', ok);
+  // (row, h)'s partials: chunk c at ((row·Hq + h)·chunks + c)·(D + 2)
+  const rh = b.reg('u32');
+  const rowR = rowIx.r === null ? String(rowIx.k) : rowIx.r;
+  const hR = hIx.r === null ? String(hIx.k) : hIx.r;
+  if (rowIx.r !== null && rowIx.k !== 0) throw new Error('attention combine: unexpected row offset');
+  b.ins('mad.lo.u32', rh, rowR, String(Hq), hR);
+  const at = b.reg('u32');
+  b.ins('mul.lo.u32', at, rh, String(C * stride));
+  const base = address(b, env.buffer(sp.scratch), at, 4);
+  const chunkAddr = (c: string): string => {
+    const a = b.reg('u64');
+    b.ins('mad.wide.u32', a, c, String(stride * 4), base);
+    return a;
+  };
+  const fs = b.sharedArray('comb_f', C * 4, 16), redMax = b.sharedArray('comb_max', Wc * 4, 16), redSum = b.sharedArray('comb_sum', Wc * 4, 16);
+  const part = b.sharedArray('comb_part', G * D * 4, 16);
+  const sAddr = (arr: string): string => { const r = b.reg('u32'); b.ins('mov.u32', r, arr); return r; };
+  const fsBase = sAddr(fs), maxBase = sAddr(redMax), sumBase = sAddr(redSum), partBase = sAddr(part);
+  const lane0 = b.reg('pred');
+  b.ins('setp.eq.u32', lane0, lane, '0');
+  /** v reduced over the block (butterflies in each warp, then the warps in order); every thread gets it */
+  const blockReduce = (v: string, op: 'max' | 'add', red: string): string => {
+    let x = v;
+    for (let sh = 16; sh >= 1; sh >>= 1) {
+      const y = b.reg('f32'), z = b.reg('f32');
+      b.ins('shfl.sync.bfly.b32', y, x, String(sh), '31', '-1');
+      b.ins(op === 'max' ? 'max.f32' : 'add.rn.f32', z, x, y);
+      x = z;
+    }
+    const wa = b.reg('u32');
+    b.ins('mad.lo.u32', wa, warp, '4', red);
+    b.insIf(lane0, false, 'st.shared.f32', `[${wa}]`, x);
+    b.ins('bar.sync', '0');
+    let acc = '';
+    for (let w = 0; w < Wc; w++) {
+      const f = b.reg('f32');
+      b.ins('ld.shared.f32', f, `[${red}+${w * 4}]`);
+      if (w === 0) acc = f; else { const z = b.reg('f32'); b.ins(op === 'max' ? 'max.f32' : 'add.rn.f32', z, acc, f); acc = z; }
+    }
+    return acc;
+  };
+  // the block's maximum of the chunk maxima
+  const localMax = b.reg('f32');
+  b.ins('mov.f32', localMax, f32Hex(-Infinity));
+  forLoop(env, 'chunk_max', tid, nc, T, (c) => {
+    const m = b.reg('f32');
+    b.ins('ld.global.nc.f32', m, `[${chunkAddr(c)}+${D * 4}]`);
+    b.ins('max.f32', localMax, localMax, m);
+  });
+  const M = blockReduce(localMax, 'max', maxBase);
+  // the weights e^{m_c−M} into shared memory, the sum Σ_c e^{m_c−M}·l_c over the block
+  const localSum = b.reg('f32');
+  b.ins('mov.f32', localSum, f32Hex(0));
+  forLoop(env, 'chunk_w', tid, nc, T, (c) => {
+    const a = chunkAddr(c);
+    const m = b.reg('f32'), l = b.reg('f32');
+    b.ins('ld.global.nc.f32', m, `[${a}+${D * 4}]`);
+    b.ins('ld.global.nc.f32', l, `[${a}+${(D + 1) * 4}]`);
+    const f = expF(o, o.sub(m, M));
+    const fa = b.reg('u32');
+    b.ins('mad.lo.u32', fa, c, '4', fsBase);
+    b.ins('st.shared.f32', `[${fa}]`, f);
+    b.ins('fma.rn.f32', localSum, f, l, localSum);
+  });
+  const sum = blockReduce(localSum, 'add', sumBase);
+  // group g = t / D, dim d = t mod D: Σ over chunks g, g + G, … of e^{m_c−M}·acc_c[d]
+  const g = b.reg('u32'), d = b.reg('u32'), inGroup = b.reg('pred');
+  b.ins('div.u32', g, tid, String(D));
+  b.ins('rem.u32', d, tid, String(D));
+  b.ins('setp.lt.u32', inGroup, tid, String(G * D));
+  const skip = b.newLabel('no_group');
+  b.insIf(inGroup, true, 'bra', skip);
+  const num = b.reg('f32');
+  b.ins('mov.f32', num, f32Hex(0));
+  forLoop(env, 'chunk_acc', g, nc, G, (c) => {
+    const fa = b.reg('u32'), f = b.reg('f32'), x = b.reg('f32'), el = b.reg('u64');
+    b.ins('mad.lo.u32', fa, c, '4', fsBase);
+    b.ins('ld.shared.f32', f, `[${fa}]`);
+    b.ins('mad.wide.u32', el, d, '4', chunkAddr(c));
+    b.ins('ld.global.nc.f32', x, `[${el}]`);
+    b.ins('fma.rn.f32', num, f, x, num);
+  });
+  const pa = b.reg('u32');
+  b.ins('mad.lo.u32', pa, tid, '4', partBase);
+  b.ins('st.shared.f32', `[${pa}]`, num);
+  b.label(skip);
+  b.ins('bar.sync', '0');
+  // threads 0…D−1: the groups in order, normalized, out[row, h, d]
+  const first = b.reg('pred');
+  b.ins('setp.lt.u32', first, tid, String(D));
+  const done = b.newLabel('done');
+  b.insIf(first, true, 'bra', done);
+  const ta = b.reg('u32');
+  b.ins('mad.lo.u32', ta, tid, '4', partBase);
+  let total = '';
+  for (let j = 0; j < G; j++) {
+    const f = b.reg('f32');
+    b.ins('ld.shared.f32', f, `[${ta}+${j * D * 4}]`);
+    if (j === 0) total = f; else total = o.add(total, f);
+  }
+  const any = b.reg('pred');
+  b.ins('setp.ne.u32', any, nc, '0');
+  const val = b.reg('f32');
+  b.ins('selp.f32', val, o.div(total, sum), f32Hex(0), any);
+  const idx = b.reg('u32');
+  b.ins('mad.lo.u32', idx, rh, String(D), tid);
+  storeAt(env, item.store!, n, idx, val);
+  b.label(done);
+  return { block: T, grid: [gridOf([N, Hq], 1), 1, 1] };
 }

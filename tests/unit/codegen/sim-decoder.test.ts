@@ -35,17 +35,21 @@ describe('kv_write and attention kernels on the PTX machine', () => {
     const g = attentionGraph(c);
     const inputs = attentionInputs(c, rng(100 + i), reqs, padding);
     const want = interpret(g, copyInputs(inputs), new Map());
-    const plan = compileProgram(g, { maxDims: { N: 32 } });
-    expect(plan.launches.length).toBe(2); // one scatter for both caches (tanh inlined), attention (q negation inlined)
-    const got = runPlanSim(plan, copyInputs(inputs), new Map());
-    expect(show('out', got.out, want.out, 1e-5)).toEqual([]);
-    // the caches: v bit-exact (a store, rounded to the cache dtype once); k within tanh's few ulp
-    expect(Buffer.from(got.v_cache_out.data.buffer).equals(Buffer.from(want.v_cache_out.data.buffer))).toBe(true);
-    expect(show('k_cache_out', got.k_cache_out, want.k_cache_out, 1e-6)).toEqual([]);
-    // padding rows are zeros
-    const out = got.out.data as Float32Array;
-    const N = out.length / (c.Hq * c.D);
-    for (let n = N - padding; n < N; n++) expect(out.subarray(n * c.Hq * c.D, (n + 1) * c.Hq * c.D).every((x) => x === 0)).toBe(true);
+    // the one-launch kernel, then the default rule (the split over positions where L spans chunks of 64)
+    for (const split of [false, true]) {
+      const plan = compileProgram(g, { maxDims: { N: 32 }, attention: { split } });
+      // one scatter for both caches (tanh inlined), attention (q negation inlined) [+ its combine]
+      expect(plan.launches.length).toBe(split && c.L > 64 ? 3 : 2);
+      const got = runPlanSim(plan, copyInputs(inputs), new Map());
+      expect(show('out', got.out, want.out, 1e-5)).toEqual([]);
+      // the caches: v bit-exact (a store, rounded to the cache dtype once); k within tanh's few ulp
+      expect(Buffer.from(got.v_cache_out.data.buffer).equals(Buffer.from(want.v_cache_out.data.buffer))).toBe(true);
+      expect(show('k_cache_out', got.k_cache_out, want.k_cache_out, 1e-6)).toEqual([]);
+      // padding rows are zeros
+      const out = got.out.data as Float32Array;
+      const N = out.length / (c.Hq * c.D);
+      for (let n = N - padding; n < N; n++) expect(out.subarray(n * c.Hq * c.D, (n + 1) * c.Hq * c.D).every((x) => x === 0)).toBe(true);
+    }
   });
 });
 

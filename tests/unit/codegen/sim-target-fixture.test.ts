@@ -1,6 +1,7 @@
 // The real pycode-small checkpoint (tests/fixtures/target) compiled to PTX and run on the PTX machine
 // against the interpreter: a prefill of two prompts in slots 1 and 0 with a padding row, then a decode
-// step of both reading the caches the first step left in the state buffers.
+// step of both reading the caches the first step left in the state buffers; with the one-launch
+// attention kernel and with the split over positions (small chunks).
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
@@ -12,12 +13,15 @@ import { referenceCases, TARGET_DIR } from '../../support/target.ts';
 import { mismatches } from './ptx-sim/compare.ts';
 import { runPlanSim } from './ptx-sim/run-plan.ts';
 
-it('pycode-small: prefill of 2 prompts and a decode step match the interpreter on the PTX machine', () => {
+// the one-launch attention kernel (maxLen 32 is within one chunk of the default rule), then the split over
+// positions with chunks of 2 (16 chunks; the decode rows at positions 4 and 3 end mid-chunk and at a chunk's end)
+it.each([['one-launch attention', undefined], ['attention split in chunks of 2', 2]] as const)('pycode-small (%s): prefill of 2 prompts and a decode step match the interpreter on the PTX machine', (_, chunk) => {
   const { config, weights } = loadLlamaCheckpoint(TARGET_DIR, { quiet: true });
   const maxLen = 32;
   addRopeTables(weights, config, maxLen);
   const g = targetProgram(config, weights, { slots: 2, maxLen, head: 'logits' }).graph;
-  const plan = compileProgram(g, { maxDims: { N: 16, M: 4 } });
+  const plan = compileProgram(g, { maxDims: { N: 16, M: 4 }, ...(chunk ? { attention: { chunk } } : {}) });
+  expect(plan.launches.some((l) => /attention_combine/.test(l.kernel))).toBe(chunk !== undefined);
   const [a, b] = referenceCases().map((c) => c.prompt.slice(0, 4));
   const i32 = (x: number[]): HostTensor => hostTensor('i32', [x.length], Int32Array.from(x));
   const steps = [
@@ -38,4 +42,4 @@ it('pycode-small: prefill of 2 prompts and a decode step match the interpreter o
     want = { ...want, ...caches(w) };
     got = { ...got, ...caches(o) };
   }
-}, 120_000);
+}, 300_000);
