@@ -6,9 +6,10 @@
 import type { Graph } from '../ir/graph.ts';
 import { graphNodes, users } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
-import { DECODER, MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
+import { sameShape } from '../ir/shape.ts';
+import { DECODER, ELEMENTWISE, MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
 import { isContraction, isLeaf, viewBase } from './types.ts';
-import { gemmOperand } from './gemm-shape.ts';
+import { gemmOperand, gemmShapeOf } from './gemm-shape.ts';
 
 /** A shared node cheaper than this (add/mul/cast/gather chains) is recomputed in each user. */
 export const SHARE_COST = 16;
@@ -27,21 +28,43 @@ function ownCost(n: Node): number {
 }
 
 export interface AnchorChoice {
-  readonly anchors: ReadonlySet<Node>;
+  /** mutable: the scheduler drops an epilogue it could not fuse, adds an x operand it could not inline */
+  readonly anchors: Set<Node>;
+  /** linear → the elementwise user it stores instead of itself (docs/fusion.md); anchored */
+  readonly epilogues: ReadonlyMap<Node, Node>;
+  /** linears whose x operand is left unanchored, to be computed in the linear's x load (docs/fusion.md) */
+  readonly operandInline: ReadonlySet<Node>;
   /** per-element cost of every inlined node: one operand of a concat is read per element */
   readonly cost: ReadonlyMap<Node, number>;
 }
+
+/** A linear the GEMV / tensor-core kernels take (not the tiled GEMM), so operand and epilogue fusion apply. */
+export const fusableLinear = (n: Node): boolean => n.op === 'linear' && n.src.length === 2 && gemmShapeOf(n) === null;
 
 export function chooseAnchors(g: Graph): AnchorChoice {
   const order = graphNodes(g);
   const use = users(g);
   const anchors = new Set<Node>();
+  const outputs = new Set(g.outputs.map((o) => o.node));
   for (const o of g.outputs) if (!isLeaf(o.node)) anchors.add(o.node);
+  const operandInline = new Set<Node>();
+  const epilogues = new Map<Node, Node>();
   for (const n of order) {
     if (REDUCE.has(n.op) || ROW.has(n.op) || isContraction(n)) anchors.add(n);
+    // a linear's x that is an elementwise node used only by it is computed in the linear's x load
+    // (docs/fusion.md); the scheduler anchors it after all when that fails
+    const x = n.src[0];
+    const inlineX = fusableLinear(n) && ELEMENTWISE.has(x.op) && !outputs.has(x) && (use.get(x) ?? []).length === 1 &&
+      x.dtype === 'f32' && typeof x.shape[x.shape.length - 1] === 'number';
+    if (inlineX) operandInline.add(n);
     // a contraction streams its operands from memory: they must be buffers
     // (an aT GEMM reads its first operand's transpose source in place: gemm-shape.ts)
-    if (isContraction(n)) for (const s of n.src) { const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) anchors.add(base); }
+    if (isContraction(n)) for (const s of n.src) { if (inlineX && s === x) continue; const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) anchors.add(base); }
+    // the one elementwise user of a linear, reading it at its own coordinates, is stored by the linear instead
+    const u = use.get(n) ?? [];
+    if (fusableLinear(n) && !outputs.has(n) && u.length === 1 && ELEMENTWISE.has(u[0].op) && u[0].src.includes(n) && sameShape(u[0].shape, n.shape)) {
+      epilogues.set(n, u[0]);
+    }
     // decoder ops are kernels of their own; attention streams the caches from memory (the kv_writes' buffers)
     if (DECODER.has(n.op)) anchors.add(n);
     if (n.op === 'attention') for (const s of [n.src[1], n.src[2]]) if (!isLeaf(s)) anchors.add(s);
@@ -50,6 +73,7 @@ export function chooseAnchors(g: Graph): AnchorChoice {
   }
   // cost: per element when concat selects one operand; work: every operand evaluated (selection
   // without a known coordinate range), which bounds the code size of the inlined tree
+  for (const e of epilogues.values()) anchors.add(e);
   const cost = new Map<Node, number>();
   const work = new Map<Node, number>();
   for (const n of order) {
@@ -62,5 +86,5 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     if (w > MAX_INLINE_COST || (shared && c > SHARE_COST)) anchors.add(n);
     else { cost.set(n, c); work.set(n, w); }
   }
-  return { anchors, cost };
+  return { anchors, cost, epilogues, operandInline };
 }
