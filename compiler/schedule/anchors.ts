@@ -41,6 +41,27 @@ export interface AnchorChoice {
 /** A linear the GEMV / tensor-core kernels take (not the tiled GEMM), so operand and epilogue fusion apply. */
 export const fusableLinear = (n: Node): boolean => n.op === 'linear' && n.src.length === 2 && gemmShapeOf(n) === null;
 
+/** Loads an epilogue may add per output element, and the nodes of its expression (past these it stays where it was). */
+const EPILOGUE_LOADS = 4, EPILOGUE_NODES = 16;
+
+/**
+ * Whether e's expression besides the linear l is cheap per element: no concat (whose operands are all
+ * evaluated where the column range is unknown: an 8B LSTM projection's 4-way embedding select spilled
+ * registers in the GEMV store), at most EPILOGUE_LOADS buffer reads. A residual add reads one buffer
+ * (layer 0: the token id and the embedding row).
+ */
+function cheapEpilogue(e: Node, l: Node, anchors: ReadonlySet<Node>): boolean {
+  let loads = 0, nodes = 0;
+  const ok = (n: Node): boolean => {
+    if (n === l) return true;
+    if (isLeaf(n) || anchors.has(n)) return ++loads <= EPILOGUE_LOADS;
+    if (n.op === 'const') return true;
+    if (n.op === 'concat' || ++nodes > EPILOGUE_NODES) return false;
+    return n.src.every(ok);
+  };
+  return e.src.every(ok);
+}
+
 export function chooseAnchors(g: Graph): AnchorChoice {
   const order = graphNodes(g);
   const use = users(g);
@@ -62,7 +83,8 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     if (isContraction(n)) for (const s of n.src) { if (inlineX && s === x) continue; const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) anchors.add(base); }
     // the one elementwise user of a linear, reading it at its own coordinates, is stored by the linear instead
     const u = use.get(n) ?? [];
-    if (fusableLinear(n) && !outputs.has(n) && u.length === 1 && ELEMENTWISE.has(u[0].op) && u[0].src.includes(n) && sameShape(u[0].shape, n.shape)) {
+    if (fusableLinear(n) && !outputs.has(n) && u.length === 1 && ELEMENTWISE.has(u[0].op) && u[0].src.includes(n) && sameShape(u[0].shape, n.shape) &&
+      cheapEpilogue(u[0], n, anchors)) {
       epilogues.set(n, u[0]);
     }
     // decoder ops are kernels of their own; attention streams the caches from memory (the kv_writes' buffers)

@@ -171,6 +171,12 @@ export function scheduleGraph(g: Graph): Schedule {
    * reachable, and its one elementwise user stored in its place when that is computable there. Falls back
    * to the plain form (x and the norms placed as before and stored, the user inlined where read).
    */
+  /** The x operand of linear n placed as it would be without fusion: its norms, then x itself (stored by the caller). */
+  const materializeX = (n: Node): void => {
+    for (const nr of deferred.get(n) ?? []) { deferredNorm.delete(nr); place(nr); }
+    anchors.add(n.src[0]);
+    place(n.src[0]);
+  };
   const placeLinear = (n: Node): void => {
     const x = n.src[0], w = n.src[1];
     let operand: ScheduledKernel['operand'];
@@ -184,11 +190,7 @@ export function scheduleGraph(g: Graph): Schedule {
       if (r.ok) {
         for (const e of r.external) ensureStored(e);
         operand = { x, norms };
-      } else {
-        for (const nr of norms) { deferredNorm.delete(nr); place(nr); }
-        anchors.add(x);
-        place(x);
-      }
+      } else materializeX(n);
     }
     if (!operand) { const base = viewBase(x); if (!isLeaf(base)) ensureStored(base); }
     if (!isLeaf(viewBase(w))) ensureStored(viewBase(w));
@@ -218,6 +220,8 @@ export function scheduleGraph(g: Graph): Schedule {
     if (n.op === 'kv_write' || n.op === 'attention') { placeDecoder(n); return; }
     const f = fused.get(n);
     if (f) {
+      // the argmax / top-k epilogue kernels read x from memory: an x chooseAnchors left for the x load is placed here
+      if (operandInline.has(n) && !anchors.has(n.src[0])) materializeX(n);
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       // 8 columns per block is the narrowest block of any linear variant
       const stride = Math.ceil((n.shape[n.shape.length - 1] as number) / 8);
