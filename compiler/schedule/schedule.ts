@@ -22,6 +22,25 @@ import { argmaxEpilogues, isMarked } from '../passes/lm-head-argmax.ts';
 import { isTopkMarked, topkEpilogues, topkNodes } from '../passes/lm-head-topk.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
+/**
+ * Whether x = r · (factors without r) through a chain of muls: then linear(x, w) = inv · linear(x with r
+ * replaced by its operand, w) row by row, and a linear kernel applies r's statistic after the k loop
+ * (docs/fusion.md).
+ */
+function scales(x: Node, r: Node, anchors: ReadonlySet<Node>): boolean {
+  const has = (n: Node, seen = new Set<Node>()): boolean => {
+    if (n === r) return true;
+    if (seen.has(n) || isLeaf(n) || anchors.has(n)) return false;
+    seen.add(n);
+    return n.src.some((s) => has(s, seen));
+  };
+  if (x === r) return true;
+  if (x.op !== 'mul') return false;
+  const [a, b] = x.src;
+  const ha = has(a), hb = has(b);
+  return ha !== hb && scales(ha ? a : b, r, anchors);
+}
+
 export function scheduleGraph(g: Graph): Schedule {
   const { anchors, epilogues, operandInline } = chooseAnchors(g);
   const kernels: ScheduledKernel[] = [];
@@ -52,7 +71,7 @@ export function scheduleGraph(g: Graph): Schedule {
     visit(l.src[0]);
     // the expression must be the linear's own: every inlined node and norm read only inside it
     const own = (n: Node): boolean => (use.get(n) ?? []).every((u) => u === l || tree.has(u));
-    if (norms.length && [...tree].every(own) && norms.every(own)) {
+    if (norms.length === 1 && scales(l.src[0], norms[0], anchors) && [...tree].every(own) && norms.every(own)) {
       deferred.set(l, norms);
       for (const r of norms) deferredNorm.add(r);
     }

@@ -202,33 +202,11 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   return { block: threads, grid: [typeof N === 'number' ? Math.ceil(N / colsPerBlock) : { ceilDiv: [[N], colsPerBlock] }, 1, 1] };
 
   function passBody(m0: string): void {
-    // a fused x: each staged piece's row coordinates for this pass, and the norms' statistics of the pass's
-    // rows (warp w sums rows w, w + warps, ...; lane 0 leaves inv in the half of xs this pass fills first,
-    // which every thread reads back before the first trip overwrites it)
+    // a fused x: each staged piece's row coordinates for this pass; with a norm, each piece's share of its
+    // row's sum of squares of the norm's operand (summed across the threads of a row after the k loop)
     const fillRows = fz?.fusedX ? fill.map((f) => u32('add.u32', m0, f.r)) : [];
     const fillCs: Ix[][] = fillRows.map((r) => fz!.rowCoords(r));
-    if (fz?.fusedX && fz.norms.length) {
-      const rowsPerWarp = (MT * 8) / warps;
-      const mLast = u32('sub.s32', mOp, '1');
-      const slots = Array.from({ length: rowsPerWarp }, (_, j) => u32('add.u32', warp, String(j * warps)));
-      const rows = slots.map((sl) => { const r = u32('add.u32', m0, sl); b.ins('min.u32', r, r, mLast); return fz.rowCoords(r); });
-      const lane = u32('and.b32', tid, '31');
-      const invs = fz.warpStats(rows, lane);
-      const sb = u32('mad.lo.u32', buf, String(bufBytes), xsBase);
-      const isLane0 = b.reg('pred');
-      b.ins('setp.eq.u32', isLane0, lane, '0');
-      invs.forEach((byRow, ni) => byRow.forEach((inv, j) => {
-        const a = u32('mad.lo.u32', slots[j], '4', sb);
-        b.insIf(isLane0, false, 'st.shared.f32', `[${a}+${ni * MT * 8 * 4}]`, inv);
-      }));
-      b.ins('bar.sync', '0');
-      fz.norms.forEach((n, ni) => fill.forEach((f, i) => {
-        const a = u32('mad.lo.u32', f.r, '4', sb), v = b.reg('f32');
-        b.ins('ld.shared.f32', v, `[${a}+${ni * MT * 8 * 4}]`);
-        fz.setInv(n, fillCs[i], v);
-      }));
-      b.ins('bar.sync', '0');
-    }
+    const ss = fz?.norm ? fill.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, '0f00000000'); return f; }) : [];
     const acc = Array.from({ length: CT }, () => Array.from({ length: MT }, () => [0, 1, 2, 3].map(() => {
       const f = b.reg('f32'); b.ins('mov.f32', f, '0f00000000'); return f;
     })));
@@ -271,7 +249,10 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
         if (fz?.fusedX) { // x's expression at the 8 elements, where they are inside M and K
           const skip = b.newLabel('xfill');
           b.insIf(ok, true, 'bra', skip);
-          fz.ex.scoped(() => fz.xAt(fillCs[fi], kk, 0, 8).forEach((e, i) => b.ins('mov.f32', v[i], e)));
+          fz.ex.scoped(() => {
+            fz.xAt(fillCs[fi], kk, 0, 8).forEach((e, i) => b.ins('mov.f32', v[i], e));
+            if (fz.norm) fz.normAt(fillCs[fi], kk, 0, 8).forEach((e) => b.ins('fma.rn.f32', ss[fi], e, e, ss[fi]));
+          });
           b.label(skip);
         } else {
           const idx = u32('add.u32', passIdx, f.gIdx);
@@ -358,12 +339,44 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       }
       return;
     }
+    // the norm's scale per row: the KC/8 consecutive threads that staged a row sum their shares, the first
+    // leaves inv in the half of xs the last trip read (every warp done with it: bar.sync; the next pass's
+    // first trip fills the other half) and each lane reads back its fragment rows 8·bt + 2t (+1)
+    const rowInv: string[][] = [];
+    if (fz?.norm) {
+      const group = KC / 8;
+      for (const a of ss) for (let o = group / 2; o >= 1; o >>= 1) {
+        const y = b.reg('f32');
+        b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
+        b.ins('add.f32', a, a, y);
+      }
+      const invs = ss.map((a) => fz.inv(a));
+      b.ins('bar.sync', '0');
+      const other = u32('xor.b32', buf, '1');
+      const sb = u32('mad.lo.u32', other, String(bufBytes), xsBase);
+      const lead = b.reg('pred'), first = u32('and.b32', tid, String(group - 1));
+      b.ins('setp.eq.u32', lead, first, '0');
+      fill.forEach((f, i) => {
+        let p = lead;
+        if (f.inTile) { p = b.reg('pred'); b.ins('and.pred', p, lead, f.inTile); }
+        const a = u32('mad.lo.u32', f.r, '4', sb);
+        b.insIf(p, false, 'st.shared.f32', `[${a}]`, invs[i]);
+      });
+      b.ins('bar.sync', '0');
+      for (let bt = 0; bt < MT; bt++) {
+        const slot = u32('mad.lo.u32', t, '2', String(8 * bt));
+        const a = u32('mad.lo.u32', slot, '4', sb);
+        rowInv.push([0, 1].map((par) => { const v = b.reg('f32'); b.ins('ld.shared.f32', v, `[${a}+${4 * par}]`); return v; }));
+      }
+    }
     acc.forEach((byTile, c) => byTile.forEach((d, bt) => {
       const n0 = u32('add.u32', warpCol, String(16 * c));
       b.ins('add.u32', n0, n0, g);
       const mr = u32('add.u32', m0, String(8 * bt));
       b.ins('mad.lo.u32', mr, t, '2', mr);
-      d.forEach((v, i) => {
+      d.forEach((sum, i) => {
+        let v = sum;
+        if (fz?.norm) { v = b.reg('f32'); b.ins('mul.rn.f32', v, sum, rowInv[bt][i % 2]); }
         const n = i < 2 ? n0 : u32('add.u32', n0, '8');
         const m = i % 2 === 0 ? mr : u32('add.u32', mr, '1');
         const pn = b.reg('pred'), pm = b.reg('pred');

@@ -109,9 +109,10 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       mRegs.push(mr);
       return fz?.fusedX ? '' : rowAddress(env, xBase, mr, K, ex);
     });
-    // a fused x: its row coordinates, and the norms' statistics of these rows (each warp its own)
+    // a fused x: its row coordinates; with a norm, each row's sum of squares of the norm's operand (every
+    // lane its own k's, summed across the warp with the accumulators)
     const rowCs: Ix[][] = fz?.fusedX ? mRegs.map((mr) => fz.rowCoords(mr)) : [];
-    if (fz?.fusedX && fz.norms.length) fz.warpStats(rowCs, lane);
+    const ss = fz?.norm ? rowCs.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }) : [];
     const acc = wRows.map(() => xRows.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }));
     forLoop(env, 'k', kStart, kOp, 32 * vec, (kk) => scoped(() => {
       // every column's weight load first, so they are in flight together
@@ -119,6 +120,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       const wScalar = vec === 1 ? wRows.map((wr) => emitLoad(b, wd, offset(b, wr, kk, ew), true)) : [];
       for (let s0 = 0; s0 < vec; s0 += sub) {
         const xv = fz?.fusedX ? rowCs.map((rc) => fz.xAt(rc, kk, s0, sub)) : xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
+        if (fz?.norm) rowCs.forEach((rc, r) => fz.normAt(rc, kk, s0, sub).forEach((v) => b.ins('fma.rn.f32', ss[r], v, v, ss[r])));
         const perWord = 4 / ew;
         wRows.forEach((_, c) => {
           const wv = vec === 1 ? [wScalar[c]] : unpackWords(b, wd, wWords[c].slice(s0 / perWord, (s0 + sub) / perWord));
@@ -126,10 +128,14 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
         });
       }
     }));
-    for (const a of acc.flat()) for (let o = 16; o >= 1; o >>= 1) {
+    for (const a of [...acc.flat(), ...ss]) for (let o = 16; o >= 1; o >>= 1) {
       const y = b.reg('f32');
       b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
       b.ins('add.f32', a, a, y);
+    }
+    if (fz?.norm) { // the norm's scale, per row, on every column's sum
+      const inv = ss.map((x) => fz.inv(x));
+      acc.forEach((byRow) => byRow.forEach((a, r) => b.ins('mul.rn.f32', a, a, inv[r])));
     }
     if (fuse) { // every lane holds the sums: fold this warp's columns per row, then the block's warps
       const wp = env.hoisted('warp', () => { const r = b.reg('u32'); b.ins('shr.u32', r, tid, '5'); return r; });

@@ -27,7 +27,7 @@ function block(H: number, I: number, layers = 2) {
   }).graph;
 }
 
-function check(H: number, I: number, n: number, layers = 2): number[] {
+function check(H: number, I: number, n: number, layers = 2, maxN = 8): number[] {
   const g = block(H, I, layers);
   const { inputs, params } = randomInputs(g, rng(H + I + n), new Map([['N', n]]));
   // weights at a checkpoint's scale (±3/√K per column, norm weights around 1): randomInputs' ±3 everywhere
@@ -37,7 +37,7 @@ function check(H: number, I: number, n: number, layers = 2): number[] {
     for (let i = 0; i < t.data.length; i++) w(i, name.startsWith('norm') ? 1 + r(i) / 12 : r(i) / Math.sqrt(K));
   }
   const want = interpret(g, inputs, params);
-  const plan = compileProgram(g, { maxDims: { N: 8 } });
+  const plan = compileProgram(g, { maxDims: { N: maxN } });
   return mismatches(runPlanSim(plan, inputs, params).y, want.y, 1e-4);
 }
 
@@ -56,6 +56,12 @@ describe('linear fusion', () => {
   it.each([1, 5])('8B-like K = 4096 at N = %i', (n) => {
     expect(check(4096, 128, n, 1)).toEqual([]);
   }, 600_000);
+
+  // 70 rows at maxDims.N 80: two weight passes of 64 rows (the norm's scales go through shared memory per
+  // pass); K = 96 and 80 end inside a 64-wide k trip
+  it('tensor-core kernel: two passes, K not a multiple of the k trip', () => {
+    expect(check(96, 80, 70, 2, 80)).toEqual([]);
+  }, 300_000);
 
   it('a norm read by two projections keeps its row kernel (stored once); each x load applies its own weight', () => {
     const g = defineProgram('fz2', { H: 256 }, (p) => {
