@@ -86,6 +86,7 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     if (fusableLinear(n) && !outputs.has(n) && u.length === 1 && ELEMENTWISE.has(u[0].op) && u[0].src.includes(n) && sameShape(u[0].shape, n.shape) &&
       cheapEpilogue(u[0], n, anchors)) {
       epilogues.set(n, u[0]);
+      anchors.add(u[0]); // now, so that a later epilogue reading this one counts it as one load
     }
     // decoder ops are kernels of their own; attention streams the caches from memory (the kv_writes' buffers)
     if (DECODER.has(n.op)) anchors.add(n);
@@ -95,7 +96,6 @@ export function chooseAnchors(g: Graph): AnchorChoice {
   }
   // cost: per element when concat selects one operand; work: every operand evaluated (selection
   // without a known coordinate range), which bounds the code size of the inlined tree
-  for (const e of epilogues.values()) anchors.add(e);
   const cost = new Map<Node, number>();
   const work = new Map<Node, number>();
   for (const n of order) {

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileProgram } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
+import { evalGrid } from '../../../compiler/codegen/plan.ts';
 import { scheduleGraph } from '../../../compiler/schedule/schedule.ts';
+import { llamaProgram } from '../../../models/llama.ts';
 import { defineProgram, rmsNorm } from '../../../dsl/index.ts';
 import { reader, writer } from '../../../compiler/ir/tensor-data.ts';
 import { rng } from '../../support/random-graph.ts';
@@ -47,6 +49,22 @@ describe('linear fusion', () => {
     expect(s.kernels.map((k) => k.kind)).toEqual(['linear', 'linear', 'linear', 'linear']);
     expect(s.kernels.map((k) => k.operand?.norms.length ?? -1)).toEqual([1, 0, 1, 0]);
     expect(s.kernels.map((k) => k.items.map((i) => i.node.op).join(','))).toEqual(['linear', 'linear,add', 'linear', 'linear,add']);
+  });
+
+  it('a Llama layer is 6 launches at any N (was 9: two norm row kernels and the SiLU·up map are gone)', () => {
+    const shape = {
+      hiddenSize: 256, intermediateSize: 768, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096,
+      rmsNormEps: 1e-5, tieWordEmbeddings: true, slots: 4, maxLen: 512, head: 'logits',
+    } as const;
+    const plan = compileProgram(llamaProgram(shape).graph, { maxDims: { N: 64, M: 64 } });
+    for (const n of [1, 4, 5, 8]) {
+      const run = plan.launches.filter((l) => evalGrid(l.grid[0], new Map([['N', n], ['M', n]])) > 0);
+      // per layer qkv (+ norm), kv_write, attention, o_proj (+ residual), gate_up (+ norm), down (+ SiLU·up, residual);
+      // then the final norm, the row pick and the head
+      expect(run.length, `N = ${n}`).toBe(6 * 6 + 3);
+      expect(run.slice(0, 6).map((l) => l.kernel.replace(/^llama_|\d+$/g, ''))).toEqual(
+        n <= 4 ? ['linear', 'kv_write', 'attention', 'linear', 'linear', 'linear'] : ['linear_tc', 'kv_write', 'attention', 'linear_tc', 'linear_tc', 'linear_tc']);
+    }
   });
 
   it.each([1, 3, 5, 8])('fixture shapes H 256, I 768 at N = %i', (n) => {
