@@ -13,6 +13,24 @@ import { gemmOperand, gemmShapeOf } from './gemm-shape.ts';
 
 /** A shared node cheaper than this (add/mul/cast/gather chains) is recomputed in each user. */
 export const SHARE_COST = 16;
+/**
+ * Ops whose PTX is a subroutine call (div, sqrt, rcp at .rn) or a long recipe (erf, GELU, tanh): a linear's x
+ * holding one is stored rather than computed in the x load (docs/fusion.md).
+ */
+const HEAVY_IN_X_LOAD = new Set(['div', 'sqrt', 'rsqrt', 'recip', 'erf', 'gelu', 'tanh', 'log']);
+/** Nodes an x computed in the x load may have (besides buffers it reads). */
+const X_LOAD_NODES = 24;
+
+function lightX(x: Node, anchors: ReadonlySet<Node>): boolean {
+  const seen = new Set<Node>();
+  const ok = (n: Node): boolean => {
+    if (isLeaf(n) || anchors.has(n) || n.op === 'const' || seen.has(n)) return true;
+    seen.add(n);
+    if (HEAVY_IN_X_LOAD.has(n.op) || seen.size > X_LOAD_NODES) return false;
+    return n.src.every(ok);
+  };
+  return ok(x);
+}
 /** Past this, even a single-use expression is materialized. */
 export const MAX_INLINE_COST = 400;
 
@@ -107,6 +125,15 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     const shared = (use.get(n)?.length ?? 0) >= 2;
     if (w > MAX_INLINE_COST || (shared && c > SHARE_COST)) anchors.add(n);
     else { cost.set(n, c); work.set(n, w); }
+  }
+  // an x computed in the x load is evaluated per element per warp inside the k loop: only light ones (a
+  // norm times its weight, SiLU(gate)·up); a GELU(erf) of a norm spilled registers in a GEMV (TP heads),
+  // as did ln0(h)/√2 (div.rn.f32 is a call) next to a fused norm's sums of squares
+  for (const l of [...operandInline]) {
+    const x = l.src[0];
+    if (!anchors.has(x) && lightX(x, anchors)) continue;
+    operandInline.delete(l);
+    anchors.add(x);
   }
   return { anchors, cost, epilogues, operandInline };
 }

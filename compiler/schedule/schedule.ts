@@ -23,7 +23,7 @@ import { isTopkMarked, topkEpilogues, topkNodes } from '../passes/lm-head-topk.t
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
 /**
- * Whether x = r · (factors without r) through a chain of muls (or divs by what does not hold r): then linear(x, w) = inv · linear(x with r
+ * Whether x = r · (factors without r) through a chain of muls: then linear(x, w) = inv · linear(x with r
  * replaced by its operand, w) row by row, and a linear kernel applies r's statistic after the k loop
  * (docs/fusion.md).
  */
@@ -35,10 +35,10 @@ function scales(x: Node, r: Node, anchors: ReadonlySet<Node>): boolean {
     return n.src.some((s) => has(s, seen));
   };
   if (x === r) return true;
-  const [a, b] = x.src;
-  // a product with r on one side, or a quotient with r in the numerator only
-  if (x.op === 'div') return has(a) && !has(b) && scales(a, r, anchors);
+  // not a quotient r / c: its div.rn.f32 (a call) per x element next to the sums of squares spilled
+  // registers in the GEMV (the speculators' ln0(h)/√2); that norm keeps its row kernel
   if (x.op !== 'mul') return false;
+  const [a, b] = x.src;
   const ha = has(a), hb = has(b);
   return ha !== hb && scales(ha ? a : b, r, anchors);
 }

@@ -16,7 +16,7 @@ describe('LSTM speculator', () => {
 
   it('is 3 kernels per step: gate GEMV, one row kernel for the whole cell, head GEMV fused with its argmax', () => {
     expect(summary(s)).toEqual([
-      // scale_input: ln0(h)/√2 computed in the first GEMV's x load, the norm's scale applied to its sums (docs/fusion.md)
+      'row[B,64]@1: rms_norm div*', // scale_input: ln0(h)/√2, stored for the first GEMV
       'linear[B,256]: linear*',
       'row[B,64]@1: rms_norm mul* rms_norm mul*', // cell_ln → c (stored: next step reads it) → state_ln → s
       'linear[B,512]: linear argmax*', // logits stay in the kernel: per-block (max, index) partials
@@ -37,10 +37,9 @@ describe('LSTM speculator', () => {
     expect(pre).toHaveLength(3);
     for (const op of ['gather', 'concat', 'slice', 'sigmoid', 'gelu', 'broadcast', 'cast']) expect(inlined).toContain(op);
     // the cell kernel reads the gate GEMV output, the embedding table and the norm weights directly
-    const cell = s.kernels[1];
-    expect(s.kernels[0].operand?.norms.map((n) => n.op)).toEqual(['rms_norm']);
-    // per step: gates, c, s, two argmax partial buffers, the token (no logits; the scaled input is not stored)
-    expect(s.buffers.filter((b) => b.kind === 'temp')).toHaveLength(17);
+    const cell = s.kernels[2];
+    // per step: gates, c, s, two argmax partial buffers, the token (no logits)
+    expect(s.buffers.filter((b) => b.kind === 'temp')).toHaveLength(18);
     expect(cell.items.map((i) => i.node.toString())).toEqual([
       'rms_norm{eps=0.000001}:f32[B,64]', 'mul:f32[B,64]', 'rms_norm{eps=0.000001}:f32[B,64]', 'mul:f32[B,64]',
     ]);
@@ -93,15 +92,16 @@ describe('materialization rules', () => {
     expect(summary(scheduleGraph(graph(Node.make('sub', [x, twice]))))).toEqual(['row[B,8]@1: reduce_max sub*']);
   });
 
-  it('computes an elementwise x used only by its linear in the x load; materializes other contraction operands', () => {
+  it('computes a light elementwise x used only by its linear in the x load; materializes other contraction operands', () => {
     const w = Node.make('param', [], { name: 'w' }, 'bf16', [4, 8]);
     const sq = Node.make('mul', [x, x]);
     const s = scheduleGraph(graph(Node.make('linear', [sq, w])));
     expect(summary(s)).toEqual(['linear[B,4]: linear*']);
     expect(s.kernels[0].operand?.x).toBe(sq);
-    // x also read elsewhere (an output here): stored by a map kernel, as any contraction operand
+    // x also read elsewhere (an output here), or holding a division (a call in PTX): stored by a map kernel
     const shared = scheduleGraph(makeGraph('g', [x], [{ name: 'y', node: Node.make('linear', [sq, w]) }, { name: 'sq', node: sq }]));
     expect(summary(shared)).toEqual(['map[B,8]: mul*', 'linear[B,4]: linear*']);
+    expect(summary(scheduleGraph(graph(Node.make('linear', [Node.make('div', [x, sq]), w]))))).toEqual(['map[B,8]: div*', 'linear[B,4]: linear*']);
     const view = scheduleGraph(graph(Node.make('linear', [Node.make('reshape', [x], { shape: ['B', 8] }), w])));
     expect(summary(view)).toEqual(['linear[B,4]: linear*']);
   });
