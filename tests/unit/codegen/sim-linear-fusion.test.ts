@@ -16,12 +16,12 @@ import { mismatches, randomInputs } from './ptx-sim/compare.ts';
 import { runPlanSim } from './ptx-sim/run-plan.ts';
 
 /** Two Llama MLP blocks on a residual stream x: x += down(SiLU(gate)·up)(norm(x)), then an o-like projection. */
-function block(H: number, I: number, layers = 2) {
+function block(H: number, I: number, layers = 2, wd: 'bf16' | 'fp8e4m3' = 'bf16') {
   return defineProgram('fz', { H, I }, (p) => {
     let x = p.input('x', ['N', 'H'], 'f32');
     for (let l = 0; l < layers; l++) {
       const h = rmsNorm(x, { eps: 1e-5, weight: p.param(`norm${l}`, ['H'], 'bf16') });
-      const gu = h.linear(p.param(`gate_up${l}`, [2 * I, 'H'], 'bf16'));
+      const gu = h.linear(p.param(`gate_up${l}`, [2 * I, 'H'], wd));
       const act = gu.slice(-1, 0, I, 'I').silu().mul(gu.slice(-1, I, 2 * I, 'I'));
       x = x.add(act.linear(p.param(`down${l}`, ['H', 'I'], 'bf16')));
     }
@@ -29,8 +29,8 @@ function block(H: number, I: number, layers = 2) {
   }).graph;
 }
 
-function check(H: number, I: number, n: number, layers = 2, maxN = 8): number[] {
-  const g = block(H, I, layers);
+function check(H: number, I: number, n: number, layers = 2, maxN = 8, wd: 'bf16' | 'fp8e4m3' = 'bf16'): number[] {
+  const g = block(H, I, layers, wd);
   const { inputs, params } = randomInputs(g, rng(H + I + n), new Map([['N', n]]));
   // weights at a checkpoint's scale (±3/√K per column, norm weights around 1): randomInputs' ±3 everywhere
   // makes sums of thousands whose cancellations the f32 contract cannot bound
@@ -79,6 +79,11 @@ describe('linear fusion', () => {
   // pass); K = 96 and 80 end inside a 64-wide k trip
   it('tensor-core kernel: two passes, K not a multiple of the k trip', () => {
     expect(check(96, 80, 70, 2, 80)).toEqual([]);
+  }, 300_000);
+
+  // e4m3 gate/up weights: 128-wide k trips at maxDims.N ≤ 32, so 16 threads stage a row and sum its squares
+  it.each([[5, 8], [20, 32]] as const)('fp8e4m3 gate/up weights (the norm fused) at N = %i, maxDims.N %i', (n, maxN) => {
+    expect(check(256, 768, n, 1, maxN, 'fp8e4m3')).toEqual([]);
   }, 300_000);
 
   it('a norm read by two projections keeps its row kernel (stored once); each x load applies its own weight', () => {
