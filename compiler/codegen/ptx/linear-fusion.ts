@@ -9,7 +9,12 @@ import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { Source } from './expr.ts';
 import { ExprEmitter } from './expr.ts';
 import type { Ix } from './index-math.ts';
-import { decompose, ixKey, ixReg } from './index-math.ts';
+import { address, decompose, ixKey, ixReg, ixShift, linearIndex } from './index-math.ts';
+import { itemSize } from '../../ir/dtype.ts';
+import type { FloatDType } from '../../ir/dtype.ts';
+import { ELEMENTWISE } from '../../ir/ops.ts';
+import { mapBroadcast, mapSlice } from './movement.ts';
+import { loadVector } from './vector-load.ts';
 import { externalSource } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { f32Hex } from './legalize.ts';
@@ -25,11 +30,15 @@ export class LinearFusion {
   readonly ex: ExprEmitter;
   private readonly env: KernelEnv;
   private readonly linear: Node;
+  private readonly s: Schedule;
+  private readonly k: ScheduledKernel;
   private readonly K: number;
   private acc: { key: string; value: string } | null = null;
 
   constructor(env: KernelEnv, s: Schedule, k: ScheduledKernel) {
     this.env = env;
+    this.s = s;
+    this.k = k;
     this.linear = k.items[0].node;
     this.fusedX = k.operand !== undefined;
     this.norm = k.operand?.norms[0] ?? null;
@@ -58,9 +67,43 @@ export class LinearFusion {
     return decompose(this.env, m, x.shape.slice(0, -1));
   }
 
-  /** x at (row, kk + off + i) for i < count, as f32 registers (kk + off + count ≤ K). */
+  /**
+   * x at (row, kk + off + i) for i < count, as f32 registers (kk + off + count ≤ K; kk a multiple of count).
+   * Buffers the expression reads along k with unit stride are loaded `count` at a time first (one 16-byte
+   * load where a plain x would have had one), so the element-wise evaluation finds them memoized.
+   */
   xAt(row: readonly Ix[], kk: string, off: number, count: number): string[] {
+    if (count > 1) this.vectorReads(row, kk, off, count);
     return Array.from({ length: count }, (_, i) => this.ex.value(this.linear.src[0], [...row, { r: kk, k: off + i, lo: off + i, hi: this.K }]));
+  }
+
+  /** Seed the memo with vector loads of every buffer x reads at k + i (through elementwise ops, slices, broadcasts). */
+  private vectorReads(row: readonly Ix[], kk: string, off: number, count: number): void {
+    const seen = new Set<string>();
+    const walk = (n: Node, c: readonly Ix[]): void => {
+      const key = `${n.id}@${c.map(ixKey).join(',')}`;
+      if (seen.has(key) || n.op === 'const') return;
+      seen.add(key);
+      const src = externalSource(this.s, this.k, n);
+      if (src?.kind === 'buffer') { this.vectorLoad(n, src.id, c, kk, count); return; }
+      if (src || n === this.linear) return;
+      if (n === this.norm) { walk(n.src[0], c); return; }
+      if (n.op === 'slice') walk(n.src[0], mapSlice(n, c));
+      else if (n.op === 'broadcast') walk(n.src[0], mapBroadcast(n, c));
+      else if (ELEMENTWISE.has(n.op)) n.src.forEach((x) => walk(x, c));
+    };
+    walk(this.linear.src[0], [...row, { r: kk, k: off, lo: off, hi: this.K }]);
+  }
+
+  /** `count` elements of buffer n from coordinates c along its last axis, when c reads it at kk + const with aligned rows. */
+  private vectorLoad(n: Node, id: string, c: readonly Ix[], kk: string, count: number): void {
+    const last = c[c.length - 1], d = n.shape[n.shape.length - 1];
+    const float = n.dtype === 'f32' || n.dtype === 'bf16' || n.dtype === 'f16';
+    if (!float || last.r !== kk || last.k % count !== 0 || typeof d !== 'number' || d % count !== 0) return;
+    if (c.slice(0, -1).some((x) => x.r === kk)) return;
+    const b = this.env.b;
+    const addr = address(b, this.env.buffer(id), linearIndex(this.env, n.shape, c), itemSize(n.dtype));
+    loadVector(b, n.dtype as FloatDType, addr, count, 'ld.global.nc').forEach((v, i) => this.ex.seed(n, [...c.slice(0, -1), ixShift(last, i)], v));
   }
 
   /** The norm's operand at the elements `xAt` just loaded (the same registers: memoized), for the sum of squares. */
