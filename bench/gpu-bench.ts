@@ -21,11 +21,12 @@ import { openDevice } from '../runtime/cuda/device.ts';
 import type { CudaDevice } from '../runtime/cuda/device.ts';
 import { PlanExecutor } from '../runtime/cuda/executor.ts';
 import { EventTimer } from '../runtime/cuda/graph.ts';
-import { interpret } from '../compiler/ir/interp.ts';
 import type { CompileSpeculatorOptions } from '../runtime/compile-speculator.ts';
 import { quantizeGraph } from '../runtime/quantize-program.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
+import { copyBandwidth } from './copy-bandwidth.ts';
+import { InterpreterPool } from './interp-pool.ts';
 import { median, randomWeights } from './random-weights.ts';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' }, batches: { type: 'string', default: '1,32' } } });
@@ -35,30 +36,6 @@ const SHAPE = { hiddenSize: 4096, width: 4096, vocabSize: 128256, nPredict: 3, s
 const BATCHES = args.batches.split(',').map(Number);
 if (BATCHES.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batches: integers in 1..64, got ${args.batches}`);
 
-
-/** Device-to-device copy of 1 GiB on the stream, timed with events; bytes read + written. */
-function copyBandwidth(dev: CudaDevice): { gbps: number; ms: number } {
-  const bytes = 1 << 30;
-  const a = dev.memory.alloc(bytes, 'copy src'), b = dev.memory.alloc(bytes, 'copy dst');
-  const t = new EventTimer(dev);
-  try {
-    dev.memory.memset(a, 0x5a, bytes);
-    const ms: number[] = [];
-    for (let i = 0; i < 13; i++) {
-      t.start();
-      dev.cu('cuMemcpyDtoDAsync_v2', b, a, bytes, dev.stream);
-      t.stop();
-      const m = t.elapsedMs();
-      if (i >= 3) ms.push(m);
-    }
-    const m = median(ms);
-    return { gbps: (2 * bytes) / (m / 1e3) / 1e9, ms: m };
-  } finally {
-    t.destroy();
-    dev.memory.free(a);
-    dev.memory.free(b);
-  }
-}
 
 /** Weight bytes a proposal must read: every linear/matmul reads its whole weight; a gather reads B rows. */
 export function weightBytesPerProposal(g: Graph, B: number): number {
@@ -74,34 +51,36 @@ interface Row { model: string; B: number; ms: number | null; minMs?: number; eag
 
 type Compile = (traced: Graph, o: CompileSpeculatorOptions) => { graph: Graph; plan: ExecutionPlan };
 
-/** The batch's drafts: graph replay vs eager (all rows), and vs the interpreter (rows 0, B/2, B-1); null when equal. */
-function checkDrafts(ex: PlanExecutor, graph: Graph, weights: ReadonlyMap<string, HostTensor>, inputs: { hidden: HostTensor; tokens: HostTensor }, B: number): { checked: string; error: string | null } {
+/**
+ * The batch's drafts: graph replay vs eager (all rows) now, and vs the interpreter (rows 0, B/2, B-1) on
+ * the pool's workers; the promise resolves to the error or null when the drafts are equal.
+ */
+function checkDrafts(ex: PlanExecutor, pool: InterpreterPool, model: number, inputs: { hidden: HostTensor; tokens: HostTensor }, B: number): { checked: string; error: Promise<string | null> } {
   const replay = ex.run(inputs, { graph: true }).draft.data as Int32Array;
   const eager = ex.run(inputs, { graph: false }).draft.data as Int32Array;
   const n = replay.length / B, H = SHAPE.hiddenSize;
   const rowsOf = (a: Int32Array, r: number): number[] => Array.from(a.subarray(r * n, (r + 1) * n));
   for (let r = 0; r < B; r++) {
-    if (rowsOf(replay, r).join() !== rowsOf(eager, r).join()) return { checked: 'replay vs eager', error: `drafts: row ${r} graph replay [${rowsOf(replay, r)}] != eager [${rowsOf(eager, r)}]` };
+    if (rowsOf(replay, r).join() !== rowsOf(eager, r).join()) return { checked: 'replay vs eager', error: Promise.resolve(`drafts: row ${r} graph replay [${rowsOf(replay, r)}] != eager [${rowsOf(eager, r)}]`) };
   }
   const picked = [...new Set([0, B >> 1, B - 1])];
-  const hidden = new Float32Array(picked.length * H), tokens = new Int32Array(picked.length);
-  picked.forEach((r, i) => { hidden.set((inputs.hidden.data as Float32Array).subarray(r * H, (r + 1) * H), i * H); tokens[i] = (inputs.tokens.data as Int32Array)[r]; });
-  const ref = interpret(graph, { hidden: hostTensor('f32', [picked.length, H], hidden), tokens: hostTensor('i32', [picked.length], tokens) }, weights).draft.data as Int32Array;
   const checked = `replay = eager (${B} rows), = interpreter (rows ${picked.join(', ')})`;
-  for (const [i, r] of picked.entries()) {
-    const want = Array.from(ref.subarray(i * n, (i + 1) * n));
-    if (rowsOf(replay, r).join() !== want.join()) return { checked, error: `drafts: row ${r} GPU [${rowsOf(replay, r)}] != interpreter [${want}]` };
-  }
-  return { checked, error: null };
+  // one row per job, so the workers share a batch's rows
+  const error = Promise.all(picked.map(async (r) => {
+    const hidden = (inputs.hidden.data as Float32Array).slice(r * H, (r + 1) * H), tokens = Int32Array.of((inputs.tokens.data as Int32Array)[r]);
+    const want = Array.from((await pool.run(model, { hidden: hostTensor('f32', [1, H], hidden), tokens: hostTensor('i32', [1], tokens) })).draft.data as Int32Array);
+    return rowsOf(replay, r).join() !== want.join() ? `drafts: row ${r} GPU [${rowsOf(replay, r)}] != interpreter [${want}]` : null;
+  })).then((errs) => errs.find((e) => e !== null) ?? null, (e: Error) => `interpreter check failed: ${e.message.split('\n')[0]}`);
+  return { checked, error };
 }
 
 // quant 'fp8-head': the LM head in fp8 e4m3 + per-row f32 scale (rows "lstm-fp8", "mlp-fp8"); the floor
 // counts the head at 1 byte per weight (the 0.5 MB of scales are left out: 0.1 % of the head)
-async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, compile: Compile, quant: 'none' | 'fp8-head' = 'none'): Promise<Row[]> {
+async function benchModel(dev: CudaDevice, pool: InterpreterPool, model: 'lstm' | 'mlp', bw: number, compile: Compile, quant: 'none' | 'fp8-head' = 'none'): Promise<{ rows: Row[]; checks: Promise<void> }> {
   const traced = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
   let compiled: { graph: Graph; plan: ExecutionPlan };
   try { compiled = compile(traced, { quantize: quant, maxBatch: Math.max(...BATCHES) }); } catch (e) {
-    return BATCHES.map((B) => ({ model: quant === 'none' ? model : `${model}-fp8`, B, ms: null, floorMs: NaN, weightBytes: 0, error: (e as Error).message.split('\n')[0] }));
+    return { rows: BATCHES.map((B) => ({ model: quant === 'none' ? model : `${model}-fp8`, B, ms: null, floorMs: NaN, weightBytes: 0, error: (e as Error).message.split('\n')[0] })), checks: Promise.resolve() };
   }
   const program = { graph: compiled.graph };
   const label = quant === 'none' ? model : `${model}-fp8`;
@@ -111,16 +90,20 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
   try {
     plan = compiled.plan;
     console.log(`[bench] ${label}: compiled: ${plan.kernels.length} kernels, ${plan.launches.length} launches, arena ${plan.arenaBytes} B`);
-  } catch (e) { return fail(e); }
+  } catch (e) { return { rows: fail(e), checks: Promise.resolve() }; }
   const t1 = performance.now();
   const weights = quant === 'none' ? randomWeights(program.graph) : quantizeGraph(traced, randomWeights(traced), quant).weights;
+  // the pool's copy lives in shared memory; the executor uploads that one and the generated one is dropped
+  const ref = pool.model(program.graph, weights);
+  weights.clear();
   let ex: PlanExecutor;
   try {
-    ex = new PlanExecutor(dev, plan, weights);
-  } catch (e) { return fail(e); }
+    ex = new PlanExecutor(dev, plan, ref.weights);
+  } catch (e) { pool.drop(ref.id); return { rows: fail(e), checks: Promise.resolve() }; }
   // the host copy stays for the interpreter check (checkDrafts), then is dropped
   console.log(`[bench] ${label}: weights generated and uploaded in ${(performance.now() - t1).toFixed(0)} ms (${(ex.deviceBytes / 2 ** 30).toFixed(2)} GiB on the device)`);
   const rows: Row[] = [];
+  const checks: Promise<void>[] = [];
   const timer = new EventTimer(dev);
   try {
     for (const [i, B] of BATCHES.entries()) {
@@ -147,9 +130,13 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
         const wall: number[] = [];
         for (let r = 0; r < 20; r++) { const t = performance.now(); await ex.runAsync(inputs); wall.push(performance.now() - t); }
         const t2 = performance.now();
-        const check = checkDrafts(ex, program.graph, weights, inputs, B);
-        console.log(`[bench] ${label} B=${B}: drafts ${check.error ? 'WRONG' : 'checked'} in ${(performance.now() - t2).toFixed(0)} ms: ${check.error ?? check.checked}`);
-        rows.push({ model: label, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall), checked: check.checked, ...(check.error ? { error: check.error } : {}) });
+        const check = checkDrafts(ex, pool, ref.id, inputs, B);
+        const row: Row = { model: label, B, ms: median(ms), minMs: Math.min(...ms), eagerMs: median(eager), floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], proposeWallMs: median(wall), checked: check.checked };
+        rows.push(row);
+        checks.push(check.error.then((error) => {
+          console.log(`[bench] ${label} B=${B}: drafts ${error ? 'WRONG' : 'checked'} (${((performance.now() - t2) / 1e3).toFixed(1)} s after timing): ${error ?? check.checked}`);
+          if (error) row.error = error;
+        }));
       } catch (e) {
         rows.push(fail(e)[i]);
       }
@@ -157,9 +144,10 @@ async function benchModel(dev: CudaDevice, model: 'lstm' | 'mlp', bw: number, co
   } finally {
     timer.destroy();
     ex.close();
-    weights.clear();
   }
-  return rows;
+  // the interpreter rows run on the pool while the next model is timed; this model's weights go when they are done
+  const all = Promise.all(checks).then(() => { pool.drop(ref.id); ref.weights.clear(); });
+  return { rows, checks: all };
 }
 
 async function main(): Promise<void> {
@@ -174,14 +162,27 @@ async function main(): Promise<void> {
       ({ compileSpeculator: compile } = await import('../runtime/compile-speculator.ts'));
     } catch (e) { report.compilerError = (e as Error).message; }
     const rows: Row[] = [];
+    const pool = new InterpreterPool();
+    console.log(`[bench] interpreter checks on ${pool.size} worker threads`);
+    const pending: Promise<void>[] = [];
     for (const model of ['lstm', 'mlp'] as const) {
-      if (compile) { for (const q of ['none', 'fp8-head'] as const) rows.push(...await benchModel(dev, model, bw.gbps * 1e9, compile, q)); continue; }
+      if (compile) {
+        for (const q of ['none', 'fp8-head'] as const) {
+          // a model's timing starts once the previous one's executor is closed; its checks overlap what follows
+          const r = await benchModel(dev, pool, model, bw.gbps * 1e9, compile, q);
+          rows.push(...r.rows);
+          pending.push(r.checks);
+        }
+        continue;
+      }
       const g = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
       for (const B of BATCHES) {
         const wb = weightBytesPerProposal(g, B);
         rows.push({ model, B, ms: null, floorMs: wb / (bw.gbps * 1e9) * 1e3, weightBytes: wb, error: `compiler/compile.ts not available: ${report.compilerError}` });
       }
     }
+    await Promise.all(pending);
+    await pool.close();
     report.rows = rows;
     const peer = args.peer && existsSync(args.peer) ? JSON.parse(readFileSync(args.peer, 'utf8')) as { rows?: { model: string; B: number; ms: number }[]; error?: string; torch?: string } : null;
     report.peer = peer;

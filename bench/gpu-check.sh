@@ -13,6 +13,13 @@
 # step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes: train-gpu-check.json,
 # peer-train.json).
 # BENCH_BATCHES=1,2,4,8,16,32,64 times the drafts at every ArcticInference bucket (default 1,32).
+# GPU_CHECK_TARGET=0 skips the target model at the Llama-3.1-8B shape (issue 11; last, so its table prints last):
+# bench/make-llama-checkpoint.ts writes a 16 GB random bf16 checkpoint (and a 2-layer copy for the CPU check)
+# under TARGET_TMP (default /tmp; deleted at the end), bench/peer_target.py times the PyTorch peer
+# (peer-target.json), bench/target-bench.ts our target beside its floors and the peer (target-bench.json).
+# TARGET_ARGS restricts the rows of both (e.g. TARGET_ARGS="--batches 1,8 --contexts 1024"; the peer ignores
+# target-bench-only options, e.g. "--profile 1x1x1024,64x4x8192" for per-launch profiles of those rows);
+# PEER_TARGET_ARGS goes to the peer alone (e.g. "--hf 0" skips the HF torch.compile try, ~1-3 min of the section).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-bench/out}
@@ -71,6 +78,25 @@ if [ "${GPU_CHECK_TP:-1}" != 0 ]; then
   tp_rc=${PIPESTATUS[0]}
   # an error row (a failed run, or tokens that differ from the plain path) exits 1
   [ "$tp_rc" = 0 ] || { echo "tp-bench FAILED (exit $tp_rc)" | tee -a "$LOG"; failed=1; }
+fi
+if [ "${GPU_CHECK_TARGET:-1}" != 0 ]; then
+  say "target model, Llama-3.1-8B shape: checkpoint, PyTorch peer, target-bench"
+  TDIR=$(mktemp -d "${TARGET_TMP:-/tmp}/arcticc-llama8b.XXXXXX")
+  trap 'rm -rf "$TDIR"' EXIT
+  node bench/make-llama-checkpoint.ts "$TDIR/llama-8b" 2>&1 | tee -a "$LOG"
+  make_rc=${PIPESTATUS[0]}
+  node bench/make-llama-checkpoint.ts "$TDIR/llama-8b-2l" --layers 2 --seed 2 2>&1 | tee -a "$LOG"
+  [ "$make_rc" = 0 ] && [ "${PIPESTATUS[0]}" = 0 ] || { echo "make-llama-checkpoint FAILED (disk space under ${TARGET_TMP:-/tmp}? 19 GB needed)" | tee -a "$LOG"; failed=1; }
+  rm -f "$OUT/peer-target.json" "$OUT/target-bench.json"  # never compare against a previous run's peer
+  PYTHONUNBUFFERED=1 python3 bench/peer_target.py --model "$TDIR/llama-8b" --out "$OUT/peer-target.json" ${TARGET_ARGS:-} ${PEER_TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "peer_target FAILED (target-bench runs without the peer)" | tee -a "$LOG"; failed=1; }
+  peer_arg=()
+  [ -s "$OUT/peer-target.json" ] && peer_arg=(--peer "$OUT/peer-target.json")
+  node bench/target-bench.ts --model "$TDIR/llama-8b" --check-model "$TDIR/llama-8b-2l" --out "$OUT/target-bench.json" ${peer_arg[@]+"${peer_arg[@]}"} ${TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
+  target_rc=${PIPESTATUS[0]}
+  # an error row or a failed token check (replay vs eager vs forward, vs the peer, the 2-layer copy vs the CPU) exits 1
+  [ "$target_rc" = 0 ] || { echo "target-bench FAILED (exit $target_rc)" | tee -a "$LOG"; failed=1; }
+  rm -rf "$TDIR"
 fi
 [ "$tests_rc" = 0 ] || echo "GPU tests FAILED (exit $tests_rc); see $OUT/gpu-check.log" | tee -a "$LOG"
 [ "$tests_rc" = 0 ] && [ "$failed" = 0 ] || exit 1

@@ -2,6 +2,8 @@
 // to PTX, then lay temporaries out in one arena by liveness over the launch order. The result is a
 // pure function of the graph and options: identical PTX text for identical input (the driver's JIT
 // cache keys on it), and an irHash of the printed IR.
+import type { GemmMode } from './codegen/ptx/kernel-gemm.ts';
+import { gemmMode } from './codegen/ptx/kernel-gemm.ts';
 import { createHash } from 'node:crypto';
 import type { ExecutionPlan, PlanBuffer } from './codegen/plan.ts';
 import { emitKernels } from './codegen/ptx/emit.ts';
@@ -22,6 +24,8 @@ export interface CompileOptions {
   readonly maxDims: Readonly<Record<string, number>>;
   /** plan name and kernel-name prefix (default: the graph's name) */
   readonly name?: string;
+  /** the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else 'tf32x3'; see kernel-gemm.ts) */
+  readonly gemm?: GemmMode;
 }
 
 export const COMPILER_VERSION: string = VERSION;
@@ -58,7 +62,7 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
   checkDims(graph, maxDims);
   // the LM-head argmax and top-k epilogues are passes (no-ops where the pipeline ran them); irHash stays the given IR's
   const s = scheduleGraph(lmHeadTopk(lmHeadArgmax(graph)));
-  const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name));
+  const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name), { gemm: opts.gemm ?? gemmMode() });
   const uses = launches.map((l) => l.args.flatMap((a) => ('buffer' in a ? [a.buffer] : [])));
   const temps = s.buffers.filter((b) => b.kind === 'temp');
   const arena = planArena(temps, uses, maxDims);

@@ -1,4 +1,5 @@
 // arcticc train --target DIR --arch lstm|mlp|FILE.ts (--prompts FILE.u16 | --data FILE.jsonl) --out DIR [options]
+import { gemmMode } from '../../compiler/codegen/ptx/kernel-gemm.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -43,6 +44,9 @@ options:
   --device D             cpu | cuda | auto (default auto)
   --max-num-seqs N       target KV slots for data generation (default 64)
   --stop-after N         stop after step N with a checkpoint and no export (as an interrupted run)
+  --gemm M               CUDA matmul arithmetic: tf32x3 (default: tensor cores, f32-accurate) | fma (f32
+                         FMAs on the CUDA cores) | tf32 (one tf32 term per product, like PyTorch's
+                         allow_tf32; the fastest, ~1e-3 relative gradients)
   --json                 print {"losses", "loss_heads", "timings", "rows_per_second", ...} at the end
 
 exit codes: 0 trained; 1 bad input (ids outside the vocabulary, a corrupt or empty data file, a width or
@@ -76,6 +80,7 @@ const Options = z.object({
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   'max-num-seqs': int().default(64),
   'stop-after': int().optional(),
+  gemm: z.enum(['fma', 'tf32x3', 'tf32']).optional(),
   json: z.boolean().default(false),
 });
 
@@ -85,7 +90,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const s = { type: 'string' } as const;
   const { values: o } = parseOptions('train', argv, {
     target: s, arch: s, prompts: s, data: s, out: s, steps: s, batch: s, lr: s, width: s, 'n-predict': s, 'num-prompts': s,
-    'gen-len': s, temperature: s, labels: s, 'checkpoint-every': s, resume: s, 'data-cache': s, seed: s, device: s, 'max-num-seqs': s, 'stop-after': s,
+    'gen-len': s, temperature: s, labels: s, 'checkpoint-every': s, resume: s, 'data-cache': s, seed: s, device: s, 'max-num-seqs': s, 'stop-after': s, gemm: s,
   }, Options);
   if ((o.prompts === undefined) === (o.data === undefined)) throw new UsageError('train: give exactly one of --prompts FILE.u16 or --data FILE.jsonl');
   const tAll = performance.now();
@@ -132,7 +137,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     let firstStep = -1;
     const res = await train({
       arch, data, target: targetId, out: o.out, steps: o.steps, batch: o.batch, lr: o.lr, seed: o.seed,
-      checkpointEvery: o['checkpoint-every'], resume: o.resume, device, stopAfter: o['stop-after'], labels: o.labels,
+      checkpointEvery: o['checkpoint-every'], resume: o.resume, device, stopAfter: o['stop-after'], labels: o.labels, ...(o.gemm ? { gemm: o.gemm } : {}),
       onStep: (r) => {
         if (firstStep < 0) firstStep = r.step - 1;
         ctx.progress?.(`step ${r.step}/${r.steps}  loss ${r.loss.toFixed(3)} [${r.lossHeads.map((x) => x.toFixed(2)).join(' ')}]  lr ${r.lr.toExponential(2)}  ${r.rowsPerSecond.toFixed(0)} tok/s  ETA ${fmtEta((r.elapsedMs / (r.step - firstStep)) * (r.steps - r.step))}`);
@@ -145,7 +150,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
       out: o.out, arch: arch.id, device, steps: res.steps, resumed_from: res.startStep, rows_per_step: o.batch * (data.seqLen - o['n-predict'] - data.promptLen),
       sequences: data.count, data_cached: cached, losses: res.losses, loss_heads: res.lossHeads,
       first_loss: res.losses[0] ?? null, final_loss: res.losses[res.losses.length - 1] ?? null,
-      labels: o.labels, temperature: o.temperature,
+      labels: o.labels, temperature: o.temperature, gemm: device === 'cuda' ? o.gemm ?? gemmMode() : null,
       rows_per_second: res.rowsPerSecond, timings: { data_ms: dataMs, train_ms: res.trainMs, total_ms: totalMs, fill_ms: res.split.fillMs, wait_ms: res.split.waitMs, checkpoint_ms: res.split.checkpointMs },
     };
     if (o.json) { printJson(ctx, summary); return; }

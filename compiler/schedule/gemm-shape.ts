@@ -6,6 +6,9 @@
 import type { Node } from '../ir/node.ts';
 
 export const GEMM_BK = 16;
+/** the output tile of one block (rows × columns) */
+export const GEMM_BM = 128;
+export const GEMM_BN = 64;
 /** A linear takes the tiled GEMM from this many rows (fewer stay on the GEMV / tensor-core kernels). */
 export const GEMM_MIN_LINEAR_ROWS = 256;
 
@@ -38,4 +41,26 @@ export function gemmShapeOf(n: Node): GemmShape | null {
 /** What a contraction's operand s is read from: the transpose's source for an aT GEMM, else s. */
 export function gemmOperand(n: Node, s: Node): Node {
   return s === n.src[0] && gemmShapeOf(n)?.aT ? s.src[0] : s;
+}
+
+/** k steps (of GEMM_BK) a K slice keeps at least, so a slice's loop still hides its loads */
+export const GEMM_MIN_SLICE_STEPS = 16;
+/**
+ * Blocks a split GEMM aims for: one wave on an H200 (132 SMs × the two 256-thread blocks per SM that the
+ * kernel's ~100 registers per thread allow). More slices than that add waves, scratch traffic and reduce work.
+ */
+export const GEMM_TARGET_BLOCKS = 264;
+
+/**
+ * How many K slices a GEMM of this shape runs as (1: no split). A contraction with few output tiles and a
+ * long K (a weight gradient reducing over 8096 rows into a [1024, 256] matrix: 32 tiles, 506 k steps)
+ * would occupy a quarter of the SMs, each block walking all of K; split, each slice's blocks take a range
+ * of k steps and a reduce launch sums the slices. Slices are sized so none is empty.
+ */
+export function gemmSlices(g: GemmShape, tileM: number, tileN: number): number {
+  const tiles = Math.ceil(g.M / tileM) * Math.ceil(g.N / tileN), steps = g.K / GEMM_BK;
+  const want = Math.min(Math.floor(GEMM_TARGET_BLOCKS / tiles), Math.floor(steps / GEMM_MIN_SLICE_STEPS));
+  // slice offsets are 32-bit byte immediates
+  if (want < 2 || g.M * g.N * 4 * want >= 2 ** 31) return 1;
+  return Math.ceil(steps / Math.ceil(steps / want));
 }

@@ -13,7 +13,7 @@ import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
 import { chooseAnchors, fusableLinear } from './anchors.ts';
-import { gemmOperand } from './gemm-shape.ts';
+import { GEMM_BM, GEMM_BN, gemmOperand, gemmShapeOf, gemmSlices } from './gemm-shape.ts';
 import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
@@ -266,7 +266,14 @@ export function scheduleGraph(g: Graph): Schedule {
     }
     if (isContraction(n)) {
       for (const s of n.src) { const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) ensureStored(base); }
-      addItem(newKernel(n.op as KernelKind, n.shape, null), n, true);
+      const gs = gemmShapeOf(n), slices = gs ? gemmSlices(gs, GEMM_BM, GEMM_BN) : 1;
+      let k = newKernel(n.op as KernelKind, n.shape, null);
+      if (gs && slices > 1) {
+        const scratch = `t${temps.length}`;
+        temps.push({ id: scratch, kind: 'temp', dtype: 'f32', shape: [slices, gs.M, gs.N] });
+        k = { ...k, splitK: { slices, scratch } };
+      }
+      addItem(k, n, true);
       return;
     }
     const reduce = isRowReduce(n) || isRowMap(n);

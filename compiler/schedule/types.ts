@@ -43,6 +43,11 @@ export interface ScheduledKernel {
    */
   readonly operand?: { readonly x: Node; readonly norms: readonly Node[] };
   readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string; readonly k?: number };
+  /**
+   * A tiled GEMM split along K (gemm-shape.ts gemmSlices): each of `slices` block groups sums its k range
+   * into `scratch` (f32 [slices, M, N]) and a reduce launch adds the slices in ascending order.
+   */
+  readonly splitK?: { readonly slices: number; readonly scratch: string };
 }
 
 export interface ScheduledBuffer {

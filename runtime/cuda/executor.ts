@@ -1,4 +1,5 @@
-// Runs an ExecutionPlan on one device: buffers at maxDims, one arena for temps, weights uploaded once,
+// Runs an ExecutionPlan on one device: buffers at maxDims, one arena for temps, weights uploaded once
+// (host tensors, or streamed from a checkpoint through pinned chunks: runtime/cuda/weight-upload.ts),
 // launches replayed from a CUDA graph per (bucketed) dims binding. Inputs go through pinned staging
 // buffers into the padded rows (padding = zero bytes: token 0, hidden 0.0, so kernels never read
 // garbage); outputs come back cropped to the caller's batch. Donated state (a KV cache, plan.state) is
@@ -14,9 +15,14 @@ import type { CudaDevice } from './device.ts';
 import { CudaGraph } from './graph.ts';
 import type { ArgValue, LaunchDims, PackedArgs } from './launch.ts';
 import { ArgBlock, launchKernel } from './launch.ts';
+import type { LaunchTiming } from './launch-profile.ts';
+import { profileSteps } from './launch-profile.ts';
 import type { PinnedBuffer } from './memory.ts';
 import { fmtBytes } from './memory.ts';
 import type { LoadedModule } from './module.ts';
+import type { WeightData } from '../weight-data.ts';
+import { weightByteLength } from '../weight-data.ts';
+import { uploadWeights } from './weight-upload.ts';
 import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
 
 /** An input already in device memory: `ptr` holds the tensor, row-major, at `shape` (no padding). */
@@ -77,7 +83,7 @@ export class PlanExecutor {
    * Checks the weights, loads every module, allocates and uploads. Any failure (bad weight, JIT error,
    * out of memory) frees everything this call allocated before the error propagates.
    */
-  constructor(device: CudaDevice, plan: ExecutionPlan, weights: ReadonlyMap<string, HostTensor>, o: ExecutorOptions = {}) {
+  constructor(device: CudaDevice, plan: ExecutionPlan, weights: ReadonlyMap<string, WeightData>, o: ExecutorOptions = {}) {
     checkWeights(plan, weights);
     this.device = device;
     this.plan = plan;
@@ -119,10 +125,10 @@ export class PlanExecutor {
     return p;
   }
 
-  #allocate(weights: ReadonlyMap<string, HostTensor>): void {
+  #allocate(weights: ReadonlyMap<string, WeightData>): void {
     const max = this.plan.maxDims;
     const byName = new Map<string, CUdeviceptr>();
-    const uploads: [CUdeviceptr, HostTensor][] = [];
+    const uploads: [CUdeviceptr, WeightData][] = [];
     for (const b of this.plan.buffers) {
       if (b.kind === 'temp') continue;
       if (b.kind === 'param') {
@@ -132,7 +138,7 @@ export class PlanExecutor {
         let p = byName.get(b.name!);
         if (p === undefined) {
           const t = weights.get(b.name!)!;
-          p = this.#alloc(t.data.byteLength, `weight "${b.name}" (${b.dtype}[${t.shape.join(',')}])`);
+          p = this.#alloc(weightByteLength(t), `weight "${b.name}" (${b.dtype}[${t.shape.join(',')}])`);
           byName.set(b.name!, p);
           uploads.push([p, t]);
         }
@@ -164,7 +170,8 @@ export class PlanExecutor {
     } else if (this.plan.buffers.some((b) => b.kind === 'temp')) {
       throw new Error(`plan ${this.plan.name}: temp buffers but arenaBytes is 0`);
     }
-    for (const [p, t] of uploads) this.device.memory.upload(p, t.data, t.data.byteLength);
+    // streamed weights (read from a checkpoint on demand) pass through two pinned chunks, never held whole
+    uploadWeights(this.device, uploads);
   }
 
   /** The device address of a buffer (tests poke at buffers directly). */
@@ -295,6 +302,22 @@ export class PlanExecutor {
   enqueue(dims: Readonly<Record<string, number>>, o: RunOptions = {}): void {
     this.#assertOpen();
     this.#enqueue(this.runDims(dims), o.graph ?? this.#graphs);
+  }
+
+  /**
+   * Times every launch of the plan for `dims` (eager, an event around each; median of `reps`) on the
+   * buffers as they are: run() once first so inputs hold real data. Kernels that update state in place
+   * (a KV write) run `reps + 1` more times.
+   */
+  profile(dims: Readonly<Record<string, number>>, reps = 20): LaunchTiming[] {
+    this.#assertOpen();
+    const p = this.#prepare(this.runDims(dims));
+    const kernels = new Map(this.plan.kernels.map((k) => [k.name, k]));
+    const idx = p.steps.map((s) => Number(/^launch (\d+)/.exec(s.what)![1]));
+    return profileSteps(this.device, p.steps.map((s, i) => ({
+      index: idx[i], kernel: this.plan.launches[idx[i]].kernel, grid: s.dims.grid, block: kernels.get(this.plan.launches[idx[i]].kernel)!.block,
+      launch: () => launchKernel(this.device, s.fn, s.dims, s.args, s.what),
+    })), reps);
   }
 
   /** Stages inputs and enqueues copies, launches and output copies; returns what finish() needs. */

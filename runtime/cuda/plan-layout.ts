@@ -6,6 +6,8 @@ import type { Dim } from '../../compiler/ir/shape.ts';
 import { fmtShape } from '../../compiler/ir/shape.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { byteLength, numel } from '../../compiler/ir/tensor-data.ts';
+import type { WeightData } from '../weight-data.ts';
+import { isStreamed, weightByteLength } from '../weight-data.ts';
 
 /**
  * ArcticInference's padding_size: m = next_pow2(b) / 4 (integer division); if m < 1 keep b, else round b
@@ -41,7 +43,7 @@ const label = (b: PlanBuffer): string => (b.name ? `"${b.name}"` : b.id);
  * Checks every param buffer has its weight with the right dtype, shape and byte size, before anything is
  * allocated. Errors name the tensor and both shapes.
  */
-export function checkWeights(plan: ExecutionPlan, weights: ReadonlyMap<string, HostTensor>): void {
+export function checkWeights(plan: ExecutionPlan, weights: ReadonlyMap<string, WeightData>): void {
   const missing: string[] = [];
   for (const b of plan.buffers) {
     if (b.kind !== 'param') continue;
@@ -55,8 +57,9 @@ export function checkWeights(plan: ExecutionPlan, weights: ReadonlyMap<string, H
       throw new RangeError(`weight "${b.name}": plan ${plan.name} expects shape ${fmtShape(b.shape)}, got ${fmtShape(t.shape)}`);
     }
     const bytes = numel(b.shape as number[]) * itemSize(b.dtype);
-    if (byteLength(t) !== bytes || t.data.byteLength !== bytes) {
-      throw new RangeError(`weight "${b.name}": ${want} needs ${bytes} bytes, its data holds ${t.data.byteLength}`);
+    const held = weightByteLength(t);
+    if ((!isStreamed(t) && byteLength(t) !== bytes) || held !== bytes) {
+      throw new RangeError(`weight "${b.name}": ${want} needs ${bytes} bytes, its data holds ${held}`);
     }
   }
   if (missing.length) throw new Error(`plan ${plan.name}: missing weight${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
@@ -107,6 +110,8 @@ export function copyBlock(src: Uint8Array, from: readonly number[], dst: Uint8Ar
   const inner = crop ? to : from; // the block actually copied
   const rank = inner.length;
   if (rank === 0) { dst.set(src.subarray(0, elemBytes)); return; }
+  // the same shape on both sides (no padding, no crop): one contiguous copy
+  if (from.every((d, i) => d === to[i])) { const n = numel(from) * elemBytes; dst.set(src.subarray(0, n)); return; }
   const rowBytes = inner[rank - 1] * elemBytes;
   const rows = numel(inner.slice(0, -1));
   const strides = (s: readonly number[]): number[] => {

@@ -18,6 +18,7 @@ import { PlanExecutor } from '../cuda/executor.ts';
 import { paddingSize } from '../cuda/plan-layout.ts';
 import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from './backend.ts';
 import { argmaxRows } from './cpu-backend.ts';
+import type { WeightData } from '../weight-data.ts';
 
 export interface CudaTargetOptions extends OpenDeviceOptions {
   /** the most token rows (N) and head rows (M) of one forward pass: sizes the activations and the arena */
@@ -43,7 +44,12 @@ function checkTargetPlan(plan: ExecutionPlan): { vocab: number | null; logits: b
   return { vocab: typeof v === 'number' ? v : null, logits: !!logits, argmax: out.has('next_tokens') };
 }
 
-export async function createCudaTargetBackend(program: Program, weights: ReadonlyMap<string, HostTensor>, o: CudaTargetOptions): Promise<TargetBackend> {
+/** The CUDA backend, with its executor reachable for benchmarks (enqueue timing, state fills). */
+export interface CudaTargetBackend extends TargetBackend {
+  readonly executor: PlanExecutor;
+}
+
+export async function createCudaTargetBackend(program: Program, weights: ReadonlyMap<string, WeightData>, o: CudaTargetOptions): Promise<CudaTargetBackend> {
   for (const k of ['maxTokens', 'maxRows'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`createCudaTargetBackend: ${k} must be a positive integer, got ${o[k]}`);
   }
@@ -67,6 +73,7 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
 
   return {
     device: 'cuda',
+    executor: exec,
     description: `${device.description}, plan ${plan.name} (${plan.launches.length} launches, ${maxStr}), KV cache on the device, CUDA graph per (N, M) bucket`,
     async run(x: TargetStepInputs, ro: { readonly logits: boolean }): Promise<TargetStepOutputs> {
       assertOpen();

@@ -6,7 +6,10 @@ import type { FloatDType } from '../../compiler/ir/dtype.ts';
 import type { DeviceKind } from '../backend.ts';
 import type { LoadProgress } from '../checkpoint/index.ts';
 import type { LlamaConfig } from '../checkpoint/llama-config.ts';
-import { loadLlamaCheckpoint, readLlamaConfig } from '../checkpoint/load-llama.ts';
+import type { OpenedLlama } from '../checkpoint/load-llama.ts';
+import { loadLlamaCheckpoint, openLlamaCheckpoint, readLlamaConfig } from '../checkpoint/load-llama.ts';
+import type { WeightData } from '../weight-data.ts';
+import { weightByteLength } from '../weight-data.ts';
 import { selectDevice } from '../select-device.ts';
 import type { TargetBackend, TargetStepOutputs } from './backend.ts';
 import { createCpuTargetBackend } from './cpu-backend.ts';
@@ -86,7 +89,10 @@ export interface TargetModel {
   close(): void;
 }
 
-/** Load a Hugging Face LlamaForCausalLM folder onto a device (CPU interpreter or CUDA plan) with its KV-cache slots. */
+/**
+ * Load a Hugging Face LlamaForCausalLM folder onto a device (CPU interpreter or CUDA plan) with its KV-cache
+ * slots. On CUDA the weights stream from the files to the device in chunks (host memory stays flat).
+ */
 export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   let maxNumSeqs = o.maxNumSeqs ?? 16;
   const maxBatchTokens = o.maxBatchTokens ?? 2048;
@@ -101,14 +107,18 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   if (maxModelLen > config.maxPositionEmbeddings) {
     throw new RangeError(`loadTarget: maxModelLen ${maxModelLen} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`);
   }
-  const weights = loadLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet }).weights;
+  // on CUDA the weights are streamed from the files to the device (flat host memory); the CPU computes on host copies
   // on CUDA one device reference is held from sizing to the backend, so its context is created once
   const dev = choice.device === 'cuda' ? (await import('../cuda/device.ts')).openDevice() : null;
+  let opened: OpenedLlama | null = null;
+  let weights: Map<string, WeightData>;
   let backend: TargetBackend;
   let program: Program;
   try {
+    opened = dev ? openLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet }) : null;
+    weights = opened ? opened.weights : loadLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet }).weights;
     if (dev) {
-      const weightBytes = [...weights.values()].reduce((a, t) => a + t.data.byteLength, 0);
+      const weightBytes = [...weights.values()].reduce((a, t) => a + weightByteLength(t), 0);
       maxNumSeqs = kvSlotsFor({ numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim, maxModelLen, kvDtype: o.kvDtype ?? 'f32' },
         dev.memory.info().free, weightBytes, o.maxNumSeqs ?? null);
     }
@@ -119,15 +129,26 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
       const { createCudaTargetBackend } = await import('./cuda-backend.ts');
       backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });
     } else {
-      backend = createCpuTargetBackend(program.graph, weights, config.numLayers, config.vocabSize);
+      backend = createCpuTargetBackend(program.graph, weights as Map<string, HostTensor>, config.numLayers, config.vocabSize);
     }
   } finally {
-    dev?.release();
+    try { opened?.close(); } finally { dev?.release(); }
   }
   // the device holds its own copy; the CPU backend reads these very tensors
   if (backend.device === 'cuda') weights.clear();
   const description = choice.reason ? `${backend.description} (${choice.reason})` : backend.description;
-  return makeTarget(config, program, backend, new KvSlots(maxNumSeqs, maxModelLen), maxBatchTokens, description);
+  const target = makeTarget(config, program, backend, new KvSlots(maxNumSeqs, maxModelLen), maxBatchTokens, description);
+  backends.set(target, backend);
+  return target;
+}
+
+const backends = new WeakMap<TargetModel, TargetBackend>();
+
+/** The backend behind a loaded target (benchmarks time its CUDA plan directly: bench/target-bench.ts). */
+export function targetBackend(t: TargetModel): TargetBackend {
+  const b = backends.get(t);
+  if (!b) throw new TargetError('targetBackend: not a target returned by loadTarget');
+  return b;
 }
 
 function makeTarget(config: LlamaConfig, program: Program, backend: TargetBackend, slots: KvSlots, maxBatchTokens: number, deviceDescription: string): TargetModel {

@@ -8,6 +8,7 @@ import type { LlamaShape } from '../../models/llama.ts';
 import { llamaParam, llamaProgram } from '../../models/llama.ts';
 import type { LlamaConfig } from '../checkpoint/llama-config.ts';
 import { ropeTables } from './rope-tables.ts';
+import type { WeightData } from '../weight-data.ts';
 
 export interface TargetProgramOptions {
   readonly slots: number;
@@ -17,7 +18,7 @@ export interface TargetProgramOptions {
 }
 
 /** models/llama.ts traced for `config`; weights named by the program keep their loaded dtypes */
-export function targetProgram(config: LlamaConfig, weights: ReadonlyMap<string, HostTensor>, o: TargetProgramOptions): Program {
+export function targetProgram(config: LlamaConfig, weights: ReadonlyMap<string, Pick<HostTensor, 'dtype'>>, o: TargetProgramOptions): Program {
   return llamaProgram({
     hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
     numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
@@ -28,7 +29,7 @@ export function targetProgram(config: LlamaConfig, weights: ReadonlyMap<string, 
 }
 
 /** adds the rope.cos / rope.sin parameters for positions 0 … maxLen − 1 to `weights` */
-export function addRopeTables(weights: Map<string, HostTensor>, config: LlamaConfig, maxLen: number): void {
+export function addRopeTables(weights: Map<string, WeightData>, config: LlamaConfig, maxLen: number): void {
   const rope = ropeTables(config.rope, config.headDim, maxLen);
   weights.set(llamaParam.ropeCos, rope.cos);
   weights.set(llamaParam.ropeSin, rope.sin);

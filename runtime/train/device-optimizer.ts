@@ -8,6 +8,7 @@
 import { ADAMW_CHUNK, ADAMW_THREADS, emitAdamW, emitSumSquares } from '../../compiler/codegen/ptx/kernel-adamw.ts';
 import type { CudaDevice } from '../cuda/device.ts';
 import type { CUdeviceptr, CUfunction } from '../cuda/driver.ts';
+import { CudaGraph } from '../cuda/graph.ts';
 import { ArgBlock, launchKernel } from '../cuda/launch.ts';
 import type { PinnedBuffer } from '../cuda/memory.ts';
 import type { AdamWOptions } from './optimizer.ts';
@@ -48,6 +49,8 @@ export class DeviceAdamW {
   readonly #blocks: number[];
   readonly #block: ArgBlock;
   readonly #owned: CUdeviceptr[] = [];
+  /** the 2 launches per tensor, captured on the first step and replayed (their arguments never change) */
+  #graph: CudaGraph | null = null;
   #closed = false;
 
   constructor(dev: CudaDevice, tensors: readonly DeviceTensor[]) {
@@ -97,8 +100,13 @@ export class DeviceAdamW {
     new Float32Array(this.#hyperHost.view, 0, 8).set(adamHyper(o, t));
     d.cu('cuMemcpyHtoDAsync_v2', this.#hyperDev, this.#hyperHost.ptr, 32, d.stream);
     const dims = (i: number) => ({ grid: [this.#blocks[i], 1, 1] as const, block: [ADAMW_THREADS, 1, 1] as const, sharedBytes: 0 });
-    this.#tensors.forEach((x, i) => launchKernel(d, this.#fnSum, dims(i), this.#sumArgs[i], `AdamW sum of squares of ${x.name}`));
-    this.#tensors.forEach((x, i) => launchKernel(d, this.#fnUpdate, dims(i), this.#updArgs[i], `AdamW update of ${x.name}`));
+    const launches = (): void => {
+      this.#tensors.forEach((x, i) => launchKernel(d, this.#fnSum, dims(i), this.#sumArgs[i], `AdamW sum of squares of ${x.name}`));
+      this.#tensors.forEach((x, i) => launchKernel(d, this.#fnUpdate, dims(i), this.#updArgs[i], `AdamW update of ${x.name}`));
+    };
+    // the first step runs eagerly (a faulty launch fails with its own name) and is then captured
+    if (this.#graph) this.#graph.launch();
+    else { launches(); this.#graph = CudaGraph.capture(d, launches); }
     d.cu('cuMemcpyDtoHAsync_v2', this.#normHost.ptr, this.#normDev, 4, d.stream);
   }
 
@@ -129,6 +137,7 @@ export class DeviceAdamW {
     if (this.#closed) return;
     this.#closed = true;
     const d = this.#dev;
+    this.#graph?.destroy();
     for (const p of this.#owned) { try { d.memory.free(p); } catch { /* the device is going away */ } }
     for (const b of [this.#hyperHost, this.#normHost]) if (b) { try { d.memory.freePinned(b); } catch { /* idem */ } }
   }

@@ -8,6 +8,7 @@ import type { TrainingForm } from '../../compiler/autodiff/training-form.ts';
 import { interpret } from '../../compiler/ir/interp.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
+import type { GemmMode } from '../../compiler/codegen/ptx/kernel-gemm.ts';
 import type { AdamWOptions, OptimizerSlot } from './optimizer.ts';
 import { adamwStep } from './optimizer.ts';
 
@@ -40,11 +41,11 @@ const slotWeights = (tf: TrainingForm, slots: readonly OptimizerSlot[]): Map<str
   new Map(slots.map((s, i) => [s.name, hostTensor('f32', tf.params[i].shape, s.param)]));
 
 /** The training form compiled for CUDA and loaded with `weights`: the device reference, plan and executor. */
-async function openCudaPlan(tf: TrainingForm, weights: ReadonlyMap<string, HostTensor>) {
+async function openCudaPlan(tf: TrainingForm, weights: ReadonlyMap<string, HostTensor>, gemm?: GemmMode) {
   const { compileProgram } = await import('../../compiler/compile.ts');
   const { openDevice } = await import('../cuda/device.ts');
   const { PlanExecutor } = await import('../cuda/executor.ts');
-  const plan = compileProgram(tf.graph, { maxDims: {} });
+  const plan = compileProgram(tf.graph, { maxDims: {}, ...(gemm ? { gemm } : {}) });
   const dev = openDevice({});
   try {
     return { dev, plan, exec: new PlanExecutor(dev, plan, weights, { graphs: true }) };
@@ -64,10 +65,11 @@ export function cpuStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], op
   };
 }
 
-export async function cudaStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions): Promise<TrainStepper> {
+/** `gemm`: the tiled GEMM's arithmetic (default: $ARCTICC_GEMM, else tf32x3; kernel-gemm.ts) */
+export async function cudaStepper(tf: TrainingForm, slots: readonly OptimizerSlot[], opt: AdamWOptions, gemm?: GemmMode): Promise<TrainStepper> {
   const { DeviceAdamW } = await import('./device-optimizer.ts');
   const { learningRate } = await import('./optimizer.ts');
-  const { dev, plan, exec } = await openCudaPlan(tf, slotWeights(tf, slots));
+  const { dev, plan, exec } = await openCudaPlan(tf, slotWeights(tf, slots), gemm);
   let adam: InstanceType<typeof DeviceAdamW> | undefined;
   try {
     const paramBuf = (name: string): bigint => {

@@ -19,6 +19,7 @@ import { fillBatch, rowsPerSequence, TrainDataError } from './data.ts';
 import type { AdamWOptions } from './optimizer.ts';
 import { DEFAULT_ADAMW, optimizerSlots } from './optimizer.ts';
 import type { TrainStepper, WeightsAndMoments } from './stepper.ts';
+import type { GemmMode } from '../../compiler/codegen/ptx/kernel-gemm.ts';
 import { cpuStepper, cudaStepper } from './stepper.ts';
 
 export interface TrainLoopOptions {
@@ -40,6 +41,8 @@ export interface TrainLoopOptions {
   readonly onStep?: (s: StepReport) => void;
   /** stop (checkpointed, no export) after this step, as an interrupted run would; for resume tests */
   readonly stopAfter?: number;
+  /** CUDA: the tiled GEMM's arithmetic (fma: f32 FMAs, the default; tf32x3: tensor cores, f32-accurate; tf32: one term) */
+  readonly gemm?: GemmMode;
 }
 
 export interface StepReport {
@@ -194,7 +197,7 @@ export async function train(o: TrainLoopOptions): Promise<TrainResult> {
   });
   const ckDir = path.join(o.out, 'checkpoint');
   const every = o.checkpointEvery ?? Math.max(1, Math.ceil(o.steps / 10));
-  const stepper: TrainStepper = device === 'cuda' ? await cudaStepper(tf, slots, opt) : cpuStepper(tf, slots, opt);
+  const stepper: TrainStepper = device === 'cuda' ? await cudaStepper(tf, slots, opt, o.gemm) : cpuStepper(tf, slots, opt);
   const losses: number[] = [], lossHeads: number[][] = [];
   const split = { fillMs: 0, waitMs: 0, checkpointMs: 0 };
   const fill = (s: number): void => {

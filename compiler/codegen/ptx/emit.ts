@@ -8,7 +8,8 @@ import { KernelEnv } from './kernel-env.ts';
 import { emitAttentionKernel } from './kernel-attention.ts';
 import { emitScatterKernel } from './kernel-kv-write.ts';
 import { emitMapKernel } from './kernel-map.ts';
-import { emitGemmKernel, gemmShape } from './kernel-gemm.ts';
+import type { GemmMode } from './kernel-gemm.ts';
+import { emitGemmKernel, emitSplitKReduce, gemmMode, gemmShape } from './kernel-gemm.ts';
 import { emitMatmulKernel } from './kernel-matmul.ts';
 import { emitRowKernel } from './kernel-row.ts';
 import { emitScatterAddKernel } from './kernel-scatter-add.ts';
@@ -24,10 +25,13 @@ export interface EmittedKernels {
 }
 
 /** The launches a scheduled kernel becomes: one, or a linear's size-gated GEMV and tensor-core pair. */
-function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>): Variant[] {
+function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<string, number>>, o: EmitOptions): Variant[] {
   // large static f32 contractions (training): the tiled GEMM
   const g = gemmShape(k);
-  if (g) return [{ kind: 'gemm', emit: (env) => emitGemmKernel(env, s, k, g) }];
+  if (g) {
+    const gemm: Variant = { kind: 'gemm', emit: (env) => emitGemmKernel(env, s, k, g, o.gemm) };
+    return k.splitK ? [gemm, { kind: 'gemm_reduce', emit: (env) => emitSplitKReduce(env, s, k, g) }] : [gemm];
+  }
   switch (k.kind) {
     case 'map': return [{ kind: k.kind, emit: (env) => emitMapKernel(env, s, k) }];
     case 'row': return [{ kind: k.kind, emit: (env) => emitRowKernel(env, s, k) }];
@@ -42,12 +46,17 @@ function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<st
 const describe = (k: ScheduledKernel): string =>
   `kernel ${k.index} (${k.kind} over [${k.shape.join(',')}]${k.axis === null ? '' : ` axis ${k.axis}`}: ${k.items.map((i) => i.node.toString()).join(', ')})`;
 
-export function emitKernels(s: Schedule, maxDims: Readonly<Record<string, number>>, prefix: string): EmittedKernels {
+export interface EmitOptions {
+  /** the tiled GEMM's arithmetic */
+  readonly gemm: GemmMode;
+}
+
+export function emitKernels(s: Schedule, maxDims: Readonly<Record<string, number>>, prefix: string, o: EmitOptions = { gemm: gemmMode() }): EmittedKernels {
   const modules: Record<string, string> = {};
   const kernels: PlanKernel[] = [];
   const launches: PlanLaunch[] = [];
   const byText = new Map<string, PlanKernel>();
-  for (const k of s.kernels) for (const v of variantsOf(s, k, maxDims)) {
+  for (const k of s.kernels) for (const v of variantsOf(s, k, maxDims, o)) {
     const env = new KernelEnv(maxDims);
     let shape: LaunchShape;
     try {

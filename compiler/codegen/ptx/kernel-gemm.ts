@@ -7,38 +7,35 @@
 // arithmetic, so they are in flight during it. Every global load is a 16-byte vector (K and N multiples
 // of 4, as gemmShape requires); rows past M and columns past N read zeros and are never stored.
 //
-// Arithmetic, mode 'tf32x3' (ARCTICC_GEMM=tf32x3): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
+// Arithmetic, mode 'tf32x3' (the default): tensor cores, mma.sync m16n8k8 tf32 with f32 accumulation.
 // The 8 warps tile the block 4 (rows) × 2 (columns), 32 × 32 each: 2 × 4 mma tiles. Each operand is split
 // into tf32 hi + lo (hi = tf32(x), lo = tf32(x − hi); x − hi is exact in f32), and each product is
 // hi·hi + hi·lo + lo·hi, three mmas: the dropped lo·lo term is below 2^-22 relative, so the result is an
-// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma', the default
-// (the one timed and checked against the interpreter on the H200 so far), is the CUDA-core version: 8 × 4
-// outputs per thread, f32 FMAs in ascending k. tf32x3 is checked on the PTX machine (whose m16n8k8 tf32
-// fragment layout matched the H200 in kernel-linear-tc's first version); bench/train-gpu-check.ts checks and
-// times every mode, and decides when tf32x3 becomes the default.
+// f32-accurate dot product (a different summation order from the interpreter's). Mode 'fma'
+// (ARCTICC_GEMM=fma) is the CUDA-core version: 8 × 4 outputs per thread, f32 FMAs in ascending k. On the
+// H200 (bench/results/train-gpu-check-h200-run3.json) the LSTM step's gradients at 320 rows are 3.8e-6
+// relative L2 from the interpreter with tf32x3 and 6.9e-7 with fma, and the 8096-row step takes 7.39 ms
+// against 7.97: tf32x3 is the default since that run. bench/train-gpu-check.ts checks and times every mode.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import type { GemmShape } from '../../schedule/gemm-shape.ts';
-import { GEMM_BK, gemmShapeOf } from '../../schedule/gemm-shape.ts';
+import { GEMM_BK, GEMM_BM, GEMM_BN, gemmShapeOf } from '../../schedule/gemm-shape.ts';
 
-export { GEMM_BK };
-
-export const GEMM_BM = 128;
-export const GEMM_BN = 64;
+export { GEMM_BK, GEMM_BM, GEMM_BN };
 const TM = 8, TN = 4, THREADS = 256;
 const A_STRIDE = GEMM_BM + 8, B_STRIDE = GEMM_BN + 8;
 const MMA_TF32 = 'mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32';
 export type GemmMode = 'tf32x3' | 'tf32' | 'fma';
 /**
- * The arithmetic the GEMM uses: the CUDA-core version by default; ARCTICC_GEMM=tf32x3 tensor cores with
- * f32 accuracy, =tf32 one tf32 term (≈ 2^-11 relative per product, like PyTorch's TF32 matmuls; not
- * f32-accurate, for speed comparisons).
+ * The arithmetic the GEMM uses when the compile options do not say: tensor cores with f32 accuracy
+ * (tf32x3) by default; ARCTICC_GEMM=fma the CUDA cores, =tf32 one tf32 term (≈ 2^-11 relative per product,
+ * like PyTorch's TF32 matmuls; not f32-accurate, the fastest).
  */
 export const gemmMode = (): GemmMode => {
   const m = process.env.ARCTICC_GEMM;
-  return m === 'tf32x3' || m === 'tf32' ? m : 'fma';
+  return m === 'fma' || m === 'tf32' ? m : 'tf32x3';
 };
 /** The GEMM's shape when kernel k is one contraction it takes (gemm-shape.ts) with no fused epilogue. */
 export function gemmShape(k: ScheduledKernel): GemmShape | null {
@@ -46,19 +43,30 @@ export function gemmShape(k: ScheduledKernel): GemmShape | null {
   return gemmShapeOf(k.items[0].node);
 }
 
-export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape): LaunchShape {
+export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape, mode: GemmMode = gemmMode()): LaunchShape {
   const b = env.b;
   const item = k.items[0];
   const [a, w] = item.node.src;
   const { M, N, K, bT, aT } = g;
-  const tilesN = Math.ceil(N / GEMM_BN), tilesM = Math.ceil(M / GEMM_BM), KT = K / GEMM_BK;
+  const tilesN = Math.ceil(N / GEMM_BN), tilesM = Math.ceil(M / GEMM_BM), KT = K / GEMM_BK, tiles = tilesM * tilesN;
   const aBase = env.buffer(s.bufferOf.get(viewBase(aT ? a.src[0] : a))!);
   const bBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = env.buffer(item.store!);
-  const As = b.sharedArray('gemm_a', GEMM_BK * A_STRIDE * 4, 16), Bs = b.sharedArray('gemm_b', GEMM_BK * B_STRIDE * 4, 16);
   const tid = env.special('%tid.x'), cta = env.special('%ctaid.x');
   const u32 = (op: string, ...xs: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...xs); return r; };
-  const bm = u32('div.u32', cta, String(tilesN)), bn = u32('rem.u32', cta, String(tilesN));
+  // split K: block cta takes tile cta % tiles over the k steps of slice cta / tiles, into its scratch slice
+  const slices = k.splitK?.slices ?? 1, sliceSteps = Math.ceil(KT / slices);
+  const slice = slices > 1 ? u32('div.u32', cta, String(tiles)) : '0';
+  const tile = slices > 1 ? u32('rem.u32', cta, String(tiles)) : cta;
+  const kt0 = slices > 1 ? u32('mul.lo.u32', slice, String(sliceSteps)) : '0';
+  // this block's k steps: sliceSteps, fewer in the last slice
+  const steps = slices > 1 ? u32('min.u32', u32('sub.u32', String(KT), kt0), String(sliceSteps)) : String(KT);
+  let oBase: string;
+  if (slices > 1) {
+    oBase = b.reg('u64');
+    b.ins('mad.wide.u32', oBase, slice, String(M * N * 4), env.buffer(k.splitK!.scratch));
+  } else oBase = env.buffer(item.store!);
+  const As = b.sharedArray('gemm_a', GEMM_BK * A_STRIDE * 4, 16), Bs = b.sharedArray('gemm_b', GEMM_BK * B_STRIDE * 4, 16);
+  const bm = u32('div.u32', tile, String(tilesN)), bn = u32('rem.u32', tile, String(tilesN));
   const m0 = u32('mul.lo.u32', bm, String(GEMM_BM)), n0 = u32('mul.lo.u32', bn, String(GEMM_BN));
   const tx = u32('and.b32', tid, '15'), ty = u32('shr.u32', tid, '4');
   const zero = '0f00000000';
@@ -116,7 +124,6 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
 
   const acc = Array.from({ length: TM * TN }, () => b.reg('f32'));
   for (const x of acc) b.ins('mov.f32', x, zero);
-  const mode = gemmMode();
   // per-lane shared-memory read bases: fma reads 8 rows / 4 columns per thread; tf32x3 the mma fragments
   const lane = u32('and.b32', tid, '31'), warp = u32('shr.u32', tid, '5');
   const gq = u32('shr.u32', lane, '2'), tq = u32('and.b32', lane, '3');
@@ -125,6 +132,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
     : sharedAddr(As, u32('mad.lo.u32', tq, String(A_STRIDE), u32('mad.lo.u32', wm, '32', gq)));
   const bRead = mode === 'fma' ? sharedAddr(Bs, u32('shl.b32', tx, '2'))
     : sharedAddr(Bs, u32('mad.lo.u32', tq, String(B_STRIDE), u32('mad.lo.u32', wn, '32', gq)));
+  if (slices > 1) for (const st of stages) b.ins('mad.wide.u32', st.ptr, kt0, String(st.step), st.ptr);
   load();
   const kt = b.reg('u32');
   b.ins('mov.u32', kt, '0');
@@ -134,7 +142,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   for (const st of stages) st.smem(st.regs);
   b.ins('bar.sync', '0');
   const last = b.reg('pred');
-  b.ins('setp.ge.u32', last, kt, String(KT - 1));
+  b.ins('setp.ge.u32', last, u32('add.u32', kt, '1'), steps);
   b.insIf(last, false, 'bra', noNext);
   advance();
   load();
@@ -176,7 +184,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   }
   b.ins('add.u32', kt, kt, '1');
   const more = b.reg('pred');
-  b.ins('setp.lt.u32', more, kt, String(KT));
+  b.ins('setp.lt.u32', more, kt, steps);
   b.insIf(more, false, 'bra', top);
 
   if (mode === 'fma') {
@@ -211,5 +219,34 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
       }
     }
   }
-  return { block: THREADS, grid: [tilesM * tilesN, 1, 1] };
+  return { block: THREADS, grid: [tiles * slices, 1, 1] };
+}
+
+/** The split GEMM's second launch: out[i] = Σ_s scratch[s, i] in ascending s, four floats per thread. */
+export function emitSplitKReduce(env: KernelEnv, s: Schedule, k: ScheduledKernel, g: GemmShape): LaunchShape {
+  const b = env.b;
+  const { slices, scratch } = k.splitK!;
+  const total = g.M * g.N, vecs = total / 4;
+  const src = env.buffer(scratch), dst = env.buffer(k.items[0].store!);
+  const tid = env.special('%tid.x'), cta = env.special('%ctaid.x');
+  const i = b.reg('u32');
+  b.ins('mad.lo.u32', i, cta, String(THREADS), tid);
+  const ok = b.reg('pred');
+  b.ins('setp.lt.u32', ok, i, String(vecs));
+  const done = b.newLabel('done');
+  b.insIf(ok, true, 'bra', done);
+  const p = b.reg('u64'), q = b.reg('u64');
+  b.ins('mul.wide.u32', p, i, '16');
+  b.ins('add.s64', q, p, dst);
+  b.ins('add.s64', p, p, src);
+  const acc = [0, 1, 2, 3].map(() => b.reg('f32')), x = [0, 1, 2, 3].map(() => b.reg('f32'));
+  b.ins('ld.global.v4.f32', `{${acc.join(', ')}}`, `[${p}]`);
+  for (let sl = 1; sl < slices; sl++) {
+    b.ins('add.s64', p, p, String(total * 4));
+    b.ins('ld.global.v4.f32', `{${x.join(', ')}}`, `[${p}]`);
+    for (let j = 0; j < 4; j++) b.ins('add.f32', acc[j], acc[j], x[j]);
+  }
+  b.ins('st.global.v4.f32', `[${q}]`, `{${acc.join(', ')}}`);
+  b.label(done);
+  return { block: THREADS, grid: [Math.ceil(vecs / THREADS), 1, 1] };
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { trainingForm } from '../../../compiler/autodiff/training-form.ts';
 import { compileProgram } from '../../../compiler/compile.ts';
+import { GEMM_BM, GEMM_BN, gemmSlices } from '../../../compiler/schedule/gemm-shape.ts';
 import { makeGraph } from '../../../compiler/ir/graph.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
 import { Node } from '../../../compiler/ir/node.ts';
@@ -44,6 +45,39 @@ describe('tiled GEMM on the PTX machine', () => {
       expect(mismatches(got.y, want.y, 100)).toEqual([]);
     } else expect(mismatches(got.y, want.y, 2e-3)).toEqual([]);
   }, 120_000);
+
+  it.each([
+    ['fma', 'matmul', 70, 36, 512], ['tf32x3', 'matmul', 70, 36, 512], ['fma', 'linear', 300, 20, 528],
+  ] as const)('%s: %s split along K (few tiles, long K): slices summed by a reduce launch', (mode, op, M, N, K) => {
+    process.env.ARCTICC_GEMM = mode;
+    const x = Node.make('input', [], { name: 'x' }, 'f32', [M, K]);
+    const w = op === 'matmul' ? Node.make('input', [], { name: 'w' }, 'f32', [K, N]) : Node.make('param', [], { name: 'w' }, 'f32', [N, K]);
+    const g = makeGraph('t', [x, ...(op === 'matmul' ? [w] : [])], [{ name: 'y', node: Node.make(op, [x, w]) }]);
+    const plan = compileProgram(g, { maxDims: {} });
+    delete process.env.ARCTICC_GEMM;
+    const slices = gemmSlices({ M, N, K, bT: op === 'linear', aT: false }, GEMM_BM, GEMM_BN);
+    expect(slices).toBeGreaterThan(1);
+    expect(plan.kernels.map((k) => k.name)).toEqual(['t_gemm0', 't_gemm_reduce1']);
+    expect(plan.launches[0].grid[0]).toBe(Math.ceil(M / GEMM_BM) * Math.ceil(N / GEMM_BN) * slices);
+    const inputs: Record<string, ReturnType<typeof hostTensor>> = { x: hostTensor('f32', [M, K], rand(M * K, 1)) };
+    const params = new Map<string, ReturnType<typeof hostTensor>>();
+    if (op === 'matmul') inputs.w = hostTensor('f32', [K, N], rand(K * N, 2)); else params.set('w', hostTensor('f32', [N, K], rand(K * N, 2)));
+    const want = interpret(g, inputs, params), got = runPlanSim(plan, inputs, params);
+    // the f32 bound grows with K (terms up to 1e4): the K = 48 tolerance scaled by K / 48
+    expect(mismatches(got.y, want.y, 2e-3 * K / 48)).toEqual([]);
+  }, 120_000);
+
+  it('the GEMM mode as a compile option (beats $ARCTICC_GEMM), for arcticc train --gemm', () => {
+    const x = Node.make('input', [], { name: 'x' }, 'f32', [128, 32]);
+    const w = Node.make('input', [], { name: 'w' }, 'f32', [32, 64]);
+    const g = makeGraph('t', [x, w], [{ name: 'y', node: Node.make('matmul', [x, w]) }]);
+    process.env.ARCTICC_GEMM = 'fma';
+    try {
+      expect(compileProgram(g, { maxDims: {}, gemm: 'tf32x3' }).modules.t_gemm0.includes('mma.sync')).toBe(true);
+      expect(compileProgram(g, { maxDims: {} }).modules.t_gemm0.includes('mma.sync')).toBe(false);
+    } finally { delete process.env.ARCTICC_GEMM; }
+    expect(compileProgram(g, { maxDims: {}, gemm: 'fma' }).modules.t_gemm0.includes('mma.sync')).toBe(false);
+  });
 
   it.each(['tf32x3', 'fma'] as const)('%s: matmul of a transpose reads its source in place (no transpose kernel)', (mode) => {
     process.env.ARCTICC_GEMM = mode;

@@ -36,14 +36,15 @@ describe('training ops on the PTX machine', () => {
     }
   });
 
-  it('scatter_add kernel: two column blocks, rows not a multiple of its 32, repeated ids, summed in ascending order', () => {
-    const M = 50, D = 300, rows = 70;
-    const ids = Node.make('input', [], { name: 'ids' }, 'i32', [M]);
+  it.each([[50, 'i32'], [600, 'i32'], [300, 'i64']] as const)('scatter_add kernel: %i ids (%s; chunks of 256), two column blocks, rows not a multiple of its 32, repeated ids, summed in ascending order', (M, idType) => {
+    const D = 300, rows = 70;
+    const ids = Node.make('input', [], { name: 'ids' }, idType, [M]);
     const u = Node.make('input', [], { name: 'u' }, 'f32', [M, D]);
     const g = makeGraph('t', [ids, u], [{ name: 'sa', node: Node.make('scatter_add', [u, ids], { rows }) }]);
     const r = rng(3);
+    const idv32 = Int32Array.from({ length: M }, (_, i) => (i % 7 === 0 ? 69 : r.int(0, rows - 1)));
     const inputs = {
-      ids: hostTensor('i32', [M], Int32Array.from({ length: M }, (_, i) => (i % 7 === 0 ? 69 : r.int(0, rows - 1)))),
+      ids: idType === 'i32' ? hostTensor('i32', [M], idv32) : hostTensor('i64', [M], BigInt64Array.from(idv32, (x) => BigInt(x))),
       u: hostTensor('f32', [M, D], Float32Array.from({ length: M * D }, () => r.next() * 2 - 1)),
     };
     const plan = compileProgram(g, { maxDims: {} });
@@ -51,7 +52,7 @@ describe('training ops on the PTX machine', () => {
     const got = runPlanSim(plan, inputs, new Map());
     // the same f32 sums in ascending m as a host loop
     const want = new Float32Array(rows * D);
-    const idv = inputs.ids.data as Int32Array, uv = inputs.u.data as Float32Array;
+    const idv = idv32, uv = inputs.u.data as Float32Array;
     for (let m = 0; m < M; m++) for (let d = 0; d < D; d++) want[idv[m] * D + d] = Math.fround(want[idv[m] * D + d] + uv[m * D + d]);
     expect(Buffer.from((got.sa.data as Float32Array).buffer).equals(Buffer.from(want.buffer))).toBe(true);
   });

@@ -38,7 +38,10 @@ export function runBlock(k: ParsedKernel, code: readonly Exec[], env: LaunchEnv,
       const ins = k.body[pc];
       const src = g32(ins.args[1]), lane = g32(ins.args[2]), d = s32(ins.args[0]);
       const vals = lanes.map((t) => src(t));
-      lanes.forEach((t, i) => { d(t, vals[(i ^ lane(t)) & 31]); t.pc++; t.state = 'run'; });
+      // bfly: lane i reads lane i ^ b; up (clamp 0): lane i reads lane i - b, or keeps its own below b
+      const up = ins.op.startsWith('shfl.sync.up');
+      if (!up && !ins.op.startsWith('shfl.sync.bfly')) throw new Error(`ptx-sim: ${k.name}: ${ins.op} is not simulated`);
+      lanes.forEach((t, i) => { const b = lane(t); d(t, up ? vals[i >= b ? i - b : i] : vals[(i ^ b) & 31]); t.pc++; t.state = 'run'; });
       released = true;
     }
     if (released) continue;

@@ -1,0 +1,114 @@
+// target-bench's CUDA path without a GPU: loadTarget({ device: 'cuda' }) on the fake driver
+// (tests/unit/cuda/fake-driver.ts), whose kernels are the plan's own PTX run on the PTX machine
+// (tests/unit/codegen/ptx-sim), on bench/make-llama-checkpoint.ts's tiny shape. Checks the streamed upload
+// (the weights on the fake device equal the files), the random KV fill, and the benchmark's step and prefill
+// measurements end to end: graph capture and replay, eager launches, event timing, target.forward; the
+// tokens of replay, eager and forward agree, and equal the interpreter's on the same filled cache.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { writeLlamaCheckpoint } from '../../../bench/make-llama-checkpoint.ts';
+import { fillKvRandom } from '../../../bench/target-kv-fill.ts';
+import { relL2, setLengths, stepInputs, timeCudaStep, timePrefill } from '../../../bench/target-steps.ts';
+import { interpret } from '../../../compiler/ir/interp.ts';
+import { addRopeTables } from '../../../runtime/target/target-program.ts';
+import { loadLlamaCheckpoint } from '../../../runtime/checkpoint/load-llama.ts';
+import type { CudaDevice, OpenDeviceOptions } from '../../../runtime/cuda/device.ts';
+import { llamaParam } from '../../../models/llama.ts';
+import type { CudaTargetBackend } from '../../../runtime/target/cuda-backend.ts';
+import { argmaxRows } from '../../../runtime/target/cpu-backend.ts';
+import { loadTarget, targetBackend } from '../../../runtime/target/target-model.ts';
+import type { TargetModel } from '../../../runtime/target/target-model.ts';
+import { FakeCuda } from '../cuda/fake-driver.ts';
+import { byKind } from '../../../runtime/cuda/launch-profile.ts';
+import { compileKernel, runBlock } from '../codegen/ptx-sim/machine.ts';
+import type { Memory } from '../codegen/ptx-sim/machine.ts';
+import { parseKernel } from '../codegen/ptx-sim/parse.ts';
+
+/** The fake driver with every loaded module's kernels run on the PTX machine over the fake device memory. */
+class SimCuda extends FakeCuda {
+  override cuModuleLoadDataEx(...a: Parameters<FakeCuda['cuModuleLoadDataEx']>): number {
+    const rc = super.cuModuleLoadDataEx(...a);
+    if (rc !== 0) return rc;
+    const k = parseKernel(new TextDecoder().decode(a[1]).replace(/\0$/, ''));
+    const code = compileKernel(k);
+    const view = (addr: number, n: number): DataView => { const m = this.mem(BigInt(addr), n); return new DataView(m.buffer, m.byteOffset, n); };
+    this.kernels.set(k.name, (call) => {
+      const params = new Map(k.params.map((p, i) => [p.name, p.type === 'u64' ? call.u64(i) : BigInt(call.u32(i))]));
+      if (call.grid[1] !== 1 || call.grid[2] !== 1) throw new Error(`sim: ${k.name}: 2-D grid`);
+      for (let block = 0; block < call.grid[0]; block++) {
+        const shared = new Uint8Array(Math.max(k.sharedBytes, 1));
+        const access = (s: 'global' | 'shared', addr: number, n: number): DataView => (s === 'shared' ? new DataView(shared.buffer, addr, n) : view(addr, n));
+        const mem: Memory = { load: access, store: access };
+        runBlock(k, code, { params, ctaid: block, ntid: call.block[0], mem, shared: k.shared }, () => {});
+      }
+    });
+    return 0;
+  }
+}
+
+const fake = vi.hoisted(() => ({ driver: null as unknown }));
+vi.mock('../../../runtime/select-device.ts', () => ({ selectDevice: async () => ({ device: 'cuda' }) }));
+vi.mock('../../../runtime/cuda/device.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../../runtime/cuda/device.ts')>();
+  return { ...real, openDevice: (o: OpenDeviceOptions = {}): CudaDevice => real.openDevice({ ...o, driver: fake.driver as OpenDeviceOptions['driver'] }) };
+});
+
+describe('target-bench on CUDA, simulated (fake driver + PTX machine, tiny shape)', () => {
+  let dir = '';
+  let t: TargetModel;
+  let sim: SimCuda;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arcticc-sim-'));
+    writeLlamaCheckpoint(dir, { shape: 'tiny', layers: 1, maxShardBytes: 60_000 });
+    sim = new SimCuda();
+    sim.capacity = 4 * 2 ** 30; // kv sizing keeps a 1 GiB activation reserve
+    fake.driver = sim;
+    t = await loadTarget({ model: dir, device: 'cuda', kvDtype: 'bf16', maxNumSeqs: 3, maxModelLen: 32, maxBatchTokens: 16, quiet: true });
+  }, 120_000);
+  afterAll(() => { t?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  it('the streamed weights on the device equal the files', () => {
+    const exec = (targetBackend(t) as CudaTargetBackend).executor;
+    const files = loadLlamaCheckpoint(dir, { quiet: true }).weights;
+    for (const b of exec.plan.buffers) {
+      if (b.kind !== 'param' || !files.has(b.name!)) continue;
+      const w = files.get(b.name!)!;
+      const got = sim.mem(exec.address(b.id), w.data.byteLength);
+      expect(Buffer.from(got).equals(Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength)), b.name).toBe(true);
+    }
+  });
+
+  it('a filled cache, a verify step (replay = eager = forward = the interpreter) and a prefill', async () => {
+    const exec = (targetBackend(t) as CudaTargetBackend).executor;
+    const f = fillKvRandom(exec);
+    expect(f.buffers).toBe(2);
+    expect(f.bytes).toBe(2 * 3 * 32 * 2 * 16 * 2); // k and v: 3 slots × 32 positions × 2 KV heads × 16 × bf16
+    const key = exec.readState(llamaParam.cache(0, 'key'));
+    expect(new Set(key.data as Uint16Array).size).toBeGreaterThan(100);
+    const seqs = [t.newSequence(), t.newSequence()];
+    setLengths(t, seqs, 5);
+    const step = await timeCudaStep(t, exec, seqs, 2, 5, 1, 3, 1);
+    expect(step.error).toBeUndefined();
+    expect(step.ms).toBeGreaterThan(0);
+    expect(step.checked).toMatch(/replay = eager launches = target.forward/);
+    expect(seqs.map((s) => s.length)).toEqual([5, 5]);
+    // --profile's path: every launch of the step timed, grouped by kernel kind
+    const prof = byKind(exec.profile({ N: 4, M: 4 }, 1));
+    expect(prof.map((k) => k.kind)).toEqual(expect.arrayContaining(['attention', 'kv_write', 'linear']));
+    // the CPU backend on the same weights and the same (filled) cache gives the same tokens
+    const inputs = stepInputs(seqs, 2, 5, t.vocabSize, 3);
+    const gpu = exec.run(inputs, { outputs: ['next_tokens', 'hidden'] });
+    const weights = loadLlamaCheckpoint(dir, { quiet: true }).weights;
+    addRopeTables(weights, t.config, t.maxModelLen);
+    const caches = Object.fromEntries([llamaParam.cache(0, 'key'), llamaParam.cache(0, 'value')].map((n) => [n, exec.readState(n)]));
+    const want = interpret(t.program.graph, { ...inputs, ...caches }, weights, { inPlace: true });
+    expect([...(gpu.next_tokens.data as Int32Array)]).toEqual([...argmaxRows(want.logits.data as Float32Array, 4, t.vocabSize)]);
+    expect(relL2(gpu.hidden.data as Float32Array, want.hidden.data as Float32Array)).toBeLessThan(1e-4);
+    const pre = await timePrefill(t, exec, seqs, 4, 1, 9, 1);
+    expect(pre.passes).toBe(2);
+    expect(pre.gpuMsPerPass).toBeGreaterThan(0);
+    for (const s of seqs) s.close();
+  }, 300_000);
+});
