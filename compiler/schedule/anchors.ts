@@ -56,6 +56,22 @@ export interface AnchorChoice {
   readonly cost: ReadonlyMap<Node, number>;
 }
 
+/**
+ * Weight elements (N·K) up to which a linear computes its x operand in the x load (docs/fusion.md). Every
+ * warp of the GEMV (every block of the tensor-core kernel) evaluates x for its rows, so the x arithmetic
+ * is repeated once per column group: next to a weight stream of N·K·2 bytes that is ~M·c/2 instructions
+ * per weight byte (c per element: ~4 for norm·weight with the sum of squares, ~15 for SiLU·up), past the
+ * ~6 an H200 SM issues per byte of its HBM share. Small linears are latency-bound and gain the launch;
+ * large ones (the 8B projections, 25M–117M weights) keep x in memory. 2^22 is 8 MiB of bf16, ~2 µs of
+ * HBM: the order of one launch.
+ */
+export const X_FUSE_MAX_WEIGHTS = 2 ** 22;
+
+const smallLinear = (n: Node): boolean => {
+  const K = n.src[0].shape[n.src[0].shape.length - 1], N = n.src[1].shape[0];
+  return typeof K === 'number' && typeof N === 'number' && N * K <= X_FUSE_MAX_WEIGHTS;
+};
+
 /** A linear the GEMV / tensor-core kernels take (not the tiled GEMM), so operand and epilogue fusion apply. */
 export const fusableLinear = (n: Node): boolean => n.op === 'linear' && n.src.length === 2 && gemmShapeOf(n) === null;
 
@@ -94,7 +110,7 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     // (docs/fusion.md); the scheduler anchors it after all when that fails
     const x = n.src[0];
     const inlineX = fusableLinear(n) && ELEMENTWISE.has(x.op) && !outputs.has(x) && (use.get(x) ?? []).length === 1 &&
-      x.dtype === 'f32' && typeof x.shape[x.shape.length - 1] === 'number';
+      x.dtype === 'f32' && smallLinear(n);
     if (inlineX) operandInline.add(n);
     // a contraction streams its operands from memory: they must be buffers
     // (an aT GEMM reads its first operand's transpose source in place: gemm-shape.ts)
