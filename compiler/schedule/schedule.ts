@@ -12,7 +12,7 @@ import { graphNodes, graphParams, users } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
-import { chooseAnchors } from './anchors.ts';
+import { chooseAnchors, fusableLinear } from './anchors.ts';
 import type { AttentionSplitOptions } from './attention-split.ts';
 import { attentionSplit } from './attention-split.ts';
 import { GEMM_BM, GEMM_BN, gemmOperand, gemmShapeOf, gemmSlices } from './gemm-shape.ts';
@@ -30,8 +30,29 @@ export interface ScheduleOptions {
   readonly attention?: AttentionSplitOptions;
 }
 
+/**
+ * Whether x = r · (factors without r) through a chain of muls: then linear(x, w) = inv · linear(x with r
+ * replaced by its operand, w) row by row, and a linear kernel applies r's statistic after the k loop
+ * (docs/fusion.md).
+ */
+function scales(x: Node, r: Node, anchors: ReadonlySet<Node>): boolean {
+  const has = (n: Node, seen = new Set<Node>()): boolean => {
+    if (n === r) return true;
+    if (seen.has(n) || isLeaf(n) || anchors.has(n)) return false;
+    seen.add(n);
+    return n.src.some((s) => has(s, seen));
+  };
+  if (x === r) return true;
+  // not a quotient r / c: its div.rn.f32 (a call) per x element next to the sums of squares spilled
+  // registers in the GEMV (the speculators' ln0(h)/√2); that norm keeps its row kernel
+  if (x.op !== 'mul') return false;
+  const [a, b] = x.src;
+  const ha = has(a), hb = has(b);
+  return ha !== hb && scales(ha ? a : b, r, anchors);
+}
+
 export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
-  const { anchors } = chooseAnchors(g);
+  const { anchors, epilogues, operandInline } = chooseAnchors(g);
   const kernels: ScheduledKernel[] = [];
   const home = new Map<Node, ScheduledKernel>();
   const itemOf = new Map<Node, Item>();
@@ -41,6 +62,30 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
 
   const use = users(g);
   const donated = donatedInputs(g, use);
+  const outputNodes = new Set(g.outputs.map((o) => o.node));
+  // rms_norms that a linear may compute in its x load (docs/fusion.md): skipped where they stand in
+  // topological order, decided when their linear is placed
+  const deferred = new Map<Node, Node[]>(); // linear → its norms
+  const deferredNorm = new Set<Node>();
+  for (const l of operandInline) {
+    const tree = new Set<Node>(), norms: Node[] = [];
+    const visit = (n: Node): void => {
+      if (tree.has(n) || isLeaf(n) || n.op === 'const') return;
+      if (anchors.has(n)) {
+        if (n.op === 'rms_norm' && !outputNodes.has(n) && sameShape(n.shape, l.src[0].shape) && !norms.includes(n)) norms.push(n);
+        return;
+      }
+      tree.add(n);
+      n.src.forEach(visit);
+    };
+    visit(l.src[0]);
+    // the expression must be the linear's own: every inlined node and norm read only inside it
+    const own = (n: Node): boolean => (use.get(n) ?? []).every((u) => u === l || tree.has(u));
+    if (norms.length === 1 && scales(l.src[0], norms[0], anchors) && [...tree].every(own) && norms.every(own)) {
+      deferred.set(l, norms);
+      for (const r of norms) deferredNorm.add(r);
+    }
+  }
   const inputs = g.inputs.flatMap((n) => {
     const name = n.argOf<string>('name');
     if (donated.has(n)) {
@@ -157,11 +202,62 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     }
   };
 
+  /**
+   * A fusable linear (docs/fusion.md): its x computed in the x load (with the rms_norms it owns) when
+   * reachable, and its one elementwise user stored in its place when that is computable there. Falls back
+   * to the plain form (x and the norms placed as before and stored, the user inlined where read).
+   */
+  /** The x operand of linear n placed as it would be without fusion: its norms, then x itself (stored by the caller). */
+  const materializeX = (n: Node): void => {
+    for (const nr of deferred.get(n) ?? []) { deferredNorm.delete(nr); place(nr); }
+    anchors.add(n.src[0]);
+    place(n.src[0]);
+  };
+  const placeLinear = (n: Node): void => {
+    const x = n.src[0], w = n.src[1];
+    let operand: ScheduledKernel['operand'];
+    if (operandInline.has(n) && !anchors.has(x)) {
+      const norms = deferred.get(n) ?? [];
+      // x is evaluated at (m, k): check it as a row kernel over x's shape would be, the norms its own
+      const view = newKernel('row', x.shape, x.shape.length - 1);
+      for (const r of norms) home.set(r, view);
+      const r = reach(ctx, view, x, spaceTerms(x.shape, x.shape.length - 1), true);
+      for (const nr of norms) home.delete(nr);
+      if (r.ok) {
+        for (const e of r.external) ensureStored(e);
+        operand = { x, norms };
+      } else materializeX(n);
+    }
+    if (!operand) { const base = viewBase(x); if (!isLeaf(base)) ensureStored(base); }
+    if (!isLeaf(viewBase(w))) ensureStored(viewBase(w));
+    const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), ...(operand ? { operand } : {}) };
+    kernels.push(k);
+    for (const r of operand?.norms ?? []) home.set(r, k); // statistics and values computed in the x load
+    const e = epilogues.get(n);
+    if (e && anchors.has(e) && !home.has(e)) {
+      addItem(k, n, false);
+      const r = reach(ctx, k, e, spaceTerms(e.shape, null), true);
+      if (r.ok) {
+        addItem(k, e, true);
+        for (const ext of r.external) ensureStored(ext);
+        return;
+      }
+      anchors.delete(e); // inlined where read, as without the epilogue
+      ensureStored(n);
+      return;
+    }
+    addItem(k, n, true);
+  };
+
   const place = (n: Node): void => {
     if (home.has(n)) return; // an argmax or top-k placed with its linear
+    if (deferredNorm.has(n)) return; // computed in its linear's x load, or placed when that fails
+    if (fusableLinear(n) && !fused.has(n)) { placeLinear(n); return; }
     if (n.op === 'kv_write' || n.op === 'attention') { placeDecoder(n); return; }
     const f = fused.get(n);
     if (f) {
+      // the argmax / top-k epilogue kernels read x from memory: an x chooseAnchors left for the x load is placed here
+      if (operandInline.has(n) && !anchors.has(n.src[0])) materializeX(n);
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       // 8 columns per block is the narrowest block of any linear variant
       const stride = Math.ceil((n.shape[n.shape.length - 1] as number) / 8);

@@ -35,6 +35,13 @@ export interface ScheduledKernel {
    * `k` (a fused top-k, items then end with its topk_values and/or topk_indices): each block writes its first
    * k pairs per row ([rows, stride·k]) and the reduce picks the row's first k.
    */
+  /**
+   * linear kernels whose x operand is not a buffer (docs/fusion.md): `x` (items[0]'s first operand) is
+   * evaluated in the x load from what it is made of, and each rms_norm of `norms` (homed here, never
+   * stored) has its row statistics computed by the kernel first. A linear kernel with a second item stores
+   * that elementwise user of the linear (the epilogue) instead of the linear.
+   */
+  readonly operand?: { readonly x: Node; readonly norms: readonly Node[] };
   readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string; readonly k?: number };
   /**
    * A tiled GEMM split along K (gemm-shape.ts gemmSlices): each of `slices` block groups sums its k range

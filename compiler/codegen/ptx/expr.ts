@@ -53,6 +53,11 @@ export class ExprEmitter {
     return v;
   }
 
+  /** Make `v` the value of `n` at `c` in the current scope (a caller that loaded it already, as part of a vector). */
+  seed(n: Node, c: readonly Ix[], v: string): void {
+    this.scopes[this.scopes.length - 1].set(`${n.id}@${c.map(ixKey).join(',')}`, v);
+  }
+
   /** Element `c` of a buffer holding a row-major tensor of `shape`. */
   load(id: string, dtype: DType, shape: Shape, c: readonly Ix[], coherent: boolean): string {
     const base = this.env.buffer(id);

@@ -30,6 +30,9 @@ import { forLoop } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { argmaxPartials } from './argmax-partials.ts';
 import { rowAddress } from './kernel-linear.ts';
+import { LinearFusion } from './linear-fusion.ts';
+import { storeAt } from './kernel-common.ts';
+import type { Ix } from './index-math.ts';
 
 /** Batches of at least this many rows take the tensor-core kernel; fewer stay on the GEMV. */
 export const TC_MIN_ROWS = 5;
@@ -112,9 +115,11 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const wholeK = K % KC === 0;
 
   const tid = env.special('%tid.x');
-  const xBase = env.buffer(s.bufferOf.get(viewBase(x))!);
+  // x computed in its staging and/or an epilogue stored instead of the linear (docs/fusion.md)
+  const fz = k.operand || (!k.partials && k.items.length > 1) ? new LinearFusion(env, s, k) : null;
+  const xBase = fz?.fusedX ? '' : env.buffer(s.bufferOf.get(viewBase(x))!);
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = k.partials ? '' : env.buffer(item.store!);
+  const oBase = k.partials || fz?.epilogue ? '' : env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
   /**
@@ -193,7 +198,15 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const fuse = k.partials ? argmaxPartials(env, k.partials, warps, MT * 8, xs) : null;
   const buf = b.reg('u32'); // which half of xs this trip fills; keeps alternating across passes
   b.ins('mov.u32', buf, '0');
-  forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => {
+  forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => (fz ? fz.ex.scoped(() => passBody(m0)) : passBody(m0)));
+  return { block: threads, grid: [typeof N === 'number' ? Math.ceil(N / colsPerBlock) : { ceilDiv: [[N], colsPerBlock] }, 1, 1] };
+
+  function passBody(m0: string): void {
+    // a fused x: each staged piece's row coordinates for this pass; with a norm, each piece's share of its
+    // row's sum of squares of the norm's operand (summed across the threads of a row after the k loop)
+    const fillRows = fz?.fusedX ? fill.map((f) => u32('add.u32', m0, f.r)) : [];
+    const fillCs: Ix[][] = fillRows.map((r) => fz!.rowCoords(r));
+    const ss = fz?.norm ? fill.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, '0f00000000'); return f; }) : [];
     const acc = Array.from({ length: CT }, () => Array.from({ length: MT }, () => [0, 1, 2, 3].map(() => {
       const f = b.reg('f32'); b.ins('mov.f32', f, '0f00000000'); return f;
     })));
@@ -226,26 +239,36 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       })));
       // 2. stage x[m0 .. m0+8·MT, kb .. kb+KC) (zeros past M or K) into buffer `buf`, split into terms
       const sb = u32('mad.lo.u32', buf, String(bufBytes), xsBase);
-      for (const f of fill) {
-        const row = u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
+      fill.forEach((f, fi) => {
+        const row = fz?.fusedX ? fillRows[fi] : u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
         const ok = b.reg('pred'), kOk = b.reg('pred');
         b.ins('setp.lt.u32', ok, row, mOp);
         if (!wholeK) { b.ins('setp.lt.u32', kOk, kk, String(K)); b.ins('and.pred', ok, ok, kOk); }
         if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
         const v = Array.from({ length: 8 }, () => { const r = b.reg('f32'); b.ins('mov.f32', r, '0f00000000'); return r; });
-        const idx = u32('add.u32', passIdx, f.gIdx);
-        b.ins('add.u32', idx, idx, kb);
-        const ga = b.reg('u64');
-        b.ins('mad.wide.u32', ga, idx, '4', xBase);
-        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
-        b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
+        if (fz?.fusedX) { // x's expression at the 8 elements, where they are inside M and K
+          const skip = b.newLabel('xfill');
+          b.insIf(ok, true, 'bra', skip);
+          fz.ex.scoped(() => {
+            fz.xAt(fillCs[fi], kk, 0, 8).forEach((e, i) => b.ins('mov.f32', v[i], e));
+            if (fz.norm) fz.normAt(fillCs[fi], kk, 0, 8).forEach((e) => b.ins('fma.rn.f32', ss[fi], e, e, ss[fi]));
+          });
+          b.label(skip);
+        } else {
+          const idx = u32('add.u32', passIdx, f.gIdx);
+          b.ins('add.u32', idx, idx, kb);
+          const ga = b.reg('u64');
+          b.ins('mad.wide.u32', ga, idx, '4', xBase);
+          b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
+          b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
+        }
         const pairs = [0, 1, 2, 3].map((i) => split(v[2 * i], v[2 * i + 1]));
         const sa = u32('add.u32', sb, f.sOff);
         for (let p = 0; p < TERMS; p++) {
           const st = ['st.shared.v4.b32', `[${sa}+${p * plane}]`, `{${pairs.map((q) => q[p]).join(', ')}}`] as const;
           if (f.inTile) b.insIf(f.inTile, false, ...st); else b.ins(...st);
         }
-      }
+      });
       b.ins('bar.sync', '0');
       // 3. the mmas: every live batch tile against this warp's columns, per 32-wide chunk
       const fa = fragOff.map((offs) => offs.map((o) => u32('add.u32', sb, o)));
@@ -316,23 +339,62 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       }
       return;
     }
+    // the norm's scale per row: the KC/8 consecutive threads that staged a row sum their shares, the first
+    // leaves inv in the half of xs the last trip read (every warp done with it: bar.sync; the next pass's
+    // first trip fills the other half) and each lane reads back its fragment rows 8·bt + 2t (+1)
+    const rowInv: string[][] = [];
+    if (fz?.norm) {
+      const group = KC / 8;
+      for (const a of ss) for (let o = group / 2; o >= 1; o >>= 1) {
+        const y = b.reg('f32');
+        b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
+        b.ins('add.f32', a, a, y);
+      }
+      const invs = ss.map((a) => fz.inv(a));
+      b.ins('bar.sync', '0');
+      const other = u32('xor.b32', buf, '1');
+      const sb = u32('mad.lo.u32', other, String(bufBytes), xsBase);
+      const lead = b.reg('pred'), first = u32('and.b32', tid, String(group - 1));
+      b.ins('setp.eq.u32', lead, first, '0');
+      fill.forEach((f, i) => {
+        let p = lead;
+        if (f.inTile) { p = b.reg('pred'); b.ins('and.pred', p, lead, f.inTile); }
+        const a = u32('mad.lo.u32', f.r, '4', sb);
+        b.insIf(p, false, 'st.shared.f32', `[${a}]`, invs[i]);
+      });
+      b.ins('bar.sync', '0');
+      for (let bt = 0; bt < MT; bt++) {
+        const slot = u32('mad.lo.u32', t, '2', String(8 * bt));
+        const a = u32('mad.lo.u32', slot, '4', sb);
+        rowInv.push([0, 1].map((par) => { const v = b.reg('f32'); b.ins('ld.shared.f32', v, `[${a}+${4 * par}]`); return v; }));
+      }
+    }
     acc.forEach((byTile, c) => byTile.forEach((d, bt) => {
       const n0 = u32('add.u32', warpCol, String(16 * c));
       b.ins('add.u32', n0, n0, g);
       const mr = u32('add.u32', m0, String(8 * bt));
       b.ins('mad.lo.u32', mr, t, '2', mr);
-      d.forEach((v, i) => {
+      d.forEach((sum, i) => {
+        let v = sum;
+        if (fz?.norm) { v = b.reg('f32'); b.ins('mul.rn.f32', v, sum, rowInv[bt][i % 2]); }
         const n = i < 2 ? n0 : u32('add.u32', n0, '8');
         const m = i % 2 === 0 ? mr : u32('add.u32', mr, '1');
         const pn = b.reg('pred'), pm = b.reg('pred');
         b.ins('setp.lt.u32', pn, n, nOp);
         b.ins('setp.lt.u32', pm, m, mOp);
         b.ins('and.pred', pn, pn, pm);
-        const idx = u32('mad.lo.u32', m, nOp, n), a = b.reg('u64');
+        const idx = u32('mad.lo.u32', m, nOp, n);
+        if (fz?.epilogue) { // the epilogue's value (reading its other operands) only inside M and N
+          const epi = fz.epilogue, past = b.newLabel('past');
+          b.insIf(pn, true, 'bra', past);
+          storeAt(env, epi.store, epi.node, idx, fz.epilogueValue(fz.rowCoords(m), n, v));
+          b.label(past);
+          return;
+        }
+        const a = b.reg('u64');
         b.ins('mad.wide.u32', a, idx, '4', oBase);
         b.insIf(pn, false, 'st.global.f32', `[${a}]`, v);
       });
     }));
-  });
-  return { block: threads, grid: [typeof N === 'number' ? Math.ceil(N / colsPerBlock) : { ceilDiv: [[N], colsPerBlock] }, 1, 1] };
+  }
 }

@@ -15,6 +15,9 @@ import type { KernelEnv } from './kernel-env.ts';
 import { emitLoad, f32Hex } from './legalize.ts';
 import { argmaxPartials } from './argmax-partials.ts';
 import { loadVector, loadWords, unpackWords } from './vector-load.ts';
+import { LinearFusion } from './linear-fusion.ts';
+import { storeAt } from './kernel-common.ts';
+import type { Ix } from './index-math.ts';
 
 export const WARPS = 8;
 const ROWS = 4;
@@ -69,9 +72,11 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     if (cols > 1) b.ins('mul.lo.u32', r, r, String(cols));
     return r;
   });
-  const xBase = env.buffer(s.bufferOf.get(viewBase(x))!);
+  // x computed in its load and/or an epilogue stored instead of the linear (docs/fusion.md)
+  const fz = k.operand || (!fuse && k.items.length > 1) ? new LinearFusion(env, s, k) : null;
+  const xBase = fz?.fusedX ? '' : env.buffer(s.bufferOf.get(viewBase(x))!);
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = fuse ? '' : env.buffer(item.store!);
+  const oBase = fuse || fz?.epilogue ? '' : env.buffer(item.store!);
   const kOp = env.dim(K), nOp = env.dim(N), mOp = env.product(mDims);
   const done = b.newLabel('done');
   const p = b.reg('pred');
@@ -94,30 +99,43 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const kStart = env.hoisted('kstart', () => { const r = b.reg('u32'); b.ins('mul.lo.u32', r, lane, String(vec)); return r; });
 
   /** Rows m0 .. m0+nr-1 (all valid) against this warp's columns. */
-  const pass = (m0: string, nr: number): void => {
+  const scoped = (f: () => void): void => (fz?.fusedX ? fz.ex.scoped(f) : f());
+  const pass = (m0: string, nr: number): void => (fz ? fz.ex.scoped(() => passBody(m0, nr)) : passBody(m0, nr));
+  const passBody = (m0: string, nr: number): void => {
+    const mRegs: string[] = [];
     const xRows = Array.from({ length: nr }, (_, r) => {
       let mr = m0;
       if (r > 0) { mr = b.reg('u32'); b.ins('add.u32', mr, m0, String(r)); }
-      return rowAddress(env, xBase, mr, K, ex);
+      mRegs.push(mr);
+      return fz?.fusedX ? '' : rowAddress(env, xBase, mr, K, ex);
     });
+    // a fused x: its row coordinates; with a norm, each row's sum of squares of the norm's operand (every
+    // lane its own k's, summed across the warp with the accumulators)
+    const rowCs: Ix[][] = fz?.fusedX ? mRegs.map((mr) => fz.rowCoords(mr)) : [];
+    const ss = fz?.norm ? rowCs.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }) : [];
     const acc = wRows.map(() => xRows.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }));
-    forLoop(env, 'k', kStart, kOp, 32 * vec, (kk) => {
+    forLoop(env, 'k', kStart, kOp, 32 * vec, (kk) => scoped(() => {
       // every column's weight load first, so they are in flight together
       const wWords = vec === 1 ? [] : wRows.map((wr) => loadWords(b, offset(b, wr, kk, ew), 16, wld));
       const wScalar = vec === 1 ? wRows.map((wr) => emitLoad(b, wd, offset(b, wr, kk, ew), true)) : [];
       for (let s0 = 0; s0 < vec; s0 += sub) {
-        const xv = xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
+        const xv = fz?.fusedX ? rowCs.map((rc) => fz.xAt(rc, kk, s0, sub)) : xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
+        if (fz?.norm) rowCs.forEach((rc, r) => fz.normAt(rc, kk, s0, sub).forEach((v) => b.ins('fma.rn.f32', ss[r], v, v, ss[r])));
         const perWord = 4 / ew;
         wRows.forEach((_, c) => {
           const wv = vec === 1 ? [wScalar[c]] : unpackWords(b, wd, wWords[c].slice(s0 / perWord, (s0 + sub) / perWord));
           xv.forEach((xs, r) => xs.forEach((xi, i) => b.ins('fma.rn.f32', acc[c][r], xi, wv[i], acc[c][r])));
         });
       }
-    });
-    for (const a of acc.flat()) for (let o = 16; o >= 1; o >>= 1) {
+    }));
+    for (const a of [...acc.flat(), ...ss]) for (let o = 16; o >= 1; o >>= 1) {
       const y = b.reg('f32');
       b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
       b.ins('add.f32', a, a, y);
+    }
+    if (fz?.norm) { // the norm's scale, per row, on every column's sum
+      const inv = ss.map((x) => fz.inv(x));
+      acc.forEach((byRow) => byRow.forEach((a, r) => b.ins('mul.rn.f32', a, a, inv[r])));
     }
     if (fuse) { // every lane holds the sums: fold this warp's columns per row, then the block's warps
       const wp = env.hoisted('warp', () => { const r = b.reg('u32'); b.ins('shr.u32', r, tid, '5'); return r; });
@@ -146,6 +164,13 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       b.ins('add.u32', cc, col0, String(c));
       b.ins('setp.lt.u32', pc, cc, nOp);
       b.ins('mad.lo.u32', idx, mr, nOp, cc);
+      if (fz?.epilogue) { // the epilogue's value (reading its other operands) only for columns inside N
+        const epi = fz.epilogue, past = b.newLabel('past');
+        b.insIf(pc, true, 'bra', past);
+        storeAt(env, epi.store, epi.node, idx, fz.epilogueValue(fz.rowCoords(mr), cc, a));
+        b.label(past);
+        return;
+      }
       b.ins('mad.wide.u32', addr, idx, '4', oBase);
       b.insIf(pc, false, 'st.global.f32', `[${addr}]`, a);
     }));

@@ -47,12 +47,12 @@ describe('LSTM speculator', () => {
 });
 
 describe('MLP speculator', () => {
-  it('is 3 kernels per step: projection GEMV, norm + GELU row kernel, head GEMV fused with its argmax', () => {
+  it('is 3 kernels per step: projection GEMV (+ the embedding mix in its epilogue), norm + GELU row kernel, head GEMV fused with its argmax', () => {
     const s = scheduleGraph(lmHeadArgmax(mlpSpeculator({ hiddenSize: 64, width: 48, vocabSize: 512, nPredict: 3, scaleInput: false, tieWeights: true }).graph));
     expect(summary(s)).toEqual([
-      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
-      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
-      'linear[B,48]: linear*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
+      'linear[B,48]: linear add*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
+      'linear[B,48]: linear add*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
+      'linear[B,48]: linear add*', 'row[B,48]@1: rms_norm gelu*', 'linear[B,512]: linear argmax*',
       'map[B,3]: concat*',
     ]);
   });
@@ -92,10 +92,16 @@ describe('materialization rules', () => {
     expect(summary(scheduleGraph(graph(Node.make('sub', [x, twice]))))).toEqual(['row[B,8]@1: reduce_max sub*']);
   });
 
-  it('materializes contraction operands that are not buffers', () => {
+  it('computes a light elementwise x used only by its linear in the x load; materializes other contraction operands', () => {
     const w = Node.make('param', [], { name: 'w' }, 'bf16', [4, 8]);
-    const s = scheduleGraph(graph(Node.make('linear', [Node.make('mul', [x, x]), w])));
-    expect(summary(s)).toEqual(['map[B,8]: mul*', 'linear[B,4]: linear*']);
+    const sq = Node.make('mul', [x, x]);
+    const s = scheduleGraph(graph(Node.make('linear', [sq, w])));
+    expect(summary(s)).toEqual(['linear[B,4]: linear*']);
+    expect(s.kernels[0].operand?.x).toBe(sq);
+    // x also read elsewhere (an output here), or holding a division (a call in PTX): stored by a map kernel
+    const shared = scheduleGraph(makeGraph('g', [x], [{ name: 'y', node: Node.make('linear', [sq, w]) }, { name: 'sq', node: sq }]));
+    expect(summary(shared)).toEqual(['map[B,8]: mul*', 'linear[B,4]: linear*']);
+    expect(summary(scheduleGraph(graph(Node.make('linear', [Node.make('div', [x, sq]), w]))))).toEqual(['map[B,8]: div*', 'linear[B,4]: linear*']);
     const view = scheduleGraph(graph(Node.make('linear', [Node.make('reshape', [x], { shape: ['B', 8] }), w])));
     expect(summary(view)).toEqual(['linear[B,4]: linear*']);
   });
