@@ -51,7 +51,7 @@ describe('linear fusion', () => {
     expect(s.kernels.map((k) => k.items.map((i) => i.node.op).join(','))).toEqual(['linear', 'linear,add', 'linear', 'linear,add']);
   });
 
-  it('a Llama layer is 6 launches at any N (was 9: two norm row kernels and the SiLU·up map are gone)', () => {
+  it('a Llama layer is 6 kernels at any N (was 9: two norm row kernels and the SiLU·up map are gone), attention as two launches', () => {
     const shape = {
       hiddenSize: 256, intermediateSize: 768, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096,
       rmsNormEps: 1e-5, tieWordEmbeddings: true, slots: 4, maxLen: 512, head: 'logits',
@@ -59,11 +59,12 @@ describe('linear fusion', () => {
     const plan = compileProgram(llamaProgram(shape).graph, { maxDims: { N: 64, M: 64 } });
     for (const n of [1, 4, 5, 8]) {
       const run = plan.launches.filter((l) => evalGrid(l.grid[0], new Map([['N', n], ['M', n]])) > 0);
-      // per layer qkv (+ norm), kv_write, attention, o_proj (+ residual), gate_up (+ norm), down (+ SiLU·up, residual);
-      // then the final norm, the row pick and the head
-      expect(run.length, `N = ${n}`).toBe(6 * 6 + 3);
-      expect(run.slice(0, 6).map((l) => l.kernel.replace(/^llama_|\d+$/g, ''))).toEqual(
-        n <= 4 ? ['linear', 'kv_write', 'attention', 'linear', 'linear', 'linear'] : ['linear_tc', 'kv_write', 'attention', 'linear_tc', 'linear_tc', 'linear_tc']);
+      // per layer qkv (+ norm), kv_write, attention (split over position chunks at these few rows: its
+      // partials and their combine, attention-split.ts), o_proj (+ residual), gate_up (+ norm), down (+ SiLU·up,
+      // residual); then the final norm, the row pick and the head
+      expect(run.length, `N = ${n}`).toBe(6 * 7 + 3);
+      const lin = n <= 4 ? 'linear' : 'linear_tc';
+      expect(run.slice(0, 7).map((l) => l.kernel.replace(/^llama_|\d+$/g, ''))).toEqual([lin, 'kv_write', 'attention_split', 'attention_combine', lin, lin, lin]);
     }
   });
 
