@@ -79,6 +79,7 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.state.length ? { state: s.state } : {}),
+    ...(s.derived.length ? { derived: s.derived } : {}),
     irHash: irHash(graph),
     compilerVersion: COMPILER_VERSION,
   };

@@ -1,0 +1,50 @@
+// The params a plan derives from other params when its weights are bound (ExecutionPlan.derived): the
+// certified head's Ŵ = max_n |s_n|·‖w_n‖₂ (docs/certified-argmax.md), in float64 and rounded up to f32, so
+// the kernel's error bound is never below the true one. Every caller of a plan (the CUDA executor, the
+// tensor-parallel rank executor, the PTX simulator) binds weights through withDerivedWeights.
+import type { HostTensor } from '../ir/tensor-data.ts';
+import { hostTensor, reader } from '../ir/tensor-data.ts';
+import type { ExecutionPlan, PlanDerived } from './plan.ts';
+
+/** The smallest f32 ≥ v (v finite, ≥ 0). */
+export function f32Up(v: number): number {
+  const f = Math.fround(v);
+  if (f >= v) return f;
+  const b = new Float32Array([f]), u = new Uint32Array(b.buffer);
+  u[0] += 1; // f ≥ 0: the next f32 up
+  return b[0];
+}
+
+/** max over rows n of |scale[n]|·‖weight[n, :]‖₂ (scale 1 when absent), in float64, rounded up to f32 (NaN stays NaN). */
+export function maxRowNorm(w: HostTensor, scale?: HostTensor): number {
+  if (w.shape.length !== 2) throw new Error(`derived param: weight must be [N, K], got [${w.shape.join(', ')}]`);
+  const [N, K] = w.shape as [number, number];
+  const rw = reader(w), rs = scale ? reader(scale) : null;
+  let best = 0;
+  for (let n = 0; n < N; n++) {
+    let ss = 0;
+    for (let k = 0; k < K; k++) { const v = rw(n * K + k); ss += v * v; }
+    // float64 sum of K squares: relative error ≤ K·2^-53, covered by the factor before rounding up
+    const r = Math.sqrt(ss * (1 + K * 2 ** -52)) * (rs ? Math.abs(rs(n)) : 1);
+    if (Number.isNaN(r)) return NaN;
+    if (r > best) best = r;
+  }
+  return best === Infinity ? Infinity : f32Up(best * (1 + 2 ** -50));
+}
+
+/** One derived param from the weights it is made of. */
+export function deriveWeight(d: PlanDerived, weights: ReadonlyMap<string, HostTensor>): HostTensor {
+  const w = weights.get(d.weight);
+  if (!w) throw new Error(`derived param "${d.name}" needs weight "${d.weight}", which the weights do not have`);
+  const s = d.scale === undefined ? undefined : weights.get(d.scale);
+  if (d.scale !== undefined && !s) throw new Error(`derived param "${d.name}" needs scale "${d.scale}", which the weights do not have`);
+  return hostTensor('f32', [1], Float32Array.of(maxRowNorm(w, s)));
+}
+
+/** The weights with the plan's derived params added (those not given already). */
+export function withDerivedWeights(plan: Pick<ExecutionPlan, 'derived'>, weights: ReadonlyMap<string, HostTensor>): ReadonlyMap<string, HostTensor> {
+  if (!plan.derived?.length) return weights;
+  const out = new Map(weights);
+  for (const d of plan.derived) if (!out.has(d.name)) out.set(d.name, deriveWeight(d, weights));
+  return out;
+}
