@@ -133,7 +133,8 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const eb = WEIGHT_BYTES[w.dtype], kpl = 16 / eb; // weight bytes per element, k per 16-byte load
   // e4m3 k trips are 128 wide where the staged x tile fits (≤ 32 rows per pass), so a lane keeps as many
   // weight loads in flight as with bf16 (two 16-byte loads per column half); else 64 (one)
-  const KC = eb === 1 && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
+  // (and ≤ 32 rows per pass with one term too: at 64 rows the 128-wide trip spills under 128 registers)
+  const KC = eb === 1 && MT <= 4 && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
   const SC = KC / (4 * kpl), J = kpl / 4; // 16-byte loads per column half per trip; mma k-steps per load
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
   // staged x row: TERMS planes of KC bf16 (KC·2 bytes = KC/8 chunks of 16 bytes each)
