@@ -32,19 +32,29 @@ export function maxRowNorm(w: HostTensor, scale?: HostTensor): number {
   return best === Infinity ? Infinity : f32Up(best * (1 + 2 ** -50));
 }
 
+/** maxRowNorm per (weight, scale) tensor pair: a head's weights are bound once per plan (and stage) but scanned once. */
+const cache = new WeakMap<HostTensor, Map<HostTensor | null, HostTensor>>();
+
 /** One derived param from the weights it is made of. */
 export function deriveWeight(d: PlanDerived, weights: ReadonlyMap<string, HostTensor>): HostTensor {
   const w = weights.get(d.weight);
   if (!w) throw new Error(`derived param "${d.name}" needs weight "${d.weight}", which the weights do not have`);
   const s = d.scale === undefined ? undefined : weights.get(d.scale);
   if (d.scale !== undefined && !s) throw new Error(`derived param "${d.name}" needs scale "${d.scale}", which the weights do not have`);
-  return hostTensor('f32', [1], Float32Array.of(maxRowNorm(w, s)));
+  let byScale = cache.get(w);
+  if (!byScale) { byScale = new Map(); cache.set(w, byScale); }
+  let t = byScale.get(s ?? null);
+  if (!t) { t = hostTensor('f32', [1], Float32Array.of(maxRowNorm(w, s))); byScale.set(s ?? null, t); }
+  return t;
 }
 
-/** The weights with the plan's derived params added (those not given already). */
+/**
+ * The weights with the plan's derived params made from them. Always derived (a tensor of the same name among the
+ * given weights is replaced: the bound must come from the weights the kernels read).
+ */
 export function withDerivedWeights(plan: Pick<ExecutionPlan, 'derived'>, weights: ReadonlyMap<string, HostTensor>): ReadonlyMap<string, HostTensor> {
   if (!plan.derived?.length) return weights;
   const out = new Map(weights);
-  for (const d of plan.derived) if (!out.has(d.name)) out.set(d.name, deriveWeight(d, weights));
+  for (const d of plan.derived) out.set(d.name, deriveWeight(d, weights));
   return out;
 }

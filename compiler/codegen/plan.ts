@@ -70,7 +70,7 @@ export interface PlanState {
 /**
  * A param the runtime makes from other params when it binds the weights (lm-head-certify's Ŵ, see
  * docs/certified-argmax.md): max_row_norm = max over rows n of |scale[n]|·‖weight[n, :]‖₂ (scale 1 without
- * one), computed in float64 and rounded up to f32, as the f32[1] param `name`. derivePlanWeights builds them.
+ * one), computed in float64 and rounded up to f32, as the f32[1] param `name`. withDerivedWeights (derive-weights.ts) builds them.
  */
 export interface PlanDerived {
   readonly name: string;

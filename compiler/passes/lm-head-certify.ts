@@ -4,7 +4,7 @@
 // argmax {epilogue = "certified"}: at B ≥ 5 the scheduler then computes the logits with one bf16 term of x,
 // bounds their error, recomputes the candidates exactly and falls back to the three-term kernel for the rows
 // the bound cannot settle. The graph means the same (the interpreter ignores `epilogue`). What the pass
-// needs per head, Ŵ = max_n |s_n|·‖w_n‖₂ as the param "<W>.certnorm", it returns as data (certifiedDerived),
+// needs per head, Ŵ = max_n |s_n|·‖w_n‖₂ as the param "<W>.certnorm", it returns as data (lmHeadCertifyDerived),
 // and the schedule records it in the plan (ExecutionPlan.derived), built from the bound weights at upload.
 import { z } from 'zod';
 import type { Graph } from '../ir/graph.ts';
@@ -14,8 +14,12 @@ import { definePass } from './pass.ts';
 import type { ArgmaxEpilogue } from './lm-head-argmax.ts';
 import { argmaxEpilogues, CERTIFIED_EPILOGUE, isCertified, isMarked } from './lm-head-argmax.ts';
 
-/** Candidates a certified row recomputes exactly (each block keeps CERT_CANDIDATES + 1 pairs per row). */
-export const CERT_CANDIDATES = 4;
+/**
+ * Candidates a certified row recomputes exactly (each block keeps CERT_CANDIDATES + 1 pairs per row). 8: on the
+ * fixture speculator (pycode-small-lstm, 48 real head rows, bench/cert-rate.ts) 4 candidates left 1 (bf16) and 2
+ * (fp8) rows uncertified, 8 none.
+ */
+export const CERT_CANDIDATES = 8;
 
 /** The param name suffix of a head's Ŵ bound. */
 export const CERTNORM_SUFFIX = '.certnorm';
@@ -72,9 +76,9 @@ export default definePass({
   description: [
     'Marks argmax {epilogue = "linear"} (run lm-head-argmax first) {epilogue = "certified"} when the head is f32 x',
     'times a bf16 or e4m3 param weight with K a multiple of 16 bytes (fp8 heads: a param scale). At B ≥ 5 the',
-    'tensor-core kernel then rounds x to one bf16 term, keeps each block\'s first 5 pairs per row, and a reduce',
+    'tensor-core kernel then rounds x to one bf16 term, keeps each block\'s first 9 pairs per row, and a reduce',
     'launch certifies each row with the bound max_n |s_n|·‖w_n‖₂·(‖x − x̂‖₂ + K·2^-22·‖x̂‖₂) (the param "<W>.certnorm",',
-    'derived from the weights at upload), recomputes the 4 candidates exactly (f32 FMAs) and picks the token;',
+    'derived from the weights at upload), recomputes the 8 candidates exactly (f32 FMAs) and picks the token;',
     'rows that fail take the three-term kernel. Same tokens as the exact path (docs/certified-argmax.md). Opt-in.',
   ].join(' '),
   options: z.strictObject({}),
