@@ -12,7 +12,7 @@ import { makeGraph, toposort } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
 import { definePass } from './pass.ts';
 import type { ArgmaxEpilogue } from './lm-head-argmax.ts';
-import { argmaxEpilogues, CERTIFIED_EPILOGUE, isCertified, isMarked } from './lm-head-argmax.ts';
+import { ARGMAX_EPILOGUE, argmaxEpilogues, CERTIFIED_EPILOGUE, isCertified, isMarked } from './lm-head-argmax.ts';
 
 /**
  * Candidates a certified row recomputes exactly (each block keeps CERT_CANDIDATES + 1 pairs per row). 8: on the
@@ -69,6 +69,25 @@ export function lmHeadCertifyDerived(g: Graph): { graph: Graph; derived: CertDer
 }
 
 export const lmHeadCertify = (g: Graph): Graph => lmHeadCertifyDerived(g).graph;
+
+/**
+ * The certified marks of heads whose batch can never reach `minRows` (at `maxDims`: only the GEMV is planned
+ * there, which the mark does not change) turned back into "linear", so no unused fail buffer or derived param is
+ * planned. compileProgram applies it with the tensor-core kernel's TC_MIN_ROWS.
+ */
+export function uncertifySmall(g: Graph, maxDims: Readonly<Record<string, number>>, minRows: number): Graph {
+  const small = new Set([...certifiedHeads(g).keys()].filter((a) => {
+    const x = argmaxEpilogues(g).get(a)!.linear.src[0];
+    return x.shape.slice(0, -1).reduce<number>((p, d) => p * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1) < minRows;
+  }));
+  if (small.size === 0) return g;
+  const map = new Map<Node, Node>();
+  for (const n of toposort([...g.inputs, ...g.outputs.map((o) => o.node)])) {
+    const src = n.src.map((s) => map.get(s)!);
+    map.set(n, small.has(n) ? Node.make('argmax', src, { ...n.arg, epilogue: ARGMAX_EPILOGUE }) : n.withSrc(src));
+  }
+  return makeGraph(g.name, g.inputs.map((i) => map.get(i)!), g.outputs.map((o) => ({ name: o.name, node: map.get(o.node)! })));
+}
 
 export default definePass({
   name: 'lm-head-certify',

@@ -190,6 +190,15 @@ describe('certified argmax on the PTX machine', () => {
     expect([...runPlanSim(plan, inputs, params).tok.data]).toEqual([...interpret(g, inputs, params).tok.data]);
   });
 
+  it.each([['B', 4], [3, 64]] as const)('a batch that never reaches 5 rows (batch %s, maxDims.B %i) plans the ordinary fused argmax', (b, maxB) => {
+    const g = graph(300, 64, 'bf16', b);
+    const plan = compileProgram(certified(g), { maxDims: { B: maxB } });
+    expect(plan.launches.map((l) => l.kernel.replace(/^cert_/, '').replace(/\d+$/, ''))).toEqual(['linear_argmax', 'argmax_reduce']);
+    expect(plan.derived).toBeUndefined();
+    const { inputs, params } = randomInputs(g, rng(79), new Map([['B', 3]]));
+    expect([...runPlanSim(plan, inputs, params).tok.data]).toEqual([...interpret(g, inputs, params).tok.data]);
+  });
+
   it.each([3, 4])('batch %i takes the GEMV (the ordinary fused argmax)', (batch) => {
     const g = graph(300, 64, 'fp8e4m3');
     const { inputs, params } = randomInputs(g, rng(71 + batch), new Map([['B', batch]]));
