@@ -15,6 +15,12 @@
 //   nobranch  the batch-tile skip branches dropped (all 4 tiles always run: B = 32 needs them all), so
 //             ptxas may interleave the mmas of all tiles instead of per-tile basic blocks
 //   r80       .maxnreg 80: 3 blocks of 8 warps per SM instead of 2 (ptxas spills a little)
+// The certified head (lm-head-certify, docs/certified-argmax.md) is timed as it ships (base only; the PTX edits do
+// not apply): head-*-cert plants one clear winner column per row (x random, the winner aligned with its row), so
+// every row certifies (the one-term kernel + the certify reduce + the two gated launches that return at once);
+// head-*-cert-fail takes the other heads' weights, whose tiling repeats every 1024 rows (exact ties), so every row
+// fails and the fallback runs (the worst case). Their tokens are checked: the planted winners, and the exact
+// plan's tokens on the same data.
 //   node bench/linear-variants.ts [--out FILE.json] [--reps N] [--variants a,b+c,… (base and these only)]
 //     [--ptx DIR (write the edited PTX, no GPU)]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,17 +33,25 @@ import { makeGraph } from '../compiler/ir/graph.ts';
 import { Node } from '../compiler/ir/node.ts';
 import type { HostTensor } from '../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../compiler/ir/tensor-data.ts';
+import { lmHeadArgmax } from '../compiler/passes/lm-head-argmax.ts';
+import { lmHeadCertify } from '../compiler/passes/lm-head-certify.ts';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string' }, reps: { type: 'string', default: '100' }, ptx: { type: 'string' }, variants: { type: 'string' } } });
 const REPS = Math.max(20, Number(args.reps));
 const B = 32, K = 4096;
 
-interface Case { name: string; n: number; wd: DType; argmax: boolean; scaled: boolean }
+interface Case { name: string; n: number; wd: DType; argmax: boolean; scaled: boolean; cert?: 'pass' | 'fail' }
 const CASES: Case[] = [
   { name: 'head-bf16', n: 128256, wd: 'bf16', argmax: true, scaled: false },
   { name: 'head-fp8', n: 128256, wd: 'fp8e4m3', argmax: true, scaled: true },
   { name: 'proj-bf16', n: 16384, wd: 'bf16', argmax: false, scaled: false },
+  { name: 'head-bf16-cert', n: 128256, wd: 'bf16', argmax: true, scaled: false, cert: 'pass' },
+  { name: 'head-bf16-cert-fail', n: 128256, wd: 'bf16', argmax: true, scaled: false, cert: 'fail' },
+  { name: 'head-fp8-cert', n: 128256, wd: 'fp8e4m3', argmax: true, scaled: true, cert: 'pass' },
+  { name: 'head-fp8-cert-fail', n: 128256, wd: 'fp8e4m3', argmax: true, scaled: true, cert: 'fail' },
 ];
+/** The planted winner column of row m (head-*-cert). */
+const winner = (m: number): number => 1000 + 3989 * m;
 const VARIANTS = ['base', 't2', 't1', 'nomma', 'noload', 'nostage', 'nobar', 'nomma+nostage', 'noload+nostage', 'noload+nomma', 'r80',
   'noload@2', 'nomma+nostage@2', 'noload+nostage@2', 'noload+nomma@2', 'base'].filter((v, i, all) => !args.variants || i === 0)
   .concat(args.variants ? args.variants.split(',') : []);
@@ -49,7 +63,15 @@ function graphOf(c: Case): Graph {
   const w = Node.make('param', [], { name: 'w' }, c.wd, [c.n, K]);
   let y = Node.make('linear', [x, w]);
   if (c.scaled) y = Node.make('mul', [y, Node.make('broadcast', [Node.make('param', [], { name: 'scale' }, 'f32', [c.n])], { shape: ['B', c.n] })]);
-  return makeGraph(c.name, [x], [{ name: 'y', node: c.argmax ? Node.make('argmax', [y], { axis: 1 }) : y }]);
+  const g = makeGraph(c.name.replace(/-/g, '_'), [x], [{ name: 'y', node: c.argmax ? Node.make('argmax', [y], { axis: 1 }) : y }]);
+  return c.cert ? lmHeadCertify(lmHeadArgmax(g)) : g;
+}
+
+/** The batch: sin(j)·2 (the plans of run 1 and 2), or for head-*-cert uniform ±2 from xorshift. */
+function inputOf(c: Case): HostTensor {
+  if (c.cert !== 'pass') return hostTensor('f32', [B, K], Float32Array.from({ length: B * K }, (_, j) => Math.sin(j) * 2));
+  let s = 777;
+  return hostTensor('f32', [B, K], Float32Array.from({ length: B * K }, () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return (s / 2 ** 32) * 4 - 2; }));
 }
 
 /** Random weights from one 16 MiB block, tiled (fast); bf16 in ±[2^-9, 2^-5), e4m3 without NaN codes. */
@@ -73,6 +95,14 @@ function weightsOf(c: Case): Map<string, HostTensor> {
     m.set('w', hostTensor('fp8e4m3', [c.n, K], d));
   }
   if (c.scaled) m.set('scale', hostTensor('f32', [c.n], new Float32Array(c.n).fill(1 / 512)));
+  if (c.cert === 'pass') { // row m's winner: sign(x_mk) · 2^-5 (bf16) or · 1.0 at scale 1/16 (e4m3): logit ≈ 150–290, the others ≲ 50
+    const x = inputOf(c).data as Float32Array, w = m.get('w')!.data as Uint8Array | Uint16Array;
+    for (let r = 0; r < B; r++) {
+      const col = winner(r);
+      for (let k = 0; k < K; k++) w[col * K + k] = c.wd === 'bf16' ? (x[r * K + k] < 0 ? 0xbd00 : 0x3d00) : (x[r * K + k] < 0 ? 0xb8 : 0x38);
+      if (c.scaled) (m.get('scale')!.data as Float32Array)[col] = 1 / 16;
+    }
+  }
   return m;
 }
 
@@ -123,6 +153,7 @@ export function editPtx(ptx: string, variant: string): string {
 
 function variantPlan(plan: ExecutionPlan, variant: string): { plan: ExecutionPlan; tc: string } {
   const tc = plan.kernels.find((k) => k.name.includes('_tc'));
+  if (plan.derived?.length && variant !== 'base') throw new Error(`${plan.name}: the certified head is timed as shipped (base) only`);
   if (!tc) throw new Error(`${plan.name}: no tensor-core kernel`);
   if (variant === 'base') return { plan, tc: tc.name };
   // '@2': fewer registers let more blocks share an SM; unused dynamic shared memory holds it at the base's 2
@@ -140,7 +171,7 @@ async function main(): Promise<void> {
     mkdirSync(args.ptx, { recursive: true });
     for (const c of CASES) {
       const plan = compileProgram(graphOf(c), { maxDims: { B } });
-      for (const v of new Set(VARIANTS)) { const { plan: p, tc } = variantPlan(plan, v); writeFileSync(`${args.ptx}/${c.name}.${v}.ptx`, p.modules[p.kernels.find((k) => k.name === tc)!.module]); }
+      for (const v of new Set(c.cert ? ['base'] : VARIANTS)) { const { plan: p, tc } = variantPlan(plan, v); writeFileSync(`${args.ptx}/${c.name}.${v}.ptx`, p.modules[p.kernels.find((k) => k.name === tc)!.module]); }
     }
     return;
   }
@@ -152,16 +183,20 @@ async function main(): Promise<void> {
   const timer = new EventTimer(dev);
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   try {
+    const exactTokens = new Map<string, string>(); // head-bf16 / head-fp8 base tokens, for the -cert-fail cases
     for (const c of CASES) {
       const plan = compileProgram(graphOf(c), { maxDims: { B } });
       const weights = weightsOf(c);
       const bytes = c.n * K * (c.wd === 'bf16' ? 2 : 1);
-      const x = hostTensor('f32', [B, K], Float32Array.from({ length: B * K }, (_, j) => Math.sin(j) * 2));
-      for (const v of VARIANTS.filter((v) => c.argmax || !v.includes('@'))) { // the projection runs 5 blocks per SM: no pin
+      const x = inputOf(c);
+      for (const v of (c.cert ? ['base'] : VARIANTS).filter((v) => c.argmax || !v.includes('@'))) { // the projection runs 5 blocks per SM: no pin
         let ex: InstanceType<typeof PlanExecutor> | null = null;
         try {
           ex = new PlanExecutor(dev, variantPlan(plan, v).plan, weights);
-          ex.run({ x }); // warm-up + graph capture
+          const tok = [...ex.run({ x }).y.data].join(','); // warm-up + graph capture
+          if (v === 'base' && !c.cert && c.argmax) exactTokens.set(c.wd, tok);
+          const want = c.cert === 'pass' ? Array.from({ length: B }, (_, r) => winner(r)).join(',') : c.cert === 'fail' ? exactTokens.get(c.wd) : undefined;
+          if (want !== undefined && tok !== want) throw new Error(`tokens [${tok}] != expected [${want}]`);
           const ms: number[] = [];
           for (let r = 0; r < REPS; r++) { timer.start(); ex.enqueue({ B }, { graph: true }); timer.stop(); ms.push(timer.elapsedMs()); }
           const med = median(ms);

@@ -66,6 +66,7 @@ export function writeArtifact(dir: string, plan: ExecutionPlan, extra: ArtifactE
     inputs: [...plan.inputs],
     outputs: plan.outputs.map((o) => ({ ...o })),
     ...(plan.state?.length ? { state: plan.state.map((x) => ({ ...x })) } : {}),
+    ...(plan.derived?.length ? { derived: plan.derived.map((x) => ({ ...x })) } : {}),
     ...(irFile ? { ir: irFile } : {}),
   };
   const problems = planProblems(plan);
@@ -120,6 +121,7 @@ export function readArtifact(dir: string): ExecutionPlan {
     inputs: m.inputs,
     outputs: m.outputs,
     ...(m.state?.length ? { state: m.state } : {}),
+    ...(m.derived?.length ? { derived: m.derived } : {}),
     irHash: m.irHash,
     compilerVersion: m.compilerVersion,
   };

@@ -13,6 +13,8 @@ import { graphNodes } from './ir/graph.ts';
 import { printGraph } from './ir/print.ts';
 import { fmtShape } from './ir/shape.ts';
 import { lmHeadArgmax } from './passes/lm-head-argmax.ts';
+import { uncertifySmall } from './passes/lm-head-certify.ts';
+import { TC_MIN_ROWS } from './codegen/ptx/kernel-linear-tc.ts';
 import { lmHeadTopk } from './passes/lm-head-topk.ts';
 import { lowerTraining } from './passes/lower-training.ts';
 import { planArena } from './schedule/memory-plan.ts';
@@ -64,7 +66,8 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
   const maxDims = { ...opts.maxDims };
   checkDims(graph, maxDims);
   // the LM-head argmax and top-k epilogues are passes (no-ops where the pipeline ran them); irHash stays the given IR's
-  const s = scheduleGraph(lmHeadTopk(lmHeadArgmax(graph)), { maxDims, ...(opts.attention ? { attention: opts.attention } : {}) });
+  // a certified head whose batch stays below the tensor-core kernel's plans as the ordinary fused argmax
+  const s = scheduleGraph(uncertifySmall(lmHeadTopk(lmHeadArgmax(graph)), maxDims, TC_MIN_ROWS), { maxDims, ...(opts.attention ? { attention: opts.attention } : {}) });
   const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name), { gemm: opts.gemm ?? gemmMode() });
   const uses = launches.map((l) => l.args.flatMap((a) => ('buffer' in a ? [a.buffer] : [])));
   const temps = s.buffers.filter((b) => b.kind === 'temp');
@@ -86,6 +89,7 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.state.length ? { state: s.state } : {}),
+    ...(s.derived.length ? { derived: s.derived } : {}),
     irHash: irHash(graph),
     compilerVersion: COMPILER_VERSION,
   };

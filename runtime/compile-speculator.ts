@@ -1,7 +1,9 @@
 // The one way a speculator program is compiled: `arcticc compile`, loadSpeculator's CUDA backend and
 // bench/gpu-bench.ts all call compileSpeculator (a tensor-parallel rank: compileRankStages, the same per stage), so an artifact written by the CLI holds the plan the
 // library runs (same passes, same order, same maxDims; tests/unit/runtime/compile-speculator.test.ts).
-// The passes are gate-fusion, DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk. Weights are
+// The passes are gate-fusion, DEFAULT_PIPELINE, then fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk,
+// then lm-head-certify when the certified argmax head is on (opt-in: certifiedArgmax, or ARCTICC_CERTIFIED_ARGMAX=1;
+// docs/certified-argmax.md). Weights are
 // fused (fuseGateWeights, from gate-fusion's derivation) and quantized (quantizeGraph) separately: gate-fusion and
 // fp8-matmul rename only the params they rewrite, canonicalize renames none.
 import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
@@ -16,18 +18,23 @@ import { fp8PassOptions } from './quantize-program.ts';
 export interface CompileSpeculatorOptions extends Pick<PipelineOptions, 'dumpAfter' | 'stopAfter' | 'onDump'> {
   /** weight quantization (default 'none') */
   readonly quantize?: QuantizeMode;
+  /** the certified argmax head at B ≥ 5 (lm-head-certify; default: ARCTICC_CERTIFIED_ARGMAX=1 in the environment) */
+  readonly certifiedArgmax?: boolean;
   /** the largest batch the kernels are sized for (maxDims.B) */
   readonly maxBatch: number;
 }
 
+/** Whether the certified argmax head is on by default: ARCTICC_CERTIFIED_ARGMAX=1 (opt-in until measured). */
+export const certifiedArgmaxDefault = (): boolean => process.env.ARCTICC_CERTIFIED_ARGMAX === '1';
+
 /** The passes a speculator is compiled with. */
-export function speculatorPipeline(quantize: QuantizeMode = 'none'): Pipeline {
-  return ['gate-fusion', ...DEFAULT_PIPELINE, ...(quantize === 'none' ? [] : [{ pass: 'fp8-matmul', options: fp8PassOptions(quantize) }]), 'lm-head-argmax', 'lm-head-topk'];
+export function speculatorPipeline(quantize: QuantizeMode = 'none', certified = certifiedArgmaxDefault()): Pipeline {
+  return ['gate-fusion', ...DEFAULT_PIPELINE, ...(quantize === 'none' ? [] : [{ pass: 'fp8-matmul', options: fp8PassOptions(quantize) }]), 'lm-head-argmax', 'lm-head-topk', ...(certified ? ['lm-head-certify'] : [])];
 }
 
 /** The traced graph after the speculator pipeline (what is scheduled). */
 export function lowerSpeculator(traced: Graph, o: Omit<CompileSpeculatorOptions, 'maxBatch'> = {}): Graph {
-  return runPipeline(traced, speculatorPipeline(o.quantize), { dumpAfter: o.dumpAfter, stopAfter: o.stopAfter, onDump: o.onDump });
+  return runPipeline(traced, speculatorPipeline(o.quantize, o.certifiedArgmax), { dumpAfter: o.dumpAfter, stopAfter: o.stopAfter, onDump: o.onDump });
 }
 
 /** Schedule + PTX of a lowered speculator graph, sized for batches up to maxBatch. */

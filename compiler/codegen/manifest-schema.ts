@@ -59,6 +59,8 @@ export const ManifestSchema = z.strictObject({
   outputs: z.array(z.strictObject({ name: z.string().min(1), buffer: z.string().min(1) })),
   /** donated inputs updated in place (absent when the program has none) */
   state: z.array(z.strictObject({ input: z.string().min(1), output: z.string().min(1).nullable(), buffer: z.string().min(1) })).optional(),
+  /** params the runtime derives from other params at upload (the certified head's Ŵ; absent when none) */
+  derived: z.array(z.strictObject({ name: z.string().min(1), kind: z.literal('max_row_norm'), weight: z.string().min(1), scale: z.string().min(1).optional() })).optional(),
   /** the textual IR (`--emit ir`), when written */
   ir: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
 });

@@ -67,6 +67,18 @@ export interface PlanState {
   readonly buffer: string;
 }
 
+/**
+ * A param the runtime makes from other params when it binds the weights (lm-head-certify's Ŵ, see
+ * docs/certified-argmax.md): max_row_norm = max over rows n of |scale[n]|·‖weight[n, :]‖₂ (scale 1 without
+ * one), computed in float64 and rounded up to f32, as the f32[1] param `name`. withDerivedWeights (derive-weights.ts) builds them.
+ */
+export interface PlanDerived {
+  readonly name: string;
+  readonly kind: 'max_row_norm';
+  readonly weight: string;
+  readonly scale?: string;
+}
+
 /** A compiled program: PTX modules, kernels, buffers, launches and the arena size; what the CUDA runtime executes. */
 export interface ExecutionPlan {
   readonly name: string;
@@ -83,6 +95,8 @@ export interface ExecutionPlan {
   readonly outputs: readonly { readonly name: string; readonly buffer: string }[];
   /** donated state (absent or empty when the program has none) */
   readonly state?: readonly PlanState[];
+  /** params derived from other params at upload (absent when none; PlanDerived) */
+  readonly derived?: readonly PlanDerived[];
   readonly irHash: string;
   readonly compilerVersion: string;
 }

@@ -96,7 +96,7 @@ function checkNode(n: Node): [rule: string, message: string][] {
   const have = n.arg ? Object.keys(n.arg) : [];
   for (const k of want) if (!have.includes(k)) errs.push(['arg-keys', `missing attribute "${k}"`]);
   const may = OPTIONAL_ARG_KEYS[n.op] ?? [];
-  if (n.arg?.epilogue !== undefined && may.includes('epilogue') && n.arg.epilogue !== 'linear') errs.push(['arg-keys', `epilogue must be "linear", got ${JSON.stringify(n.arg.epilogue)}`]);
+  if (n.arg?.epilogue !== undefined && may.includes('epilogue') && n.arg.epilogue !== 'linear' && !(n.op === 'argmax' && n.arg.epilogue === 'certified')) errs.push(['arg-keys', `epilogue must be "linear"${n.op === 'argmax' ? ' or "certified"' : ''}, got ${JSON.stringify(n.arg.epilogue)}`]);
   for (const k of have) if (!want.includes(k) && !may.includes(k)) errs.push(['arg-keys', `unexpected attribute "${k}" (${n.op} takes ${want.length ? want.join(', ') : 'none'})`]);
   for (const d of n.shape) {
     if (typeof d === 'number' ? !(Number.isInteger(d) && d >= 0) : !isDimName(d)) errs.push(['dims', `bad dim ${JSON.stringify(d)} in ${fmtShape(n.shape)}`]);

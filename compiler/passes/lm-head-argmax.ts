@@ -67,7 +67,13 @@ export function argmaxEpilogues(g: Graph): Map<Node, ArgmaxEpilogue> {
   return out;
 }
 
-export const isMarked = (n: Node): boolean => n.op === 'argmax' && n.arg?.epilogue === ARGMAX_EPILOGUE;
+/** The epilogue value of an argmax the lm-head-certify pass marked (docs/certified-argmax.md): fused as well, certified at B ≥ 5. */
+export const CERTIFIED_EPILOGUE = 'certified';
+
+/** Whether argmax n is fused into its linear: marked "linear" by this pass or "certified" by lm-head-certify. */
+export const isMarked = (n: Node): boolean => n.op === 'argmax' && (n.arg?.epilogue === ARGMAX_EPILOGUE || n.arg?.epilogue === CERTIFIED_EPILOGUE);
+/** Whether argmax n is marked for the certified head (lm-head-certify). */
+export const isCertified = (n: Node): boolean => n.op === 'argmax' && n.arg?.epilogue === CERTIFIED_EPILOGUE;
 
 export function lmHeadArgmax(g: Graph): Graph {
   const found = argmaxEpilogues(g);

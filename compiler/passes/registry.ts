@@ -4,13 +4,14 @@ import foldConcatSlice from './fold-concat-slice.ts';
 import fp8Matmul from './fp8-matmul.ts';
 import gateFusion from './gate-fusion.ts';
 import lmHeadArgmax from './lm-head-argmax.ts';
+import lmHeadCertify from './lm-head-certify.ts';
 import lmHeadTopk from './lm-head-topk.ts';
 import type { Pass } from './pass.ts';
 import simplify from './simplify.ts';
 
 export type { Pass } from './pass.ts';
 
-const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, gateFusion, fp8Matmul, lmHeadArgmax, lmHeadTopk];
+const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, gateFusion, fp8Matmul, lmHeadArgmax, lmHeadTopk, lmHeadCertify];
 
 export const PASSES: ReadonlyMap<string, Pass<any>> = new Map(ALL.map((p) => [p.name, p]));
 

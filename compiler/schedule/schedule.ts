@@ -20,7 +20,9 @@ import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
 import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
-import { argmaxEpilogues, isMarked } from '../passes/lm-head-argmax.ts';
+import { argmaxEpilogues, isCertified, isMarked } from '../passes/lm-head-argmax.ts';
+import type { CertDerivation } from '../passes/lm-head-certify.ts';
+import { certDerivation, CERT_CANDIDATES } from '../passes/lm-head-certify.ts';
 import { isTopkMarked, topkEpilogues, topkNodes } from '../passes/lm-head-topk.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
@@ -154,8 +156,16 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
   // argmax(mul(linear(x, w), broadcast(scale[N])), -1): the kernel scales each column before comparing.
   // topk_values/topk_indices {k, epilogue = "linear"} (the lm-head-topk pass) likewise, with each block's
   // first k pairs per row as its partials (k rounds of the argmax epilogue) and a top-k reduce launch.
-  const fused = new Map<Node, { outs: Node[]; mul?: Node; scale?: Node; k?: number }>();
-  for (const e of argmaxEpilogues(g).values()) if (isMarked(e.argmax)) fused.set(e.linear, { outs: [e.argmax], mul: e.mul, scale: e.scale });
+  // argmax {epilogue = "certified"} (lm-head-certify; docs/certified-argmax.md): the same kernel, whose
+  // tensor-core variant keeps CERT_CANDIDATES + 1 pairs per block and certifies each row; the derived param
+  // Ŵ is a param buffer the runtime builds at upload (Schedule.derived).
+  const fused = new Map<Node, { outs: Node[]; mul?: Node; scale?: Node; k?: number; cert?: CertDerivation }>();
+  for (const e of argmaxEpilogues(g).values()) {
+    if (!isMarked(e.argmax)) continue;
+    const cert = isCertified(e.argmax) ? certDerivation(e) : undefined;
+    fused.set(e.linear, { outs: [e.argmax], mul: e.mul, scale: e.scale, ...(cert ? { cert } : {}) });
+  }
+  const derived: CertDerivation[] = [];
   for (const e of topkEpilogues(g).values()) {
     const outs = topkNodes(e);
     if (outs.every(isTopkMarked)) fused.set(e.linear, { outs, mul: e.mul, scale: e.scale, k: e.k });
@@ -261,13 +271,24 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       // 8 columns per block is the narrowest block of any linear variant
       const stride = Math.ceil((n.shape[n.shape.length - 1] as number) / 8);
-      const shape = [...n.shape.slice(0, -1), stride * (f.k ?? 1)];
+      const shape = [...n.shape.slice(0, -1), stride * (f.k ?? (f.cert ? CERT_CANDIDATES + 1 : 1))];
       const values = `t${temps.length}`;
       temps.push({ id: values, kind: 'temp', dtype: 'f32', shape });
       const indices = `t${temps.length}`;
       temps.push({ id: indices, kind: 'temp', dtype: 'i32', shape });
       const scale = f.scale && bufferOf.get(viewBase(f.scale));
-      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}), ...(f.k ? { k: f.k } : {}) } };
+      let certified: { candidates: number; fail: string; certnorm: string } | undefined;
+      if (f.cert) {
+        const certnorm = `param:${f.cert.name}`;
+        if (!derived.some((d) => d.name === f.cert!.name)) {
+          derived.push(f.cert);
+          fixed.push({ id: certnorm, kind: 'param', dtype: 'f32', shape: [1], name: f.cert.name });
+        }
+        const fail = `t${temps.length}`;
+        temps.push({ id: fail, kind: 'temp', dtype: 'i32', shape: n.shape.slice(0, -1) });
+        certified = { candidates: CERT_CANDIDATES, fail, certnorm };
+      }
+      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}), ...(f.k ? { k: f.k } : {}), ...(certified ? { certified } : {}) } };
       addItem(k, n, false);
       if (f.mul) addItem(k, f.mul, false);
       for (const o of f.outs) addItem(k, o, true);
@@ -345,7 +366,7 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
   });
 
   const inlined = new Set(graphNodes(g).filter((n) => !isLeaf(n) && n.op !== 'const' && !anchors.has(n)));
-  return { graph: g, kernels, buffers: [...fixed, ...temps], bufferOf, home, inlined, inputs, outputs, state };
+  return { graph: g, kernels, buffers: [...fixed, ...temps], bufferOf, home, inlined, inputs, outputs, state, derived };
 }
 
 /**

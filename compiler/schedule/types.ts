@@ -4,7 +4,7 @@ import type { DType } from '../ir/dtype.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Node } from '../ir/node.ts';
 import type { Shape } from '../ir/shape.ts';
-import type { BufferKind, PlanState } from '../codegen/plan.ts';
+import type { BufferKind, PlanDerived, PlanState } from '../codegen/plan.ts';
 
 /**
  * map: one thread per element of `shape`; row: one block per row of `shape` (every coordinate but
@@ -42,7 +42,15 @@ export interface ScheduledKernel {
    * that elementwise user of the linear (the epilogue) instead of the linear.
    */
   readonly operand?: { readonly x: Node; readonly norms: readonly Node[] };
-  readonly partials?: { readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string; readonly k?: number };
+  readonly partials?: {
+    readonly values: string; readonly indices: string; readonly stride: number; readonly scale?: string; readonly k?: number;
+    /**
+     * the certified head (lm-head-certify, docs/certified-argmax.md; an argmax, no k): the partials hold
+     * `candidates` + 1 pairs per block and row ([rows, stride·(candidates + 1)]), `fail` is an i32 per row
+     * (1: the certificate failed, the fallback computes the row), `certnorm` the f32[1] param Ŵ.
+     */
+    readonly certified?: { readonly candidates: number; readonly fail: string; readonly certnorm: string };
+  };
   /**
    * A tiled GEMM split along K (gemm-shape.ts gemmSlices): each of `slices` block groups sums its k range
    * into `scratch` (f32 [slices, M, N]) and a reduce launch adds the slices in ascending order.
@@ -81,6 +89,8 @@ export interface Schedule {
   readonly outputs: readonly { readonly name: string; readonly buffer: string }[];
   /** donated inputs updated in place by kv_writes (their buffers are kind 'state') */
   readonly state: readonly PlanState[];
+  /** params made from other params at upload (the certified head's Ŵ), by the pass's derivation */
+  readonly derived: readonly PlanDerived[];
 }
 
 export const isLeaf = (n: Node): boolean => n.op === 'input' || n.op === 'param';

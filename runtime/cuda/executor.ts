@@ -5,6 +5,7 @@
 // garbage); outputs come back cropped to the caller's batch. Donated state (a KV cache, plan.state) is
 // allocated once at its static shape, zero-filled, and stays on the device: run() never stages it from
 // the host or copies it back; readState/writeState/zeroState reach it directly.
+import { withDerivedWeights } from '../../compiler/codegen/derive-weights.ts';
 import type { ExecutionPlan, LaunchArg, PlanKernel } from '../../compiler/codegen/plan.ts';
 import { evalGrid } from '../../compiler/codegen/plan.ts';
 import { itemSize } from '../../compiler/ir/dtype.ts';
@@ -83,7 +84,8 @@ export class PlanExecutor {
    * Checks the weights, loads every module, allocates and uploads. Any failure (bad weight, JIT error,
    * out of memory) frees everything this call allocated before the error propagates.
    */
-  constructor(device: CudaDevice, plan: ExecutionPlan, weights: ReadonlyMap<string, WeightData>, o: ExecutorOptions = {}) {
+  constructor(device: CudaDevice, plan: ExecutionPlan, given: ReadonlyMap<string, WeightData>, o: ExecutorOptions = {}) {
+    const weights = withDerivedWeights(plan, given); // the certified head's Ŵ (compiler/codegen/derive-weights.ts)
     checkWeights(plan, weights);
     this.device = device;
     this.plan = plan;

@@ -6,6 +6,7 @@
 // `all_gather.k.send` of stage k) and receive buffer (input `all_gather.k` of stage k+1), and the weights
 // (uploaded once, whatever stages read them). So nothing goes to the host between the steps: the host
 // copies hidden and tokens in, replays the graph, and copies the draft out.
+import { withDerivedWeights } from '../../compiler/codegen/derive-weights.ts';
 import type { PlanBuffer } from '../../compiler/codegen/plan.ts';
 import type { DType } from '../../compiler/ir/dtype.ts';
 import { itemSize } from '../../compiler/ir/dtype.ts';
@@ -62,7 +63,10 @@ export class RankExecutor {
   #closed = false;
 
   /** Checks, allocates the shared buffers, uploads the weights once, loads every stage. Frees all of it on failure. */
-  constructor(device: CudaDevice, stages: readonly CompiledRankStage[], weights: ReadonlyMap<string, HostTensor>, o: RankExecutorOptions = {}) {
+  constructor(device: CudaDevice, stages: readonly CompiledRankStage[], given: ReadonlyMap<string, HostTensor>, o: RankExecutorOptions = {}) {
+    // the stages' derived params (the certified head's Ŵ), made once from the given weights
+    let weights = given;
+    for (const s of stages) weights = withDerivedWeights(s.plan, weights);
     if (stages.length === 0) throw new Error('rank executor: no stages');
     this.device = device;
     this.#graphs = o.graphs ?? true;

@@ -24,6 +24,9 @@
 //     partials and their reduction pick the same element as a scan of those logits. A scaled (fp8) head,
 //     argmax(mul(linear(x, w), broadcast(scale[N])), -1), multiplies each column's f32 sum by its scale
 //     with one mul.rn.f32 first: the interpreter's separate mul, bit for bit, then the same rule.
+//   argmax {epilogue = "certified"} (lm-head-certify, docs/certified-argmax.md; B ≥ 5): the logits with x rounded to
+//     one bf16 term, a proven bound on their error, the 8 candidates it leaves recomputed with f32 FMAs (the GEMV's
+//     contract), the three-term kernel for rows it cannot settle: the interpreter's token whenever the exact path's is.
 //   topk_values / topk_indices {k} of those logits fused (lm-head-topk; argmax-partials.ts, kernel-topk-reduce.ts):
 //     k rounds of the same order, each taking the first pair strictly after the last round's winner: the
 //     interpreter's sorted order (NaN largest, ties → lowest index) of the logits the linear computes.

@@ -22,9 +22,20 @@ export function loadPartial(env: KernelEnv, rowBase: string, j: string, vals: st
 
 const THREADS = 256;
 
-export function emitArgmaxReduceKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, count: number): LaunchShape {
+/**
+ * `onlyFailed` (the certified head's fallback, docs/certified-argmax.md): an i32 per-row buffer; a row whose
+ * entry is 0 (certified: its token is written already) returns at once, before any barrier.
+ */
+export function emitArgmaxReduceKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, count: number, onlyFailed?: string): LaunchShape {
   const b = env.b;
   const p = k.partials!;
+  if (onlyFailed) {
+    const a = b.reg('u64'), f = b.reg('u32'), q = b.reg('pred');
+    b.ins('mad.wide.u32', a, env.special('%ctaid.x'), '4', env.buffer(onlyFailed));
+    b.ins('ld.global.u32', f, `[${a}]`);
+    b.ins('setp.eq.u32', q, f, '0');
+    b.insIf(q, false, 'ret');
+  }
   const am = k.items[k.items.length - 1];
   const mDims = am.node.shape;
   const tid = env.special('%tid.x');

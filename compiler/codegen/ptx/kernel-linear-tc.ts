@@ -42,8 +42,9 @@ const KC_BF16 = 64;
 const SHARED_BYTES = 48 * 1024;
 /** Rows per weight pass: 8 batch tiles of 8. */
 const MB = 64;
-/** bf16 terms x is split into (see Numerics). */
+/** bf16 terms x is split into (see Numerics); the certified head's fast pass takes 1 (TcOptions). */
 export const TERMS = 3;
+const DEFAULT_TERMS = TERMS;
 const MMA = 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32';
 /** Bytes per weight element the kernel takes: bf16 as is, e4m3 widened to bf16 in registers. */
 const WEIGHT_BYTES: Readonly<Record<string, number>> = { bf16: 2, fp8e4m3: 1 };
@@ -88,8 +89,43 @@ export function tcShape(n: Dim): { warps: number; tiles: number } {
   return { warps: 4, tiles: 1 };
 }
 
-export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+/**
+ * Variants of the kernel (the certified head, docs/certified-argmax.md): `terms`, the bf16 terms x is split
+ * into (TERMS = 3, the exact kernel; 1: the certified head's fast pass, x rounded once, RN); `gate`, an i32
+ * per-row buffer: the kernel returns at once unless some row m < M has gate[m] ≠ 0 (the certified head's
+ * fallback, which then computes every row).
+ */
+export interface TcOptions { readonly terms?: number; readonly gate?: string }
+
+/**
+ * Every warp ORs gate[0 .. M) itself (lanes stride by 32, then a butterfly: no shared memory, no barrier) and
+ * the whole block returns when it is 0: uniform, so before any bar.sync.
+ */
+export function emitGate(env: KernelEnv, gate: string, mOp: string): void {
   const b = env.b;
+  const lane = b.reg('u32'), any = b.reg('u32');
+  b.ins('and.b32', lane, env.special('%tid.x'), '31');
+  b.ins('mov.u32', any, '0');
+  const base = env.buffer(gate);
+  forLoop(env, 'gate', lane, mOp, 32, (m) => {
+    const a = b.reg('u64'), f = b.reg('u32');
+    b.ins('mad.wide.u32', a, m, '4', base);
+    b.ins('ld.global.u32', f, `[${a}]`);
+    b.ins('or.b32', any, any, f);
+  });
+  for (const m of [16, 8, 4, 2, 1]) {
+    const o = b.reg('u32');
+    b.ins('shfl.sync.bfly.b32', o, any, String(m), '31', '-1');
+    b.ins('or.b32', any, any, o);
+  }
+  const p = b.reg('pred');
+  b.ins('setp.eq.u32', p, any, '0');
+  b.insIf(p, false, 'ret');
+}
+
+export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, o: TcOptions = {}): LaunchShape {
+  const b = env.b;
+  const TERMS = o.terms ?? DEFAULT_TERMS;
   const item = k.items[0];
   const [x, w] = item.node.src;
   const K = x.shape[x.shape.length - 1] as number, N = w.shape[0];
@@ -100,7 +136,8 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const eb = WEIGHT_BYTES[w.dtype], kpl = 16 / eb; // weight bytes per element, k per 16-byte load
   // e4m3 k trips are 128 wide where the staged x tile fits (≤ 32 rows per pass), so a lane keeps as many
   // weight loads in flight as with bf16 (two 16-byte loads per column half); else 64 (one)
-  const KC = eb === 1 && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
+  // (and ≤ 32 rows per pass with one term too: at 64 rows the 128-wide trip spills under 128 registers)
+  const KC = eb === 1 && MT <= 4 && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
   const SC = KC / (4 * kpl), J = kpl / 4; // 16-byte loads per column half per trip; mma k-steps per load
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
   // staged x row: TERMS planes of KC bf16 (KC·2 bytes = KC/8 chunks of 16 bytes each)
@@ -121,6 +158,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
   const oBase = k.partials || fz?.epilogue ? '' : env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
+  if (o.gate) emitGate(env, o.gate, mOp);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
   /**
    * Byte offset of 16-byte chunk c of a staged row r (chunk index XOR 4 on odd rows for bf16, where the

@@ -3,12 +3,14 @@
 // (kernel-linear-tc.ts, ≥ 5 rows). With a symbolic batch both are planned and each launch's grid is
 // gated on the row count, so the runtime launches exactly one of them for any batch (a gated grid that
 // evaluates to 0 is skipped). A static batch plans only the one it needs. A linear fused with its
-// argmax (or top-k) adds, after each variant, the reduce over that variant's per-block partials.
+// argmax (or top-k) adds, after each variant, the reduce over that variant's per-block partials. A certified
+// head (lm-head-certify) has four tensor-core launches instead of two (docs/certified-argmax.md).
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { GridExpr } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { emitArgmaxReduceKernel } from './kernel-argmax-reduce.ts';
+import { emitCertifyReduceKernel } from './kernel-certify-reduce.ts';
 import { emitTopkReduceKernel } from './kernel-topk-reduce.ts';
 import { columnsPerWarp, emitLinearKernel, WARPS as GEMV_WARPS } from './kernel-linear.ts';
 import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-linear-tc.ts';
@@ -35,8 +37,16 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
     typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N))) : 0);
   if (!tcApplies(k)) return gemv;
   const { warps, tiles } = tcShape(N);
-  const tc = withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k) },
-    typeof N === 'number' ? Math.ceil(N / (warps * 16 * tiles)) : 0);
+  const tcBlocks = typeof N === 'number' ? Math.ceil(N / (warps * 16 * tiles)) : 0;
+  const cert = k.partials?.certified;
+  // the certified head (docs/certified-argmax.md): the one-term kernel keeping C + 1 pairs per block, the
+  // certify reduce, then the three-term kernel and its reduce, both returning at once where no row failed
+  const tc: Variant[] = cert ? [
+    { kind: 'linear_tc_cert', emit: (env) => emitLinearTcKernel(env, s, { ...k, partials: { ...k.partials!, k: cert.candidates + 1 } }, { terms: 1 }) },
+    { kind: 'cert_reduce', emit: (env) => emitCertifyReduceKernel(env, s, k, tcBlocks) },
+    { kind: 'linear_tc_argmax', emit: (env) => emitLinearTcKernel(env, s, k, { gate: cert.fail }) },
+    { kind: 'argmax_reduce', emit: (env) => emitArgmaxReduceKernel(env, s, k, tcBlocks, cert.fail) },
+  ] : withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k) }, tcBlocks);
   const mDims = x.shape.slice(0, -1);
   const most = mDims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1);
   if (mDims.every((d) => typeof d === 'number')) return most >= TC_MIN_ROWS ? tc : gemv;

@@ -6,14 +6,15 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { readArtifact } from '../../../compiler/artifact.ts';
+import { readArtifact, writeArtifact } from '../../../compiler/artifact.ts';
 import type { ExecutionPlan } from '../../../compiler/codegen/plan.ts';
 import { loadSpeculator } from '../../../runtime/speculator.ts';
-import { speculatorPipeline } from '../../../runtime/compile-speculator.ts';
+import { compileSpeculator, speculatorPipeline } from '../../../runtime/compile-speculator.ts';
+import { lstmSpeculator } from '../../../speculators/lstm.ts';
 import { runCli } from '../../support/cli.ts';
 import { fixtureDir } from '../../support/fixtures.ts';
 import { rng } from '../../support/random-graph.ts';
-import { graphParams } from '../../../compiler/ir/graph.ts';
+import { graphNodes, graphParams } from '../../../compiler/ir/graph.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { hostTensor, writer } from '../../../compiler/ir/tensor-data.ts';
 import type { GateDerivation } from '../../../compiler/passes/gate-fusion.ts';
@@ -90,7 +91,24 @@ describe('one compile path', () => {
   });
 
   it('the pipeline is gate-fusion, the CLI default (canonicalize), fp8-matmul when quantizing, then lm-head-argmax and lm-head-topk', () => {
-    expect(speculatorPipeline('none')).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax', 'lm-head-topk']);
-    expect(speculatorPipeline('fp8-head')).toEqual(['gate-fusion', 'canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax', 'lm-head-topk']);
+    expect(speculatorPipeline('none', false)).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax', 'lm-head-topk']);
+    expect(speculatorPipeline('fp8-head', false)).toEqual(['gate-fusion', 'canonicalize', { pass: 'fp8-matmul', options: { weights: 'head', minRows: 0 } }, 'lm-head-argmax', 'lm-head-topk']);
+    // the certified argmax head (opt-in: certifiedArgmax or ARCTICC_CERTIFIED_ARGMAX=1) adds lm-head-certify last
+    expect(speculatorPipeline('none', true)).toEqual(['gate-fusion', 'canonicalize', 'lm-head-argmax', 'lm-head-topk', 'lm-head-certify']);
+  });
+
+  it('certifiedArgmax: the heads are certified, the plan derives each head\'s Ŵ and the artifact keeps the derivations', () => {
+    const traced = lstmSpeculator({ hiddenSize: 64, width: 64, vocabSize: 512, nPredict: 3, scaleInput: true }).graph;
+    for (const quantize of ['none', 'fp8-head'] as const) {
+      const { graph, plan } = compileSpeculator(traced, { maxBatch: 64, quantize, certifiedArgmax: true });
+      expect(graphNodes(graph).filter((n) => n.arg?.epilogue === 'certified').length).toBe(3); // one head per draft step
+      expect(plan.launches.filter((l) => l.kernel.includes('cert_reduce')).length).toBe(3);
+      expect(plan.derived?.length).toBe(1); // the LSTM's steps share one head weight: one Ŵ
+      expect(plan.derived!.every((d) => d.name === `${d.weight}.certnorm` && (quantize === 'none') === (d.scale === undefined))).toBe(true);
+      const dir = mkdtempSync(join(tmpdir(), 'arcticc-cert-'));
+      writeArtifact(dir, plan);
+      expect(readArtifact(dir).derived).toEqual(plan.derived);
+      expect(compileSpeculator(traced, { maxBatch: 64, quantize, certifiedArgmax: false }).plan.derived).toBeUndefined();
+    }
   });
 });

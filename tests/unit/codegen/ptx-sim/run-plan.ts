@@ -6,6 +6,7 @@
 // another wrote, or overwrites shared memory another read, without a bar.sync in between).
 import type { ExecutionPlan, PlanBuffer } from '../../../../compiler/codegen/plan.ts';
 import { evalGrid } from '../../../../compiler/codegen/plan.ts';
+import { withDerivedWeights } from '../../../../compiler/codegen/derive-weights.ts';
 import { itemSize } from '../../../../compiler/ir/dtype.ts';
 import type { HostTensor } from '../../../../compiler/ir/tensor-data.ts';
 import { allocData, hostTensor, numel } from '../../../../compiler/ir/tensor-data.ts';
@@ -32,7 +33,9 @@ function bindDims(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTenso
   return dims;
 }
 
-export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTensor>>, params: ReadonlyMap<string, HostTensor>): Record<string, HostTensor> {
+/** `o.temps`: temp buffer ids to return too (as "temp:<id>", at the actual dims), e.g. the certified head's fail flags. */
+export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTensor>>, given: ReadonlyMap<string, HostTensor>, o: { temps?: readonly string[] } = {}): Record<string, HostTensor> {
+  const params = withDerivedWeights(plan, given); // as the CUDA executor binds them
   const dims = bindDims(plan, inputs);
   const sizeOf = (b: PlanBuffer): number => numel(b.shape.map((d) => (typeof d === 'number' ? d : dims.get(d)!))) * itemSize(b.dtype);
   // lay out every non-temp buffer and the arena in one address space, 256-byte aligned like cuMemAlloc
@@ -124,12 +127,12 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
   });
 
   const out: Record<string, HostTensor> = {};
-  for (const o of [...plan.outputs, ...(plan.state ?? []).flatMap((x) => (x.output ? [{ name: x.output, buffer: x.buffer }] : []))]) {
-    const b = byId.get(o.buffer)!;
+  for (const r of [...plan.outputs, ...(plan.state ?? []).flatMap((x) => (x.output ? [{ name: x.output, buffer: x.buffer }] : [])), ...(o.temps ?? []).map((id) => ({ name: `temp:${id}`, buffer: id }))]) {
+    const b = byId.get(r.buffer)!;
     const shape = b.shape.map((d) => (typeof d === 'number' ? d : dims.get(d)!));
     const data = allocData(b.dtype, numel(shape));
     new Uint8Array(data.buffer).set(mem.subarray(addr.get(b.id)! - BASE, addr.get(b.id)! - BASE + sizeOf(b)));
-    out[o.name] = hostTensor(b.dtype, shape, data);
+    out[r.name] = hostTensor(b.dtype, shape, data);
   }
   return out;
 }
