@@ -6,9 +6,9 @@
 // what it timed: the drafts of its batch from the graph replay equal the eager launches' (every row) and
 // the CPU reference interpreter's on the same weights and the same lowered graph (rows 0, B/2 and B-1:
 // rows are independent, so those rows alone are interpreted); any mismatch makes the row an error row.
-// (ARCTICC_CERTIFIED_ARGMAX=1 makes compileSpeculator use the certified argmax head, docs/certified-argmax.md; with
-// these random weights every row fails its certificate — their tiling repeats each column every 2048 rows — so that
-// run times the certified head's worst case, the fallback on every call: bench/NOTES.md, "Certified argmax head".)
+// (ARCTICC_CERTIFIED_ARGMAX=1 makes compileSpeculator use the certified argmax head, docs/certified-argmax.md. Random
+// heads have no clear winner, so many rows fail their certificate and that run mostly times the fallback; until
+// 2026-12-01 these weights also repeated every 2048 rows, so every row failed on exact ties.)
 // The plan is compiled by compileSpeculator (runtime/compile-speculator.ts), as `arcticc compile` and
 // loadSpeculator do. Writes a JSON report; prints a short table last; exits 1 if any row has an error.
 //   node bench/gpu-bench.ts [--out FILE.json] [--peer PEER.json] [--tests VITEST.json] [--reps N]

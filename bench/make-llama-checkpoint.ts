@@ -3,7 +3,8 @@
 // shards of at most 5 GB in state-dict order, and model.safetensors.index.json.
 //   node bench/make-llama-checkpoint.ts DIR [--shape 8b|tiny] [--layers N] [--max-shard-bytes B] [--seed S]
 // Speed: one 64 MiB block of random bf16 is generated once (xorshift), and every tensor is written as
-// slices of it starting at a per-tensor offset (tensor index × a prime, wrapped), so writing 16 GB costs
+// slices of it starting at a per-tensor offset (tensor index × a prime, wrapped; the block's length is prime,
+// so no two rows of a matrix are the same slice), so writing 16 GB costs
 // disk time only and host memory stays at the block. The values are not independent across tensors (a
 // tensor is a rotation of the block), which a speed benchmark does not care about. Scales: projections and
 // embeddings ±[2^-7, 2^-5) (std ≈ 0.02, as Llama's initializer_range), norm weights in [1, 1.25).
@@ -73,7 +74,9 @@ export function planShards(sizes: readonly number[], max: number): number[][] {
   return shards;
 }
 
-const BLOCK = 32 << 20; // bf16 elements: 64 MiB
+// bf16 elements, about 64 MiB: a prime, so the rows of a [V, K] tensor start at distinct offsets of the block
+// (with 2^25 the LM head's rows repeated every 8192, and every logit had exact twins: top-1 margin 0)
+const BLOCK = 33_554_393;
 const PRIME = 7919 * 64;
 
 function randomBlock(n: number, seed: number, norm: boolean): Uint16Array {

@@ -6,9 +6,13 @@ import { hostTensor, numel } from '../compiler/ir/tensor-data.ts';
 
 export const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-/** Random bf16 in ±[2^-9, 2^-5) (no zeros, no denormals), tiled from one 16 MiB block to keep generation fast. */
+/**
+ * Random bf16 in ±[2^-9, 2^-5) (no zeros, no denormals), tiled from one ~16 MiB block to keep generation fast.
+ * The block's length is prime, so the rows of a [N, K] weight are distinct slices (with 2^23 a head's rows
+ * repeated every 2048: exact ties in every argmax).
+ */
 export function randomBf16(n: number, seed: number): Uint16Array {
-  const block = new Uint16Array(Math.min(n, 8 << 20));
+  const block = new Uint16Array(Math.min(n, 8_388_593));
   let s = seed >>> 0 || 1;
   for (let i = 0; i < block.length; i++) {
     s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
