@@ -10,8 +10,8 @@
 # GPU_CHECK_TP=0 skips bench/tp-bench.ts (TP = 1 through NCCL vs plain, tp-bench.json; TP_ARGS, e.g. TP_ARGS="--models lstm");
 # E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
 # GPU_CHECK_TRAIN=0 skips the training step (bench/train-gpu-check.ts: CUDA vs the interpreter, device AdamW,
-# step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes: train-gpu-check.json,
-# peer-train.json).
+# step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes, eager and under
+# torch.compile: train-gpu-check.json, peer-train.json, peer-train-compiled.json; TRAIN_PEER_COMPILE=0 skips the latter).
 # BENCH_BATCHES=1,2,4,8,16,32,64 times the drafts at every ArcticInference bucket (default 1,32).
 # GPU_CHECK_TARGET=0 skips the target model at the Llama-3.1-8B shape (issue 11; last, so its table prints last):
 # bench/make-llama-checkpoint.ts writes a 16 GB random bf16 checkpoint (and a 2-layer copy for the CPU check)
@@ -54,8 +54,15 @@ if [ "${GPU_CHECK_TRAIN:-1}" != 0 ]; then
   [ "$train_rc" = 0 ] || { echo "train-gpu-check FAILED (exit $train_rc)" | tee -a "$LOG"; failed=1; }
   PYTHONUNBUFFERED=1 python3 bench/peer_train.py --synthetic 512 --target tests/fixtures/target/pycode-small --steps 200 --batch 32 --width 256 \
     --out "$OUT/peer-train.json" > /dev/null 2>> "$LOG" || { echo "peer_train FAILED" | tee -a "$LOG"; failed=1; }
-  node -e "const r=require('path').resolve, o=require(r('$OUT/train-gpu-check.json')), p=require(r('$OUT/peer-train.json'));
-    for (const x of o) console.log('train step ' + x.name + ' 8096 rows: ' + x.step_ms_8096.toFixed(2) + ' ms (' + (x.rows_per_second_8096/1e3).toFixed(0) + 'k rows/s)' + (x.name === 'lstm' ? ', PyTorch ' + p.ms_per_step.toFixed(2) + ' ms (' + (p.tokens_per_second/1e3).toFixed(0) + 'k rows/s)' : ''))" 2>&1 | tee -a "$LOG"
+  # the same step under torch.compile (the strongest PyTorch configuration; TRAIN_PEER_COMPILE=0 skips it)
+  if [ "${TRAIN_PEER_COMPILE:-1}" != 0 ]; then
+    PYTHONUNBUFFERED=1 python3 bench/peer_train.py --synthetic 512 --target tests/fixtures/target/pycode-small --steps 200 --batch 32 --width 256 \
+      --compile --out "$OUT/peer-train-compiled.json" > /dev/null 2>> "$LOG" || { echo "peer_train --compile FAILED" | tee -a "$LOG"; failed=1; }
+  fi
+  node -e "const fs=require('fs'), r=require('path').resolve, o=require(r('$OUT/train-gpu-check.json')), p=require(r('$OUT/peer-train.json'));
+    const c=fs.existsSync(r('$OUT/peer-train-compiled.json')) ? require(r('$OUT/peer-train-compiled.json')) : null;
+    const peer=(q, what) => ', PyTorch ' + what + ' ' + q.ms_per_step.toFixed(2) + ' ms (' + (q.tokens_per_second/1e3).toFixed(0) + 'k rows/s)';
+    for (const x of o) console.log('train step ' + x.name + ' 8096 rows: ' + x.step_ms_8096.toFixed(2) + ' ms (' + (x.rows_per_second_8096/1e3).toFixed(0) + 'k rows/s)' + (x.name === 'lstm' ? peer(p, 'eager') + (c ? peer(c, 'torch.compile') : '') : ''))" 2>&1 | tee -a "$LOG"
 fi
 if [ "${GPU_CHECK_E2E:-1}" != 0 ]; then
   say "end-to-end peers (PyTorch)"
