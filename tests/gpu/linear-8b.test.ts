@@ -19,7 +19,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import { makeGraph } from '../../compiler/ir/graph.ts';
-import { interpret } from '../../compiler/ir/interp.ts';
 import { Node } from '../../compiler/ir/node.ts';
 import { bf16ToF32, f32ToBf16, f32ToFp8e4m3, fp8e4m3ToF32 } from '../../compiler/ir/numerics.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
@@ -27,6 +26,7 @@ import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { CudaDevice } from '../../runtime/cuda/device.ts';
 import { openDevice } from '../../runtime/cuda/device.ts';
 import { PlanExecutor } from '../../runtime/cuda/executor.ts';
+import { InterpreterPool } from '../../bench/interp-pool.ts';
 import { describeGpuCompiled, rng } from './gpu-env.ts';
 
 const K = 4096;
@@ -104,22 +104,52 @@ function data(n: number, wd: WD) {
   return { x, params, l1 };
 }
 
+/**
+ * The interpreter's outputs for all ROWS rows of x, a few rows per job on the pool's worker threads (rows
+ * are independent, so the result is the one-call result): the 64-row references at N = 128256 are 34 G
+ * multiply-adds each, which took most of this file's three minutes on one thread.
+ */
+async function interpretRows(pool: InterpreterPool, g: Graph, x: Float32Array, params: ReadonlyMap<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  const m = pool.model(g, params);
+  try {
+    const per = Math.max(1, Math.ceil(ROWS / pool.size));
+    const parts: Promise<{ r0: number; out: Record<string, HostTensor> }>[] = [];
+    for (let r0 = 0; r0 < ROWS; r0 += per) {
+      const r1 = Math.min(ROWS, r0 + per);
+      parts.push(pool.run(m.id, { x: hostTensor('f32', [r1 - r0, K], x.slice(r0 * K, r1 * K)) }).then((out) => ({ r0, out })));
+    }
+    const done = await Promise.all(parts);
+    const result: Record<string, HostTensor> = {};
+    for (const name of Object.keys(done[0].out)) {
+      const first = done[0].out[name];
+      const width = first.data.length / first.shape[0];
+      const C = first.data.constructor as new (n: number) => HostTensor['data'];
+      const data = new C(ROWS * width) as unknown as { set(a: ArrayLike<number>, at: number): void };
+      for (const { r0, out } of done) data.set(out[name].data as unknown as ArrayLike<number>, r0 * width);
+      result[name] = hostTensor(first.dtype, [ROWS, ...first.shape.slice(1)], data as unknown as HostTensor['data']);
+    }
+    return result;
+  } finally { pool.drop(m.id); }
+}
+
 describeGpuCompiled('linears at the 8B shapes vs the interpreter (K = 4096, B = 1, 3, 5, 32, 64)', () => {
   let dev: CudaDevice;
   let compile: (g: Graph, maxDims: Record<string, number>) => ExecutionPlan;
   let compileCertified: (g: Graph, maxDims: Record<string, number>) => Promise<ExecutionPlan>;
+  let pool: InterpreterPool;
   beforeAll(async () => {
     ({ compile, compileCertified } = await import('./compiled.ts'));
     dev = openDevice();
+    pool = new InterpreterPool();
   });
-  afterAll(() => { dev?.release(); });
+  afterAll(async () => { dev?.release(); await pool?.close(); });
 
   for (const n of [128256, 16384]) {
     for (const wd of ['bf16', 'fp8e4m3'] as const) {
       it(`N=${n} ${wd}: stored logits, fused argmax and the certified head, maxDims.B 32 and 64`, async () => {
         const g = graphs(n, wd);
         const { x, params, l1 } = data(n, wd);
-        const ref = interpret(g.both, { x: hostTensor('f32', [ROWS, K], x) }, params);
+        const ref = await interpretRows(pool, g.both, x, params);
         const want = ref.y.data as Float32Array, wantTok = ref.tok.data;
         // the planted rows are won by a planted column (else the data above is not what it says)
         if (![1000, n - 5].includes(Number(wantTok[2])) || !row3(n).includes(Number(wantTok[3]))) throw new Error(`planted near ties: rows 2, 3 won by ${wantTok[2]}, ${wantTok[3]}`);
