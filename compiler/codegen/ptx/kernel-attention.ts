@@ -17,6 +17,7 @@
 // into the scratch [rows, Hq, chunks, D + 2]; emitAttentionCombine (a second launch, one block per
 // (row, query head)) merges the row's ⌈(p+1)/P⌉ chunks the same way in a fixed order and divides.
 import { itemSize } from '../../ir/dtype.ts';
+import type { Node } from '../../ir/node.ts';
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { ExprEmitter } from './expr.ts';
 import type { Ix } from './index-math.ts';
@@ -33,6 +34,20 @@ export const POSITIONS_PER_STEP = 2;
 
 /** Static shared memory a block may use for the partials. */
 const SHARED_LIMIT = 48 * 1024;
+
+/**
+ * A row's slot and position, and whether both are in range (position < L, slot < S): unsigned compares, so a
+ * padding row's negative position is out of range too. The attention kernel and the combine share it.
+ */
+function rowSlot(b: KernelEnv['b'], ex: ExprEmitter, slots: Node, positions: Node, row: Ix, L: number, S: number): { slot: string; pos: string; ok: string } {
+  const slot = ex.value(slots, [row]);
+  const pos = ex.value(positions, [row]);
+  const ok = b.reg('pred'), okSlot = b.reg('pred');
+  b.ins('setp.lt.u32', ok, pos, String(L));
+  b.ins('setp.lt.u32', okSlot, slot, String(S));
+  b.ins('and.pred', ok, ok, okSlot);
+  return { slot, pos, ok };
+}
 
 /** Warps per block: 8 (4 when the row's positions are few), fewer when the partials would not fit. */
 export function attentionWarps(rep: number, D: number, maxLen: number): number {
@@ -82,12 +97,7 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
   const ex = new ExprEmitter(env, (x) => externalSource(s, k, x) ?? { kind: 'inline' });
 
   b.comment(`${n}: ${rep} query heads per KV head, ${W} warps over the positions${sp ? `, chunks of ${sp.chunk} of ${sp.chunks}` : ''}`);
-  const slot = ex.value(slots, [row]);
-  const pos = ex.value(positions, [row]);
-  const ok = b.reg('pred'), okSlot = b.reg('pred');
-  b.ins('setp.lt.u32', ok, pos, String(L));
-  b.ins('setp.lt.u32', okSlot, slot, String(S));
-  b.ins('and.pred', ok, ok, okSlot);
+  const { slot, pos, ok } = rowSlot(b, ex, slots, positions, row, L, S);
   // positions 0…p: p + 1 of them, none for padding or out-of-range rows
   const count = b.reg('u32');
   b.ins('add.s32', count, pos, '1');
@@ -310,12 +320,7 @@ export function emitAttentionCombine(env: KernelEnv, s: Schedule, k: ScheduledKe
   const [rowIx, hIx] = decompose(env, env.special('%ctaid.x'), [N, Hq]);
   const ex = new ExprEmitter(env, (x) => externalSource(s, k, x) ?? { kind: 'inline' });
   b.comment(`${n}: combine of up to ${C} chunks of ${sp.chunk} positions, ${G} groups of ${D} threads`);
-  const slot = ex.value(slots, [rowIx]);
-  const pos = ex.value(positions, [rowIx]);
-  const ok = b.reg('pred'), okSlot = b.reg('pred');
-  b.ins('setp.lt.u32', ok, pos, String(L));
-  b.ins('setp.lt.u32', okSlot, slot, String(S));
-  b.ins('and.pred', ok, ok, okSlot);
+  const { slot, pos, ok } = rowSlot(b, ex, slots, positions, rowIx, L, S);
   // chunks holding positions 0…p: ⌈(p + 1)/P⌉, none for padding or out-of-range rows
   const nc = b.reg('u32');
   b.ins('add.s32', nc, pos, String(sp.chunk));
