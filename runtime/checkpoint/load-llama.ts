@@ -36,7 +36,8 @@ export function readLlamaConfig(dir: string): { config: LlamaConfig; file: strin
   return { config: parseLlamaConfig(json, file), file };
 }
 
-export function loadLlamaCheckpoint(dir: string, options: LoadOptions = {}): LoadedLlama {
+/** A Llama folder's config and weight files, opened and planned (names, dtypes, shapes checked); nothing read yet. */
+function planFolder(dir: string) {
   const { config, file: configFile } = readLlamaConfig(dir);
   const { set } = openWeights(dir);
   try {
@@ -44,6 +45,16 @@ export function loadLlamaCheckpoint(dir: string, options: LoadOptions = {}): Loa
     const plan = planLlamaWeights(config, set.tensors, file);
     const get = (n: string): RawTensor => set.tensors.get(n) as RawTensor;
     const total = plan.params.reduce((a, p) => a + p.parts.reduce((b, q) => b + q.byteLength, 0), 0);
+    return { config, configFile, set, file, plan, get, total };
+  } catch (e) {
+    set.close();
+    throw e;
+  }
+}
+
+export function loadLlamaCheckpoint(dir: string, options: LoadOptions = {}): LoadedLlama {
+  const { config, configFile, set, file, plan, get, total } = planFolder(dir);
+  try {
     const progress = progressReporter(file, total, options.onProgress, options.quiet);
     let weights: Map<string, HostTensor>;
     try {
@@ -96,14 +107,9 @@ function checkStoredAliases(plan: WeightPlan, get: (n: string) => RawTensor, fil
  * tied copies compared); each weight's bytes are read when its `read` is called. The caller must close().
  */
 export function openLlamaCheckpoint(dir: string, options: LoadOptions = {}): OpenedLlama {
-  const { config, file: configFile } = readLlamaConfig(dir);
-  const { set } = openWeights(dir);
+  const { config, configFile, set, file, plan, get, total } = planFolder(dir);
   try {
-    const file = set.files[0];
-    const plan = planLlamaWeights(config, set.tensors, file);
-    const get = (n: string): RawTensor => set.tensors.get(n) as RawTensor;
     checkStoredAliases(plan, get, file);
-    const total = plan.params.reduce((a, p) => a + p.parts.reduce((b, q) => b + q.byteLength, 0), 0);
     const progress = progressReporter(file, total, options.onProgress, options.quiet);
     let closed = false;
     const weights = new Map<string, StreamedWeight>();
