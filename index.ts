@@ -40,6 +40,8 @@ export type { ExecutionPlan } from './compiler/codegen/plan.ts';
 export { loadTarget } from './runtime/target/target-model.ts';
 export type { LoadTargetOptions, TargetModel as Target, TargetSequence, ForwardItem, ForwardResult } from './runtime/target/target-model.ts';
 export { TargetError } from './runtime/target/kv-slots.ts';
+export { TARGET_QUANTIZE_MODES } from './runtime/target/quantize-target.ts';
+export type { TargetQuantizeMode } from './runtime/target/quantize-target.ts';
 export { loadEngine } from './runtime/engine/load-engine.ts';
 export type { Engine, LoadEngineOptions } from './runtime/engine/load-engine.ts';
 export { SpeculativeEngine } from './runtime/engine/engine.ts';

@@ -1,8 +1,9 @@
 // arcticc serve --model DIR [--speculative-config JSON] [--host 127.0.0.1] [--port 8000] [--max-model-len N]
-//   [--max-num-seqs N] [--api-key KEY] [--device cpu|cuda|auto] [--served-model-name NAME]
+//   [--max-num-seqs N] [--api-key KEY] [--device cpu|cuda|auto] [--served-model-name NAME] [--quantize none|fp8]
 import { z } from 'zod';
 import { loadEngine } from '../../runtime/engine/load-engine.ts';
 import { startServer } from '../../runtime/serve/index.ts';
+import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
 import { Tokenizer } from '../../runtime/tokenizer/index.ts';
 import { VERSION } from '../../compiler/version.ts';
 import type { Command, CommandContext } from './shared.ts';
@@ -24,6 +25,8 @@ options:
   --max-queue-len N         requests waiting for a slot before new ones get 503 (default 4 × max-num-seqs)
   --api-key KEY             require "Authorization: Bearer KEY" on /v1 routes (or set ARCTICC_API_KEY)
   --device D                cpu | cuda | auto (default auto)
+  --quantize Q              target weights: none (as in the checkpoint; default) | fp8 (projections and an
+                            untied LM head in e4m3 with per-row f32 scales, quantized while loading)
   --served-model-name NAME  the model id clients send (default: the --model path)
   --max-body-bytes N        request body limit (default 4194304)
 
@@ -47,6 +50,7 @@ const Options = z.object({
   'max-queue-len': z.coerce.number().int().min(0).optional(),
   'api-key': z.string().min(1).optional(),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
+  quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
   'served-model-name': z.string().min(1).optional(),
   'max-body-bytes': z.coerce.number().int().positive().optional(),
 });
@@ -55,11 +59,11 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const { values: o } = parseOptions('serve', argv, {
     model: { type: 'string', short: 'm' }, 'speculative-config': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
     'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, 'max-queue-len': { type: 'string' }, 'api-key': { type: 'string' },
-    device: { type: 'string' }, 'served-model-name': { type: 'string' }, 'max-body-bytes': { type: 'string' },
+    device: { type: 'string' }, 'served-model-name': { type: 'string' }, 'max-body-bytes': { type: 'string' }, quantize: { type: 'string' },
   }, Options);
   const tokenizer = await Tokenizer.fromDir(o.model);
   const engine = await loadEngine({
-    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quiet: true,
+    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, quiet: true,
     speculativeConfig: o['speculative-config'],
   });
   let server;

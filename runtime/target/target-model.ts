@@ -16,6 +16,8 @@ import { createCpuTargetBackend } from './cpu-backend.ts';
 import { KvSlots, TargetError } from './kv-slots.ts';
 import { addRopeTables, targetProgram } from './target-program.ts';
 import { kvSlotsFor } from './kv-sizing.ts';
+import type { TargetQuantizeMode } from './quantize-target.ts';
+import { checkTargetQuantize, quantizeTargetProgram, quantizeTargetWeights, targetFp8WeightNames } from './quantize-target.ts';
 
 /** Options of loadTarget: the model folder, device, max-model-len, resident requests and rows per pass. */
 export interface LoadTargetOptions {
@@ -34,6 +36,12 @@ export interface LoadTargetOptions {
   readonly maxBatchTokens?: number;
   /** KV-cache storage dtype (default f32) */
   readonly kvDtype?: FloatDType;
+  /**
+   * weight storage (default 'none': as in the checkpoint). 'fp8': every projection (qkv, o, gate_up, down) and
+   * an untied LM head in e4m3 with per-output-row f32 scales, quantized while loading (on CUDA chunk by chunk
+   * during the streamed upload); embeddings and norms stay as loaded (docs/targets.md)
+   */
+  readonly quantize?: TargetQuantizeMode;
   readonly onProgress?: (p: LoadProgress) => void;
   readonly quiet?: boolean;
 }
@@ -99,6 +107,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   for (const [k, v] of [['maxNumSeqs', maxNumSeqs], ['maxBatchTokens', maxBatchTokens]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
   }
+  const quantize = checkTargetQuantize(o.quantize ?? 'none');
   const choice = await selectDevice(o.device ?? 'auto');
   // the config decides max-model-len before a weight byte is read
   const { config } = readLlamaConfig(o.model);
@@ -117,6 +126,11 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   try {
     opened = dev ? openLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet }) : null;
     weights = opened ? opened.weights : loadLlamaCheckpoint(o.model, { onProgress: o.onProgress, quiet: o.quiet }).weights;
+    // the program is traced with the checkpoint's dtypes; 'fp8' then replaces each quantized weight in the map
+    // (host tensors now, streamed ones as they are uploaded): the map never holds both forms
+    const dtypes = new Map([...weights].map(([n, w]) => [n, { dtype: w.dtype }]));
+    const fp8Names = quantize === 'fp8' ? targetFp8WeightNames(config) : [];
+    quantizeTargetWeights(weights, fp8Names);
     if (dev) {
       const weightBytes = [...weights.values()].reduce((a, t) => a + weightByteLength(t), 0);
       maxNumSeqs = kvSlotsFor({ numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim, maxModelLen, kvDtype: o.kvDtype ?? 'f32' },
@@ -124,7 +138,8 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     }
     addRopeTables(weights, config, maxModelLen);
     // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
-    program = targetProgram(config, weights, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, head: dev ? 'both' : 'logits' });
+    program = targetProgram(config, dtypes, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, head: dev ? 'both' : 'logits' });
+    if (fp8Names.length) program = quantizeTargetProgram(program, fp8Names);
     if (dev) {
       const { createCudaTargetBackend } = await import('./cuda-backend.ts');
       backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });
@@ -134,15 +149,38 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   } finally {
     try { opened?.close(); } finally { dev?.release(); }
   }
+  const summary: TargetWeights = {
+    quantize,
+    weights: new Map([...weights].map(([n, w]) => [n, { dtype: w.dtype, shape: [...w.shape], bytes: weightByteLength(w) }])),
+    bytes: [...weights.values()].reduce((a, t) => a + weightByteLength(t), 0),
+  };
   // the device holds its own copy; the CPU backend reads these very tensors
   if (backend.device === 'cuda') weights.clear();
-  const description = choice.reason ? `${backend.description} (${choice.reason})` : backend.description;
+  const quant = quantize === 'fp8' ? `, fp8 e4m3 projection${config.tieWordEmbeddings ? '' : ' and LM head'} weights with per-row f32 scales` : '';
+  const description = `${backend.description}${quant}${choice.reason ? ` (${choice.reason})` : ''}`;
   const target = makeTarget(config, program, backend, new KvSlots(maxNumSeqs, maxModelLen), maxBatchTokens, description);
   backends.set(target, backend);
+  weightSummaries.set(target, summary);
   return target;
 }
 
 const backends = new WeakMap<TargetModel, TargetBackend>();
+const weightSummaries = new WeakMap<TargetModel, TargetWeights>();
+
+/** What a loaded target's backend holds: its weight mode and every weight's name, dtype, shape and bytes. */
+export interface TargetWeights {
+  readonly quantize: TargetQuantizeMode;
+  readonly weights: ReadonlyMap<string, { readonly dtype: string; readonly shape: readonly number[]; readonly bytes: number }>;
+  /** total weight bytes (RoPE tables included) */
+  readonly bytes: number;
+}
+
+/** The weights behind a loaded target, as loaded (tests assert what 'fp8' replaced; benchmarks size floors). */
+export function targetWeights(t: TargetModel): TargetWeights {
+  const w = weightSummaries.get(t);
+  if (!w) throw new TargetError('targetWeights: not a target returned by loadTarget');
+  return w;
+}
 
 /** The backend behind a loaded target (benchmarks time its CUDA plan directly: bench/target-bench.ts). */
 export function targetBackend(t: TargetModel): TargetBackend {

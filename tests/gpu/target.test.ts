@@ -6,7 +6,8 @@
 // eager and graph replay; the caches as state (never staged, read back with readState). (2) The
 // pycode-small Llama program on CUDA against the CPU backend step by step (hidden, logits, caches). (3)
 // loadTarget on CUDA against the Hugging Face fp32 references (reference-dev.json): 64 greedy tokens
-// for all 16 cases, prompt top-5 logits, final hidden.
+// for all 16 cases, prompt top-5 logits, final hidden. (4) loadTarget quantize 'fp8' on CUDA (weights
+// quantized during the streamed upload) against the CPU backend's fp8 program: every row of 16 dev prompts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalGrid } from '../../compiler/codegen/plan.ts';
 import { interpret } from '../../compiler/ir/interp.ts';
@@ -195,5 +196,42 @@ describeGpuCompiled('pycode-small via loadTarget on CUDA equals Hugging Face fp3
       return [`case ${i}: first difference at step ${j} (reference margin ${margin})`];
     });
     expect(bad).toEqual([]);
+  }, 240_000);
+});
+
+describeGpuCompiled('pycode-small with fp8 weights (quantize fp8) on CUDA equals the CPU backend on the same quantized program', () => {
+  let cuda: import('../../runtime/target/target-model.ts').TargetModel, cpu: import('../../runtime/target/target-model.ts').TargetModel;
+  beforeAll(async () => {
+    const { loadTarget } = await import('../../runtime/target/target-model.ts');
+    const o = { model: TARGET_DIR, maxModelLen: 160, maxNumSeqs: 16, maxBatchTokens: 1024, quantize: 'fp8' as const, quiet: true };
+    cuda = await loadTarget({ ...o, device: 'cuda' });
+    cpu = await loadTarget({ ...o, device: 'cpu' });
+    expect(cuda.device).toBe('cuda');
+  }, 120_000);
+  afterAll(() => { cuda?.close(); cpu?.close(); });
+
+  it('16 dev prompts in one pass, every row: hidden within 1e-4 rel. L2, argmax equal where the CPU top-1 margin ≥ 1e-3', async () => {
+    const { devPrompts } = await import('../support/target.ts');
+    const { relL2, topMargin } = await import('../../bench/target-steps.ts');
+    const prompts = devPrompts().slice(0, 16);
+    const run = async (t: typeof cuda) => {
+      const seqs = prompts.map((_, i) => t.newSequence(`fp8 case ${i}`));
+      try { return await t.forward(prompts.map((p, i) => ({ seq: seqs[i], tokens: p, want: 'all' as const })), { logits: true }); } finally { for (const s of seqs) s.close(); }
+    };
+    const got = await run(cuda), want = await run(cpu);
+    const H = cpu.hiddenSize, V = cpu.vocabSize;
+    const bad: string[] = [];
+    let judged = 0;
+    want.forEach((w, i) => {
+      for (let r = 0; r < prompts[i].length; r++) {
+        const e = relL2(got[i].hidden.subarray(r * H, (r + 1) * H), w.hidden.subarray(r * H, (r + 1) * H));
+        if (e > 1e-4) bad.push(`prompt ${i} row ${r}: hidden rel. L2 ${e.toExponential(2)}`);
+        if (topMargin(w.logits!.subarray(r * V, (r + 1) * V)) < 1e-3) continue;
+        judged++;
+        if (got[i].nextTokens[r] !== w.nextTokens[r]) bad.push(`prompt ${i} row ${r}: token ${got[i].nextTokens[r]} != the CPU's ${w.nextTokens[r]}`);
+      }
+    });
+    expect(bad.slice(0, 10)).toEqual([]);
+    expect(judged).toBeGreaterThan(1000);
   }, 240_000);
 });

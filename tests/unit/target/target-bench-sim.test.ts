@@ -20,6 +20,10 @@ import type { CudaTargetBackend } from '../../../runtime/target/cuda-backend.ts'
 import { argmaxRows } from '../../../runtime/target/cpu-backend.ts';
 import { loadTarget, targetBackend } from '../../../runtime/target/target-model.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
+import { quantizeFp8 } from '../../../runtime/quantize-fp8.ts';
+import { targetFp8WeightNames } from '../../../runtime/target/quantize-target.ts';
+import { targetWeights } from '../../../runtime/target/target-model.ts';
+import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { FakeCuda } from '../cuda/fake-driver.ts';
 import { byKind } from '../../../runtime/cuda/launch-profile.ts';
 import { compileKernel, runBlock } from '../codegen/ptx-sim/machine.ts';
@@ -109,6 +113,54 @@ describe('target-bench on CUDA, simulated (fake driver + PTX machine, tiny shape
     const pre = await timePrefill(t, exec, seqs, 4, 1, 9, 1);
     expect(pre.passes).toBe(2);
     expect(pre.gpuMsPerPass).toBeGreaterThan(0);
+    for (const s of seqs) s.close();
+  }, 300_000);
+});
+
+describe('fp8 target weights on CUDA, simulated: quantized during the streamed upload', () => {
+  let dir = '';
+  let t: TargetModel;
+  let sim: SimCuda;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arcticc-sim-fp8-'));
+    writeLlamaCheckpoint(dir, { shape: 'tiny', layers: 1, maxShardBytes: 60_000 });
+    sim = new SimCuda();
+    sim.capacity = 4 * 2 ** 30;
+    fake.driver = sim;
+    t = await loadTarget({ model: dir, device: 'cuda', kvDtype: 'f32', maxNumSeqs: 2, maxModelLen: 32, maxBatchTokens: 8, quiet: true, quantize: 'fp8' });
+  }, 120_000);
+  afterAll(() => { t?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  it('the device holds W.fp8 and W.scale equal to quantizeFp8 of the files (no bf16 copy), and a step equals the interpreter', async () => {
+    const exec = (targetBackend(t) as CudaTargetBackend).executor;
+    const files = loadLlamaCheckpoint(dir, { quiet: true }).weights;
+    const names = targetFp8WeightNames(t.config);
+    expect(names).toContain(llamaParam.lmHead); // the tiny checkpoint's head is untied
+    const params = new Map(exec.plan.buffers.filter((b) => b.kind === 'param').map((b) => [b.name!, b]));
+    const host = new Map<string, HostTensor>(files);
+    for (const n of names) {
+      expect(params.has(n), n).toBe(false);
+      const q = quantizeFp8(files.get(n)!, n);
+      host.delete(n);
+      host.set(`${n}.fp8`, q.fp8);
+      host.set(`${n}.scale`, q.scale);
+      for (const [suffix, want] of [['.fp8', q.fp8], ['.scale', q.scale]] as const) {
+        const got = sim.mem(exec.address(params.get(n + suffix)!.id), want.data.byteLength);
+        expect(Buffer.from(got).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength)), n + suffix).toBe(true);
+      }
+    }
+    expect([...targetWeights(t).weights.keys()].filter((n) => names.includes(n))).toEqual([]);
+    // one verify step of 2 sequences × 2 tokens on an empty cache: CUDA (simulated) vs the interpreter on the host-quantized weights
+    const seqs = [t.newSequence(), t.newSequence()];
+    setLengths(t, seqs, 0);
+    const inputs = stepInputs(seqs, 2, 0, t.vocabSize, 5);
+    const gpu = exec.run(inputs, { outputs: ['next_tokens', 'hidden'] });
+    addRopeTables(host, t.config, t.maxModelLen);
+    const caches = Object.fromEntries(t.program.graph.inputs.filter((x) => x.argOf<string>('name').startsWith('kv_')).map((x) => [x.argOf<string>('name'), exec.readState(x.argOf<string>('name'))]));
+    for (const c of Object.values(caches)) (c.data as Float32Array).fill(0); // the interpreter runs the step from an empty cache, as the device did
+    const want = interpret(t.program.graph, { ...inputs, ...caches }, host, { inPlace: true });
+    expect([...(gpu.next_tokens.data as Int32Array)]).toEqual([...argmaxRows(want.logits.data as Float32Array, 4, t.vocabSize)]);
+    expect(relL2(gpu.hidden.data as Float32Array, want.hidden.data as Float32Array)).toBeLessThan(1e-4);
     for (const s of seqs) s.close();
   }, 300_000);
 });
