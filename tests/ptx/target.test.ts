@@ -1,12 +1,15 @@
 // Every module of the Llama target program assembles with ptxas -arch=sm_90 without spills: the
 // pycode-small fixture shape, the Llama-3.1-8B shape (f32 and bf16 caches, 8k and 32k positions; the
 // attention split over positions with its combine, and the one-launch attention for larger N) and
-// random small configurations (head dims 16…128, GQA 1…8, logits and argmax heads).
+// random small configurations (head dims 16…128, GQA 1…8, logits and argmax heads); and the fp8 target
+// (loadTarget quantize 'fp8': projections and the untied head in e4m3 with per-row scales) at the fixture and
+// 8B shapes, GEMV and tensor-core variants (built without weights, as the others).
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import type { LlamaShape } from '../../models/llama.ts';
 import { llamaProgram } from '../../models/llama.ts';
+import { quantizeTargetProgram, targetFp8WeightNames } from '../../runtime/target/quantize-target.ts';
 import { rng } from '../support/random-graph.ts';
 import type { Module } from './ptxas.ts';
 import { assemble } from './ptxas.ts';
@@ -21,12 +24,15 @@ const llama8b: LlamaShape = {
   rmsNormEps: 1e-5, tieWordEmbeddings: false, slots: 4, maxLen: 8192, head: 'argmax',
 };
 
-const configs: [string, LlamaShape, Record<string, number>][] = [
+const configs: [string, LlamaShape, Record<string, number>, ('fp8' | undefined)?][] = [
   ['pycode-small', fixture, { N: 512, M: 64 }],
   ['pycode-small bf16 cache argmax head', { ...fixture, kvDtype: 'bf16', head: 'argmax' }, { N: 64, M: 64 }],
   ['Llama-3.1-8B f32 cache 8k', llama8b, { N: 256, M: 32 }],
   ['Llama-3.1-8B bf16 cache 8k', { ...llama8b, kvDtype: 'bf16', numLayers: 2 }, { N: 64, M: 8 }],
   ['Llama-3.1-8B bf16 cache 32k logits', { ...llama8b, kvDtype: 'bf16', maxLen: 32768, slots: 2, head: 'logits', numLayers: 2 }, { N: 64, M: 8 }],
+  ['pycode-small fp8 weights', { ...fixture, head: 'both' }, { N: 512, M: 64 }, 'fp8'],
+  ['Llama-3.1-8B fp8 weights bf16 cache 8k', { ...llama8b, kvDtype: 'bf16', numLayers: 2, head: 'both' }, { N: 256, M: 32 }, 'fp8'],
+  ['Llama-3.1-8B fp8 weights argmax head', { ...llama8b, kvDtype: 'bf16', numLayers: 2 }, { N: 8, M: 8 }, 'fp8'],
 ];
 const r = rng(11);
 for (let i = 0; i < 4; i++) {
@@ -39,14 +45,15 @@ for (let i = 0; i < 4; i++) {
   configs.push([`random ${i} (Hq ${c.numHeads}, Hkv ${Hk}, D ${D}, L ${c.maxLen}, ${c.kvDtype})`, c, { N: r.int(1, 40), M: r.int(1, 8) }]);
 }
 
-const plans = new Map<string, ExecutionPlan>(configs.map(([name, c, maxDims]) => [name, compileProgram(llamaProgram(c).graph, { maxDims })]));
+const traced = (c: LlamaShape, quantize?: 'fp8') => (quantize ? quantizeTargetProgram(llamaProgram(c), targetFp8WeightNames(c)) : llamaProgram(c));
+const plans = new Map<string, ExecutionPlan>(configs.map(([name, c, maxDims, q]) => [name, compileProgram(traced(c, q).graph, { maxDims })]));
 
 it('plans the KV caches as state: 2 per layer, none staged as inputs or outputs', () => {
   for (const [name, c] of configs) {
     const p = plans.get(name)!;
     expect(p.state?.length, name).toBe(2 * c.numLayers);
     expect(p.inputs.length, name).toBe(4);
-    expect(p.outputs.map((o) => o.name).sort(), name).toEqual(['hidden', c.head === 'argmax' ? 'next_tokens' : 'logits'].sort());
+    expect(p.outputs.map((o) => o.name).sort(), name).toEqual(['hidden', ...(c.head === 'both' ? ['logits', 'next_tokens'] : [c.head === 'argmax' ? 'next_tokens' : 'logits'])].sort());
   }
 });
 
@@ -57,6 +64,26 @@ it('plans the attention split over positions (chunk kernel + combine, gated agai
     const gated = split && maxDims.N > Math.ceil(264 / c.numKvHeads) - 1;
     const layer = split ? ['attention_split', 'attention_combine', ...(gated ? ['attention'] : [])] : ['attention'];
     expect(kinds, name).toEqual(Array.from({ length: c.numLayers }, () => layer).flat());
+  }
+});
+
+it('fp8 plans read every projection (and the untied head) as e4m3 + f32 scale, no bf16 copy; at the 8B shape as many launches as bf16', () => {
+  for (const [name, c, maxDims, q] of configs) {
+    if (!q) continue;
+    const params = new Map(plans.get(name)!.buffers.filter((b) => b.kind === 'param').map((b) => [b.name!, b.dtype]));
+    for (const w of targetFp8WeightNames(c)) {
+      expect(params.has(w), `${name}: ${w}`).toBe(false);
+      expect(params.get(`${w}.fp8`), `${name}: ${w}`).toBe('fp8e4m3');
+      expect(params.get(`${w}.scale`), `${name}: ${w}`).toBe('f32');
+    }
+    expect(params.get('model.embed_tokens.weight'), name).toBe('bf16');
+    if (c.hiddenSize === 4096) {
+      for (const N of [1, 4, 32]) {
+        const dims = { N: Math.min(N, maxDims.N), M: Math.min(N, maxDims.M) };
+        const launches = (quantize?: 'fp8'): number => compileProgram(traced(c, quantize).graph, { maxDims: dims }).launches.length;
+        expect(launches(q), `${name} at maxDims N = ${dims.N}`).toBe(launches());
+      }
+    }
   }
 });
 
