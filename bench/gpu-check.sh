@@ -20,6 +20,11 @@
 # TARGET_ARGS restricts the rows of both (e.g. TARGET_ARGS="--batches 1,8 --contexts 1024"; the peer ignores
 # target-bench-only options, e.g. "--profile 1x1x1024,64x4x8192" for per-launch profiles of those rows);
 # PEER_TARGET_ARGS goes to the peer alone (e.g. "--hf 0" skips the HF torch.compile try, ~1-3 min of the section).
+# TARGET_FP8=0 skips the fp8 run of the target section (issue 11, on by default): target-bench --quantize fp8 on the
+# same checkpoint (rows with fp8 floors, the 2-layer copy fp8 on CUDA vs the CPU, target-bench-fp8.json) and the
+# top-1 agreement of fp8 with bf16 on TARGET_FP8_STEPS (default 1000) teacher-forced steps of the 8B checkpoint
+# (random tokens) and of pycode-small (the dev prompts), then a one-line summary; TARGET_ARGS applies to it too,
+# TARGET_FP8_ARGS to it alone. TARGET_BF16=0 skips the bf16 target-bench, TARGET_PEER=0 the PyTorch peer.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-bench/out}
@@ -94,15 +99,30 @@ if [ "${GPU_CHECK_TARGET:-1}" != 0 ]; then
   make_rc=${PIPESTATUS[0]}
   node bench/make-llama-checkpoint.ts "$TDIR/llama-8b-2l" --layers 2 --seed 2 2>&1 | tee -a "$LOG"
   [ "$make_rc" = 0 ] && [ "${PIPESTATUS[0]}" = 0 ] || { echo "make-llama-checkpoint FAILED (disk space under ${TARGET_TMP:-/tmp}? 19 GB needed)" | tee -a "$LOG"; failed=1; }
-  rm -f "$OUT/peer-target.json" "$OUT/target-bench.json"  # never compare against a previous run's peer
-  PYTHONUNBUFFERED=1 python3 bench/peer_target.py --model "$TDIR/llama-8b" --out "$OUT/peer-target.json" ${TARGET_ARGS:-} ${PEER_TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
-  [ "${PIPESTATUS[0]}" = 0 ] || { echo "peer_target FAILED (target-bench runs without the peer)" | tee -a "$LOG"; failed=1; }
+  rm -f "$OUT/peer-target.json" "$OUT/target-bench.json" "$OUT/target-bench-fp8.json"  # never compare against a previous run's
+  if [ "${TARGET_PEER:-1}" != 0 ]; then
+    PYTHONUNBUFFERED=1 python3 bench/peer_target.py --model "$TDIR/llama-8b" --out "$OUT/peer-target.json" ${TARGET_ARGS:-} ${PEER_TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "peer_target FAILED (target-bench runs without the peer)" | tee -a "$LOG"; failed=1; }
+  fi
   peer_arg=()
   [ -s "$OUT/peer-target.json" ] && peer_arg=(--peer "$OUT/peer-target.json")
-  node bench/target-bench.ts --model "$TDIR/llama-8b" --check-model "$TDIR/llama-8b-2l" --out "$OUT/target-bench.json" ${peer_arg[@]+"${peer_arg[@]}"} ${TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
-  target_rc=${PIPESTATUS[0]}
-  # an error row or a failed token check (replay vs eager vs forward, vs the peer, the 2-layer copy vs the CPU) exits 1
-  [ "$target_rc" = 0 ] || { echo "target-bench FAILED (exit $target_rc)" | tee -a "$LOG"; failed=1; }
+  if [ "${TARGET_BF16:-1}" != 0 ]; then
+    node bench/target-bench.ts --model "$TDIR/llama-8b" --check-model "$TDIR/llama-8b-2l" --out "$OUT/target-bench.json" ${peer_arg[@]+"${peer_arg[@]}"} ${TARGET_ARGS:-} 2>&1 | tee -a "$LOG"
+    target_rc=${PIPESTATUS[0]}
+    # an error row or a failed token check (replay vs eager vs forward, vs the peer, the 2-layer copy vs the CPU) exits 1
+    [ "$target_rc" = 0 ] || { echo "target-bench FAILED (exit $target_rc)" | tee -a "$LOG"; failed=1; }
+  fi
+  if [ "${TARGET_FP8:-1}" != 0 ]; then
+    say "target model, fp8 weights: target-bench --quantize fp8, top-1 agreement with bf16 on ${TARGET_FP8_STEPS:-1000} steps"
+    node bench/target-bench.ts --model "$TDIR/llama-8b" --quantize fp8 --check-model "$TDIR/llama-8b-2l" --out "$OUT/target-bench-fp8.json" \
+      --agreement "${TARGET_FP8_STEPS:-1000}" --agreement-model tests/fixtures/target/pycode-small --agreement-prompts tests/fixtures/target/data/dev-prompts.json \
+      ${peer_arg[@]+"${peer_arg[@]}"} ${TARGET_ARGS:-} ${TARGET_FP8_ARGS:-} 2>&1 | tee -a "$LOG"
+    fp8_rc=${PIPESTATUS[0]}
+    # an error row, a failed check (replay vs eager vs forward, the 2-layer fp8 copy vs the CPU) or a failed agreement run exits 1
+    [ "$fp8_rc" = 0 ] || { echo "target-bench --quantize fp8 FAILED (exit $fp8_rc)" | tee -a "$LOG"; failed=1; }
+    node bench/target-fp8-summary.ts "$OUT/target-bench-fp8.json" "$OUT/target-bench.json" 2>&1 | tee -a "$LOG"
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "target fp8 summary FAILED (no target-bench-fp8.json?)" | tee -a "$LOG"; failed=1; }
+  fi
   rm -rf "$TDIR"
 fi
 [ "$tests_rc" = 0 ] || echo "GPU tests FAILED (exit $tests_rc); see $OUT/gpu-check.log" | tee -a "$LOG"

@@ -11,6 +11,14 @@
 //     --peer, teacher-forced greedy tokens vs the peer's fp32-activation reference where its top-1 margin is
 //     ≥ --min-margin; with --check-model (a truncated copy, e.g. --layers 2 at the 8B widths), prefill +
 //     greedy steps on CUDA vs the CPU backend with an f32 cache (tokens equal, hidden rel. L2 ≤ 1e-4).
+// --quantize fp8 (issue 11): the target's projections and untied head in e4m3 with per-row scales (quantized
+// during the streamed upload); every row's floor then counts fp8 weight bytes (bench/target-floors.ts), the
+// --check-model copy runs fp8 on both backends, and the peer check reports without judging (fp8 is not the
+// peer's math). --agreement N: after the rows, the top-1 agreement of fp8 with bf16 on N teacher-forced steps
+// (bench/target-agreement.ts): --model loaded in both modes at once, random token streams (--agreement-streams
+// of N / streams tokens: positions 0 … N / streams − 1), each step's bf16 top-1 margin reported beside it; with
+// --agreement-model DIR also on that model (e.g. the pycode-small fixture, real weights) over the prompts of
+// --agreement-prompts FILE ({"prompts": number[][]}, as many as make N steps; random streams without it).
 // Load time and peak RSS (flat: the CUDA upload streams the checkpoint through pinned chunks) are reported.
 // On --device cpu (a tiny checkpoint; CI) the same rows run through the CPU backend: contexts are filled by a
 // real prefill, ms is the wall time of target.forward, the decode floor uses a host memcpy bandwidth.
@@ -19,13 +27,18 @@
 //     [--batches 1,8,32,64] [--qs 1,4] [--contexts 1024,8192] [--reps 50] [--prefill-tokens 2048]
 //     [--prefill-batches 1,8] [--prefill-reps 2] [--check-model DIR] [--check-steps 3] [--min-margin 0.05]
 //     [--profile BxQxCONTEXT,…]  (those rows also get a per-launch profile by kernel kind, eager; CUDA only)
+//     [--quantize none|fp8] [--agreement N] [--agreement-streams S] [--agreement-model DIR] [--agreement-prompts FILE]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CudaTargetBackend } from '../runtime/target/cuda-backend.ts';
 import type { TargetModel } from '../runtime/target/target-model.ts';
-import { loadTarget, targetBackend } from '../runtime/target/target-model.ts';
+import { loadTarget, targetBackend, targetWeights } from '../runtime/target/target-model.ts';
 import type { PlanExecutor } from '../runtime/cuda/executor.ts';
 import { byKind } from '../runtime/cuda/launch-profile.ts';
+import type { TargetQuantizeMode } from '../runtime/target/quantize-target.ts';
+import { TARGET_QUANTIZE_MODES } from '../runtime/target/quantize-target.ts';
+import type { AgreementReport } from './target-agreement.ts';
+import { agreementLine, randomStreams, top1Agreement } from './target-agreement.ts';
 import type { DecodeFloor, PrefillFloor } from './target-floors.ts';
 import { decodeFloor, H200_BF16_DENSE_TFLOPS, prefillFloor } from './target-floors.ts';
 import { fillKvRandom } from './target-kv-fill.ts';
@@ -40,6 +53,8 @@ const { values: a } = parseArgs({
     'prefill-tokens': { type: 'string' }, 'prefill-batches': { type: 'string' }, 'prefill-reps': { type: 'string', default: '2' },
     'check-model': { type: 'string' }, 'check-steps': { type: 'string', default: '3' }, 'min-margin': { type: 'string', default: '0.05' },
     profile: { type: 'string', default: '' },
+    quantize: { type: 'string', default: 'none' }, agreement: { type: 'string', default: '0' }, 'agreement-streams': { type: 'string', default: '1' },
+    'agreement-model': { type: 'string' }, 'agreement-prompts': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -66,6 +81,11 @@ const MIN_MARGIN = Number(a['min-margin']);
 /** rows (BxQxCONTEXT) that also get a per-launch profile (CUDA: PlanExecutor.profile, eager, median of 10) */
 const PROFILE = new Set(a.profile!.split(',').filter(Boolean));
 for (const p of PROFILE) if (!/^\d+x\d+x\d+$/.test(p)) die(`--profile: rows as BxQxCONTEXT, e.g. 1x1x1024,64x4x8192; got ${p}`);
+if (!(TARGET_QUANTIZE_MODES as readonly string[]).includes(a.quantize!)) die(`--quantize: one of ${TARGET_QUANTIZE_MODES.join(', ')}, got ${a.quantize}`);
+const QUANTIZE = a.quantize as TargetQuantizeMode;
+const AGREEMENT = ints('agreement', a.agreement, '0', 0)[0];
+const AGREEMENT_STREAMS = ints('agreement-streams', a['agreement-streams'], '1')[0];
+if (a['agreement-prompts'] && !existsSync(a['agreement-prompts'])) die(`--agreement-prompts ${a['agreement-prompts']}: no such file`);
 const log = (m: string): void => { (a.json ? console.error : console.log)(`[target-bench ${new Date().toISOString().slice(11, 19)}] ${m}`); };
 
 interface PeerRow { B: number; q: number; context: number; ms: number; impl?: string }
@@ -97,7 +117,7 @@ function hostCopyBandwidth(): { gbps: number; ms: number; bytes: number } {
 }
 
 async function main(): Promise<void> {
-  const report: Record<string, unknown> = { bench: 'target', when: new Date().toISOString(), model: a.model, device: a.device, reps: REPS };
+  const report: Record<string, unknown> = { bench: 'target', when: new Date().toISOString(), model: a.model, device: a.device, reps: REPS, quantize: QUANTIZE };
   let failed = 0;
   const dev = CUDA ? (await import('../runtime/cuda/device.ts')).openDevice() : null;
   try {
@@ -115,10 +135,10 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     let target: TargetModel;
     try {
-      target = await loadTarget({ model: a.model!, device: a.device as 'cuda' | 'cpu', kvDtype: 'bf16', maxNumSeqs: S + 1, maxModelLen, maxBatchTokens, quiet: true });
+      target = await loadTarget({ model: a.model!, device: a.device as 'cuda' | 'cpu', kvDtype: 'bf16', maxNumSeqs: S + 1, maxModelLen, maxBatchTokens, quantize: QUANTIZE, quiet: true });
     } catch (e) {
       // no target, no rows: the report still says why (and what the run had measured)
-      report.error = `loadTarget(${a.model}, ${S + 1} slots × ${maxModelLen} positions, bf16 KV): ${(e as Error).message}`;
+      report.error = `loadTarget(${a.model}, ${S + 1} slots × ${maxModelLen} positions, bf16 KV, quantize ${QUANTIZE}): ${(e as Error).message}`;
       report.load = { seconds: (performance.now() - t0) / 1000, peakRssGB: gb(process.resourceUsage().maxRSS * 1024) };
       if (a.out) writeFileSync(a.out, `${JSON.stringify(report, null, 2)}\n`);
       if (a.json) console.log(JSON.stringify(report));
@@ -128,8 +148,9 @@ async function main(): Promise<void> {
     const exec: PlanExecutor | null = CUDA ? (targetBackend(target) as CudaTargetBackend).executor : null;
     const c = target.config;
     report.config = { hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize, rope: c.rope };
+    const tw = targetWeights(target);
     report.load = {
-      seconds: loadS, slots: target.maxNumSeqs, maxModelLen, maxBatchTokens, kvDtype: 'bf16', description: target.deviceDescription,
+      seconds: loadS, slots: target.maxNumSeqs, maxModelLen, maxBatchTokens, kvDtype: 'bf16', quantize: QUANTIZE, weightGB: gb(tw.bytes), description: target.deviceDescription,
       rssBeforeGB: gb(rss0), rssAfterGB: gb(process.memoryUsage().rss), peakRssGB: gb(process.resourceUsage().maxRSS * 1024),
       ...(exec ? { deviceGB: gb(exec.deviceBytes), launches: exec.plan.launches.length, kernels: exec.plan.kernels.length } : {}),
     };
@@ -153,7 +174,7 @@ async function main(): Promise<void> {
         }
         for (const B of BATCHES) {
           for (const q of QS) {
-            const floor = decodeFloor(c, B, q, context, copy.gbps);
+            const floor = decodeFloor(c, B, q, context, copy.gbps, 2, 2, QUANTIZE === 'fp8' ? 'fp8' : 'bf16');
             const p = peer?.rows?.find((r) => r.B === B && r.q === q && r.context === context);
             const row: DecodeRow = { B, q, context, floor, ...(p ? { peerMs: p.ms, peerImpl: p.impl ?? peer?.impl } : {}) };
             try {
@@ -184,12 +205,27 @@ async function main(): Promise<void> {
         log(`prefill B=${B} T=${PREFILL_T}: ${row.tokPerS?.toFixed(0) ?? '-'} tok/s${row.error ? ` ERROR ${row.error}` : ''}`);
       }
       if (peer?.reference) {
-        try { checks.peerTokens = await checkAgainstReference(target, peer.reference, MIN_MARGIN); } catch (e) { checks.peerTokens = { error: firstLine(e) }; }
+        try {
+          const r = await checkAgainstReference(target, peer.reference, MIN_MARGIN);
+          // fp8 weights are not the peer's math: its tokens are reported, a mismatch is not an error
+          if (QUANTIZE !== 'none' && r.error) { const { error, ...rest } = r; checks.peerTokens = { ...rest, judged: false, firstMismatch: error }; } else checks.peerTokens = r;
+        } catch (e) { checks.peerTokens = { error: firstLine(e) }; }
         log(`tokens vs the peer: ${JSON.stringify(checks.peerTokens)}`);
       } else checks.peerTokens = { skipped: peer ? 'the peer file has no reference' : 'no --peer file' };
     } finally {
       for (const s of seqs) s.close();
       target.close();
+    }
+    if (AGREEMENT > 0) {
+      const agreement: Record<string, AgreementReport | { error: string }> = {};
+      try { agreement.model = await measureAgreement(a.model!, null); } catch (e) { agreement.model = { error: firstLine(e) }; }
+      log(`fp8 vs bf16, ${a.model}: ${'error' in agreement.model ? `ERROR ${agreement.model.error}` : agreementLine(agreement.model)}`);
+      if (a['agreement-model']) {
+        try { agreement.extra = await measureAgreement(a['agreement-model'], a['agreement-prompts'] ?? null); } catch (e) { agreement.extra = { error: firstLine(e) }; }
+        log(`fp8 vs bf16, ${a['agreement-model']}: ${'error' in agreement.extra ? `ERROR ${agreement.extra.error}` : agreementLine(agreement.extra)}`);
+      }
+      report.agreement = agreement;
+      for (const v of Object.values(agreement)) if ('error' in v) checks[`agreement ${v === agreement.model ? 'model' : 'extra'}`] = v;
     }
     if (a['check-model']) {
       try { checks.cpuTruncated = await checkTruncated(a['check-model']); } catch (e) { checks.cpuTruncated = { error: firstLine(e) }; }
@@ -219,7 +255,7 @@ async function checkTruncated(dir: string): Promise<TokenCheck & { hiddenRelL2Ma
   // f32 KV: with a bf16 cache, entries that the two backends' f32 sums put on opposite sides of a bf16
   // rounding boundary differ by 2^-8, which the H200 run measured as 1.07e-3 of hidden rel. L2 after two
   // layers; in f32 the program's only differences are summation orders, so the bound can be tight
-  const o = { model: dir, kvDtype: 'f32' as const, maxNumSeqs: 1, maxModelLen: 64, maxBatchTokens: 64, quiet: true };
+  const o = { model: dir, kvDtype: 'f32' as const, maxNumSeqs: 1, maxModelLen: 64, maxBatchTokens: 64, quantize: QUANTIZE, quiet: true };
   const prompt = randomTokens(8, 1 << 30, 77);
   const here = await loadTarget({ ...o, device: a.device as 'cuda' | 'cpu' });
   let mine;
@@ -237,7 +273,35 @@ async function checkTruncated(dir: string): Promise<TokenCheck & { hiddenRelL2Ma
     if (mine.tokens[i] === tk) agreed++;
     else if (!error) error = `step ${i}: token ${mine.tokens[i]} != the CPU's ${tk} (CPU top-1 margin ${ref.margins[i].toFixed(4)})`;
   });
-  return { steps: ref.tokens.length, compared, agreed, skippedLowMargin: skipped, hiddenRelL2Max: worst, checked: `${dir}: prompt of 8 tokens + ${CHECK_STEPS} greedy steps, ${a.device} vs the CPU backend (same program, f32 KV)`, ...(error ? { error } : {}) };
+  return { steps: ref.tokens.length, compared, agreed, skippedLowMargin: skipped, hiddenRelL2Max: worst, checked: `${dir}: prompt of 8 tokens + ${CHECK_STEPS} greedy steps, ${a.device} vs the CPU backend (same program${QUANTIZE === 'none' ? '' : `, ${QUANTIZE} weights`}, f32 KV)`, ...(error ? { error } : {}) };
+}
+
+/**
+ * fp8 vs bf16 top-1 agreement on `dir`, both loaded at once on this device: AGREEMENT teacher-forced steps,
+ * from the prompts of `promptsFile` (as many as make AGREEMENT steps) or AGREEMENT_STREAMS random streams.
+ */
+async function measureAgreement(dir: string, promptsFile: string | null): Promise<AgreementReport> {
+  let streams: number[][] | null = null;
+  if (promptsFile) {
+    const all = (JSON.parse(readFileSync(promptsFile, 'utf8')) as { prompts: number[][] }).prompts;
+    streams = [];
+    for (let n = 0, i = 0; n < AGREEMENT && i < all.length; n += all[i].length, i++) streams.push(all[i]);
+  }
+  const per = Math.ceil(AGREEMENT / AGREEMENT_STREAMS);
+  const maxModelLen = Math.ceil(((streams ? Math.max(...streams.map((p) => p.length)) : per) + 1) / 16) * 16;
+  const o = { model: dir, device: a.device as 'cuda' | 'cpu', kvDtype: 'bf16' as const, maxNumSeqs: 1, maxModelLen, maxBatchTokens: 128, quiet: true };
+  const ref = await loadTarget(o);
+  try {
+    const q = await loadTarget({ ...o, quantize: 'fp8' });
+    try {
+      streams ??= randomStreams(AGREEMENT_STREAMS, per, ref.vocabSize, 4242).map((s, i) => (i === AGREEMENT_STREAMS - 1 ? s.slice(0, AGREEMENT - per * i) : s));
+      return { ...(await top1Agreement(ref, q, streams, { chunk: 128 })), model: dir, tokens: promptsFile ?? `random (xorshift seeds 4242…)` } as AgreementReport;
+    } finally {
+      q.close();
+    }
+  } finally {
+    ref.close();
+  }
 }
 
 function printTable(report: Record<string, unknown>, rows: DecodeRow[], prefill: PrefillRow[], checks: Record<string, unknown>): void {
@@ -245,7 +309,7 @@ function printTable(report: Record<string, unknown>, rows: DecodeRow[], prefill:
   const load = report.load as { seconds: number; peakRssGB: number; deviceGB?: number };
   const copy = report.copy as { gbpsReadPlusWrite: number };
   const tc = report.tensorCore as { tflops: number; source: string } | null;
-  console.log(`\n== target benchmark: ${report.model} on ${(report.load as { description: string }).description} ==`);
+  console.log(`\n== target benchmark: ${report.model} (${report.quantize === 'fp8' ? 'fp8 e4m3 weights' : 'weights as loaded'}) on ${(report.load as { description: string }).description} ==`);
   console.log(`load ${load.seconds.toFixed(1)} s, peak RSS ${load.peakRssGB} GB${load.deviceGB !== undefined ? `, ${load.deviceGB} GB on the device` : ''}; copy ${copy.gbpsReadPlusWrite.toFixed(0)} GB/s; tensor core ${tc ? `${tc.tflops.toFixed(0)} TFLOP/s (${tc.source})` : '-'}`);
   console.log('decode/verify (ours/floor and ours/peer are ms ratios: < 1 beats the peer)');
   console.log('context   B  q   ms/step  floor ms  ours/floor  peer ms  ours/peer  eager ms  (GB: weights + KV read)');
@@ -258,6 +322,9 @@ function printTable(report: Record<string, unknown>, rows: DecodeRow[], prefill:
     console.log(`        ${String(r.B).padStart(2)} ${String(r.T).padStart(5)} ${f(r.tokPerS, 0).padStart(8)} ${f(r.gpuTokPerS, 0).padStart(10)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.tokPerS && r.floorTokPerS ? r.floorTokPerS / r.tokPerS : undefined, 2).padStart(11)} ${f(r.peerTokPerS, 0).padStart(11)} ${f(r.vsPeer, 2).padStart(10)}${r.error ? `  ERROR ${r.error.slice(0, 140)}` : ''}`);
   }
   for (const [k, v] of Object.entries(checks)) console.log(`check ${k}: ${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries((report.agreement ?? {}) as Record<string, AgreementReport | { error: string }>)) {
+    console.log(`fp8 vs bf16 (${k === 'model' ? report.model : a['agreement-model']}): ${'error' in v ? `ERROR ${v.error}` : agreementLine(v)}`);
+  }
 }
 
 try {

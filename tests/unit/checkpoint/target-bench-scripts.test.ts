@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeFloor, kvBytesPerPosition, prefillFloor, stepWeightBytes } from '../../../bench/target-floors.ts';
+import { decodeFloor, kvBytesPerPosition, prefillFloor, stepWeightBytes, stepWeightBytesFp8 } from '../../../bench/target-floors.ts';
 import { llamaConfigJson } from '../../../bench/make-llama-checkpoint.ts';
 import { parseLlamaConfig } from '../../../runtime/checkpoint/llama-config.ts';
 import { loadTarget } from '../../../runtime/target/target-model.ts';
@@ -36,6 +36,37 @@ describe('target benchmark scripts', () => {
     expect(p.attentionFlops).toBe(4 * 32 * 128 * (2048 * 2049 / 2) * 32);
     expect(p.ms).toBeCloseTo(p.flops / 1e15 * 1e3, 9);
     expect(prefillFloor(c, 2048, 8, 1000).flops).toBe(8 * p.flops);
+  });
+
+  it('fp8 floors at the Llama-3.1-8B shape: projections and the untied head at 1 byte a weight + 4 a row, norms bf16', () => {
+    const c = parseLlamaConfig(llamaConfigJson('8b'), 'config.json');
+    // per layer 218,103,808 weights in 6144 + 4096 + 28672 + 4096 = 43,008 rows; the head 128256 rows
+    const fp8 = 32 * (218_103_808 + 4 * 43_008) + 2 * 65 * 4096 + (128256 * 4096 + 4 * 128256);
+    expect(stepWeightBytesFp8(c)).toBe(fp8);
+    expect(fp8).toBe(7_511_208_960);
+    const f = decodeFloor(c, 1, 1, 1024, 4200, 2, 2, 'fp8');
+    expect(f.weightBytes).toBe(fp8);
+    expect(f.bytes).toBe(fp8 + 1024 * 131072 + 131072 + 8192); // the gathered embedding row stays bf16
+    expect(f.ms / decodeFloor(c, 1, 1, 1024, 4200).ms).toBeCloseTo(0.505, 3);
+    // a tied head is the bf16 embedding table
+    expect(stepWeightBytesFp8({ ...c, tieWordEmbeddings: true })).toBe(fp8 - (128256 * 4096 + 4 * 128256) + 2 * 128256 * 4096);
+  });
+
+  it('target-bench --quantize fp8 --agreement: fp8 floors, fp8 on both backends of the check, the agreement report', () => {
+    const dir = path.join(tempDir(), 'tiny');
+    node(['bench/make-llama-checkpoint.ts', dir, '--shape', 'tiny']);
+    const r = JSON.parse(node(['bench/target-bench.ts', '--device', 'cpu', '--model', dir, '--batches', '1', '--qs', '1', '--contexts', '8', '--reps', '1',
+      '--prefill-tokens', '8', '--prefill-batches', '0', '--check-model', dir, '--quantize', 'fp8', '--agreement', '100', '--agreement-streams', '2', '--json']));
+    expect(r.errors).toBe(0);
+    expect(r.quantize).toBe('fp8');
+    expect(r.load.description).toMatch(/fp8 e4m3 projection and LM head weights/);
+    // tiny: per layer 43,008 weights in 128 + 64 + 320 + 64 = 576 rows; head 512 × 64
+    expect(r.rows[0].floor.weightBytes).toBe(2 * (43_008 + 4 * 576) + 2 * 5 * 64 + 512 * 64 + 4 * 512);
+    expect(r.checks.cpuTruncated.checked).toMatch(/fp8 weights/);
+    expect(r.agreement.model).toMatchObject({ steps: 100, positions: '2 streams of 50–50 tokens: positions 0…49' });
+    expect(r.agreement.model.agreement).toBeGreaterThan(0.5);
+    expect(r.agreement.model.byMargin.map((m: { below: number }) => m.below)).toEqual([1e-3, 1e-2, 1e-1]);
+    expect(() => node(['bench/target-bench.ts', '--device', 'cpu', '--model', dir, '--quantize', 'fp4'])).toThrow(/--quantize: one of none, fp8, got fp4/);
   });
 
   it('make-llama-checkpoint --shape tiny loads through loadTarget on the CPU and runs', async () => {
