@@ -15,7 +15,8 @@
 // during the streamed upload); every row's floor then counts fp8 weight bytes (bench/target-floors.ts), the
 // --check-model copy runs fp8 on both backends, and the peer check reports without judging (fp8 is not the
 // peer's math). --agreement N: after the rows, the top-1 agreement of fp8 with bf16 on N teacher-forced steps
-// (bench/target-agreement.ts): --model loaded in both modes at once, random token streams (--agreement-streams
+// (bench/target-agreement.ts): --model in both modes at once (with --quantize fp8 the rows' target is the fp8
+// side, in its spare slot), random token streams (--agreement-streams
 // of N / streams tokens: positions 0 … N / streams − 1), each step's bf16 top-1 margin reported beside it; with
 // --agreement-model DIR also on that model (e.g. the pycode-small fixture, real weights) over the prompts of
 // --agreement-prompts FILE ({"prompts": number[][]}, as many as make N steps; random streams without it).
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
     log(`loaded ${a.model} in ${loadS.toFixed(1)} s (peak RSS ${gb(process.resourceUsage().maxRSS * 1024)} GB): ${target.deviceDescription}`);
 
     const seqs = Array.from({ length: S }, (_, i) => target.newSequence(`bench sequence ${i}`));
+    const agreement: Record<string, AgreementReport | { error: string }> = {};
     const rows: DecodeRow[] = [];
     const prefill: PrefillRow[] = [];
     const checks: Record<string, unknown> = {};
@@ -212,13 +214,16 @@ async function main(): Promise<void> {
         } catch (e) { checks.peerTokens = { error: firstLine(e) }; }
         log(`tokens vs the peer: ${JSON.stringify(checks.peerTokens)}`);
       } else checks.peerTokens = { skipped: peer ? 'the peer file has no reference' : 'no --peer file' };
+      // fp8 rows: their target is the fp8 side of the agreement (its spare slot; one fp8 load fewer), when long enough
+      if (AGREEMENT > 0 && QUANTIZE === 'fp8' && target.maxModelLen > Math.ceil(AGREEMENT / AGREEMENT_STREAMS)) {
+        try { agreement.model = await measureAgreement(a.model!, null, target); } catch (e) { agreement.model = { error: firstLine(e) }; }
+      }
     } finally {
       for (const s of seqs) s.close();
       target.close();
     }
     if (AGREEMENT > 0) {
-      const agreement: Record<string, AgreementReport | { error: string }> = {};
-      try { agreement.model = await measureAgreement(a.model!, null); } catch (e) { agreement.model = { error: firstLine(e) }; }
+      if (!agreement.model) try { agreement.model = await measureAgreement(a.model!, null); } catch (e) { agreement.model = { error: firstLine(e) }; }
       log(`fp8 vs bf16, ${a.model}: ${'error' in agreement.model ? `ERROR ${agreement.model.error}` : agreementLine(agreement.model)}`);
       if (a['agreement-model']) {
         try { agreement.extra = await measureAgreement(a['agreement-model'], a['agreement-prompts'] ?? null); } catch (e) { agreement.extra = { error: firstLine(e) }; }
@@ -279,8 +284,9 @@ async function checkTruncated(dir: string): Promise<TokenCheck & { hiddenRelL2Ma
 /**
  * fp8 vs bf16 top-1 agreement on `dir`, both loaded at once on this device: AGREEMENT teacher-forced steps,
  * from the prompts of `promptsFile` (as many as make AGREEMENT steps) or AGREEMENT_STREAMS random streams.
+ * `fp8` is an already loaded fp8 target of `dir` with a free slot (else one is loaded).
  */
-async function measureAgreement(dir: string, promptsFile: string | null): Promise<AgreementReport> {
+async function measureAgreement(dir: string, promptsFile: string | null, fp8?: TargetModel): Promise<AgreementReport> {
   let streams: number[][] | null = null;
   if (promptsFile) {
     const all = (JSON.parse(readFileSync(promptsFile, 'utf8')) as { prompts: number[][] }).prompts;
@@ -292,12 +298,12 @@ async function measureAgreement(dir: string, promptsFile: string | null): Promis
   const o = { model: dir, device: a.device as 'cuda' | 'cpu', kvDtype: 'bf16' as const, maxNumSeqs: 1, maxModelLen, maxBatchTokens: 128, quiet: true };
   const ref = await loadTarget(o);
   try {
-    const q = await loadTarget({ ...o, quantize: 'fp8' });
+    const q = fp8 ?? await loadTarget({ ...o, quantize: 'fp8' });
     try {
       streams ??= randomStreams(AGREEMENT_STREAMS, per, ref.vocabSize, 4242).map((s, i) => (i === AGREEMENT_STREAMS - 1 ? s.slice(0, AGREEMENT - per * i) : s));
       return { ...(await top1Agreement(ref, q, streams, { chunk: 128 })), model: dir, tokens: promptsFile ?? `random (xorshift seeds 4242…)` } as AgreementReport;
     } finally {
-      q.close();
+      if (!fp8) q.close();
     }
   } finally {
     ref.close();
