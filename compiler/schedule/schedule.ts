@@ -14,6 +14,8 @@ import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
 import { chooseAnchors, fusableLinear } from './anchors.ts';
 import type { AttentionSplitOptions } from './attention-split.ts';
+import type { TcSplitOptions } from './tc-split.ts';
+import { TC_SPLIT_ROWS, tcSlices } from './tc-split.ts';
 import { attentionSplit } from './attention-split.ts';
 import { GEMM_BM, GEMM_BN, gemmOperand, gemmShapeOf, gemmSlices } from './gemm-shape.ts';
 import type { ReachResult } from './reach.ts';
@@ -30,6 +32,7 @@ export interface ScheduleOptions {
   /** the largest value of each symbolic dim (sizes the attention split's scratch) */
   readonly maxDims?: Readonly<Record<string, number>>;
   readonly attention?: AttentionSplitOptions;
+  readonly tcSplit?: TcSplitOptions;
 }
 
 /**
@@ -240,7 +243,17 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     }
     if (!operand) { const base = viewBase(x); if (!isLeaf(base)) ensureStored(base); }
     if (!isLeaf(viewBase(w))) ensureStored(viewBase(w));
-    const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), ...(operand ? { operand } : {}) };
+    let k: ScheduledKernel = { ...newKernel('linear', n.shape, null), ...(operand ? { operand } : {}) };
+    // split along K at ≤ 256 rows where the tensor-core kernel would have too few blocks (tc-split.ts); not
+    // with a fused norm, whose row statistic needs all of K before the sum is scaled
+    const maxRows = x.shape.slice(0, -1).reduce<number>((a, d) => a * (typeof d === 'number' ? d : opts.maxDims?.[d] ?? Infinity), 1);
+    const staticAbove = x.shape.slice(0, -1).every((d) => typeof d === 'number') && maxRows > TC_SPLIT_ROWS;
+    const slices = operand?.norms.length || staticAbove ? 1 : tcSlices(n, maxRows, opts.tcSplit);
+    if (slices > 1 && Number.isFinite(maxRows)) {
+      const rows = Math.min(TC_SPLIT_ROWS, maxRows), scratch = `t${temps.length}`;
+      temps.push({ id: scratch, kind: 'temp', dtype: 'f32', shape: [slices, rows, w.shape[0]] });
+      k = { ...k, tcSplit: { slices, rows, scratch } };
+    }
     kernels.push(k);
     for (const r of operand?.norms ?? []) home.set(r, k); // statistics and values computed in the x load
     const e = epilogues.get(n);

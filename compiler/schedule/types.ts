@@ -57,6 +57,12 @@ export interface ScheduledKernel {
    */
   readonly splitK?: { readonly slices: number; readonly scratch: string };
   /**
+   * A tensor-core linear split along K at ≤ `rows` rows (tc-split.ts): block (column block, slice) sums its
+   * k range into `scratch` (f32 [slices, rows, N]) and a reduce launch adds the slices in ascending order and
+   * stores the linear (or its fused epilogue). Above `rows` rows the unsplit kernel runs.
+   */
+  readonly tcSplit?: { readonly slices: number; readonly rows: number; readonly scratch: string };
+  /**
    * Attention split over positions (attention-split.ts): blocks (row, KV head, chunk of `chunk` positions)
    * write each query head's partial (accumulator[D], running max, sum) into `scratch` (f32 [rows, Hq,
    * chunks, D + 2]) and a combine launch merges a row's chunks in ascending order. `gated`: the one-launch

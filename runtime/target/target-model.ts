@@ -34,6 +34,11 @@ export interface LoadTargetOptions {
   readonly maxBatchTokens?: number;
   /** KV-cache storage dtype (default f32) */
   readonly kvDtype?: FloatDType;
+  /**
+   * 'bf16': the projections' inputs rounded to bf16, as bf16 PyTorch / vLLM models compute (one tensor-core
+   * term per activation: faster at ≥ 5 rows); default 'f32', exact against fp32 references
+   */
+  readonly activations?: 'f32' | 'bf16';
   readonly onProgress?: (p: LoadProgress) => void;
   readonly quiet?: boolean;
 }
@@ -124,7 +129,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     }
     addRopeTables(weights, config, maxModelLen);
     // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
-    program = targetProgram(config, weights, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, head: dev ? 'both' : 'logits' });
+    program = targetProgram(config, weights, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, activations: o.activations, head: dev ? 'both' : 'logits' });
     if (dev) {
       const { createCudaTargetBackend } = await import('./cuda-backend.ts');
       backend = await createCudaTargetBackend(program, weights, { maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: config.numLayers, vocabSize: config.vocabSize });
