@@ -18,7 +18,8 @@
 //   node bench/target-bench.ts --model DIR [--device cuda|cpu] [--out FILE] [--peer FILE] [--json]
 //     [--batches 1,8,32,64] [--qs 1,4] [--contexts 1024,8192] [--reps 50] [--prefill-tokens 2048]
 //     [--prefill-batches 1,8] [--prefill-reps 2] [--check-model DIR] [--check-steps 3] [--min-margin 0.25 (bf16 activations) | 0.05 (f32)]
-//     [--profile BxQxCONTEXT,…]  (those rows also get a per-launch profile by kernel kind, eager; CUDA only)
+//     [--profile BxQxCONTEXT,…,prefill]  (those rows, and with `prefill` one B = 1 prefill pass, also get a
+//     per-launch profile by kernel kind, eager; CUDA only)
 //     [--activations bf16|f32]  (the projections' inputs rounded to bf16, as the bf16 peer computes: one
 //     tensor-core term per activation; default bf16. The --check-model comparison always runs f32)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -74,7 +75,7 @@ const MIN_MARGIN = Number(a['min-margin'] ?? (ACTIVATIONS === 'bf16' ? '0.25' : 
 if (!(MIN_MARGIN >= 0)) die(`--min-margin: a number ≥ 0, got ${a['min-margin']}`);
 /** rows (BxQxCONTEXT) that also get a per-launch profile (CUDA: PlanExecutor.profile, eager, median of 10) */
 const PROFILE = new Set(a.profile!.split(',').filter(Boolean));
-for (const p of PROFILE) if (!/^\d+x\d+x\d+$/.test(p)) die(`--profile: rows as BxQxCONTEXT, e.g. 1x1x1024,64x4x8192; got ${p}`);
+for (const p of PROFILE) if (p !== 'prefill' && !/^\d+x\d+x\d+$/.test(p)) die(`--profile: rows as BxQxCONTEXT (e.g. 1x1x1024,64x4x8192) or prefill; got ${p}`);
 const log = (m: string): void => { (a.json ? console.error : console.log)(`[target-bench ${new Date().toISOString().slice(11, 19)}] ${m}`); };
 
 interface PeerRow { B: number; q: number; context: number; ms: number; impl?: string }
@@ -91,7 +92,11 @@ interface DecodeRow extends Partial<StepTiming> {
   /** with --profile: eager ms per kernel kind (summed over its launches), slowest first */
   profile?: { kind: string; launches: number; ms: number }[];
 }
-interface PrefillRow extends Partial<PrefillTiming> { B: number; T: number; tokPerS?: number; gpuTokPerS?: number; floor: PrefillFloor | null; floorTokPerS?: number; peerTokPerS?: number; vsPeer?: number; error?: string }
+interface PrefillRow extends Partial<PrefillTiming> {
+  B: number; T: number; tokPerS?: number; gpuTokPerS?: number; floor: PrefillFloor | null; floorTokPerS?: number; peerTokPerS?: number; vsPeer?: number; error?: string;
+  /** with --profile prefill: one pass's eager ms per kernel kind */
+  profile?: { kind: string; launches: number; ms: number }[];
+}
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 const gb = (b: number): number => Math.round(b / 1e7) / 100;
@@ -188,6 +193,10 @@ async function main(): Promise<void> {
           const tm = await timePrefill(target, exec, seqs.slice(0, B), PREFILL_T, PREFILL_REPS, 5000 + B);
           const tokPerS = (B * PREFILL_T) / (tm.ms / 1e3);
           Object.assign(row, tm, { tokPerS, ...(tm.gpuMsPerPass ? { gpuTokPerS: Math.min(PREFILL_T, exec!.plan.maxDims.N) / (tm.gpuMsPerPass / 1e3) } : {}), ...(p ? { vsPeer: tokPerS / p.tok_s } : {}) });
+          if (exec && B === 1 && PROFILE.has('prefill')) { // one pass of the prompt's rows (the graph's last inputs)
+            row.profile = byKind(exec.profile({ N: Math.min(PREFILL_T, exec.plan.maxDims.N), M: 1 }, 3)).map((k) => ({ ...k, ms: Math.round(k.ms * 1e4) / 1e4 }));
+            log(`profile prefill B=1 T=${PREFILL_T} (eager, by kernel kind): ${row.profile.slice(0, 8).map((k) => `${k.kind} ${k.ms.toFixed(3)} ms (${k.launches})`).join(', ')}`);
+          }
         } catch (e) { row.error = firstLine(e); }
         prefill.push(row);
         log(`prefill B=${B} T=${PREFILL_T}: ${row.tokPerS?.toFixed(0) ?? '-'} tok/s${row.error ? ` ERROR ${row.error}` : ''}`);
