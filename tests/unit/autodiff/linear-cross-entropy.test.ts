@@ -1,6 +1,7 @@
 // The chunked LM-head cross entropy (linearCrossEntropy, training-form.ts): loss and gradients equal the
 // unchunked form's to f32 rounding on the interpreter (partial last chunks, labels in them), its own backward
-// against finite differences in the f64 interpreter, and the Arctic drafters' training forms built with it.
+// against finite differences in the f64 interpreter, and the training forms of the Arctic drafters and of
+// the GRU example drafter built with it.
 import { describe, expect, it } from 'vitest';
 import { gradients } from '../../../compiler/autodiff/grad.ts';
 import type { CustomVjp } from '../../../compiler/autodiff/grad.ts';
@@ -14,6 +15,7 @@ import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
 import { lstmSpeculator } from '../../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../../speculators/mlp.ts';
+import { gruDrafter } from '../../../examples/drafters/gru-drafter.ts';
 import { checkGradients, f64Tensor, graphOf, rng } from './support.ts';
 
 const mk = Node.make;
@@ -96,6 +98,7 @@ describe('training forms with the chunked cross entropy', () => {
     ['Arctic LSTM', () => lstmSpeculator(shape).graph],
     ['Arctic MLP tied', () => mlpSpeculator({ ...shape, tieWeights: true }).graph],
     ['Arctic MLP untied', () => mlpSpeculator({ ...shape, scaleInput: false, tieWeights: false }).graph],
+    ['the GRU example drafter (a user DSL file)', () => gruDrafter({ ...shape, scaleInput: false, tieWeights: false, weightDtype: () => 'bf16', config: {} }).graph],
   ];
   const data = (tfParams: readonly { name: string; shape: readonly number[] }[], seed: number, f64: boolean) => {
     const r = rng(seed);
