@@ -18,6 +18,8 @@ export interface Item {
   readonly node: Node;
   /** the buffer this item writes, or null when its value stays inside the kernel (row statistics) */
   store: string | null;
+  /** byte offset of the item's values in `store` (a GEMM writing its rows of a concat in place); 0 if absent */
+  storeAt?: number;
 }
 
 export interface ScheduledKernel {
