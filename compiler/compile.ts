@@ -19,6 +19,7 @@ import { lmHeadTopk } from './passes/lm-head-topk.ts';
 import { lowerTraining } from './passes/lower-training.ts';
 import { planArena } from './schedule/memory-plan.ts';
 import type { AttentionSplitOptions } from './schedule/attention-split.ts';
+import type { TcSplitOptions } from './schedule/tc-split.ts';
 import { scheduleGraph } from './schedule/schedule.ts';
 import { VERSION } from './version.ts';
 
@@ -31,6 +32,8 @@ export interface CompileOptions {
   readonly gemm?: GemmMode;
   /** the attention split over positions (compiler/schedule/attention-split.ts); tests pass small chunks */
   readonly attention?: AttentionSplitOptions;
+  /** the tensor-core linear's K split (compiler/schedule/tc-split.ts); tests pass a small minWeights */
+  readonly tcSplit?: TcSplitOptions;
 }
 
 export const COMPILER_VERSION: string = VERSION;
@@ -67,7 +70,7 @@ export function compileProgram(source: Graph, opts: CompileOptions): ExecutionPl
   checkDims(graph, maxDims);
   // the LM-head argmax and top-k epilogues are passes (no-ops where the pipeline ran them); irHash stays the given IR's
   // a certified head whose batch stays below the tensor-core kernel's plans as the ordinary fused argmax
-  const s = scheduleGraph(uncertifySmall(lmHeadTopk(lmHeadArgmax(graph)), maxDims, TC_MIN_ROWS), { maxDims, ...(opts.attention ? { attention: opts.attention } : {}) });
+  const s = scheduleGraph(uncertifySmall(lmHeadTopk(lmHeadArgmax(graph)), maxDims, TC_MIN_ROWS), { maxDims, ...(opts.attention ? { attention: opts.attention } : {}), ...(opts.tcSplit ? { tcSplit: opts.tcSplit } : {}) });
   const { modules, kernels, launches } = emitKernels(s, maxDims, sanitize(name), { gemm: opts.gemm ?? gemmMode() });
   const uses = launches.map((l) => l.args.flatMap((a) => ('buffer' in a ? [a.buffer] : [])));
   const temps = s.buffers.filter((b) => b.kind === 'temp');

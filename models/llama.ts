@@ -26,6 +26,12 @@ export interface LlamaShape {
   readonly kvDtype?: FloatDType;
   /** storage dtype of each weight (default bf16) */
   readonly weightDtype?: (name: string) => FloatDType;
+  /**
+   * 'bf16': every projection's (and the head's) input is rounded to bf16 first, as a bf16 PyTorch or vLLM
+   * model computes, so the tensor-core kernels multiply one bf16 term per activation instead of three
+   * (docs/targets.md, "Activations"); default 'f32' (exact against fp32 references)
+   */
+  readonly activations?: 'f32' | 'bf16';
 }
 
 /** Canonical parameter names: Hugging Face's, with q/k/v and gate/up merged (the loader concatenates them). */
@@ -69,11 +75,12 @@ export function llamaProgram(c: LlamaShape): Program {
     const eps = c.rmsNormEps;
     const scale = 1 / Math.sqrt(D);
 
+    const act = <T extends Tensor>(t: T): T => (c.activations === 'bf16' ? t.cast('bf16').cast('f32') as unknown as T : t);
     let x: Tensor<readonly ['N', 'H'], 'f32'> = embedding(embed, tokens);
     for (let i = 0; i < c.numLayers; i++) {
       const w = llamaParam.layer(i);
       const h = rmsNorm(x, { eps, weight: param(w.inputNorm, ['H']) });
-      const qkv = h.linear(param(w.qkv, ['QKV', 'H']));
+      const qkv = act(h).linear(param(w.qkv, ['QKV', 'H']));
       const q = rope(qkv.slice(-1, 0, Hq * D, Hq * D).reshape(['N', Hq, D]), positions, cos, sin);
       const k = rope(qkv.slice(-1, Hq * D, (Hq + Hk) * D, Hk * D).reshape(['N', Hk, D]), positions, cos, sin);
       const v = qkv.slice(-1, (Hq + Hk) * D, QKV, Hk * D).reshape(['N', Hk, D]);
@@ -82,17 +89,17 @@ export function llamaProgram(c: LlamaShape): Program {
       p.output(llamaParam.cacheOut(i, 'key'), kc);
       p.output(llamaParam.cacheOut(i, 'value'), vc);
       const a = attention(q, kc, vc, slots, positions, { scale }).reshape(['N', Hq * D]);
-      x = x.add(a.linear(param(w.o, ['H', Hq * D])));
+      x = x.add(act(a).linear(param(w.o, ['H', Hq * D])));
       const h2 = rmsNorm(x, { eps, weight: param(w.postNorm, ['H']) });
-      const gu = h2.linear(param(w.gateUp, [2 * I, 'H']));
-      const act = gu.slice(-1, 0, I, 'I').silu().mul(gu.slice(-1, I, 2 * I, 'I'));
-      x = x.add(act.linear(param(w.down, ['H', 'I'])));
+      const gu = act(h2).linear(param(w.gateUp, [2 * I, 'H']));
+      const mlp = gu.slice(-1, 0, I, 'I').silu().mul(gu.slice(-1, I, 2 * I, 'I'));
+      x = x.add(act(mlp).linear(param(w.down, ['H', 'I'])));
     }
     const final = rmsNorm(x, { eps, weight: param(llamaParam.norm, ['H']) });
     const picked = embedding(final, rows);
     p.output('hidden', picked);
     const head = c.tieWordEmbeddings ? embed : param(llamaParam.lmHead, ['V', 'H']);
-    const logits = picked.linear(head);
+    const logits = act(picked).linear(head);
     if (c.head !== 'logits') p.output('next_tokens', logits.argmax(-1));
     if (c.head !== 'argmax') p.output('logits', logits);
   });

@@ -9,10 +9,18 @@ import { sameShape } from '../ir/shape.ts';
 import { f32, konst, VJP } from './vjp.ts';
 
 /**
- * d loss / d x for every x in `wrt` (f32, x's shape; zeros where the loss does not depend on x).
- * `seed` is the gradient of the loss itself (default 1; the loss may have any shape).
+ * A node's own backward, in place of the rules of the subgraph that computes it: given the gradient g
+ * of the loss with respect to the node, the contributions [operand, gradient] to nodes below it (a
+ * composite such as linearCrossEntropy, whose forward intermediates must not be read by the backward).
  */
-export function gradients(loss: Node, wrt: readonly Node[], seed?: Node): Map<Node, Node> {
+export type CustomVjp = (g: Node) => readonly (readonly [Node, Node])[];
+
+/**
+ * d loss / d x for every x in `wrt` (f32, x's shape; zeros where the loss does not depend on x).
+ * `seed` is the gradient of the loss itself (default 1; the loss may have any shape). `custom`: nodes
+ * whose gradient goes to the nodes their rule names, not through their subgraph's rules.
+ */
+export function gradients(loss: Node, wrt: readonly Node[], seed?: Node, custom?: ReadonlyMap<Node, CustomVjp>): Map<Node, Node> {
   if (!isFloat(loss.dtype)) throw new IRError(`autodiff: the loss ${loss} is not a float tensor`);
   const order = toposort([loss]);
   // only nodes on a path to something in wrt need a gradient
@@ -34,6 +42,16 @@ export function gradients(loss: Node, wrt: readonly Node[], seed?: Node): Map<No
     const g = total(n);
     if (!g) continue;
     if (!wanted.has(n)) parts.delete(n);
+    const own = custom?.get(n);
+    if (own) {
+      for (const [s, d] of own(g)) {
+        if (!live.has(s) || !isFloat(s.dtype)) continue;
+        if (!sameShape(d.shape, s.shape) || d.dtype !== 'f32') throw new IRError(`autodiff: the custom rule of ${n} gave ${d} for ${s}`);
+        const l = parts.get(s);
+        if (l) l.push(d); else parts.set(s, [d]);
+      }
+      continue;
+    }
     const rule = VJP[n.op];
     if (!rule) throw new IRError(`autodiff: no VJP rule for ${n.op} (${n}), which lies between the loss and a parameter`);
     const ds = rule(n, g);

@@ -9,7 +9,7 @@ import type { Node } from '../ir/node.ts';
 import { sameShape } from '../ir/shape.ts';
 import { DECODER, ELEMENTWISE, MOVEMENT, REDUCE, ROW } from '../ir/ops.ts';
 import { isContraction, isLeaf, viewBase } from './types.ts';
-import { gemmOperand, gemmShapeOf } from './gemm-shape.ts';
+import { gemmShapeOf, gemmView } from './gemm-shape.ts';
 
 /** A shared node cheaper than this (add/mul/cast/gather chains) is recomputed in each user. */
 export const SHARE_COST = 16;
@@ -114,7 +114,7 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     if (inlineX) operandInline.add(n);
     // a contraction streams its operands from memory: they must be buffers
     // (an aT GEMM reads its first operand's transpose source in place: gemm-shape.ts)
-    if (isContraction(n)) for (const s of n.src) { if (inlineX && s === x) continue; const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) anchors.add(base); }
+    if (isContraction(n)) for (const s of n.src) { if (inlineX && s === x) continue; const base = gemmView(n, s).node; if (!isLeaf(base)) anchors.add(base); }
     // the one elementwise user of a linear, reading it at its own coordinates, is stored by the linear instead
     const u = use.get(n) ?? [];
     if (fusableLinear(n) && !outputs.has(n) && u.length === 1 && ELEMENTWISE.has(u[0].op) && u[0].src.includes(n) && sameShape(u[0].shape, n.shape) &&
@@ -127,6 +127,13 @@ export function chooseAnchors(g: Graph): AnchorChoice {
     if (n.op === 'attention') for (const s of [n.src[1], n.src[2]]) if (!isLeaf(s)) anchors.add(s);
     // scatter_add is a kernel of its own that reads its updates and ids from memory
     if (n.op === 'scatter_add') { anchors.add(n); for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) anchors.add(base); } }
+  }
+  // a running sum of matmul results (the chunked cross entropy's dx = Σ_c g_c·w_c, linearCrossEntropy):
+  // each partial sum is stored, so one partial sum and one term are live at a time rather than every term
+  const readsMatmul = (n: Node): boolean => n.src.some((s) => s.op === 'matmul');
+  for (const n of order) {
+    if (n.op !== 'add' || !readsMatmul(n)) continue;
+    for (const s of n.src) if (s.op === 'add' && readsMatmul(s)) anchors.add(s);
   }
   // cost: per element when concat selects one operand; work: every operand evaluated (selection
   // without a known coordinate range), which bounds the code size of the inlined tree

@@ -4,6 +4,7 @@
 // stored [K, M] tensor (M % 4 = 0) reads that tensor in place (aT): the scheduler then stores the
 // transpose's source, not the transpose (a dlogitsᵀ of 8096 × 4096 f32 is 132 MB written and read back).
 import type { Node } from '../ir/node.ts';
+import { viewBase } from './types.ts';
 
 export const GEMM_BK = 16;
 /** the output tile of one block (rows × columns) */
@@ -41,6 +42,19 @@ export function gemmShapeOf(n: Node): GemmShape | null {
 /** What a contraction's operand s is read from: the transpose's source for an aT GEMM, else s. */
 export function gemmOperand(n: Node, s: Node): Node {
   return s === n.src[0] && gemmShapeOf(n)?.aT ? s.src[0] : s;
+}
+
+/**
+ * The stored tensor a GEMM operand s of n is read from, and the element offset into it: the transpose's
+ * source for aT; a row range of a 2-D tensor (slice along axis 0: contiguous rows, as the chunked cross
+ * entropy's w_c = w[start:end]) read in place at start × columns; else s (reshapes stripped).
+ */
+export function gemmView(n: Node, s: Node): { readonly node: Node; readonly offset: number } {
+  const o = gemmOperand(n, s);
+  if (o === s && s.op === 'slice' && s.shape.length === 2 && s.arg?.axis === 0 && typeof s.shape[1] === 'number' && gemmShapeOf(n)) {
+    return { node: viewBase(s.src[0]), offset: (s.arg.start as number) * s.shape[1] };
+  }
+  return { node: viewBase(o), offset: 0 };
 }
 
 /** k steps (of GEMM_BK) a K slice keeps at least, so a slice's loop still hides its loads */

@@ -14,8 +14,10 @@ import type { Shape } from '../ir/shape.ts';
 import { sameShape } from '../ir/shape.ts';
 import { chooseAnchors, fusableLinear } from './anchors.ts';
 import type { AttentionSplitOptions } from './attention-split.ts';
+import type { TcSplitOptions } from './tc-split.ts';
+import { TC_SPLIT_ROWS, tcSlices } from './tc-split.ts';
 import { attentionSplit } from './attention-split.ts';
-import { GEMM_BM, GEMM_BN, gemmOperand, gemmShapeOf, gemmSlices } from './gemm-shape.ts';
+import { GEMM_BM, GEMM_BN, gemmShapeOf, gemmSlices, gemmView } from './gemm-shape.ts';
 import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
@@ -30,6 +32,7 @@ export interface ScheduleOptions {
   /** the largest value of each symbolic dim (sizes the attention split's scratch) */
   readonly maxDims?: Readonly<Record<string, number>>;
   readonly attention?: AttentionSplitOptions;
+  readonly tcSplit?: TcSplitOptions;
 }
 
 /**
@@ -148,6 +151,12 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     if (stored || outBuf.has(n)) ensureStored(n);
   };
   const ctx = { anchors, home };
+  // kernels of GEMMs placed ahead of topological order: not "the last kernel" a later anchor may join
+  const pulledKernels = new Set<ScheduledKernel>();
+  const lastKernel = (): ScheduledKernel | undefined => {
+    for (let i = kernels.length - 1; i >= 0; i--) if (!pulledKernels.has(kernels[i])) return kernels[i];
+    return undefined;
+  };
 
   // argmax {epilogue = "linear"} (the lm-head-argmax pass marks it: argmax(linear(x, w), -1) where the
   // logits have no other use; argmaxEpilogues recovers the parts): one kernel computes the logits and
@@ -170,6 +179,33 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     const outs = topkNodes(e);
     if (outs.every(isTopkMarked)) fused.set(e.linear, { outs, mul: e.mul, scale: e.scale, k: e.k });
   }
+
+  // a concat along axis 0 of GEMM results nothing else reads (the chunked cross entropy's weight gradient,
+  // linearCrossEntropy): each GEMM stores its rows into the concat's buffer, and the concat is no kernel
+  const concatInto = new Map<Node, { concat: Node; at: number }>();
+  for (const n of graphNodes(g)) {
+    if (n.op !== 'concat' || n.arg?.axis !== 0 || n.shape.length !== 2 || n.dtype !== 'f32' || !n.shape.every((d) => typeof d === 'number')) continue;
+    const own = (s: Node): boolean => gemmShapeOf(s) !== null && !fused.has(s) && !outputNodes.has(s) && (use.get(s) ?? []).length === 1;
+    if (!n.src.every(own) || new Set(n.src).size !== n.src.length) continue;
+    let row = 0;
+    for (const s of n.src) { concatInto.set(s, { concat: n, at: row * (n.shape[1] as number) * 4 }); row += s.shape[0] as number; }
+    anchors.add(n);
+  }
+  const concatBuffer = (c: Node): string => {
+    let id = bufferOf.get(c) ?? outBuf.get(c);
+    if (id === undefined) {
+      id = `t${temps.length}`;
+      temps.push({ id, kind: 'temp', dtype: c.dtype, shape: c.shape });
+    }
+    bufferOf.set(c, id);
+    return id;
+  };
+  // the row and map kernels that read each stored node (a reduction of an operand another row kernel
+  // already reduces joins that kernel: the chunked cross entropy's label pick beside the chunk's max and sum)
+  const readers = new Map<Node, ScheduledKernel[]>();
+  const noteReads = (k: ScheduledKernel, ext: ReadonlySet<Node>): void => {
+    for (const e of ext) { const l = readers.get(e); if (!l) readers.set(e, [k]); else if (!l.includes(k)) l.push(k); }
+  };
 
   /** Operands read inside kernel k at its own coordinates `terms`: whatever they need from memory is stored. */
   const readInline = (k: ScheduledKernel, x: Node, terms: string[]): boolean => {
@@ -240,7 +276,17 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     }
     if (!operand) { const base = viewBase(x); if (!isLeaf(base)) ensureStored(base); }
     if (!isLeaf(viewBase(w))) ensureStored(viewBase(w));
-    const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), ...(operand ? { operand } : {}) };
+    let k: ScheduledKernel = { ...newKernel('linear', n.shape, null), ...(operand ? { operand } : {}) };
+    // split along K at ≤ 256 rows where the tensor-core kernel would have too few blocks (tc-split.ts); not
+    // with a fused norm, whose row statistic needs all of K before the sum is scaled
+    const maxRows = x.shape.slice(0, -1).reduce<number>((a, d) => a * (typeof d === 'number' ? d : opts.maxDims?.[d] ?? Infinity), 1);
+    const staticAbove = x.shape.slice(0, -1).every((d) => typeof d === 'number') && maxRows > TC_SPLIT_ROWS;
+    const slices = operand?.norms.length || staticAbove ? 1 : tcSlices(n, maxRows, opts.tcSplit);
+    if (slices > 1 && Number.isFinite(maxRows)) {
+      const rows = Math.min(TC_SPLIT_ROWS, maxRows), scratch = `t${temps.length}`;
+      temps.push({ id: scratch, kind: 'temp', dtype: 'f32', shape: [slices, rows, w.shape[0]] });
+      k = { ...k, tcSplit: { slices, rows, scratch } };
+    }
     kernels.push(k);
     for (const r of operand?.norms ?? []) home.set(r, k); // statistics and values computed in the x load
     const e = epilogues.get(n);
@@ -300,14 +346,28 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
       addItem(newKernel('scatter_add', n.shape, null), n, true);
       return;
     }
+    if (n.op === 'concat' && n.src.every((s) => concatInto.get(s)?.concat === n)) {
+      // written in place by its operands' GEMMs (all placed: they come first in topological order)
+      concatBuffer(n);
+      home.set(n, n.src.map((s) => home.get(s)!).reduce((a, b) => (b.index > a.index ? b : a)));
+      return;
+    }
     if (isContraction(n)) {
-      for (const s of n.src) { const base = viewBase(gemmOperand(n, s)); if (!isLeaf(base)) ensureStored(base); }
+      for (const s of n.src) { const base = gemmView(n, s).node; if (!isLeaf(base)) ensureStored(base); }
       const gs = gemmShapeOf(n), slices = gs ? gemmSlices(gs, GEMM_BM, GEMM_BN) : 1;
       let k = newKernel(n.op as KernelKind, n.shape, null);
       if (gs && slices > 1) {
         const scratch = `t${temps.length}`;
         temps.push({ id: scratch, kind: 'temp', dtype: 'f32', shape: [slices, gs.M, gs.N] });
         k = { ...k, splitK: { slices, scratch } };
+      }
+      const into = concatInto.get(n);
+      if (into) {
+        addItem(k, n, false);
+        const item = itemOf.get(n)!;
+        item.store = concatBuffer(into.concat);
+        item.storeAt = into.at;
+        return;
       }
       addItem(k, n, true);
       return;
@@ -326,13 +386,15 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     const fresh = newKernel(reduce ? 'row' : 'map', shape, axis);
     const probe = check(fresh) ?? reach(ctx, fresh, n, spaceTerms(shape, axis), true);
     const owners = [...probe.external].map((e) => home.get(e)!).filter((k) => k.kind === 'row' || k.kind === 'map');
-    const last = kernels[kernels.length - 1];
-    const candidates = [...new Set([...owners.sort((a, b) => b.index - a.index), ...(last ? [last] : [])])];
+    const last = lastKernel();
+    const siblings = [...probe.external].flatMap((e) => readers.get(e) ?? []).filter((k) => k.kind === 'row' || k.kind === 'map').sort((a, b) => b.index - a.index);
+    const candidates = [...new Set([...owners.sort((a, b) => b.index - a.index), ...(last ? [last] : []), ...siblings])];
     for (const k of candidates) {
       const r = check(k);
       if (r) {
         addItem(k, n, !reduce);
         for (const e of r.external) ensureStored(e);
+        noteReads(k, r.external);
         return;
       }
     }
@@ -344,17 +406,39 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
       const r = check(asRow);
       if (r) {
         kernels[last.index] = asRow;
+        for (const l of readers.values()) { const i = l.indexOf(last); if (i >= 0) l[i] = asRow; }
         addItem(asRow, n, false);
         for (const e of r.external) ensureStored(e);
+        noteReads(asRow, r.external);
         return;
       }
       for (const it of last.items) if (home.get(it.node) === asRow) home.set(it.node, last);
     }
     addItem(fresh, n, !reduce);
     for (const e of probe.external) ensureStored(e);
+    noteReads(fresh, probe.external);
   };
 
-  for (const n of graphNodes(g)) if (anchors.has(n)) place(n);
+  // anchors in topological order, except that a weight-gradient GEMM (a matmul of a transpose, read in
+  // place: dW = gᵀ·x) runs right after its operands, so g is not kept live to the end of the backward
+  // (the chunked cross entropy's g_c dies after its chunk's dX and dW, not after every chunk's)
+  const order = graphNodes(g).filter((n) => anchors.has(n));
+  const pos = new Map(order.map((n, i) => [n, i]));
+  const early = new Map<number, Node[]>();
+  const pulled = new Set<Node>();
+  for (const n of order) {
+    if (n.op !== 'matmul' || !gemmShapeOf(n)?.aT) continue;
+    let after = -1;
+    for (const s of n.src) { const b = gemmView(n, s).node; if (!isLeaf(b)) after = Math.max(after, pos.get(b) ?? Infinity); }
+    if (!(after < pos.get(n)! - 1)) continue;
+    pulled.add(n);
+    const l = early.get(after);
+    if (l) l.push(n); else early.set(after, [n]);
+  }
+  order.forEach((n, i) => {
+    if (!pulled.has(n)) place(n);
+    for (const m of early.get(i) ?? []) { const before = kernels.length; place(m); for (let j = before; j < kernels.length; j++) pulledKernels.add(kernels[j]); }
+  });
 
   // outputs that are inputs or params: copy them (the runtime owns output buffers separately)
   returned.forEach((o, i) => {

@@ -18,6 +18,8 @@ export interface Item {
   readonly node: Node;
   /** the buffer this item writes, or null when its value stays inside the kernel (row statistics) */
   store: string | null;
+  /** byte offset of the item's values in `store` (a GEMM writing its rows of a concat in place); 0 if absent */
+  storeAt?: number;
 }
 
 export interface ScheduledKernel {
@@ -56,6 +58,12 @@ export interface ScheduledKernel {
    * into `scratch` (f32 [slices, M, N]) and a reduce launch adds the slices in ascending order.
    */
   readonly splitK?: { readonly slices: number; readonly scratch: string };
+  /**
+   * A tensor-core linear split along K at ≤ `rows` rows (tc-split.ts): block (column block, slice) sums its
+   * k range into `scratch` (f32 [slices, rows, N]) and a reduce launch adds the slices in ascending order and
+   * stores the linear (or its fused epilogue). Above `rows` rows the unsplit kernel runs.
+   */
+  readonly tcSplit?: { readonly slices: number; readonly rows: number; readonly scratch: string };
   /**
    * Attention split over positions (attention-split.ts): blocks (row, KV head, chunk of `chunk` positions)
    * write each query head's partial (accumulator[D], running max, sum) into `scratch` (f32 [rows, Hq,

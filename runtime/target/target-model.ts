@@ -37,6 +37,11 @@ export interface LoadTargetOptions {
   /** KV-cache storage dtype (default f32) */
   readonly kvDtype?: FloatDType;
   /**
+   * 'bf16': the projections' inputs rounded to bf16, as bf16 PyTorch / vLLM models compute (one tensor-core
+   * term per activation: faster at ≥ 5 rows); default 'f32', exact against fp32 references
+   */
+  readonly activations?: 'f32' | 'bf16';
+  /**
    * weight storage (default 'none': as in the checkpoint). 'fp8': every projection (qkv, o, gate_up, down) and
    * an untied LM head in e4m3 with per-output-row f32 scales, quantized while loading (on CUDA chunk by chunk
    * during the streamed upload); embeddings and norms stay as loaded (docs/targets.md)
@@ -138,7 +143,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     }
     addRopeTables(weights, config, maxModelLen);
     // the CPU computes logits anyway (argmax on the host); on CUDA greedy steps copy back only the argmax
-    program = targetProgram(config, dtypes, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, head: dev ? 'both' : 'logits' });
+    program = targetProgram(config, dtypes, { slots: maxNumSeqs, maxLen: maxModelLen, kvDtype: o.kvDtype, activations: o.activations, head: dev ? 'both' : 'logits' });
     if (fp8Names.length) program = quantizeTargetProgram(program, fp8Names);
     if (dev) {
       const { createCudaTargetBackend } = await import('./cuda-backend.ts');

@@ -15,6 +15,8 @@ export interface TargetProgramOptions {
   readonly maxLen: number;
   readonly head: LlamaShape['head'];
   readonly kvDtype?: FloatDType;
+  /** the projections' input rounding (models/llama.ts LlamaShape.activations; default f32) */
+  readonly activations?: LlamaShape['activations'];
 }
 
 /** models/llama.ts traced for `config`; weights named by the program keep their loaded dtypes */
@@ -23,7 +25,7 @@ export function targetProgram(config: LlamaConfig, weights: ReadonlyMap<string, 
     hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, numLayers: config.numLayers,
     numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
     rmsNormEps: config.rmsNormEps, tieWordEmbeddings: config.tieWordEmbeddings, slots: o.slots, maxLen: o.maxLen,
-    head: o.head, kvDtype: o.kvDtype ?? 'f32',
+    head: o.head, kvDtype: o.kvDtype ?? 'f32', activations: o.activations ?? 'f32',
     weightDtype: (n: string) => (weights.get(n)?.dtype as FloatDType | undefined) ?? 'bf16',
   });
 }

@@ -41,6 +41,13 @@ function worst(got: HostTensor, want: HostTensor, atol: number, rtol: number): {
   }
   return { ratio, at };
 }
+/** how many elements of got differ from want at all */
+function differing(got: HostTensor, want: HostTensor): number {
+  const a = reader(got), b = reader(want);
+  let n = 0;
+  for (let i = 0; i < want.data.length; i++) if (a(i) !== b(i) && !(Number.isNaN(a(i)) && Number.isNaN(b(i)))) n++;
+  return n;
+}
 const copy = (t: HostTensor): HostTensor => hostTensor(t.dtype, t.shape, t.data.slice());
 
 // the Llama-3.1-8B attention heads (32 query, 8 KV, D 128) over a bf16 8k cache at the benchmark sizes:
@@ -86,13 +93,18 @@ describeGpuCompiled(`decoder kernels vs the interpreter (seed ${seed})`, () => {
         ex.writeState('v_cache', inputs.v_cache);
         ex.poisonOutputs(0xff);
         const got = ex.run(stepInputs, { graph });
+        const N = rowsOf(reqs, padding).slots.length;
         const w = worst(got.out, want.out, 2e-5, 1e-4);
         expect(w.ratio, `out ${graph ? 'graph' : 'eager'} ${w.at}`).toBeLessThanOrEqual(1);
-        // the k rows went through an inlined tanh (a few ulp), the v rows are a plain store
-        const k = worst(ex.readState('k_cache'), want.k_cache_out, 1e-6, 1e-6);
+        // the k rows went through an inlined tanh (a few f32 ulp), the v rows are a plain store: in a bf16
+        // cache a value that close to a rounding midpoint can land on the neighbouring bf16 (one bf16 ulp,
+        // ≤ 2^-7 relative; seen once in 8192 new k elements at the 8B shape), so a bf16 cache allows one ulp
+        // on a few elements
+        const bf16 = c.kv === 'bf16';
+        const k = worst(ex.readState('k_cache'), want.k_cache_out, 1e-6, bf16 ? 2 ** -7 : 1e-6);
         expect(k.ratio, `k cache ${k.at}`).toBeLessThanOrEqual(1);
+        if (bf16) expect(differing(ex.readState('k_cache'), want.k_cache_out), 'k cache elements one ulp off').toBeLessThanOrEqual(Math.max(2, Math.ceil(1e-3 * N * c.Hk * c.D)));
         expect(Buffer.from(ex.readState('v_cache_out').data.buffer).equals(Buffer.from(want.v_cache_out.data.buffer))).toBe(true);
-        const N = rowsOf(reqs, padding).slots.length;
         const out = got.out.data as Float32Array;
         for (let n = N - padding; n < N; n++) expect(out.subarray(n * c.Hq * c.D, (n + 1) * c.Hq * c.D).every((x) => x === 0), `padding row ${n}`).toBe(true);
       }

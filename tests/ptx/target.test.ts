@@ -1,9 +1,10 @@
 // Every module of the Llama target program assembles with ptxas -arch=sm_90 without spills: the
 // pycode-small fixture shape, the Llama-3.1-8B shape (f32 and bf16 caches, 8k and 32k positions; the
 // attention split over positions with its combine, and the one-launch attention for larger N) and
-// random small configurations (head dims 16…128, GQA 1…8, logits and argmax heads); and the fp8 target
-// (loadTarget quantize 'fp8': projections and the untied head in e4m3 with per-row scales) at the fixture and
-// 8B shapes, GEMV and tensor-core variants (built without weights, as the others).
+// random small configurations (head dims 16…128, GQA 1…8, logits and argmax heads); bf16 activations at the
+// 8B shape with the benchmark's row counts (every tensor-core geometry: K split, one pass per block, [8,2]);
+// and the fp8 target (loadTarget quantize 'fp8': projections and the untied head in e4m3 with per-row scales)
+// at the fixture and 8B shapes, f32 and bf16 activations, GEMV and tensor-core variants (built without weights).
 import { expect, it } from 'vitest';
 import { compileProgram } from '../../compiler/compile.ts';
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
@@ -29,10 +30,13 @@ const configs: [string, LlamaShape, Record<string, number>, ('fp8' | undefined)?
   ['pycode-small bf16 cache argmax head', { ...fixture, kvDtype: 'bf16', head: 'argmax' }, { N: 64, M: 64 }],
   ['Llama-3.1-8B f32 cache 8k', llama8b, { N: 256, M: 32 }],
   ['Llama-3.1-8B bf16 cache 8k', { ...llama8b, kvDtype: 'bf16', numLayers: 2 }, { N: 64, M: 8 }],
+  // bf16 activations (one mma term), the benchmark's sizes: the K split at ≤ 64 rows, the [8,2] block for a 2048-token prefill
+  ['Llama-3.1-8B bf16 activations, prefill 2048', { ...llama8b, kvDtype: 'bf16', activations: 'bf16', numLayers: 2 }, { N: 2048, M: 256 }],
   ['Llama-3.1-8B bf16 cache 32k logits', { ...llama8b, kvDtype: 'bf16', maxLen: 32768, slots: 2, head: 'logits', numLayers: 2 }, { N: 64, M: 8 }],
   ['pycode-small fp8 weights', { ...fixture, head: 'both' }, { N: 512, M: 64 }, 'fp8'],
   ['Llama-3.1-8B fp8 weights bf16 cache 8k', { ...llama8b, kvDtype: 'bf16', numLayers: 2, head: 'both' }, { N: 256, M: 32 }, 'fp8'],
   ['Llama-3.1-8B fp8 weights argmax head', { ...llama8b, kvDtype: 'bf16', numLayers: 2 }, { N: 8, M: 8 }, 'fp8'],
+  ['Llama-3.1-8B fp8 weights, bf16 activations, prefill 2048', { ...llama8b, kvDtype: 'bf16', activations: 'bf16', numLayers: 2, head: 'both' }, { N: 2048, M: 256 }, 'fp8'],
 ];
 const r = rng(11);
 for (let i = 0; i < 4; i++) {

@@ -10,8 +10,8 @@
 // slice) is computed inline at load. Padding rows (position < 0) and, as a guard, rows whose slot or
 // position is out of range attend to nothing and store zeros.
 //
-// Split over positions (k.splitKv, compiler/schedule/attention-split.ts): one block per (row, KV head,
-// chunk c of P positions), its warps taking positions cP + w, cP + w + W, … below min(p + 1, (c+1)P);
+// Split over positions (k.splitKv, compiler/schedule/attention-split.ts): one block per (KV head, chunk c of
+// P positions, row) — rows fastest in the launch order, so a sequence's verify rows share their K/V reads in L2 — its warps taking positions cP + w, cP + w + W, … below min(p + 1, (c+1)P);
 // a block whose chunk starts past the row's last position (or whose row is padding) exits at once. The
 // block's combine stores each query head's unnormalized partial (Σ_w e^{m_w−M}·acc_w, M, Σ_w e^{m_w−M}·l_w)
 // into the scratch [rows, Hq, chunks, D + 2]; emitAttentionCombine (a second launch, one block per
@@ -91,7 +91,11 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
     if (x.r === null) b.ins('mov.u32', t, String(x.k)); else b.ins('add.u32', t, x.r, String(x.k));
     return t;
   };
-  const [rowIx, gIx, cIx] = decompose(env, env.special('%ctaid.x'), sp ? [N, Hk, sp.chunks] : [N, Hk]);
+  // split: blocks ordered (KV head, chunk, row), rows fastest, so the q rows of one sequence (a verify) read
+  // the same chunk of its cache side by side and all but the first find it in L2
+  const [rowIx, gIx, cIx] = sp
+    ? (([g, c, r]) => [r, g, c])(decompose(env, env.special('%ctaid.x'), [Hk, sp.chunks, N]))
+    : decompose(env, env.special('%ctaid.x'), [N, Hk]);
   const row: Ix = { r: asReg(rowIx), k: 0, lo: rowIx.lo, hi: rowIx.hi };
   const gr = asReg(gIx);
   const ex = new ExprEmitter(env, (x) => externalSource(s, k, x) ?? { kind: 'inline' });

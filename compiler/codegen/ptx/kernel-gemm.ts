@@ -16,12 +16,12 @@
 // H200 (bench/results/train-gpu-check-h200-run3.json) the LSTM step's gradients at 320 rows are 3.8e-6
 // relative L2 from the interpreter with tf32x3 and 6.9e-7 with fma, and the 8096-row step takes 7.39 ms
 // against 7.97: tf32x3 is the default since that run. bench/train-gpu-check.ts checks and times every mode.
+import type { Node } from '../../ir/node.ts';
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
-import { viewBase } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import type { GemmShape } from '../../schedule/gemm-shape.ts';
-import { GEMM_BK, GEMM_BM, GEMM_BN, gemmShapeOf } from '../../schedule/gemm-shape.ts';
+import { GEMM_BK, GEMM_BM, GEMM_BN, gemmShapeOf, gemmView } from '../../schedule/gemm-shape.ts';
 
 export { GEMM_BK, GEMM_BM, GEMM_BN };
 const TM = 8, TN = 4, THREADS = 256;
@@ -49,8 +49,15 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   const [a, w] = item.node.src;
   const { M, N, K, bT, aT } = g;
   const tilesN = Math.ceil(N / GEMM_BN), tilesM = Math.ceil(M / GEMM_BM), KT = K / GEMM_BK, tiles = tilesM * tilesN;
-  const aBase = env.buffer(s.bufferOf.get(viewBase(aT ? a.src[0] : a))!);
-  const bBase = env.buffer(s.bufferOf.get(viewBase(w))!);
+  // an operand read in place from a row range of its tensor (gemmView), the output written at its rows of a concat
+  const at = (base: string, bytes: number): string => {
+    if (!bytes) return base;
+    const r = b.reg('u64');
+    b.ins('add.s64', r, base, String(bytes));
+    return r;
+  };
+  const view = (x: Node): string => { const v = gemmView(item.node, x); return at(env.buffer(s.bufferOf.get(v.node)!), 4 * v.offset); };
+  const aBase = view(a), bBase = view(w);
   const tid = env.special('%tid.x'), cta = env.special('%ctaid.x');
   const u32 = (op: string, ...xs: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...xs); return r; };
   // split K: block cta takes tile cta % tiles over the k steps of slice cta / tiles, into its scratch slice
@@ -64,7 +71,7 @@ export function emitGemmKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, 
   if (slices > 1) {
     oBase = b.reg('u64');
     b.ins('mad.wide.u32', oBase, slice, String(M * N * 4), env.buffer(k.splitK!.scratch));
-  } else oBase = env.buffer(item.store!);
+  } else oBase = at(env.buffer(item.store!), item.storeAt ?? 0);
   const As = b.sharedArray('gemm_a', GEMM_BK * A_STRIDE * 4, 16), Bs = b.sharedArray('gemm_b', GEMM_BK * B_STRIDE * 4, 16);
   const bm = u32('div.u32', tile, String(tilesN)), bn = u32('rem.u32', tile, String(tilesN));
   const m0 = u32('mul.lo.u32', bm, String(GEMM_BM)), n0 = u32('mul.lo.u32', bn, String(GEMM_BN));
@@ -227,7 +234,9 @@ export function emitSplitKReduce(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const b = env.b;
   const { slices, scratch } = k.splitK!;
   const total = g.M * g.N, vecs = total / 4;
-  const src = env.buffer(scratch), dst = env.buffer(k.items[0].store!);
+  const src = env.buffer(scratch), dst0 = env.buffer(k.items[0].store!);
+  let dst = dst0;
+  if (k.items[0].storeAt) { dst = b.reg('u64'); b.ins('add.s64', dst, dst0, String(k.items[0].storeAt)); }
   const tid = env.special('%tid.x'), cta = env.special('%ctaid.x');
   const i = b.reg('u32');
   b.ins('mad.lo.u32', i, cta, String(THREADS), tid);

@@ -25,6 +25,7 @@
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
 import type { Dim } from '../../ir/shape.ts';
+import type { Node } from '../../ir/node.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { forLoop } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
@@ -34,20 +35,20 @@ import { LinearFusion } from './linear-fusion.ts';
 import { storeAt } from './kernel-common.ts';
 import type { Ix } from './index-math.ts';
 
-/** Batches of at least this many rows take the tensor-core kernel; fewer stay on the GEMV. */
-export const TC_MIN_ROWS = 5;
+import { TC_MIN_ROWS, TC_PASS_ROWS, TC_WEIGHT_BYTES, tcColumnBlocks, tcShape, tcShapeManyRows } from '../../schedule/tc-split.ts';
+
+export { TC_MIN_ROWS, tcShape };
 /** k per loop trip: two 32-wide chunks of bf16, so each lane has 4·C 16-byte weight loads in flight. */
 const KC_BF16 = 64;
 /** Static shared memory a block may declare (the x tile is double-buffered). */
 const SHARED_BYTES = 48 * 1024;
 /** Rows per weight pass: 8 batch tiles of 8. */
-const MB = 64;
+const MB = TC_PASS_ROWS;
 /** bf16 terms x is split into (see Numerics); the certified head's fast pass takes 1 (TcOptions). */
 export const TERMS = 3;
 const DEFAULT_TERMS = TERMS;
 const MMA = 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32';
-/** Bytes per weight element the kernel takes: bf16 as is, e4m3 widened to bf16 in registers. */
-const WEIGHT_BYTES: Readonly<Record<string, number>> = { bf16: 2, fp8e4m3: 1 };
+const WEIGHT_BYTES = TC_WEIGHT_BYTES;
 
 /** Whether the contraction fits this kernel: f32 x, bf16/e4m3 w, static K a whole number of 16-byte groups. */
 export function tcApplies(k: ScheduledKernel): boolean {
@@ -80,22 +81,20 @@ export function widenE4m3(b: KernelEnv['b'], w: string): string[] {
 }
 
 /**
- * Warps per block and 16-column tiles per warp: the widest block (most x reuse: every block stages
- * all of x) that still leaves ≥ 2 blocks per SM of a 132-SM H200.
- */
-export function tcShape(n: Dim): { warps: number; tiles: number } {
-  const cols = typeof n === 'number' ? n : Infinity;
-  for (const [warps, tiles] of [[8, 2], [8, 1]] as const) if (cols / (warps * 16 * tiles) >= 264) return { warps, tiles };
-  return { warps: 4, tiles: 1 };
-}
-
-/**
  * Variants of the kernel (the certified head, docs/certified-argmax.md): `terms`, the bf16 terms x is split
  * into (TERMS = 3, the exact kernel; 1: the certified head's fast pass, x rounded once, RN); `gate`, an i32
  * per-row buffer: the kernel returns at once unless some row m < M has gate[m] ≠ 0 (the certified head's
- * fallback, which then computes every row).
+ * fallback, which then computes every row); `manyRows`, a launch that only runs from TC_WIDE_ROWS rows
+ * (tcShapeManyRows' wider block); `split`, the K-split form of k.tcSplit (tc-split.ts): grid
+ * (column blocks, passes, slices) for ≤ tcSplit.rows rows, each block's sums stored into its scratch slice
+ * (emitTcSplitReduce adds them), passes along grid y.
+ *
+ * Grids: a linear fused with its argmax (k.partials) runs one block per column block, looping over the
+ * passes (its partials are per block); otherwise the passes are the grid's x (one pass per block, so a
+ * prefill's 32 passes run in parallel) and the column blocks its y: blocks are launched x fastest, so the
+ * passes of one column block run side by side and read the same weights, from L2 after the first.
  */
-export interface TcOptions { readonly terms?: number; readonly gate?: string }
+export interface TcOptions { readonly terms?: number; readonly gate?: string; readonly split?: boolean; readonly manyRows?: boolean }
 
 /**
  * Every warp ORs gate[0 .. M) itself (lanes stride by 32, then a butterfly: no shared memory, no barrier) and
@@ -123,21 +122,40 @@ export function emitGate(env: KernelEnv, gate: string, mOp: string): void {
   b.insIf(p, false, 'ret');
 }
 
+/** whether every value of f32 node x is a bf16 (x = cast(y : bf16, f32), seen through reshapes and slices) */
+export function bf16Exact(x: Node): boolean {
+  let n = x;
+  while (n.op === 'reshape' || n.op === 'slice') n = n.src[0];
+  return n.op === 'cast' && n.dtype === 'f32' && n.src[0].dtype === 'bf16';
+}
+
+/** whether kernel k fuses a norm into its x load (its row statistic needs all of K) */
+const fz0 = (k: ScheduledKernel): boolean => (k.operand?.norms.length ?? 0) > 0;
+
 export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, o: TcOptions = {}): LaunchShape {
   const b = env.b;
-  const TERMS = o.terms ?? DEFAULT_TERMS;
   const item = k.items[0];
   const [x, w] = item.node.src;
+  // x rounded to bf16 by the graph itself (cast(cast(y, bf16), f32): a bf16-activation model) is one exact
+  // term: hi = x, and mid = lo = 0 would add nothing
+  const TERMS = o.terms ?? (bf16Exact(x) ? 1 : DEFAULT_TERMS);
   const K = x.shape[x.shape.length - 1] as number, N = w.shape[0];
   const mDims = x.shape.slice(0, -1);
-  const maxM = mDims.reduce<number>((a, d) => a * env.max(d), 1);
+  const ks = o.split ? k.tcSplit : undefined;
+  // the most rows the launch takes (a split runs ≤ ks.rows rows)
+  const maxM = ks ? ks.rows : mDims.reduce<number>((a, d) => a * env.max(d), 1);
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
-  const { warps, tiles: CT } = tcShape(N);
+  const many = o.manyRows === true && !k.partials;
+  const { warps, tiles: CT } = many ? tcShapeManyRows(N) : tcShape(N);
+  if (o.split && (!ks || k.partials || fz0(k) || typeof N !== 'number')) throw new Error(`codegen: ${item.node}: the K-split tensor-core form needs k.tcSplit, a static N and no norm or argmax fusion`);
+  const mode: 'loop' | 'grid' | 'split' = ks ? 'split' : k.partials ? 'loop' : 'grid';
   const eb = WEIGHT_BYTES[w.dtype], kpl = 16 / eb; // weight bytes per element, k per 16-byte load
   // e4m3 k trips are 128 wide where the staged x tile fits (≤ 32 rows per pass), so a lane keeps as many
   // weight loads in flight as with bf16 (two 16-byte loads per column half); else 64 (one)
   // (and ≤ 32 rows per pass with one term too: at 64 rows the 128-wide trip spills under 128 registers)
-  const KC = eb === 1 && MT <= 4 && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
+  // (not in the K split: its slice bounds and block coordinates spilled the 128-register variant, and its
+  // grid has the blocks to keep loads in flight anyway)
+  const KC = eb === 1 && MT <= 4 && !ks && 2 * MT * 8 * TERMS * 128 * 2 <= SHARED_BYTES ? 128 : KC_BF16;
   const SC = KC / (4 * kpl), J = kpl / 4; // 16-byte loads per column half per trip; mma k-steps per load
   const threads = warps * 32, colsPerBlock = warps * 16 * CT;
   // staged x row: TERMS planes of KC bf16 (KC·2 bytes = KC/8 chunks of 16 bytes each)
@@ -153,10 +171,11 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
 
   const tid = env.special('%tid.x');
   // x computed in its staging and/or an epilogue stored instead of the linear (docs/fusion.md)
-  const fz = k.operand || (!k.partials && k.items.length > 1) ? new LinearFusion(env, s, k) : null;
+  // (split: the epilogue is the reduce launch's; an elementwise x is still computed in the x load)
+  const fz = k.operand || (!k.partials && !o.split && k.items.length > 1) ? new LinearFusion(env, s, k, !o.split) : null;
   const xBase = fz?.fusedX ? '' : env.buffer(s.bufferOf.get(viewBase(x))!);
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
-  const oBase = k.partials || fz?.epilogue ? '' : env.buffer(item.store!);
+  const oBase = k.partials || fz?.epilogue || o.split ? '' : env.buffer(item.store!);
   const nOp = env.dim(N), mOp = env.product(mDims);
   if (o.gate) emitGate(env, o.gate, mOp);
   const u32 = (op: string, ...a: string[]): string => { const r = b.reg('u32'); b.ins(op, r, ...a); return r; };
@@ -173,13 +192,19 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     return off;
   };
 
+  // the block's column block (and, split, its k slice: trips [slice·sliceTrips, +sliceTrips) of K)
+  const colBlocks = tcColumnBlocks(N, many) ?? 0, trips = Math.ceil(K / KC);
+  const sliceTrips = ks ? Math.ceil(trips / ks.slices) : trips;
+  // (split: the slice is grid z, read where it is needed rather than held in a register through the loop)
+  const colBlock = env.special(mode === 'grid' ? '%ctaid.y' : '%ctaid.x');
+  const sliceReg = (): string => u32('mov.u32', '%ctaid.z');
   // per-thread constants
   const { g, t, warp, warpCol, wRow, fragOff, xsBase } = b.hoist(() => {
     const lane = u32('and.b32', tid, '31');
     const g = u32('shr.u32', lane, '2'), t = u32('and.b32', lane, '3');
     const warp = u32('shr.u32', tid, '5');
     const warpCol = u32('mul.lo.u32', warp, String(16 * CT));
-    b.ins('mad.lo.u32', warpCol, env.special('%ctaid.x'), String(colsPerBlock), warpCol);
+    b.ins('mad.lo.u32', warpCol, colBlock, String(colsPerBlock), warpCol);
     const nLast = typeof N === 'number' ? String(N - 1) : u32('sub.s32', nOp, '1');
     // weight row (column n) addresses at this lane's 16 bytes; columns past N read column N-1, never stored
     const wRow = Array.from({ length: CT }, (_, c) => [0, 8].map((h) => {
@@ -236,8 +261,16 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const fuse = k.partials ? argmaxPartials(env, k.partials, warps, MT * 8, xs) : null;
   const buf = b.reg('u32'); // which half of xs this trip fills; keeps alternating across passes
   b.ins('mov.u32', buf, '0');
-  forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => (fz ? fz.ex.scoped(() => passBody(m0)) : passBody(m0)));
-  return { block: threads, grid: [typeof N === 'number' ? Math.ceil(N / colsPerBlock) : { ceilDiv: [[N], colsPerBlock] }, 1, 1] };
+  const columnGrid = typeof N === 'number' ? Math.ceil(N / colsPerBlock) : { ceilDiv: [[N], colsPerBlock] as const };
+  if (mode === 'loop') {
+    forLoop(env, 'mpass', '0', mOp, MT * 8, (m0) => (fz ? fz.ex.scoped(() => passBody(m0)) : passBody(m0)));
+    return { block: threads, grid: [columnGrid, 1, 1] };
+  }
+  // one pass per block: rows [8·MT·p, +8·MT) of pass p = ctaid.x (grid) or ctaid.y (split)
+  const m0 = u32('mul.lo.u32', env.special(mode === 'grid' ? '%ctaid.x' : '%ctaid.y'), String(MT * 8));
+  if (fz) fz.ex.scoped(() => passBody(m0)); else passBody(m0);
+  if (mode === 'split') return { block: threads, grid: [colBlocks, { ceilDiv: [mDims, MT * 8] }, ks!.slices] };
+  return { block: threads, grid: [{ ceilDiv: [mDims, MT * 8] }, columnGrid, 1] };
 
   function passBody(m0: string): void {
     // a fused x: each staged piece's row coordinates for this pass; with a norm, each piece's share of its
@@ -258,47 +291,86 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
       const lastTile = u32('add.u32', m0, String(8 * (MT - 1)));
       b.ins('setp.lt.u32', allLive, lastTile, mOp);
     }
-    forLoop(env, 'k', '0', String(K), KC, (kb) => {
-      // 1. this trip's weights: SC chunks × CT tiles × 2 column halves × 16 bytes per lane, all in flight
-      const loaded = Array.from({ length: SC }, (_, sc) => wRow.map((halves) => halves.map((row) => {
-        const ws = [0, 1, 2, 3].map(() => b.reg('u32'));
+    const kBegin = ks ? u32('mul.lo.u32', sliceReg(), String(sliceTrips * KC)) : '0';
+    const kEnd = ks ? u32('min.u32', u32('add.u32', kBegin, String(sliceTrips * KC)), String(K)) : String(K);
+    // Software pipelining: trip t's weights (and a plain x's f32 values) are loaded during trip t-1's mmas,
+    // into registers of their own, so a block keeps two trips of loads in flight instead of waiting one
+    // global round trip per trip (bench/NOTES.md, "K split and prefetch"). The first trip's loads are the
+    // prologue; a trip past the slice loads nothing.
+    // Only where the registers allow (ptxas -v at the 8B and fixture shapes): one bf16 term, one column tile,
+    // no fused argmax. Elsewhere (three terms, the heads, the wide block) the trip loads and then waits, as before.
+    const prefetch = TERMS === 1 && CT === 1 && !k.partials;
+    const wNext = Array.from({ length: SC }, () => wRow.map((halves) => halves.map(() => [0, 1, 2, 3].map(() => b.reg('u32')))));
+    const wCur = Array.from({ length: SC }, () => wRow.map((halves) => halves.map(() => [0, 1, 2, 3].map(() => b.reg('u32')))));
+    /** this lane's weights of the trip at kb into dst (guard: only where it holds) */
+    const loadWeights = (kb: string, dst: string[][][][], guard: string | null): void => {
+      for (let sc = 0; sc < SC; sc++) wRow.forEach((halves, c) => halves.forEach((row, h) => {
+        const ws = dst[sc][c][h];
         const a = b.reg('u64');
         b.ins('mad.wide.u32', a, kb, String(eb), row);
         const ld = ['ld.global.nc.L1::no_allocate.v4.u32', `{${ws.join(', ')}}`, `[${a}+${sc * 64}]`] as const;
-        if (wholeK) b.ins(...ld);
-        else { // a 16-byte group lies wholly inside or outside K (K % kpl = 0): past K it is zeros
-          const kk = u32('add.u32', kb, String(sc * 4 * kpl)), p = b.reg('pred');
+        let p = guard;
+        if (!wholeK) { // a 16-byte group lies wholly inside or outside K (K % kpl = 0): past K it is zeros
+          const kk = u32('add.u32', kb, String(sc * 4 * kpl));
+          p = b.reg('pred');
           b.ins('mad.lo.u32', kk, t, String(kpl), kk);
           b.ins('setp.lt.u32', p, kk, String(K));
+          if (guard) b.ins('and.pred', p, p, guard);
           for (const r of ws) b.ins('mov.b32', r, '0');
-          b.insIf(p, false, ...ld);
         }
-        return ws;
-      })));
+        if (p) b.insIf(p, false, ...ld); else b.ins(...ld);
+      }));
+    };
+    // a plain x (a buffer) is prefetched as well: its 8 f32 per staged piece, loaded for the next trip
+    const prefetchX = !fz?.fusedX;
+    const xv = prefetchX ? fill.map(() => Array.from({ length: 8 }, () => b.reg('f32'))) : [];
+    const loadX = (kb: string, guard: string | null): void => fill.forEach((f, fi) => {
+      const v = xv[fi];
+      const row = u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
+      const ok = b.reg('pred'), kOk = b.reg('pred');
+      b.ins('setp.lt.u32', ok, row, mOp);
+      if (!wholeK) { b.ins('setp.lt.u32', kOk, kk, String(K)); b.ins('and.pred', ok, ok, kOk); }
+      if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
+      if (guard) b.ins('and.pred', ok, ok, guard);
+      for (const r of v) b.ins('mov.f32', r, '0f00000000');
+      const idx = u32('add.u32', passIdx, f.gIdx);
+      b.ins('add.u32', idx, idx, kb);
+      const ga = b.reg('u64');
+      b.ins('mad.wide.u32', ga, idx, '4', xBase);
+      b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
+      b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
+    });
+    if (prefetch) {
+      const any = b.reg('pred');
+      b.ins('setp.lt.u32', any, kBegin, kEnd);
+      loadWeights(kBegin, wCur, any);
+      if (prefetchX) loadX(kBegin, any);
+    }
+    forLoop(env, 'k', kBegin, kEnd, KC, (kb) => {
+      const loaded = wCur;
+      if (!prefetch) { // 1. this trip's weights (SC chunks × CT tiles × 2 column halves × 16 bytes per lane) and x
+        loadWeights(kb, wCur, null);
+        if (prefetchX) loadX(kb, null);
+      }
       // 2. stage x[m0 .. m0+8·MT, kb .. kb+KC) (zeros past M or K) into buffer `buf`, split into terms
       const sb = u32('mad.lo.u32', buf, String(bufBytes), xsBase);
       fill.forEach((f, fi) => {
-        const row = fz?.fusedX ? fillRows[fi] : u32('add.u32', m0, f.r), kk = u32('add.u32', kb, f.kOff);
-        const ok = b.reg('pred'), kOk = b.reg('pred');
-        b.ins('setp.lt.u32', ok, row, mOp);
-        if (!wholeK) { b.ins('setp.lt.u32', kOk, kk, String(K)); b.ins('and.pred', ok, ok, kOk); }
-        if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
-        const v = Array.from({ length: 8 }, () => { const r = b.reg('f32'); b.ins('mov.f32', r, '0f00000000'); return r; });
-        if (fz?.fusedX) { // x's expression at the 8 elements, where they are inside M and K
+        let v: string[];
+        if (prefetchX) v = xv[fi];
+        else { // x's expression at the 8 elements, where they are inside M and K
+          const row = fillRows[fi], kk = u32('add.u32', kb, f.kOff);
+          const ok = b.reg('pred'), kOk = b.reg('pred');
+          b.ins('setp.lt.u32', ok, row, mOp);
+          if (!wholeK) { b.ins('setp.lt.u32', kOk, kk, String(K)); b.ins('and.pred', ok, ok, kOk); }
+          if (f.inTile) b.ins('and.pred', ok, ok, f.inTile);
+          v = Array.from({ length: 8 }, () => { const r = b.reg('f32'); b.ins('mov.f32', r, '0f00000000'); return r; });
           const skip = b.newLabel('xfill');
           b.insIf(ok, true, 'bra', skip);
-          fz.ex.scoped(() => {
-            fz.xAt(fillCs[fi], kk, 0, 8).forEach((e, i) => b.ins('mov.f32', v[i], e));
-            if (fz.norm) fz.normAt(fillCs[fi], kk, 0, 8).forEach((e) => b.ins('fma.rn.f32', ss[fi], e, e, ss[fi]));
+          fz!.ex.scoped(() => {
+            fz!.xAt(fillCs[fi], kk, 0, 8).forEach((e, i) => b.ins('mov.f32', v[i], e));
+            if (fz!.norm) fz!.normAt(fillCs[fi], kk, 0, 8).forEach((e) => b.ins('fma.rn.f32', ss[fi], e, e, ss[fi]));
           });
           b.label(skip);
-        } else {
-          const idx = u32('add.u32', passIdx, f.gIdx);
-          b.ins('add.u32', idx, idx, kb);
-          const ga = b.reg('u64');
-          b.ins('mad.wide.u32', ga, idx, '4', xBase);
-          b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(0, 4).join(', ')}}`, `[${ga}]`);
-          b.insIf(ok, false, 'ld.global.nc.v4.f32', `{${v.slice(4).join(', ')}}`, `[${ga}+16]`);
         }
         const pairs = [0, 1, 2, 3].map((i) => split(v[2 * i], v[2 * i + 1]));
         const sa = u32('add.u32', sb, f.sOff);
@@ -307,6 +379,12 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
           if (f.inTile) b.insIf(f.inTile, false, ...st); else b.ins(...st);
         }
       });
+      if (prefetch) { // 1. the next trip's loads, in flight during this trip's mmas
+        const kn = u32('add.u32', kb, String(KC)), more = b.reg('pred');
+        b.ins('setp.lt.u32', more, kn, kEnd);
+        loadWeights(kn, wNext, more);
+        if (prefetchX) loadX(kn, more);
+      }
       b.ins('bar.sync', '0');
       // 3. the mmas: every live batch tile against this warp's columns, per 32-wide chunk
       const fa = fragOff.map((offs) => offs.map((o) => u32('add.u32', sb, o)));
@@ -344,6 +422,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
         b.label(done);
       } else mmas(true);
       b.ins('xor.b32', buf, buf, '1');
+      if (prefetch) wNext.forEach((bySc, sc) => bySc.forEach((halves, c) => halves.forEach((ws, h) => ws.forEach((r, i) => b.ins('mov.b32', wCur[sc][c][h][i], r)))));
     });
     // 4. store: d0/d1 are (column g, rows 2t, 2t+1), d2/d3 the same rows of column g+8
     if (fuse) { // or, fused with the argmax, the block's best column per row (slots reuse xs)
@@ -430,7 +509,10 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
           return;
         }
         const a = b.reg('u64');
-        b.ins('mad.wide.u32', a, idx, '4', oBase);
+        if (ks) { // scratch[slice, m, n]: [slices, rows, N]
+          const si = u32('mad.lo.u32', sliceReg(), String(ks.rows * (N as number)), idx);
+          b.ins('mad.wide.u32', a, si, '4', env.buffer(ks.scratch));
+        } else b.ins('mad.wide.u32', a, idx, '4', oBase);
         b.insIf(pn, false, 'st.global.f32', `[${a}]`, v);
       });
     }));

@@ -35,14 +35,15 @@ export class LinearFusion {
   private readonly K: number;
   private acc: { key: string; value: string } | null = null;
 
-  constructor(env: KernelEnv, s: Schedule, k: ScheduledKernel) {
+  /** `withEpilogue` false: the epilogue is another launch's (a K-split linear's reduce stores it) */
+  constructor(env: KernelEnv, s: Schedule, k: ScheduledKernel, withEpilogue = true) {
     this.env = env;
     this.s = s;
     this.k = k;
     this.linear = k.items[0].node;
     this.fusedX = k.operand !== undefined;
     this.norm = k.operand?.norms[0] ?? null;
-    const e = !k.partials && k.items.length > 1 ? k.items[1] : null;
+    const e = withEpilogue && !k.partials && k.items.length > 1 ? k.items[1] : null;
     this.epilogue = e ? { node: e.node, store: e.store! } : null;
     const x = this.linear.src[0];
     this.K = x.shape[x.shape.length - 1] as number;

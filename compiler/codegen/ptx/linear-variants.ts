@@ -14,6 +14,8 @@ import { emitCertifyReduceKernel } from './kernel-certify-reduce.ts';
 import { emitTopkReduceKernel } from './kernel-topk-reduce.ts';
 import { columnsPerWarp, emitLinearKernel, WARPS as GEMV_WARPS } from './kernel-linear.ts';
 import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-linear-tc.ts';
+import { TC_WIDE_ROWS } from '../../schedule/tc-split.ts';
+import { emitTcSplitReduce } from './kernel-tc-split-reduce.ts';
 
 export interface Variant {
   readonly kind: string;
@@ -49,11 +51,23 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   ] : withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k) }, tcBlocks);
   const mDims = x.shape.slice(0, -1);
   const most = mDims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1);
-  if (mDims.every((d) => typeof d === 'number')) return most >= TC_MIN_ROWS ? tc : gemv;
+  // split along K (tc-split.ts) for TC_MIN_ROWS … rows rows, the unsplit kernel above
+  const sp = k.tcSplit;
+  const split: Variant[] = sp ? [
+    { kind: 'linear_tc_split', emit: (env) => emitLinearTcKernel(env, s, k, { split: true }) },
+    { kind: 'linear_tc_reduce', emit: (env) => emitTcSplitReduce(env, s, k) },
+  ] : [];
+  // from TC_WIDE_ROWS rows (a prefill) the unsplit kernel takes the wider block (tcShapeManyRows)
+  const wide: Variant[] = k.partials ? tc : [{ kind: 'linear_tc', emit: (env) => emitLinearTcKernel(env, s, k, { manyRows: true }) }];
+  if (mDims.every((d) => typeof d === 'number')) return most < TC_MIN_ROWS ? gemv : sp && most <= sp.rows ? split : most >= TC_WIDE_ROWS && !k.partials ? wide : tc;
   if (most < TC_MIN_ROWS) return gemv;
+  const many = (vs: Variant[], atLeast: number, atMost?: number): Variant[] => vs.map((v) => ({ ...v, when: { dims: mDims, atLeast, ...(atMost === undefined ? {} : { atMost }) } }));
+  /** the unsplit kernel from `from` rows: the usual block, then the wide one from TC_WIDE_ROWS */
+  const unsplit = (from: number): Variant[] => (k.partials || most < TC_WIDE_ROWS ? many(tc, from)
+    : from >= TC_WIDE_ROWS ? many(wide, from) : [...many(tc, from, TC_WIDE_ROWS - 1), ...many(wide, TC_WIDE_ROWS)]);
   return [
     ...gemv.map((v) => ({ ...v, when: { dims: mDims, atMost: TC_MIN_ROWS - 1 } })),
-    ...tc.map((v) => ({ ...v, when: { dims: mDims, atLeast: TC_MIN_ROWS } })),
+    ...(sp ? [...many(split, TC_MIN_ROWS, sp.rows), ...(most > sp.rows ? unsplit(sp.rows + 1) : [])] : unsplit(TC_MIN_ROWS)),
   ];
 }
 

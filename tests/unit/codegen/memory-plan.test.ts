@@ -6,6 +6,8 @@ import { bufferBytes, planArena } from '../../../compiler/schedule/memory-plan.t
 import { lstmSpeculator } from '../../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../../speculators/mlp.ts';
 import { CORPUS_SIZE, corpusGraph } from '../../ptx/random-graphs.ts';
+import { crossEntropyChunk } from '../../../compiler/autodiff/training-form.ts';
+import { ceHeadGraph } from '../../support/ce-head.ts';
 
 /** [first, last] launch index per temp, from the plan's launch arguments. */
 function liveness(p: ExecutionPlan): Map<string, [number, number]> {
@@ -76,5 +78,24 @@ describe('planArena', () => {
   it('sizes symbolic dims with maxDims and rounds up to 16 bytes', () => {
     const plan = planArena([{ id: 'x', dtype: 'bf16', shape: ['B', 3] }], [['x']], { B: 5 });
     expect(plan.bytes.get('x')).toBe(32);
+  });
+});
+
+describe('the chunked LM-head cross entropy (linearCrossEntropy) at a Llama-3 vocabulary', () => {
+  // 8096 rows × V 128256: f32 logits of one head are 4.15 GB; planned, never run
+  const M = 8096, V = 128256, K = 4096, logits = M * V * 4;
+  it('plans one head step (loss, dX, dW) in under a quarter of its logits; the unchunked one holds two [rows, V] tensors', () => {
+    const chunked = ceHeadGraph(M, K, V, crossEntropyChunk(M, V));
+    expect(chunked.chunks).toBe(32);
+    const plan = compileProgram(chunked.graph, { maxDims: {} });
+    const temps = plan.buffers.filter((b) => b.kind === 'temp');
+    expect(temps.filter((b) => b.shape.includes(V))).toEqual([]);
+    expect(plan.arenaBytes).toBeLessThan(logits / 4);
+    // the weight gradient is written in place by the chunks' GEMMs (no [V, K] copy), W read in place
+    expect(temps.filter((b) => bufferBytes(b.dtype, b.shape, {}) >= V * K * 4 / 8)).toEqual([]);
+    expect(overlaps(plan)).toEqual([]);
+    const whole = compileProgram(ceHeadGraph(M, K, V, V).graph, { maxDims: {} });
+    expect(whole.arenaBytes).toBeGreaterThan(logits);
+    expect(plan.arenaBytes).toBeLessThan(whole.arenaBytes / 10);
   });
 });

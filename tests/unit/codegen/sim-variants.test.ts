@@ -33,10 +33,10 @@ function graph(n: number, k: number, wd: DType, head: Head) {
   return makeGraph('v', [x], [{ name: 'y', node: Node.make('argmax', [y], { axis: 1 }) }]);
 }
 
-/** The launches that run at this batch (gated grids > 0), with their grid x, block x and module text. */
+/** The launches that run at this batch (gated grids > 0), with their block count (grid x · y), block x and module text. */
 function live(plan: ExecutionPlan, batch: number) {
   const dims = new Map([['B', batch]]);
-  return plan.launches.map((l) => ({ l, grid: evalGrid(l.grid[0], dims) })).filter((x) => x.grid > 0).map(({ l, grid }) => {
+  return plan.launches.map((l) => ({ l, grid: evalGrid(l.grid[0], dims) * evalGrid(l.grid[1], dims) })).filter((x) => x.grid > 0).map(({ l, grid }) => {
     const k = plan.kernels.find((kk) => kk.name === l.kernel)!;
     return { kernel: l.kernel, grid, block: k.block[0], ptx: plan.modules[k.module] };
   });

@@ -40,12 +40,12 @@ class SimCuda extends FakeCuda {
     const view = (addr: number, n: number): DataView => { const m = this.mem(BigInt(addr), n); return new DataView(m.buffer, m.byteOffset, n); };
     this.kernels.set(k.name, (call) => {
       const params = new Map(k.params.map((p, i) => [p.name, p.type === 'u64' ? call.u64(i) : BigInt(call.u32(i))]));
-      if (call.grid[1] !== 1 || call.grid[2] !== 1) throw new Error(`sim: ${k.name}: 2-D grid`);
-      for (let block = 0; block < call.grid[0]; block++) {
+      const [gx, gy, gz] = call.grid;
+      for (let block = 0; block < gx * gy * gz; block++) { // x fastest, as the hardware numbers blocks
         const shared = new Uint8Array(Math.max(k.sharedBytes, 1));
         const access = (s: 'global' | 'shared', addr: number, n: number): DataView => (s === 'shared' ? new DataView(shared.buffer, addr, n) : view(addr, n));
         const mem: Memory = { load: access, store: access };
-        runBlock(k, code, { params, ctaid: block, ntid: call.block[0], mem, shared: k.shared }, () => {});
+        runBlock(k, code, { params, ctaid: block % gx, ctaidY: Math.floor(block / gx) % gy, ctaidZ: Math.floor(block / (gx * gy)), ntid: call.block[0], mem, shared: k.shared }, () => {});
       }
     });
     return 0;

@@ -66,6 +66,8 @@ function compileInstr(ins: Instr, k: ParsedKernel): Exec {
       const d = s32(a[0]);
       if (a[1].text === '%tid.x') return next((t) => d(t, t.tid));
       if (a[1].text === '%ctaid.x') return next((t, env) => d(t, env.ctaid));
+      if (a[1].text === '%ctaid.y') return next((t, env) => d(t, env.ctaidY ?? 0));
+      if (a[1].text === '%ctaid.z') return next((t, env) => d(t, env.ctaidZ ?? 0));
       if (a[1].text === '%ntid.x') return next((t, env) => d(t, env.ntid));
       if (a[1].kind === 'sym') { const off = k.shared.get(a[1].text)?.offset; if (off === undefined) fail(); return next((t) => d(t, off!)); }
       const s = g32(a[1]);

@@ -27,6 +27,10 @@ export interface Memory {
 export interface LaunchEnv {
   readonly params: ReadonlyMap<string, bigint>;
   readonly ctaid: number;
+  /** %ctaid.y (2-D grids; 0 otherwise) */
+  readonly ctaidY?: number;
+  /** %ctaid.z (3-D grids; 0 otherwise) */
+  readonly ctaidZ?: number;
   readonly ntid: number;
   readonly mem: Memory;
   readonly shared: ReadonlyMap<string, { offset: number }>;

@@ -85,9 +85,9 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
       else throw new Error('sim: f32 launch arguments are not used by this backend');
     });
     const grid = l.grid.map((g) => evalGrid(g, dims));
-    if (grid[1] !== 1 || grid[2] !== 1) throw new Error(`sim: ${where}: 2-D grids are not used`);
     const writer = new Map<number, number>(); // global byte → block·2^20 + thread (one launch)
-    for (let block = 0; block < grid[0]; block++) {
+    // blocks in launch order, x fastest (block = (z·grid_y + y)·grid_x + x)
+    for (let block = 0; block < grid[0] * grid[1] * grid[2]; block++) {
       const shared = new Uint8Array(Math.max(k.sharedBytes, 1));
       const sView = new DataView(shared.buffer);
       let epoch = 0;
@@ -122,7 +122,7 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
         load: (s, a, n, t) => check(s, a, n, t, false),
         store: (s, a, n, t) => check(s, a, n, t, true),
       };
-      runBlock(k, code, { params: values, ctaid: block, ntid: kernel.block[0], mem: memory, shared: k.shared }, () => { epoch++; });
+      runBlock(k, code, { params: values, ctaid: block % grid[0], ctaidY: Math.floor(block / grid[0]) % grid[1], ctaidZ: Math.floor(block / (grid[0] * grid[1])), ntid: kernel.block[0], mem: memory, shared: k.shared }, () => { epoch++; });
     }
   });
 
