@@ -74,10 +74,11 @@ for (const [name, all] of Object.entries(loads)) {
           steps: metrics.steps, prefill_steps: metrics.prefillSteps, prefill_ms: metrics.prefillMs, draft_ms_per_step: metrics.draftMsPerStep, verify_ms_per_step: metrics.verifyMsPerStep, host_ms_per_step: metrics.hostMsPerStep,
           // tokens per second per request that its acceptance and decode-step times allow (prefill excluded)
           allowed_tok_s_per_request: (al * 1000) / stepMs,
-          // the same decode steps as measured: per request, the tokens of the decode steps it ran in over their
+          // the same decode steps as measured: the tokens of the decode steps each request ran in over their
           // wall time (host and the loop between steps included; prefill steps, its own and those of requests
-          // admitted while it ran, excluded: tok_s_per_request above has them, `allowed` does not)
-          tok_s_per_request_decode: outputs.reduce((s, o) => s + o.decodeTokens / (o.decodeMs / 1000), 0) / outputs.length,
+          // admitted while it ran, excluded: tok_s_per_request above has them, `allowed` does not), pooled over
+          // requests as `allowed` pools acceptance (a mean of per-request rates weighs short, high-AL requests up)
+          tok_s_per_request_decode: outputs.reduce((s, o) => s + o.decodeTokens, 0) / (outputs.reduce((s, o) => s + o.decodeMs, 0) / 1000),
           loop_ms_per_step: metrics.loopMsPerStep,
           // host↔device syncs per decode step (stream waits on CUDA; target and draft passes on the CPU)
           syncs_per_step: metrics.syncsPerStep,

@@ -130,11 +130,12 @@ for (const [name, all] of Object.entries(loads)) {
           // issue 9's comparison (meaningful with a simulated device time: --pass-ms, --draft-ms)
           mean_acceptance_length: d === 'none' ? 1 : metrics.acceptance.meanAcceptanceLength,
           allowed_tok_s_per_request: ((d === 'none' ? 1 : metrics.acceptance.meanAcceptanceLength) * 1000) / per(s.draft + s.verify),
-          tok_s_per_request_decode: (outputs as { decodeTokens?: number; decodeMs?: number }[]).reduce((x, o) => x + (o.decodeTokens ?? NaN) / ((o.decodeMs ?? NaN) / 1000), 0) / outputs.length,
+          tok_s_per_request_decode: (outputs as { decodeTokens?: number }[]).reduce((x, o) => x + (o.decodeTokens ?? NaN), 0) / ((outputs as { decodeMs?: number }[]).reduce((x, o) => x + (o.decodeMs ?? NaN), 0) / 1000),
+          tokens_per_request_step: (metrics as { tokensPerRequestStep?: number }).tokensPerRequestStep,
         };
         rows.push(row);
         const f = (x: number) => (x * 1000).toFixed(1).padStart(7);
-        console.log(`${name} c=${c} ${d.padEnd(14)} #${rep} steps ${String(s.steps).padStart(4)}  µs/step: propose ${f(row.propose_host_ms)} forward ${f(row.forward_host_ms)} update ${f(row.proposer_update_ms)} rest ${f(row.step_rest_ms)} between ${f(row.between_steps_ms)} | host total ${f(row.host_total_ms)} | interp target ${f(row.interp_target_ms)} draft ${f(row.interp_draft_ms)} | AL ${row.mean_acceptance_length.toFixed(2)} decode/allowed ${(row.tok_s_per_request_decode / row.allowed_tok_s_per_request).toFixed(3)}`);
+        console.log(`${name} c=${c} ${d.padEnd(14)} #${rep} steps ${String(s.steps).padStart(4)}  µs/step: propose ${f(row.propose_host_ms)} forward ${f(row.forward_host_ms)} update ${f(row.proposer_update_ms)} rest ${f(row.step_rest_ms)} between ${f(row.between_steps_ms)} | host total ${f(row.host_total_ms)} | interp target ${f(row.interp_target_ms)} draft ${f(row.interp_draft_ms)} | AL ${row.mean_acceptance_length.toFixed(2)} tok/req-step ${row.tokens_per_request_step?.toFixed(2)} decode/allowed ${(row.tok_s_per_request_decode / row.allowed_tok_s_per_request).toFixed(3)}`);
       } finally {
         EngineCore.prototype.step = step0;
         drafter.dispose();
