@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { DraftModel } from '../runtime/decoding/proposer.ts';
 import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from '../runtime/target/backend.ts';
 import { generate } from '../runtime/engine/generate.ts';
+import { noteHostSync } from '../runtime/host-syncs.ts';
 import type { TargetModel } from '../runtime/target/target-model.ts';
 import { targetBackend } from '../runtime/target/target-model.ts';
 
@@ -67,6 +68,7 @@ export function replayTarget(target: TargetModel, prompts: readonly (readonly nu
       slotSeq[x.slots[i]] = seqs[at];
     }
     spin((timing.passMs ?? 0) + (timing.passMsPerRow ?? 0) * n);
+    noteHostSync(); // counted as the CPU backends count a pass
     const hidden = new Float32Array(m * H), nextTokens = new Int32Array(m);
     for (let j = 0; j < m; j++) {
       const r = x.rows[j], slot = x.slots[r], pos = x.positions[r], s = slotSeq[slot];
@@ -102,6 +104,7 @@ export function replayDraftModel(target: TargetModel, k = 3, hit = 0.5, timing: 
       const stand = replays.get(target);
       if (!stand) throw new Error('replay draft model: the target is not replayed');
       spin(timing.draftMs ?? 0);
+      noteHostSync();
       const B = req.tokens.length, out = new Int32Array(B * k);
       for (let b = 0; b < B; b++) {
         const slot = req.hidden[b * H], pos = req.hidden[b * H + 1], s = stand.slotSeq[slot]!;
