@@ -26,6 +26,15 @@ export const SPLIT_BELOW_BLOCKS = 264;
 /** The scratch stays below this (fewer split rows when needed: an MQA model with many query heads). */
 export const MAX_SCRATCH_BYTES = 256 * 2 ** 20;
 
+/**
+ * Up to this many rows (decode at B ≤ 4, one request's verify) the split uses the small chunk; above, a chunk
+ * MANY_ROWS_FACTOR times longer. With 8 to 32 rows the small chunk is tens of thousands of blocks whose
+ * setup, combine through shared memory and partial store outweigh their 4 two-position steps (H200 run 4:
+ * attention_split 21.5 ms a step at B = 8, q = 4, 8k); the long chunk gives each warp 16 steps.
+ */
+export const FEW_ROWS = 4;
+export const MANY_ROWS_FACTOR = 4;
+
 export interface AttentionSplitOptions {
   /** false: always the one-launch kernel (tests of that kernel) */
   readonly split?: boolean;
@@ -33,6 +42,8 @@ export interface AttentionSplitOptions {
   readonly chunk?: number;
   /** split while N·Hkv < this (default SPLIT_BELOW_BLOCKS) */
   readonly belowBlocks?: number;
+  /** the long chunk above FEW_ROWS rows is this many small chunks (default MANY_ROWS_FACTOR; 1: one split) */
+  readonly manyFactor?: number;
 }
 
 /** The default chunk for a cache of `L` positions: MIN_CHUNK, doubled while the chunks exceed MAX_CHUNKS. */
@@ -57,6 +68,20 @@ export interface AttentionSplit {
  * How attention node `n` ([N, Hq, D] over caches [S, Lmax, Hkv, D]) splits, or null (one launch, as before):
  * when Lmax fits one chunk, or N (static, or its maximum) never leaves the GPU short of blocks.
  */
+/**
+ * The splits of attention node n, fewest rows first: none, one (attentionSplit), or — where the split would
+ * also run above FEW_ROWS rows and the long chunk still spans two chunks — the small-chunk split for N ≤
+ * FEW_ROWS and the long-chunk one for FEW_ROWS < N ≤ its rows (each gated on N; the one-launch kernel above).
+ */
+export function attentionSplits(n: Node, maxDims: Readonly<Record<string, number>> | undefined, opts: AttentionSplitOptions = {}): AttentionSplit[] {
+  const small = attentionSplit(n, maxDims, opts);
+  const f = opts.manyFactor ?? MANY_ROWS_FACTOR;
+  if (!small || f <= 1 || small.rows <= FEW_ROWS) return small ? [small] : [];
+  const many = attentionSplit(n, maxDims, { ...opts, chunk: small.chunk * f });
+  if (!many || many.rows <= FEW_ROWS) return [small];
+  return [{ ...small, rows: FEW_ROWS, gated: true }, many];
+}
+
 export function attentionSplit(n: Node, maxDims: Readonly<Record<string, number>> | undefined, opts: AttentionSplitOptions = {}): AttentionSplit | null {
   if (opts.split === false) return null;
   const N = n.shape[0];

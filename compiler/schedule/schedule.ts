@@ -16,12 +16,13 @@ import { chooseAnchors, fusableLinear } from './anchors.ts';
 import type { AttentionSplitOptions } from './attention-split.ts';
 import type { TcSplitOptions } from './tc-split.ts';
 import { TC_SPLIT_ROWS, tcSlices } from './tc-split.ts';
-import { attentionSplit } from './attention-split.ts';
+import type { AttentionSplit } from './attention-split.ts';
+import { attentionSplits } from './attention-split.ts';
 import { GEMM_BM, GEMM_BN, gemmShapeOf, gemmSlices, gemmView } from './gemm-shape.ts';
 import type { ReachResult } from './reach.ts';
 import { reach, spaceTerms } from './reach.ts';
 import type { PlanState } from '../codegen/plan.ts';
-import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel } from './types.ts';
+import type { Item, KernelKind, Schedule, ScheduledBuffer, ScheduledKernel, SplitKv } from './types.ts';
 import { argmaxEpilogues, isCertified, isMarked } from '../passes/lm-head-argmax.ts';
 import type { CertDerivation } from '../passes/lm-head-certify.ts';
 import { certDerivation, CERT_CANDIDATES } from '../passes/lm-head-certify.ts';
@@ -234,13 +235,14 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
       return;
     }
     let k = newKernel('attention', n.shape, null);
-    const split = attentionSplit(n, opts.maxDims, opts.attention);
-    if (split) {
+    const [, Hq, D] = n.shape as number[];
+    const withScratch = (split: AttentionSplit): SplitKv => {
       const scratch = `t${temps.length}`;
-      const [, Hq, D] = n.shape as number[];
       temps.push({ id: scratch, kind: 'temp', dtype: 'f32', shape: [split.rows, Hq, split.chunks, D + 2] });
-      k = { ...k, splitKv: { ...split, scratch } };
-    }
+      return { ...split, scratch };
+    };
+    const [small, many] = attentionSplits(n, opts.maxDims, opts.attention);
+    if (small) k = { ...k, splitKv: withScratch(small), ...(many ? { splitKvMany: withScratch(many) } : {}) };
     addItem(k, n, true);
     for (const c of [n.src[1], n.src[2]]) if (!isLeaf(c)) ensureStored(c);
     if (!readInline(k, rows, spaceTerms(rows.shape, null)) || !readInline(k, n.src[3], rowTerms) || !readInline(k, n.src[4], rowTerms)) {

@@ -22,6 +22,9 @@ export interface Item {
   storeAt?: number;
 }
 
+/** An attention split over positions (compiler/schedule/attention-split.ts) with its partials' scratch. */
+export interface SplitKv { readonly chunk: number; readonly chunks: number; readonly rows: number; readonly gated: boolean; readonly scratch: string }
+
 export interface ScheduledKernel {
   readonly index: number;
   readonly kind: KernelKind;
@@ -70,7 +73,12 @@ export interface ScheduledKernel {
    * chunks, D + 2]) and a combine launch merges a row's chunks in ascending order. `gated`: the one-launch
    * kernel is planned too, for N > rows.
    */
-  readonly splitKv?: { readonly chunk: number; readonly chunks: number; readonly rows: number; readonly gated: boolean; readonly scratch: string };
+  readonly splitKv?: SplitKv;
+  /**
+   * The long-chunk split for rows above splitKv.rows (attention-split.ts attentionSplits): the same form with
+   * its own chunk and scratch, gated on splitKv.rows < N ≤ splitKvMany.rows (the one-launch kernel above if gated).
+   */
+  readonly splitKvMany?: SplitKv;
 }
 
 export interface ScheduledBuffer {

@@ -5,6 +5,7 @@ import { interpret } from '../../compiler/ir/interp.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { Backend, ProposeBatch } from '../backend.ts';
+import { noteHostSync } from '../host-syncs.ts';
 
 export function createCpuBackend(graph: Graph, weights: ReadonlyMap<string, HostTensor>, hiddenSize: number): Backend {
   let closed = false;
@@ -14,6 +15,7 @@ export function createCpuBackend(graph: Graph, weights: ReadonlyMap<string, Host
     async propose(b: ProposeBatch): Promise<Int32Array> {
       if (closed) throw new Error('the CPU backend is closed');
       if (typeof b.hidden === 'bigint') throw new TypeError('propose: hidden is a device pointer, which needs the CUDA backend (this speculator runs on the CPU)');
+      noteHostSync(); // the CPU's stand-in for the device readback of the draft
       const out = interpret(graph, {
         hidden: hostTensor('f32', [b.batch, hiddenSize], b.hidden),
         tokens: hostTensor('i32', [b.batch], b.tokens),

@@ -7,6 +7,7 @@ import { CU_DEVICE_ATTRIBUTE, CU_STREAM_NON_BLOCKING } from './constants.ts';
 import { ContextHealth, CudaError, CudaUnavailableError, cuResultName } from './errors.ts';
 import { DeviceMemory } from './memory.ts';
 import { ModuleCache } from './module.ts';
+import { noteHostSync } from '../host-syncs.ts';
 
 type DriverCall = Exclude<keyof CudaDriver, 'streamSynchronizeAsync'>;
 
@@ -101,11 +102,12 @@ export class CudaDevice {
   /** The calling thread's current context must be ours before allocations and launches (contexts are per thread). */
   makeCurrent(): void { this.cu('cuCtxSetCurrent', this.context); }
 
-  synchronize(): void { this.cu('cuStreamSynchronize', this.stream); }
+  synchronize(): void { noteHostSync(); this.cu('cuStreamSynchronize', this.stream); }
 
   /** Waits for the stream on a koffi worker thread, so the event loop stays free. */
   async synchronizeAsync(): Promise<void> {
     this.health.assertUsable('cuStreamSynchronize');
+    noteHostSync();
     const rc = await this.driver.streamSynchronizeAsync(this.stream);
     if (rc !== 0) throw this.fail('cuStreamSynchronize', rc);
   }

@@ -75,6 +75,12 @@ export class PlanExecutor {
   readonly #modules = new Map<string, LoadedModule>();
   readonly #fns = new Map<string, CUfunction>();
   readonly #prepared = new Map<string, Prepared>();
+  /**
+   * The staged inputs (two or more, none also an output, none bound) share one device block and one pinned
+   * block at the same offsets, so a run copies them all in with one cuMemcpyHtoDAsync instead of one per input.
+   */
+  readonly #packed = new Map<string, { view: Uint8Array; offset: number }>();
+  #inBlock: { dev: CUdeviceptr; pinned: PinnedBuffer } | null = null;
   #bytes = 0;
   #closed = false;
   #busy = false;
@@ -131,8 +137,9 @@ export class PlanExecutor {
     const max = this.plan.maxDims;
     const byName = new Map<string, CUdeviceptr>();
     const uploads: [CUdeviceptr, WeightData][] = [];
+    this.#packInputs();
     for (const b of this.plan.buffers) {
-      if (b.kind === 'temp') continue;
+      if (b.kind === 'temp' || this.#packed.has(b.id)) continue;
       if (b.kind === 'param') {
         const given = this.#bound.params?.get(b.name!);
         if (given !== undefined) { this.#addr.set(b.id, given); continue; }
@@ -174,6 +181,31 @@ export class PlanExecutor {
     }
     // streamed weights (read from a checkpoint on demand) pass through two pinned chunks, never held whole
     uploadWeights(this.device, uploads);
+  }
+
+  /** One device block and one pinned block for the staged inputs, at 256-byte aligned offsets (#packed). */
+  #packInputs(): void {
+    const outs = new Set(this.plan.outputs.map((o) => o.buffer));
+    const ids = [...new Set(this.plan.inputs)].filter((id) => {
+      const b = bufferById(this.plan, id);
+      return b.kind === 'input' && !outs.has(id) && !(b.name !== undefined && this.#bound.io?.has(b.name));
+    });
+    if (ids.length < 2) return;
+    const at: [string, number, number][] = [];
+    let total = 0;
+    for (const id of ids) {
+      const off = Math.ceil(total / 256) * 256, bytes = bufferBytes(bufferById(this.plan, id), this.plan.maxDims);
+      at.push([id, off, bytes]);
+      total = off + bytes;
+    }
+    const dev = this.#alloc(total, `the ${ids.length} staged inputs of plan ${this.plan.name} at maxDims`);
+    const pinned = this.device.memory.allocPinned(total);
+    this.#pinned.set('\0inputs', pinned);
+    this.#inBlock = { dev, pinned };
+    for (const [id, off, bytes] of at) {
+      this.#addr.set(id, dev + BigInt(off));
+      this.#packed.set(id, { view: new Uint8Array(pinned.view, off, bytes), offset: off });
+    }
   }
 
   /** The device address of a buffer (tests poke at buffers directly). */
@@ -330,6 +362,9 @@ export class PlanExecutor {
     this.device.makeCurrent();
     const dims = bindInputs(this.plan, inputs);
     const run = this.runDims(dims);
+    // device-pointer inputs are copied after the packed block, which spans their slots too
+    const deviceCopies: (() => void)[] = [];
+    let packedEnd = 0;
     for (const id of this.plan.inputs) {
       const b = bufferById(this.plan, id);
       const t = inputs[b.name ?? id];
@@ -339,17 +374,24 @@ export class PlanExecutor {
         if (full.some((d, i) => i > 0 && d !== t.shape[i])) throw new RangeError(`input "${b.name ?? id}": a device pointer input needs every dim but the first static, got ${b.dtype}[${b.shape.join(',')}]`);
         const bytes = t.shape.reduce((a, d) => a * d, 1) * itemSize(b.dtype);
         const padded = bufferBytes(b, run);
-        this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id), t.ptr, bytes, this.device.stream);
-        if (padded > bytes) this.device.memory.memset(this.address(id) + BigInt(bytes), 0, padded - bytes);
+        deviceCopies.push(() => {
+          this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id), t.ptr, bytes, this.device.stream);
+          if (padded > bytes) this.device.memory.memset(this.address(id) + BigInt(bytes), 0, padded - bytes);
+        });
         continue;
       }
-      const stage = new Uint8Array(this.#pinned.get(id)!.view);
+      const packed = this.#packed.get(id);
+      const stage = packed ? packed.view : new Uint8Array(this.#pinned.get(id)!.view);
       const bytes = bufferBytes(b, run);
       const shape = resolveDims(b.shape, run, b.id);
       if (bytes !== t.data.byteLength) stage.fill(0, 0, bytes);
       copyBlock(bytesOf(t), t.shape, stage, shape, itemSize(b.dtype));
-      this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
+      if (packed) packedEnd = Math.max(packedEnd, packed.offset + bytes);
+      else this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
     }
+    // one copy for every staged input (the bytes between them belong to no live row and are never read)
+    if (packedEnd > 0) this.device.cu('cuMemcpyHtoDAsync_v2', this.#inBlock!.dev, this.#inBlock!.pinned.ptr, packedEnd, this.device.stream);
+    for (const c of deviceCopies) c();
     this.#enqueue(run, o.graph ?? this.#graphs);
     for (const out of this.#wanted(o)) {
       const b = bufferById(this.plan, out.buffer);
@@ -412,6 +454,8 @@ export class PlanExecutor {
     this.#bytes = 0;
     for (const b of this.#pinned.values()) this.device.memory.freePinned(b);
     this.#pinned.clear();
+    this.#packed.clear();
+    this.#inBlock = null;
     for (const m of this.#modules.values()) this.device.modules.release(m);
     this.#modules.clear();
   }

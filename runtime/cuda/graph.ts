@@ -2,6 +2,7 @@
 import type { CUevent, CUgraph, CUgraphExec, HandleOut } from './driver.ts';
 import { CU_EVENT_DEFAULT, CU_STREAM_CAPTURE_MODE_RELAXED } from './constants.ts';
 import type { CudaDevice } from './device.ts';
+import { noteHostSync } from '../host-syncs.ts';
 
 export class CudaGraph {
   readonly #dev: CudaDevice;
@@ -76,6 +77,7 @@ export class EventTimer {
   start(): void { this.#dev.cu('cuEventRecord', this.#start, this.#dev.stream); }
   stop(): void { this.#dev.cu('cuEventRecord', this.#stop, this.#dev.stream); }
   elapsedMs(): number {
+    noteHostSync();
     this.#dev.cu('cuEventSynchronize', this.#stop);
     this.#dev.cu('cuEventElapsedTime_v2', this.#ms, this.#start, this.#stop);
     return this.#ms[0];

@@ -72,9 +72,8 @@ export function bindInputs(plan: ExecutionPlan, inputs: Readonly<Record<string, 
     const b = bufferById(plan, id);
     const name = b.name ?? id;
     const t = inputs[name];
-    const want = `${b.dtype}${fmtShape(b.shape)}`;
-    if (!t) throw new Error(`plan ${plan.name}: missing input "${name}" (${want})`);
-    if (t.dtype !== b.dtype) throw new TypeError(`input "${name}": expected ${want}, got dtype ${t.dtype}`);
+    if (!t) throw new Error(`plan ${plan.name}: missing input "${name}" (${b.dtype}${fmtShape(b.shape)})`);
+    if (t.dtype !== b.dtype) throw new TypeError(`input "${name}": expected ${b.dtype}${fmtShape(b.shape)}, got dtype ${t.dtype}`);
     if (t.shape.length !== b.shape.length) throw new RangeError(`input "${name}": expected shape ${fmtShape(b.shape)}, got ${fmtShape(t.shape)}`);
     b.shape.forEach((d, i) => {
       const actual = t.shape[i];
@@ -95,8 +94,23 @@ export function bindInputs(plan: ExecutionPlan, inputs: Readonly<Record<string, 
   return dims;
 }
 
+// id → buffer per plan, built on first use (a run looks buffers up several times; a target plan has hundreds)
+const byIdCache = new WeakMap<ExecutionPlan, { n: number; map: Map<string, PlanBuffer> }>();
+
 export function bufferById(plan: ExecutionPlan, id: string): PlanBuffer {
-  const b = plan.buffers.find((x) => x.id === id);
+  let c = byIdCache.get(plan);
+  if (!c || c.n !== plan.buffers.length) {
+    c = { n: plan.buffers.length, map: new Map() };
+    for (const x of plan.buffers) if (!c.map.has(x.id)) c.map.set(x.id, x);
+    byIdCache.set(plan, c);
+  }
+  let b = c.map.get(id);
+  if (b !== undefined && b.id !== id) b = undefined;
+  if (b === undefined) {
+    // a plan edited in place since (tests build plans by hand): look again
+    b = plan.buffers.find((x) => x.id === id);
+    byIdCache.delete(plan);
+  }
   if (!b) throw new Error(`plan ${plan.name}: no buffer "${id}"`);
   return b;
 }

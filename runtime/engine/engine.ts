@@ -33,6 +33,9 @@ export interface EngineOutput extends GenerateOutput {
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
   /** from admission (the step that prefilled it) to the step that finished it */
   readonly ms: number;
+  /** the wall time (loop time before each included) and tokens of the decode steps it ran in: RequestResult.decodeMs */
+  readonly decodeMs: number;
+  readonly decodeTokens: number;
 }
 
 /** Totals of one generate call: tokens, tok/s, step times and acceptance (overall and per draft source). */
@@ -50,6 +53,15 @@ export interface EngineMetrics {
   readonly draftMsPerStep: number;
   readonly verifyMsPerStep: number;
   readonly hostMsPerStep: number;
+  /** the loop's time between steps, per decode step (host time outside the steps) */
+  readonly loopMsPerStep: number;
+  /** host↔device syncs per decode step (runtime/host-syncs.ts: stream waits on CUDA, target and draft passes on the CPU) */
+  readonly syncsPerStep: number;
+  /**
+   * tokens per running request per decode step, every step counted (a step without a draft gives 1): the
+   * acceptance length that step times turn into tok/s. The acceptance's mean acceptance length counts drafted steps only.
+   */
+  readonly tokensPerRequestStep: number;
   /** generated tokens per second over the decode steps that ran with every allowed slot busy (the steady state, without the tail of a finite batch) */
   readonly steadyTokensPerSecond: number;
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
@@ -103,7 +115,7 @@ export class SpeculativeEngine {
     const ms = performance.now() - t0;
     const times = core.times;
     const generated = results.reduce((a, r) => a + r.tokenIds.length, 0);
-    const outputs = results.map((r) => ({ tokenIds: r.tokenIds, finishReason: r.finishReason as FinishReason, acceptance: r.acceptance, ms: r.ms }));
+    const outputs = results.map((r) => ({ tokenIds: r.tokenIds, finishReason: r.finishReason as FinishReason, acceptance: r.acceptance, ms: r.ms, decodeMs: r.decodeMs, decodeTokens: r.decodeTokens }));
     return {
       outputs,
       metrics: {
@@ -111,6 +123,7 @@ export class SpeculativeEngine {
         ms, tokensPerSecond: generated / (ms / 1000), steps: times.steps + times.prefillSteps,
         prefillSteps: times.prefillSteps, prefillMs: times.prefillMs,
         draftMsPerStep: times.draftMs / times.steps, verifyMsPerStep: times.verifyMs / times.steps, hostMsPerStep: times.hostMs / times.steps,
+        loopMsPerStep: times.loopMs / times.steps, syncsPerStep: times.syncs / times.steps, tokensPerRequestStep: times.decodeTokens / times.requestSteps,
         steadyTokensPerSecond: times.fullMs > 0 ? times.fullTokens / (times.fullMs / 1000) : NaN,
         acceptance: core.acceptance.snapshot(),
         acceptanceBySource: Object.fromEntries([...core.acceptanceBySource].map(([k, m]) => [k, m.snapshot()])),

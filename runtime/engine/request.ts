@@ -32,6 +32,13 @@ export interface RequestResult {
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
   /** from admission (the step that prefilled it) to the step that finished it; 0 if never admitted */
   readonly ms: number;
+  /**
+   * the decode steps it ran in (steps that prefilled no request), with the loop's time before each: their
+   * wall time and the tokens they gave it. tokens / ms is what its acceptance and step times (draft, verify
+   * and host) give, without the prefill steps of its own and of the requests admitted while it ran.
+   */
+  readonly decodeMs: number;
+  readonly decodeTokens: number;
 }
 
 export type RequestState = 'waiting' | 'running' | 'finished';
@@ -53,6 +60,9 @@ export class EngineRequest implements AsyncIterable<readonly number[]> {
   readonly arrivalMs = performance.now();
   startMs = 0;
   firstTokenMs = 0;
+  /** (engine) wall time and tokens of the decode steps it ran in (RequestResult.decodeMs) */
+  decodeMs = 0;
+  decodeTokens = 0;
   endMs = 0;
   /** settles when the request finishes (or the engine fails it) */
   readonly done: Promise<RequestResult>;
@@ -117,7 +127,7 @@ export class EngineRequest implements AsyncIterable<readonly number[]> {
     this.state = 'finished';
     this.finishReason = reason;
     this.endMs = performance.now();
-    this.#resolve({ tokenIds: this.outputIds, finishReason: reason, acceptance: this.metrics.snapshot(), ms: this.startMs ? this.endMs - this.startMs : 0 });
+    this.#resolve({ tokenIds: this.outputIds, finishReason: reason, acceptance: this.metrics.snapshot(), ms: this.startMs ? this.endMs - this.startMs : 0, decodeMs: this.decodeMs, decodeTokens: this.decodeTokens });
     this.#wakeUp();
   }
 

@@ -7,6 +7,8 @@
 // position that produced the last accepted or bonus token, with that token (spec §3.2).
 import { AcceptanceMetrics } from '../decoding/metrics.ts';
 import type { Draft, DraftSource, ProposeInput, Proposer } from '../decoding/proposer.ts';
+import { EMPTY_DRAFT } from '../decoding/proposer.ts';
+import { hostSyncs } from '../host-syncs.ts';
 import { verifySampling } from '../decoding/verifier.ts';
 import { TargetError } from '../target/kv-slots.ts';
 import { checkPrompt } from '../target/requests.ts';
@@ -21,6 +23,12 @@ import { DraftSizer } from './draft-sizing.ts';
 /** Totals over the steps that admitted no request (decode/verify only); steps that prefilled are counted apart. */
 export interface StepTimes {
   draftMs: number; verifyMs: number; hostMs: number; steps: number; prefillSteps: number; prefillMs: number;
+  /** the loop's time between a step and the decode step after it (setImmediate, promise plumbing): host time outside the steps */
+  loopMs: number;
+  /** host↔device syncs in decode steps (runtime/host-syncs.ts; on the CPU, its target and draft passes) */
+  syncs: number;
+  /** Σ running requests over decode steps, and the tokens those steps added (tokens per request-step: every step, drafted or not) */
+  requestSteps: number; decodeTokens: number;
   /** decode steps that ran with every allowed request slot busy: their count, wall time and new tokens (steady state) */
   fullSteps: number; fullMs: number; fullTokens: number;
 }
@@ -65,7 +73,7 @@ export class EngineCore {
   /** cumulative over every step of this core */
   readonly acceptance = new AcceptanceMetrics();
   readonly acceptanceBySource = new Map<DraftSource, AcceptanceMetrics>();
-  readonly times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0, fullSteps: 0, fullMs: 0, fullTokens: 0 };
+  readonly times: StepTimes = { draftMs: 0, verifyMs: 0, hostMs: 0, steps: 0, prefillSteps: 0, prefillMs: 0, fullSteps: 0, fullMs: 0, fullTokens: 0, loopMs: 0, syncs: 0, requestSteps: 0, decodeTokens: 0 };
   onStep: StepListener | null = null;
   /** per-step draft sizing (draft-sizing.ts); null when the config turns it off */
   readonly sizer: DraftSizer | null;
@@ -76,6 +84,8 @@ export class EngineCore {
   #newId = (): number => this.#nextId++;
   #loop: Promise<void> | null = null;
   #accepting = true;
+  /** when the last step of the running loop ended (−1: the loop was idle, so the next step has no gap) */
+  #lastEnd = -1;
 
   constructor(parts: DrafterParts, o: CoreOptions = {}) {
     this.target = parts.target;
@@ -146,6 +156,7 @@ export class EngineCore {
 
   #kick(): void {
     if (this.#loop) return;
+    this.#lastEnd = -1;
     this.#loop = (async () => {
       try {
         while (this.#running.length > 0 || this.#waiting.length > 0) {
@@ -180,7 +191,7 @@ export class EngineCore {
     let reason: 'stop' | 'length' | null = null;
     for (let i = 0; i < n; i++) if (p.stopTokenIds.includes(toks[i])) { n = i + 1; reason = 'stop'; break; }
     n = Math.min(n, p.maxNewTokens - r.numOutput);
-    const got = toks.slice(0, n);
+    const got = n === toks.length ? toks : toks.slice(0, n);
     r.appendTokens(got);
     this.proposer?.onTokens(r.id, got);
     // prompt + output ≤ max-model-len, as vLLM counts it
@@ -194,35 +205,53 @@ export class EngineCore {
     const t = this.target;
     const running = this.#running;
     const stepStart = performance.now();
+    const syncs0 = hostSyncs();
+    // the loop's own time since the last step ended (setImmediate, promise plumbing): host time too
+    const gapMs = this.#lastEnd >= 0 ? stepStart - this.#lastEnd : 0;
     for (let i = running.length - 1; i >= 0; i--) {
       const r = running[i];
       if (r.cancelled) { this.#release(r); running.splice(i, 1); r.finish('abort'); }
     }
+    const nRun = running.length;
     // drafts for the running requests (the first `limit` of them), capped by what can still be used
-    const limit = draftLimit(this.config, running.length);
-    let drafts: Draft[] = running.map(() => ({ tokens: new Int32Array(0), source: 'none' as const }));
+    const limit = draftLimit(this.config, nRun);
+    let got: Draft[] | null = null;
     let draftMs = 0;
-    if (this.proposer && limit > 0 && (this.sizer?.shouldDraft(running.length) ?? true)) {
-      const inputs: ProposeInput[] = running.slice(0, limit).map((r) => ({ requestId: r.id, tokens: r.tokenView, hidden: r.hidden }));
+    if (this.proposer && limit > 0 && (this.sizer?.shouldDraft(nRun) ?? true)) {
+      const inputs: ProposeInput[] = new Array(limit);
+      for (let i = 0; i < limit; i++) { const r = running[i]; inputs[i] = { requestId: r.id, tokens: r.tokenView, hidden: r.hidden }; }
       const d0 = performance.now();
-      const got = await this.proposer.propose(inputs);
+      got = await this.proposer.propose(inputs);
       draftMs = performance.now() - d0;
-      drafts = [...got, ...drafts.slice(limit)];
       this.sizer?.observeDraft(limit, draftMs);
     }
-    const rooms = running.map((r) => Math.min(r.params.maxNewTokens - r.numOutput, t.maxModelLen - r.tokens.length) - 1);
-    const lens = drafts.map((d, i) => Math.max(0, Math.min(d.tokens.length, this.maxDraftTokens, rooms[i])));
-    const cap = this.sizer && lens.some((l) => l > 0) ? this.sizer.choose(lens, drafts.map((d) => d.source)) : Infinity;
-    const items: ForwardItem[] = [];
-    const ks: number[] = [];
-    running.forEach((r, i) => {
+    const draftOf = (i: number): Draft => (got !== null && i < limit ? got[i] : EMPTY_DRAFT);
+    const lens = new Array<number>(nRun);
+    let anyDraft = false;
+    for (let i = 0; i < nRun; i++) {
+      const r = running[i];
+      const room = Math.min(r.params.maxNewTokens - r.numOutput, t.maxModelLen - r.tokens.length) - 1;
+      lens[i] = Math.max(0, Math.min(draftOf(i).tokens.length, this.maxDraftTokens, room));
+      if (lens[i] > 0) anyDraft = true;
+    }
+    const cap = this.sizer && anyDraft ? this.sizer.choose(lens, running.map((_, i) => draftOf(i).source)) : Infinity;
+    const items: ForwardItem[] = new Array(nRun);
+    const ks = new Array<number>(nRun);
+    let rowsIn = 0;
+    for (let i = 0; i < nRun; i++) {
+      const r = running[i];
       const k = Math.min(lens[i], cap);
-      ks.push(k);
-      items.push({ seq: r.seq!, tokens: [r.tokens[r.tokens.length - 1], ...drafts[i].tokens.subarray(0, k)], want: 'all' });
-    });
+      ks[i] = k;
+      // last token + the draft, one typed array (no spread)
+      const tokens = new Int32Array(k + 1);
+      tokens[0] = r.tokens[r.tokens.length - 1];
+      if (k > 0) tokens.set(draftOf(i).tokens.subarray(0, k), 1);
+      items[i] = { seq: r.seq!, tokens, want: 'all' };
+      rowsIn += k + 1;
+    }
     const fresh: EngineRequest[] = [];
     const slotsCap = Math.min(this.maxRunning, t.slots.count);
-    while (this.#waiting.length > 0 && t.slots.available > 0 && running.length + fresh.length < slotsCap) {
+    while (this.#waiting.length > 0 && t.slots.available > 0 && nRun + fresh.length < slotsCap) {
       const r = this.#waiting.shift()!;
       r.seq = t.newSequence(r.name);
       r.state = 'running';
@@ -230,12 +259,15 @@ export class EngineCore {
       fresh.push(r);
       this.proposer?.startRequest(r.id, r.prompt);
       items.push({ seq: r.seq, tokens: r.prompt, want: 'last' });
+      rowsIn += r.prompt.length;
     }
     if (items.length === 0) {
       if (this.#waiting.length > 0) throw new TargetError(`engine: ${this.#waiting.length} requests wait but all ${t.slots.count} KV-cache slots are held outside this engine`);
       return;
     }
-    const sampling = [...running, ...fresh].some((r) => (r.params.temperature ?? 0) > 0);
+    let sampling = false;
+    for (const r of running) if ((r.params.temperature ?? 0) > 0) { sampling = true; break; }
+    for (const r of fresh) if ((r.params.temperature ?? 0) > 0) { sampling = true; break; }
     const v0 = performance.now();
     let res;
     try {
@@ -246,16 +278,21 @@ export class EngineCore {
       throw e;
     }
     const verifyMs = performance.now() - v0;
-    this.sizer?.observePass(items.reduce((a, it) => a + it.tokens.length, 0), verifyMs);
+    this.sizer?.observePass(rowsIn, verifyMs);
     const V = t.vocabSize, H = t.hiddenSize;
     let drafted = 0, draftTokens = 0, acceptedTokens = 0, newTokens = 0;
-    running.forEach((r, i) => {
-      const out = res[i], k = ks[i], draft = drafts[i].tokens.subarray(0, k), p = r.params;
+    const gained = fresh.length === 0 ? new Array<number>(nRun) : null;
+    for (let i = 0; i < nRun; i++) {
+      const r = running[i];
+      const out = res[i], k = ks[i], d = draftOf(i), draft = d.tokens.subarray(0, k), p = r.params;
       let accepted: number, toks: number[];
       if (!((p.temperature ?? 0) > 0)) {
         accepted = 0;
-        while (accepted < k && draft[accepted] === out.nextTokens[accepted]) accepted++;
-        toks = [...draft.subarray(0, accepted), out.nextTokens[accepted]];
+        const next = out.nextTokens;
+        while (accepted < k && draft[accepted] === next[accepted]) accepted++;
+        toks = new Array<number>(accepted + 1);
+        for (let j = 0; j < accepted; j++) toks[j] = draft[j];
+        toks[accepted] = next[accepted];
       } else if (k === 0) {
         // no draft: one sample, from the kept tokens only (the same draw verifySampling makes)
         accepted = 0;
@@ -270,7 +307,7 @@ export class EngineCore {
       if (k > 0) {
         r.metrics.observe(k, accepted);
         this.acceptance.observe(k, accepted);
-        const src = drafts[i].source;
+        const src = d.source;
         let m = this.acceptanceBySource.get(src);
         if (!m) { m = new AcceptanceMetrics(); this.acceptanceBySource.set(src, m); }
         m.observe(k, accepted);
@@ -278,31 +315,44 @@ export class EngineCore {
         drafted++; draftTokens += k; acceptedTokens += accepted;
       }
       // cached: last + k drafts; keep last + accepted (the new target token is fed next step)
-      r.seq!.rollback(k - accepted);
+      if (k > accepted) r.seq!.rollback(k - accepted);
       r.hidden = out.hidden.slice(accepted * H, (accepted + 1) * H);
       const before = r.numOutput;
       this.#append(r, toks);
       newTokens += r.numOutput - before;
-    });
+      if (gained) gained[i] = r.numOutput - before;
+    }
     fresh.forEach((r, j) => {
-      const out = res[running.length + j];
+      const out = res[nRun + j];
       r.hidden = out.hidden.slice(0, H);
       this.#append(r, [chooseToken(out.logits ?? [], out.nextTokens[0], r.params, r.params.rng)]);
       newTokens++;
     });
+    const tm = this.times;
+    const end = performance.now();
+    if (gained) {
+      // a decode step: its wall time (and the loop's time before it) is each running request's decode time
+      const wall = end - stepStart + gapMs;
+      for (let i = 0; i < nRun; i++) { const r = running[i]; r.decodeMs += wall; r.decodeTokens += gained[i]; }
+    }
     running.push(...fresh);
     for (let i = running.length - 1; i >= 0; i--) {
       const r = running[i];
       if (r.finishReason) { this.#release(r); running.splice(i, 1); r.finish(r.finishReason); }
     }
-    const tm = this.times;
-    if (fresh.length > 0) { tm.prefillSteps++; tm.prefillMs += performance.now() - stepStart; } else {
-      if (items.length === slotsCap) { tm.fullSteps++; tm.fullMs += performance.now() - stepStart; tm.fullTokens += newTokens; }
+    const stop = performance.now();
+    if (fresh.length > 0) { tm.prefillSteps++; tm.prefillMs += stop - stepStart; } else {
+      if (items.length === slotsCap) { tm.fullSteps++; tm.fullMs += stop - stepStart; tm.fullTokens += newTokens; }
       tm.steps++;
       tm.draftMs += draftMs;
       tm.verifyMs += verifyMs;
-      tm.hostMs += performance.now() - stepStart - draftMs - verifyMs;
+      tm.hostMs += stop - stepStart - draftMs - verifyMs;
+      tm.loopMs += gapMs;
+      tm.syncs += hostSyncs() - syncs0;
+      tm.requestSteps += nRun;
+      tm.decodeTokens += newTokens;
     }
+    this.#lastEnd = performance.now();
     this.onStep?.({ drafts: drafted, draftTokens, acceptedTokens, newTokens, running: running.length, waiting: this.#waiting.length });
   }
 }

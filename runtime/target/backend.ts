@@ -4,7 +4,7 @@ import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { DeviceKind } from '../backend.ts';
 
 export interface TargetStepInputs {
-  /** N token rows (already validated): ids, positions (−1 = padding row), KV slots */
+  /** N token rows (already validated): ids, positions (−1 = padding row), KV slots; read during run() only (the caller reuses them) */
   readonly tokens: Int32Array;
   readonly positions: Int32Array;
   readonly slots: Int32Array;
@@ -12,6 +12,7 @@ export interface TargetStepInputs {
   readonly rows: Int32Array;
 }
 
+/** A run's outputs are arrays of its own (not reused by a later run): callers keep views into them. */
 export interface TargetStepOutputs {
   /** M×H final-norm hidden states */
   readonly hidden: Float32Array;

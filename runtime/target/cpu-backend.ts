@@ -6,6 +6,7 @@ import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import { llamaParam } from '../../models/llama.ts';
 import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from './backend.ts';
+import { noteHostSync } from '../host-syncs.ts';
 
 /** argmax per row, ties to the lowest index, NaN largest (the interpreter's rule). */
 export function argmaxRows(logits: Float32Array, rows: number, v: number): Int32Array {
@@ -35,6 +36,7 @@ export function createCpuTargetBackend(graph: Graph, weights: ReadonlyMap<string
     async run(x: TargetStepInputs, o: { logits: boolean }): Promise<TargetStepOutputs> {
       if (closed) throw new Error('the CPU target backend is closed');
       const n = x.tokens.length, m = x.rows.length;
+      noteHostSync(); // the CPU's stand-in for the device readback of the step
       const out = interpret(graph, {
         tokens: hostTensor('i32', [n], x.tokens), positions: hostTensor('i32', [n], x.positions),
         slots: hostTensor('i32', [n], x.slots), rows: hostTensor('i32', [m], x.rows),

@@ -215,49 +215,67 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
     };
   };
 
+  // row buffers reused across passes (a pass's inputs are read before run() resolves)
+  let cap = 0;
+  let bufTok = new Int32Array(0), bufPos = new Int32Array(0), bufSlot = new Int32Array(0), bufPick = new Int32Array(0), bufOwner = new Int32Array(0);
+  const seen = new Uint8Array(slots.count);
+
   async function forwardNow(items: readonly ForwardItem[], logits: boolean): Promise<ForwardResult[]> {
-    // validate everything before any state changes
-    const seen = new Set<number>();
-    items.forEach((it, i) => {
-      const what = `forward item ${i} (${it.seq.closed ? 'closed sequence' : slots.owner(it.seq.slot)})`;
-      if (it.seq.closed) throw new TargetError(`${what}: the sequence is closed`);
-      if (seen.has(it.seq.slot)) throw new TargetError(`${what}: the same sequence appears twice in one forward`);
-      seen.add(it.seq.slot);
-      if (it.tokens.length === 0) throw new TargetError(`${what}: no tokens`);
-      for (let j = 0; j < it.tokens.length; j++) {
-        const t = it.tokens[j];
-        if (!Number.isInteger(t) || t < 0 || t >= V) throw new TargetError(`${what}: token ${j} is ${t}, outside the vocabulary [0, ${V})`);
+    // validate everything before any state changes (the messages are built only on failure)
+    const what = (i: number): string => `forward item ${i} (${items[i].seq.closed ? 'closed sequence' : slots.owner(items[i].seq.slot)})`;
+    let total = 0;
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i];
+        if (it.seq.closed) throw new TargetError(`${what(i)}: the sequence is closed`);
+        const slot = it.seq.slot;
+        if (seen[slot]) throw new TargetError(`${what(i)}: the same sequence appears twice in one forward`);
+        seen[slot] = 1;
+        const toks = it.tokens, n = toks.length;
+        if (n === 0) throw new TargetError(`${what(i)}: no tokens`);
+        for (let j = 0; j < n; j++) {
+          const t = toks[j];
+          if (!Number.isInteger(t) || t < 0 || t >= V) throw new TargetError(`${what(i)}: token ${j} is ${t}, outside the vocabulary [0, ${V})`);
+        }
+        slots.checkRoom(slot, n);
+        total += n;
       }
-      slots.checkRoom(it.seq.slot, it.tokens.length);
-    });
+    } finally {
+      for (const it of items) seen[it.seq.slot] = 0;
+    }
+    const rows = Math.min(total, maxBatchTokens);
+    if (rows > cap) {
+      cap = Math.max(rows, 2 * cap);
+      bufTok = new Int32Array(cap); bufPos = new Int32Array(cap); bufSlot = new Int32Array(cap); bufPick = new Int32Array(cap); bufOwner = new Int32Array(cap);
+    }
     // pack rows into passes of at most maxBatchTokens; each item's wanted rows are collected in order
     const perItem: TargetStepOutputs[][] = items.map(() => []);
-    let rowsTok: number[] = [], rowsPos: number[] = [], rowsSlot: number[] = [], picks: number[] = [], owners: number[] = [];
+    let nRows = 0, nPicks = 0;
     const flush = async (): Promise<void> => {
-      if (rowsTok.length === 0) return;
+      if (nRows === 0) return;
       const out = await backend.run({
-        tokens: Int32Array.from(rowsTok), positions: Int32Array.from(rowsPos), slots: Int32Array.from(rowsSlot), rows: Int32Array.from(picks),
+        tokens: bufTok.subarray(0, nRows), positions: bufPos.subarray(0, nRows), slots: bufSlot.subarray(0, nRows), rows: bufPick.subarray(0, nPicks),
       }, { logits });
-      // split the M picked rows back to their items
+      // split the M picked rows back to their items (views: a backend's outputs are fresh arrays per run)
       let r = 0;
-      while (r < owners.length) {
+      while (r < nPicks) {
         let e = r;
-        while (e < owners.length && owners[e] === owners[r]) e++;
-        perItem[owners[r]].push({
-          hidden: out.hidden.slice(r * H, e * H), nextTokens: out.nextTokens.slice(r, e),
-          ...(out.logits ? { logits: out.logits.slice(r * V, e * V) } : {}),
+        while (e < nPicks && bufOwner[e] === bufOwner[r]) e++;
+        perItem[bufOwner[r]].push({
+          hidden: out.hidden.subarray(r * H, e * H), nextTokens: out.nextTokens.subarray(r, e),
+          ...(out.logits ? { logits: out.logits.subarray(r * V, e * V) } : {}),
         });
         r = e;
       }
-      rowsTok = []; rowsPos = []; rowsSlot = []; picks = []; owners = [];
+      nRows = 0; nPicks = 0;
     };
     for (let i = 0; i < items.length; i++) {
-      const it = items[i];
-      const base = slots.length(it.seq.slot);
-      for (let j = 0; j < it.tokens.length; j++) {
-        if (rowsTok.length === maxBatchTokens) await flush();
-        if (it.want === 'all' || j === it.tokens.length - 1) { picks.push(rowsTok.length); owners.push(i); }
-        rowsTok.push(it.tokens[j]); rowsPos.push(base + j); rowsSlot.push(it.seq.slot);
+      const it = items[i], toks = it.tokens, n = toks.length, slot = it.seq.slot, all = it.want === 'all';
+      const base = slots.length(slot);
+      for (let j = 0; j < n; j++) {
+        if (nRows === maxBatchTokens) await flush();
+        if (all || j === n - 1) { bufPick[nPicks] = nRows; bufOwner[nPicks] = i; nPicks++; }
+        bufTok[nRows] = toks[j]; bufPos[nRows] = base + j; bufSlot[nRows] = slot; nRows++;
       }
     }
     await flush();

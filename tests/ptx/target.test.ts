@@ -11,6 +11,7 @@ import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import type { LlamaShape } from '../../models/llama.ts';
 import { llamaProgram } from '../../models/llama.ts';
 import { quantizeTargetProgram, targetFp8WeightNames } from '../../runtime/target/quantize-target.ts';
+import { attentionChunk } from '../../compiler/schedule/attention-split.ts';
 import { rng } from '../support/random-graph.ts';
 import type { Module } from './ptxas.ts';
 import { assemble } from './ptxas.ts';
@@ -66,7 +67,10 @@ it('plans the attention split over positions (chunk kernel + combine, gated agai
     const kinds = plans.get(name)!.launches.map((l) => /_(attention\w*?)\d+$/.exec(l.kernel)?.[1]).filter((x) => x);
     const split = c.maxLen > 64;
     const gated = split && maxDims.N > Math.ceil(264 / c.numKvHeads) - 1;
-    const layer = split ? ['attention_split', 'attention_combine', ...(gated ? ['attention'] : [])] : ['attention'];
+    // above 4 rows, a second split with 4× longer chunks where Lmax spans two of them
+    const many = split && Math.ceil(c.maxLen / (4 * attentionChunk(c.maxLen))) >= 2 && Math.min(maxDims.N, Math.ceil(264 / c.numKvHeads) - 1) > 4;
+    const pair = ['attention_split', 'attention_combine'];
+    const layer = split ? [...pair, ...(many ? pair : []), ...(gated ? ['attention'] : [])] : ['attention'];
     expect(kinds, name).toEqual(Array.from({ length: c.numLayers }, () => layer).flat());
   }
 });

@@ -1,7 +1,7 @@
 // Lower a schedule to PTX modules, plan kernels and launches. One kernel per module. Kernels whose
 // text is identical (the steps of an unrolled loop) are emitted once and launched with different
 // buffers; entry names are assigned in first-use order, so the same graph always gives the same text.
-import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
+import type { Schedule, ScheduledKernel, SplitKv } from '../../schedule/types.ts';
 import type { PlanKernel, PlanLaunch } from '../plan.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { KernelEnv } from './kernel-env.ts';
@@ -41,16 +41,22 @@ function variantsOf(s: Schedule, k: ScheduledKernel, maxDims: Readonly<Record<st
     case 'attention': {
       // split over positions (attention-split.ts): chunk partials + combine, gated on N where the
       // one-launch kernel is planned too (N above the split's rows)
+      // (and, with a long-chunk split for more rows, that pair between them)
       const one: Variant = { kind: 'attention', emit: (env) => emitAttentionKernel(env, s, k) };
       const sp = k.splitKv;
       if (!sp) return [one];
-      const pair: Variant[] = [
-        { kind: 'attention_split', emit: (env) => emitAttentionKernel(env, s, k, true) },
-        { kind: 'attention_combine', emit: (env) => emitAttentionCombine(env, s, k) },
+      const pair = (x: SplitKv): Variant[] => [
+        { kind: 'attention_split', emit: (env) => emitAttentionKernel(env, s, k, x) },
+        { kind: 'attention_combine', emit: (env) => emitAttentionCombine(env, s, k, x) },
       ];
-      if (!sp.gated) return pair;
+      const last = k.splitKvMany ?? sp;
+      if (!last.gated && !k.splitKvMany) return pair(sp);
       const N = [k.items[0].node.shape[0]];
-      return [...pair.map((v) => ({ ...v, when: { dims: N, atMost: sp.rows } })), { ...one, when: { dims: N, atLeast: sp.rows + 1 } }];
+      return [
+        ...pair(sp).map((v) => ({ ...v, when: { dims: N, atMost: sp.rows } })),
+        ...(k.splitKvMany ? pair(k.splitKvMany).map((v) => ({ ...v, when: { dims: N, atLeast: sp.rows + 1, atMost: k.splitKvMany!.rows } })) : []),
+        ...(last.gated ? [{ ...one, when: { dims: N, atLeast: last.rows + 1 } }] : []),
+      ];
     }
     case 'scatter_add': return [{ kind: k.kind, emit: (env) => emitScatterAddKernel(env, s, k) }];
   }

@@ -18,7 +18,7 @@
 // (row, query head)) merges the row's ⌈(p+1)/P⌉ chunks the same way in a fixed order and divides.
 import { itemSize } from '../../ir/dtype.ts';
 import type { Node } from '../../ir/node.ts';
-import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
+import type { Schedule, ScheduledKernel, SplitKv } from '../../schedule/types.ts';
 import { ExprEmitter } from './expr.ts';
 import type { Ix } from './index-math.ts';
 import { address, decompose } from './index-math.ts';
@@ -65,7 +65,7 @@ function splitWarps(rep: number, D: number, chunk: number): number {
 }
 
 /** The one-launch kernel, or (split) the chunk kernel whose partials emitAttentionCombine merges. */
-export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, split = false): LaunchShape {
+export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel, split?: SplitKv): LaunchShape {
   const b = env.b;
   const o = ptxMathOps(b);
   const item = k.items[0];
@@ -75,7 +75,7 @@ export function emitAttentionKernel(env: KernelEnv, s: Schedule, k: ScheduledKer
   const [S, L, Hk] = kc.shape as number[];
   const rep = Hq / Hk;
   const scale = n.argOf<number>('scale');
-  const sp = split ? k.splitKv! : null;
+  const sp = split ?? null;
   const W = sp ? splitWarps(rep, D, sp.chunk) : attentionWarps(rep, D, L);
   const block = 32 * W;
   const E = Math.ceil(D / 32);
@@ -305,7 +305,7 @@ export function attentionCombineShape(D: number, chunks: number): { groups: numb
  * result, so they overlap. Padding and out-of-range rows have no chunks and store zeros; chunks past the
  * row's end were never written and are not read.
  */
-export function emitAttentionCombine(env: KernelEnv, s: Schedule, k: ScheduledKernel): LaunchShape {
+export function emitAttentionCombine(env: KernelEnv, s: Schedule, k: ScheduledKernel, sp: SplitKv = k.splitKv!): LaunchShape {
   const b = env.b;
   const o = ptxMathOps(b);
   const item = k.items[0];
@@ -313,7 +313,6 @@ export function emitAttentionCombine(env: KernelEnv, s: Schedule, k: ScheduledKe
   const [, kc, , slots, positions] = n.src;
   const [N, Hq, D] = n.shape as [string | number, number, number];
   const [S, L] = kc.shape as number[];
-  const sp = k.splitKv!;
   const C = sp.chunks, stride = D + 2;
   if (C * 4 > SHARED_LIMIT / 2) throw new Error(`attention combine: ${C} chunks do not fit shared memory (use a larger chunk)`);
   const { groups: G, threads: T } = attentionCombineShape(D, C);

@@ -129,6 +129,9 @@ export function bf16Exact(x: Node): boolean {
   return n.op === 'cast' && n.dtype === 'f32' && n.src[0].dtype === 'bf16';
 }
 
+/** ARCTICC_TC_PREFETCH=1: load the next k trip during this one's mmas (see passBody) */
+export const tcPrefetch = (): boolean => process.env.ARCTICC_TC_PREFETCH === '1';
+
 /** whether kernel k fuses a norm into its x load (its row statistic needs all of K) */
 const fz0 = (k: ScheduledKernel): boolean => (k.operand?.norms.length ?? 0) > 0;
 
@@ -298,8 +301,9 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
     // global round trip per trip (bench/NOTES.md, "K split and prefetch"). The first trip's loads are the
     // prologue; a trip past the slice loads nothing.
     // Only where the registers allow (ptxas -v at the 8B and fixture shapes): one bf16 term, one column tile,
-    // no fused argmax. Elsewhere (three terms, the heads, the wide block) the trip loads and then waits, as before.
-    const prefetch = TERMS === 1 && CT === 1 && !k.partials;
+    // no fused argmax. Opt-in (ARCTICC_TC_PREFETCH=1): on the H200 the 8B projections at 8–64 rows ran 3–8 %
+    // slower with it (bench/NOTES.md, run 4), the K split already giving the grid its loads in flight.
+    const prefetch = tcPrefetch() && TERMS === 1 && CT === 1 && !k.partials;
     const wNext = Array.from({ length: SC }, () => wRow.map((halves) => halves.map(() => [0, 1, 2, 3].map(() => b.reg('u32')))));
     const wCur = Array.from({ length: SC }, () => wRow.map((halves) => halves.map(() => [0, 1, 2, 3].map(() => b.reg('u32')))));
     /** this lane's weights of the trip at kb into dst (guard: only where it holds) */

@@ -162,18 +162,25 @@ describe('attention split rule', () => {
     expect(attentionSplit(node({ ...llama8b, L: 64 }, 'N'), { N: 8 })).toBeNull();
   });
 
-  it('plans the scratch as a temp of [rows, Hq, chunks, D + 2] f32 and the launches split, combine, one-launch (gated)', () => {
+  it('plans the scratches as temps of [rows, Hq, chunks, D + 2] f32 and the launches: short-chunk pair ≤ 4 rows, long-chunk pair ≤ 32, one-launch above', () => {
     const plan = compileProgram(attentionGraph({ ...llama8b, L: 32768 }), { maxDims: { N: 64 } });
     const att = plan.launches.filter((l) => /attention/.test(l.kernel));
-    expect(att.map((l) => /_(attention\w*?)\d+$/.exec(l.kernel)![1])).toEqual(['attention_split', 'attention_combine', 'attention']);
+    expect(att.map((l) => /_(attention\w*?)\d+$/.exec(l.kernel)![1])).toEqual(['attention_split', 'attention_combine', 'attention_split', 'attention_combine', 'attention']);
     expect(att.map((l) => l.grid[0])).toEqual([
-      { ceilDiv: [['N', 8, 128], 1], when: { dims: ['N'], atMost: 32 } },
-      { ceilDiv: [['N', 32], 1], when: { dims: ['N'], atMost: 32 } },
+      { ceilDiv: [['N', 8, 128], 1], when: { dims: ['N'], atMost: 4 } },
+      { ceilDiv: [['N', 32], 1], when: { dims: ['N'], atMost: 4 } },
+      { ceilDiv: [['N', 8, 32], 1], when: { dims: ['N'], atLeast: 5, atMost: 32 } },
+      { ceilDiv: [['N', 32], 1], when: { dims: ['N'], atLeast: 5, atMost: 32 } },
       { ceilDiv: [['N', 8], 1], when: { dims: ['N'], atLeast: 33 } },
     ]);
-    const scratch = plan.buffers.find((b) => b.kind === 'temp' && b.shape.length === 4)!;
-    expect(scratch.shape).toEqual([32, 32, 128, 130]);
+    const scratch = plan.buffers.filter((b) => b.kind === 'temp' && b.shape.length === 4).map((b) => b.shape);
+    expect(scratch).toEqual([[4, 32, 128, 130], [32, 32, 32, 130]]);
     expect(attentionRuns(plan, 1)).toEqual(['attention_split', 'attention_combine']);
+    expect(attentionRuns(plan, 8)).toEqual(['attention_split', 'attention_combine']);
+    expect(att.filter((l) => evalGrid(l.grid[0], new Map([['N', 8]])) > 0).map((l) => l.kernel)).not.toEqual(att.filter((l) => evalGrid(l.grid[0], new Map([['N', 1]])) > 0).map((l) => l.kernel));
     expect(attentionRuns(plan, 33)).toEqual(['attention']);
+    // manyFactor 1: the single split for every row count up to 32, as before
+    const one = compileProgram(attentionGraph({ ...llama8b, L: 32768 }), { maxDims: { N: 64 }, attention: { manyFactor: 1 } });
+    expect(one.launches.filter((l) => /attention/.test(l.kernel)).length).toBe(3);
   });
 });

@@ -138,6 +138,23 @@ describe('tensor-core linear geometry', () => {
     expect(bad).toEqual([]);
   });
 
+  it.each([[9, 64], [100, 300]] as const)('ARCTICC_TC_PREFETCH=1: the next trip loaded during this one, same values (batch %i, maxDims.B %i)', (batch, maxB) => {
+    process.env.ARCTICC_TC_PREFETCH = '1';
+    try {
+      const g = defineProgram('pf', {}, (p) => {
+        const x = p.input('x', ['B', 1000], 'f32');
+        p.output('y', x.cast('bf16').cast('f32').linear(p.param('w', [96, 1000], 'bf16')));
+      }).graph;
+      const { plan, bad } = check(g, batch, maxB);
+      const tc = plan.kernels.filter((k) => /linear_tc(_split)?\d+$/.test(k.name)).map((k) => plan.modules[k.module]);
+      // the prologue's loads and the loop's: twice the weight loads of the plain kernel's text
+      expect(tc.every((t) => t.split('ld.global.nc.L1::no_allocate.v4.u32').length - 1 === 8)).toBe(true);
+      expect(bad).toEqual([]);
+    } finally {
+      delete process.env.ARCTICC_TC_PREFETCH;
+    }
+  });
+
   it('a norm-fused linear stays whole at every batch', () => {
     for (const batch of [5, 40]) {
       const { plan, bad } = check(normGraph(512), batch, 64);

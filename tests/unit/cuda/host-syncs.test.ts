@@ -1,0 +1,69 @@
+// The host↔device sync counter (runtime/host-syncs.ts) against the fake driver: a plan run waits once
+// (inputs staged, launches and output copies enqueued, one stream synchronize), and so does each blocking
+// download; enqueue() alone waits never. A plan's staged inputs go in with one copy, whatever their number.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
+import type { CudaDevice } from '../../../runtime/cuda/device.ts';
+import { openDevice, resetDeviceRegistry } from '../../../runtime/cuda/device.ts';
+import { PlanExecutor } from '../../../runtime/cuda/executor.ts';
+import { hostSyncs } from '../../../runtime/host-syncs.ts';
+import { FakeCuda } from './fake-driver.ts';
+import { affinePlan, registerAffineKernels, registerToyKernel, toySpeculatorPlan } from './plans.ts';
+
+let fake: FakeCuda;
+let dev: CudaDevice;
+const weights = () => new Map([['w', hostTensor('f32', [4], new Float32Array([1, 2, 3, 4]))]]);
+const rows = (b: number) => hostTensor('f32', [b, 4], new Float32Array(b * 4));
+
+beforeEach(() => {
+  resetDeviceRegistry();
+  fake = new FakeCuda();
+  registerAffineKernels(fake);
+  registerToyKernel(fake);
+  dev = openDevice({ driver: fake });
+});
+afterEach(() => { dev.release(); });
+
+describe('host syncs', () => {
+  it('one per plan run (graph capture and replay included), none for a bare enqueue', async () => {
+    const ex = new PlanExecutor(dev, affinePlan(8), weights());
+    for (const b of [3, 3, 8]) {
+      const s0 = hostSyncs(), c0 = fake.calls.filter((c) => c === 'cuStreamSynchronize').length;
+      ex.run({ x: rows(b) });
+      expect(hostSyncs() - s0).toBe(1);
+      expect(fake.calls.filter((c) => c === 'cuStreamSynchronize').length - c0).toBe(1);
+    }
+    const s1 = hostSyncs();
+    await ex.runAsync({ x: rows(5) });
+    expect(hostSyncs() - s1).toBe(1);
+    const s2 = hostSyncs();
+    ex.enqueue({ B: 4 });
+    expect(hostSyncs() - s2).toBe(0);
+    const s3 = hostSyncs();
+    dev.memory.download(new Float32Array(4), ex.address('y'), 16);
+    expect(hostSyncs() - s3).toBe(1);
+    ex.close();
+  });
+
+  it('copies every staged input in with one cuMemcpyHtoDAsync, device-pointer inputs after it', () => {
+    const ex = new PlanExecutor(dev, toySpeculatorPlan(8), new Map());
+    const htod = () => fake.calls.filter((c) => c === 'cuMemcpyHtoDAsync_v2').length;
+    for (const b of [1, 3, 8, 2]) {
+      const hidden = hostTensor('f32', [b, 2], Float32Array.from({ length: 2 * b }, (_, i) => (i % 4 === 0 ? 1 : -1)));
+      const tokens = hostTensor('i32', [b], Int32Array.from({ length: b }, (_, i) => 10 * i));
+      const c0 = htod();
+      const { draft } = ex.run({ hidden, tokens });
+      expect(htod() - c0).toBe(1);
+      const want = Array.from({ length: b }, (_, r) => [0, 1, 2].map((j) => 10 * r + j + (r % 2 === 0 ? 100 : 0))).flat();
+      expect([...(draft.data as Int32Array)]).toEqual(want);
+    }
+    // tokens already on the device: copied device to device after the staged block, which spans its slot
+    const b = 3;
+    const ptr = dev.memory.alloc(4 * b, 'test tokens');
+    dev.memory.upload(ptr, Int32Array.of(7, 8, 9), 12);
+    const { draft } = ex.run({ hidden: hostTensor('f32', [b, 2], new Float32Array(2 * b).fill(-1)), tokens: { dtype: 'i32', shape: [b], ptr } });
+    expect([...(draft.data as Int32Array)]).toEqual([7, 8, 9, 8, 9, 10, 9, 10, 11]);
+    dev.memory.free(ptr);
+    ex.close();
+  });
+});
