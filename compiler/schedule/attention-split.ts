@@ -68,20 +68,6 @@ export interface AttentionSplit {
  * How attention node `n` ([N, Hq, D] over caches [S, Lmax, Hkv, D]) splits, or null (one launch, as before):
  * when Lmax fits one chunk, or N (static, or its maximum) never leaves the GPU short of blocks.
  */
-/**
- * The splits of attention node n, fewest rows first: none, one (attentionSplit), or — where the split would
- * also run above FEW_ROWS rows and the long chunk still spans two chunks — the small-chunk split for N ≤
- * FEW_ROWS and the long-chunk one for FEW_ROWS < N ≤ its rows (each gated on N; the one-launch kernel above).
- */
-export function attentionSplits(n: Node, maxDims: Readonly<Record<string, number>> | undefined, opts: AttentionSplitOptions = {}): AttentionSplit[] {
-  const small = attentionSplit(n, maxDims, opts);
-  const f = opts.manyFactor ?? MANY_ROWS_FACTOR;
-  if (!small || f <= 1 || small.rows <= FEW_ROWS) return small ? [small] : [];
-  const many = attentionSplit(n, maxDims, { ...opts, chunk: small.chunk * f });
-  if (!many || many.rows <= FEW_ROWS) return [small];
-  return [{ ...small, rows: FEW_ROWS, gated: true }, many];
-}
-
 export function attentionSplit(n: Node, maxDims: Readonly<Record<string, number>> | undefined, opts: AttentionSplitOptions = {}): AttentionSplit | null {
   if (opts.split === false) return null;
   const N = n.shape[0];
@@ -97,4 +83,18 @@ export function attentionSplit(n: Node, maxDims: Readonly<Record<string, number>
   const nMax = typeof N === 'number' ? N : maxDims?.[N] ?? Infinity;
   if (most < 1 || (typeof N === 'number' && N > most)) return null;
   return { chunk, chunks, rows: Math.min(nMax, most), gated: nMax > most };
+}
+
+/**
+ * The splits of attention node n, fewest rows first: none, one (attentionSplit), or — where the split would
+ * also run above FEW_ROWS rows and the long chunk still spans two chunks — the small-chunk split for N ≤
+ * FEW_ROWS and the long-chunk one for FEW_ROWS < N ≤ its rows (each gated on N; the one-launch kernel above).
+ */
+export function attentionSplits(n: Node, maxDims: Readonly<Record<string, number>> | undefined, opts: AttentionSplitOptions = {}): AttentionSplit[] {
+  const small = attentionSplit(n, maxDims, opts);
+  const f = opts.manyFactor ?? MANY_ROWS_FACTOR;
+  if (!small || f <= 1 || small.rows <= FEW_ROWS) return small ? [small] : [];
+  const many = attentionSplit(n, maxDims, { ...opts, chunk: small.chunk * f });
+  if (!many || many.rows <= FEW_ROWS) return [small];
+  return [{ ...small, rows: FEW_ROWS, gated: true }, many];
 }

@@ -24,7 +24,6 @@
 // e4m3 is widened to two bf16x2 words (widenE4m3), exactly, once per trip (not per batch tile).
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import { viewBase } from '../../schedule/types.ts';
-import type { Dim } from '../../ir/shape.ts';
 import type { Node } from '../../ir/node.ts';
 import type { LaunchShape } from './kernel-common.ts';
 import { forLoop } from './kernel-common.ts';
@@ -32,7 +31,6 @@ import type { KernelEnv } from './kernel-env.ts';
 import { argmaxPartials } from './argmax-partials.ts';
 import { rowAddress } from './kernel-linear.ts';
 import { LinearFusion } from './linear-fusion.ts';
-import { storeAt } from './kernel-common.ts';
 import type { Ix } from './index-math.ts';
 
 import { TC_MIN_ROWS, TC_PASS_ROWS, TC_WEIGHT_BYTES, tcColumnBlocks, tcShape, tcShapeManyRows } from '../../schedule/tc-split.ts';
@@ -505,13 +503,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
         b.ins('setp.lt.u32', pm, m, mOp);
         b.ins('and.pred', pn, pn, pm);
         const idx = u32('mad.lo.u32', m, nOp, n);
-        if (fz?.epilogue) { // the epilogue's value (reading its other operands) only inside M and N
-          const epi = fz.epilogue, past = b.newLabel('past');
-          b.insIf(pn, true, 'bra', past);
-          storeAt(env, epi.store, epi.node, idx, fz.epilogueValue(fz.rowCoords(m), n, v));
-          b.label(past);
-          return;
-        }
+        if (fz?.epilogue) { fz.storeEpilogue(idx, fz.rowCoords(m), n, v, pn); return; } // only inside M and N
         const a = b.reg('u64');
         if (ks) { // scratch[slice, m, n]: [slices, rows, N]
           const si = u32('mad.lo.u32', sliceReg(), String(ks.rows * (N as number)), idx);

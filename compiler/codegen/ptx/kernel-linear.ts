@@ -16,7 +16,6 @@ import { emitLoad, f32Hex } from './legalize.ts';
 import { argmaxPartials } from './argmax-partials.ts';
 import { loadVector, loadWords, unpackWords } from './vector-load.ts';
 import { LinearFusion } from './linear-fusion.ts';
-import { storeAt } from './kernel-common.ts';
 import type { Ix } from './index-math.ts';
 
 export const WARPS = 8;
@@ -169,13 +168,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       b.ins('add.u32', cc, col0, String(c));
       b.ins('setp.lt.u32', pc, cc, nOp);
       b.ins('mad.lo.u32', idx, mr, nOp, cc);
-      if (fz?.epilogue) { // the epilogue's value (reading its other operands) only for columns inside N
-        const epi = fz.epilogue, past = b.newLabel('past');
-        b.insIf(pc, true, 'bra', past);
-        storeAt(env, epi.store, epi.node, idx, fz.epilogueValue(fz.rowCoords(mr), cc, a));
-        b.label(past);
-        return;
-      }
+      if (fz?.epilogue) { fz.storeEpilogue(idx, fz.rowCoords(mr), cc, a, pc); return; } // only for columns inside N
       b.ins('mad.wide.u32', addr, idx, '4', oBase);
       b.insIf(pc, false, 'st.global.f32', `[${addr}]`, a);
     }));

@@ -3,7 +3,6 @@
 // where N % 4 = 0, then the linear's fused epilogue (the residual add, docs/fusion.md) or a plain store.
 import type { Schedule, ScheduledKernel } from '../../schedule/types.ts';
 import type { LaunchShape } from './kernel-common.ts';
-import { storeAt } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { LinearFusion } from './linear-fusion.ts';
 
@@ -41,14 +40,12 @@ export function emitTcSplitReduce(env: KernelEnv, s: Schedule, k: ScheduledKerne
     for (let j = 0; j < V; j++) b.ins('add.f32', acc[j], acc[j], y[j]);
   }
   if (fz?.epilogue) {
-    const epi = fz.epilogue;
     const m = u32('div.u32', idx, String(N)), n = u32('rem.u32', idx, String(N));
     fz.ex.scoped(() => {
       const row = fz.rowCoords(m);
       for (let j = 0; j < V; j++) {
         const nj = j === 0 ? n : u32('add.u32', n, String(j));
-        const at = j === 0 ? idx : u32('add.u32', idx, String(j));
-        storeAt(env, epi.store, epi.node, at, fz.epilogueValue(row, nj, acc[j]));
+        fz.storeEpilogue(j === 0 ? idx : u32('add.u32', idx, String(j)), row, nj, acc[j]);
       }
     });
   } else {

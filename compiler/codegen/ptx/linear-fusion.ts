@@ -15,7 +15,7 @@ import type { FloatDType } from '../../ir/dtype.ts';
 import { ELEMENTWISE } from '../../ir/ops.ts';
 import { mapBroadcast, mapSlice } from './movement.ts';
 import { loadVector } from './vector-load.ts';
-import { externalSource } from './kernel-common.ts';
+import { externalSource, storeAt } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { f32Hex } from './legalize.ts';
 import { ptxMathOps } from './ptx-math-ops.ts';
@@ -117,6 +117,18 @@ export class LinearFusion {
   inv(ss: string): string {
     const o = ptxMathOps(this.env.b);
     return o.rcp(o.sqrt(o.add(o.div(ss, f32Hex(this.K)), f32Hex(this.norm!.argOf<number>('eps')))));
+  }
+
+  /**
+   * Store the epilogue's value at (row, column n), given the linear's sum `acc` there, at flat index idx of
+   * its buffer; with `inside`, only where that predicate holds (a branch around the operand loads too).
+   */
+  storeEpilogue(idx: string, row: readonly Ix[], n: string, acc: string, inside?: string): void {
+    const b = this.env.b, epi = this.epilogue!;
+    const past = inside ? b.newLabel('past') : null;
+    if (inside) b.insIf(inside, true, 'bra', past!);
+    storeAt(this.env, epi.store, epi.node, idx, this.epilogueValue(row, n, acc));
+    if (past) b.label(past);
   }
 
   /** The epilogue's value at (row, column n) given the linear's sum there. */

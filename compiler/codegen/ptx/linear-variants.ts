@@ -59,7 +59,7 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   ] : [];
   // from TC_WIDE_ROWS rows (a prefill) the unsplit kernel takes the wider block (tcShapeManyRows)
   const wide: Variant[] = k.partials ? tc : [{ kind: 'linear_tc', emit: (env) => emitLinearTcKernel(env, s, k, { manyRows: true }) }];
-  if (mDims.every((d) => typeof d === 'number')) return most < TC_MIN_ROWS ? gemv : sp && most <= sp.rows ? split : most >= TC_WIDE_ROWS && !k.partials ? wide : tc;
+  if (mDims.every((d) => typeof d === 'number')) return most < TC_MIN_ROWS ? gemv : sp && most <= sp.rows ? split : most >= TC_WIDE_ROWS ? wide : tc;
   if (most < TC_MIN_ROWS) return gemv;
   const many = (vs: Variant[], atLeast: number, atMost?: number): Variant[] => vs.map((v) => ({ ...v, when: { dims: mDims, atLeast, ...(atMost === undefined ? {} : { atMost }) } }));
   /** the unsplit kernel from `from` rows: the usual block, then the wide one from TC_WIDE_ROWS */
