@@ -33,8 +33,9 @@ function bindDims(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTenso
   return dims;
 }
 
-/** `o.temps`: temp buffer ids to return too (as "temp:<id>", at the actual dims), e.g. the certified head's fail flags. */
-export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTensor>>, given: ReadonlyMap<string, HostTensor>, o: { temps?: readonly string[] } = {}): Record<string, HostTensor> {
+/** `o.temps`: temp buffer ids to return too (as "temp:<id>", at the actual dims), e.g. the certified head's fail flags.
+ * `o.loadBytes`: filled with the global bytes each buffer id was read, over all launches (traffic tests). */
+export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, HostTensor>>, given: ReadonlyMap<string, HostTensor>, o: { temps?: readonly string[]; loadBytes?: Map<string, number> } = {}): Record<string, HostTensor> {
   const params = withDerivedWeights(plan, given); // as the CUDA executor binds them
   const dims = bindDims(plan, inputs);
   const sizeOf = (b: PlanBuffer): number => numel(b.shape.map((d) => (typeof d === 'number' ? d : dims.get(d)!))) * itemSize(b.dtype);
@@ -107,6 +108,7 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
         }
         const r = regions.find((x) => a >= x.base && a + bytes <= x.base + x.bytes);
         if (!r) throw new Error(`sim: ${at}: ${bytes}-byte access at 0x${a.toString(16)} is outside every buffer of this launch`);
+        if (!write && o.loadBytes) o.loadBytes.set(r.id, (o.loadBytes.get(r.id) ?? 0) + bytes);
         for (let i = a; i < a + bytes; i++) {
           const w = writer.get(i);
           if (w !== undefined) {
