@@ -1,6 +1,7 @@
 // Diagnosis beside gpu-bench: the 8B LSTM/MLP draft plan (compileProgram on the lowered speculator, maxDims B 64) at
 // several batches, default vs no tensor-core K split; ms per proposal from graph replays, per-launch profiles.
 //   AB_MODELS=lstm,mlp AB_B=1,2,4,8,32 AB_PROF=2,32 node bench/draft-ab.ts
+import { compileProgram } from '../compiler/compile.ts';
 import { hostTensor } from '../compiler/ir/tensor-data.ts';
 import { openDevice } from '../runtime/cuda/device.ts';
 import { PlanExecutor } from '../runtime/cuda/executor.ts';
