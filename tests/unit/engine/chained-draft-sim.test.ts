@@ -80,4 +80,28 @@ describe('chained Arctic drafts, simulated CUDA (tiny Llama + lstm-tiny on the P
     expect(two.metrics.syncsPerStep).toBe(2);
     expect(target.slots.available).toBe(2);
   }, 600_000);
+
+  it('sampled (temperature 0.8, one seed): the same tokens and acceptance chained and two-phase', async () => {
+    const prompts = [[3, 77, 140, 9, 301], [500, 12, 12, 12]];
+    const o = { maxNewTokens: 6, stopTokenIds: [] as number[], temperature: 0.8, seed: 7 };
+    const arctic = await attachDrafter(target, parseEngineSpeculativeConfig({ method: 'arctic', model: SPEC_DIR }), spec);
+    const two = await arctic.engine.generate(prompts, { ...o, chainedDrafts: false });
+    const one = await arctic.engine.generate(prompts, o);
+    expect(one.outputs.map((x) => x.tokenIds)).toEqual(two.outputs.map((x) => x.tokenIds));
+    expect(one.metrics.acceptance).toEqual(two.metrics.acceptance);
+    expect(one.metrics.syncsPerStep).toBe(1);
+  }, 600_000);
+
+  it('Arctic + suffix: its model rows chained, plain decoding\'s tokens, one sync per decode step', async () => {
+    const prompts = [[3, 77, 140, 9, 301, 3, 77, 140], [500, 12, 12, 12]];
+    const o = { maxNewTokens: 6, stopTokenIds: [] as number[] };
+    const plain = await (await attachDrafter(target, null)).engine.generate(prompts, o);
+    const hybrid = await attachDrafter(target, parseEngineSpeculativeConfig({ method: 'arctic', model: SPEC_DIR, enable_suffix_decoding: true }), spec);
+    expect(hybrid.engine.core().chain).not.toBeNull();
+    const two = await hybrid.engine.generate(prompts, { ...o, chainedDrafts: false });
+    const one = await hybrid.engine.generate(prompts, o);
+    expect(one.outputs.map((x) => x.tokenIds)).toEqual(plain.outputs.map((x) => x.tokenIds));
+    expect(one.metrics.acceptanceBySource).toEqual(two.metrics.acceptanceBySource);
+    expect(one.metrics.syncsPerStep).toBe(1);
+  }, 600_000);
 });
