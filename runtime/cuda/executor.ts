@@ -24,6 +24,8 @@ import type { LoadedModule } from './module.ts';
 import type { WeightData } from '../weight-data.ts';
 import { weightByteLength } from '../weight-data.ts';
 import { uploadWeights } from './weight-upload.ts';
+import type { DeviceSpan } from './device-spans.ts';
+import { checkSpans } from './device-spans.ts';
 import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
 
 /** An input already in device memory: `ptr` holds the tensor, row-major, at `shape` (no padding). */
@@ -31,13 +33,6 @@ export interface DeviceInput {
   readonly dtype: HostTensor['dtype'];
   readonly shape: readonly number[];
   readonly ptr: CUdeviceptr;
-}
-
-/** `bytes` copied device to device from `src` to byte `offset` of a plan buffer (at the run's padded dims). */
-export interface DeviceSpan {
-  readonly src: CUdeviceptr;
-  readonly offset: number;
-  readonly bytes: number;
 }
 
 /**
@@ -49,6 +44,8 @@ export interface GatherInput {
   readonly shape: readonly number[];
   readonly gather: readonly DeviceSpan[];
 }
+
+export type { DeviceSpan } from './device-spans.ts';
 
 /** A plan input: host data (staged through pinned memory), device memory or device spans (copied device to device). */
 export type RunInput = HostTensor | DeviceInput | GatherInput;
@@ -551,13 +548,5 @@ export class PlanExecutor {
     if (this.#closed) return;
     this.#closed = true;
     this.#free();
-  }
-}
-
-function checkSpans(spans: readonly DeviceSpan[], limit: number, what: string): void {
-  for (const g of spans) {
-    if (!(Number.isInteger(g.offset) && Number.isInteger(g.bytes) && g.offset >= 0 && g.bytes > 0 && g.offset + g.bytes <= limit)) {
-      throw new RangeError(`${what}: device span of ${g.bytes} bytes at offset ${g.offset} lies outside its ${limit} bytes`);
-    }
   }
 }

@@ -2,7 +2,7 @@
 // forward pass of the decoder program over N token rows, with the KV cache held inside as state.
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { DeviceKind } from '../backend.ts';
-import type { DeviceSpan } from '../cuda/executor.ts';
+import type { DeviceSpan } from '../cuda/device-spans.ts';
 
 export interface TargetStepInputs {
   /** N token rows (already validated): ids, positions (−1 = padding row), KV slots; read during run() only (the caller reuses them) */

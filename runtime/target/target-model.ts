@@ -17,7 +17,7 @@ import { KvSlots, TargetError } from './kv-slots.ts';
 import { addRopeTables, targetProgram } from './target-program.ts';
 import { kvSlotsFor } from './kv-sizing.ts';
 import type { TargetQuantizeMode } from './quantize-target.ts';
-import type { DeviceSpan } from '../cuda/executor.ts';
+import type { DeviceSpan } from '../cuda/device-spans.ts';
 import { mergeSpans } from '../cuda/device-spans.ts';
 import { checkTargetQuantize, quantizeTargetProgram, quantizeTargetWeights, targetFp8WeightNames } from './quantize-target.ts';
 
@@ -91,7 +91,7 @@ export interface ChainedDraft {
   enqueue(): (row: number, j: number) => bigint;
 }
 
-/** What a CUDA target offers a chained draft (null-free only on CUDA). */
+/** What a CUDA target offers a chained draft (TargetModel.chain, present on CUDA only). */
 export interface TargetChainInfo {
   /** the stream's owner: a drafter chains only when its own key is the same object */
   readonly key: object;
