@@ -13,6 +13,7 @@ import { HybridProposer } from '../../../runtime/decoding/hybrid-proposer.ts';
 import { ModelProposer } from '../../../runtime/decoding/model-proposer.ts';
 import { Xoshiro128 } from '../../../runtime/decoding/rng.ts';
 import type { Proposer } from '../../../runtime/decoding/proposer.ts';
+import { StepDraft } from '../../../runtime/engine/chained-draft.ts';
 import { SpeculativeEngine } from '../../../runtime/engine/engine.ts';
 import type { EngineSpeculativeConfig } from '../../../runtime/engine/speculative-config.ts';
 import type { Speculator } from '../../../runtime/speculator.ts';
@@ -176,7 +177,9 @@ describe('chained Arctic drafts on the fake CUDA device', () => {
     const o = { maxNewTokens: 10, stopTokenIds: [] as number[] };
     const plain = await engine(null).generate(prompts, o);
     const one = await engine(new ModelProposer(spec)).generate(prompts, o);
+    const two = await engine(new ModelProposer(spec)).generate(prompts, { ...o, chainedDrafts: false });
     expect(one.outputs.map((x) => x.tokenIds)).toEqual(plain.outputs.map((x) => x.tokenIds));
+    expect(one.metrics.acceptance).toEqual(two.metrics.acceptance);
     expect(one.metrics.syncsPerStep).toBeGreaterThan(1);
     expect(target.slots.available).toBe(SLOTS);
   });
@@ -193,5 +196,32 @@ describe('chained Arctic drafts on the fake CUDA device', () => {
     const r = engine(new ModelProposer(spec)).generate([prompts[0], prompts[1]], { maxNewTokens: 8, stopTokenIds: [] });
     await expect(r).rejects.toThrow(/CUDA_ERROR_ILLEGAL_ADDRESS[\s\S]*\(chained draft of prompt 0\)/);
     expect(target.slots.available).toBe(SLOTS);
+  });
+
+  it('a hidden row a later pass overwrote is staged from its host copy; the rows are checked', () => {
+    const chain = engine(new ModelProposer(spec)).core().chain!;
+    const row = (name: string, pass: number, token: number) => ({ name, hidden: Float32Array.of(token, 1), hiddenRef: { pass, row: 0 }, token });
+    // target.chain knows no pass yet (0 runs): every ref is stale, so the draft stages the host copies
+    const d = new StepDraft(chain, [row('x', 5, 10), row('y', 5, 11)]);
+    expect(d.hiddenOnDevice).toBe(false);
+    d.enqueue();
+    dev.synchronize();
+    const drafts = d.collect();
+    expect(drafts.map((x) => [...x])).toEqual([10, 11].map((t) => { let x = t; return [0, 1, 2].map((j) => { x = toyNext(x, 2 + j, V); if ((1 + j) % 4 === 0 || (j === 2 && t % 2 === 1)) x = (x + 1) % V; return x; }); }));
+    expect(() => new StepDraft(chain, [{ ...row('z', 5, 3), hidden: new Float32Array(5) }])).toThrow(/draft model: z has a hidden state of length 5, expected 2/);
+  });
+
+  it('forward refuses device tokens without a draft, and a draft that needs two passes', async () => {
+    target.close();
+    target = toyTarget(8);
+    const seq = target.newSequence('s');
+    try {
+      await expect(target.forward([{ seq, tokens: [1, 0], want: 'all', deviceTokens: { from: 1, row: 0, count: 1 } }])).rejects.toThrow(/device tokens .* without a draft/);
+      const never = { enqueue: () => { throw new Error('not reached'); } };
+      await expect(target.forward([{ seq, tokens: new Array(9).fill(1), want: 'all' }], { draft: never })).rejects.toThrow(/needs one pass, but 9 token rows exceed maxBatchTokens 8/);
+      expect(seq.length).toBe(0);
+    } finally {
+      seq.close();
+    }
   });
 });
