@@ -19,6 +19,32 @@ export interface DevicePointers {
   readI32(ptr: bigint, n: number): Int32Array;
 }
 
+/** A draft enqueued on the device's stream and not waited for: the caller's next sync on that stream covers it. */
+export interface EnqueuedDraft {
+  /** rows in the draft (B) */
+  readonly batch: number;
+  /** the device address of draft token j of row i (int32), valid until the next draft is enqueued */
+  tokenAddress(row: number, j: number): bigint;
+  /** B×n draft tokens, row-major; only after a sync of the stream that followed enqueue() */
+  collect(): Int32Array;
+  /** drops the draft unread (after the stream was synchronized, or when nothing was enqueued) */
+  discard(): void;
+}
+
+/**
+ * A CUDA backend's draft without a host wait (runtime/engine/chained-draft.ts): the hidden rows are gathered
+ * from device memory (another plan's output on the same stream) or staged from the host, the tokens staged,
+ * the draft graph replayed and its output copy enqueued, all on the stream whose owner is `chainKey`.
+ */
+export interface DeviceDrafting {
+  /** the stream's owner (the CudaDevice): a verify pass chains behind the draft only on the same one */
+  readonly chainKey: object;
+  /** the most rows one enqueue takes (one graph replay) */
+  readonly maxBatch: number;
+  /** `hidden`: B device addresses of H-float rows, or B×H host floats; `tokens`: B last tokens in [0, V) */
+  enqueue(hidden: readonly bigint[] | Float32Array, tokens: Int32Array): EnqueuedDraft;
+}
+
 export interface Backend {
   readonly device: DeviceKind;
   /** e.g. "NVIDIA H200 (sm_90)" or "CPU (reference interpreter)" */
@@ -27,6 +53,8 @@ export interface Backend {
   readonly pointers?: DevicePointers;
   /** B×n draft tokens, row-major */
   propose(batch: ProposeBatch): Promise<Int32Array>;
+  /** present on CUDA: the draft enqueued without a wait, for a verify pass chained behind it */
+  readonly deviceDrafting?: DeviceDrafting;
   /** frees everything the backend holds; idempotent */
   close(): void;
 }

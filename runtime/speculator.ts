@@ -3,7 +3,7 @@
 import type { HostTensor } from '../compiler/ir/tensor-data.ts';
 import { traceUserFile } from '../compiler/frontend/user-file.ts';
 import type { DrafterFactory, DrafterOptions, Program } from '../dsl/index.ts';
-import type { Backend, DeviceKind } from './backend.ts';
+import type { Backend, DeviceDrafting, DeviceKind } from './backend.ts';
 import type { LoadProgress, SpeculatorConfig } from './checkpoint/index.ts';
 import { loadCheckpoint } from './checkpoint/index.ts';
 import { createCpuBackend } from './cpu/backend.ts';
@@ -89,6 +89,12 @@ export interface Speculator {
    * device tokens are copied back to check their range. Rejects (RangeError/TypeError) on a bad request.
    */
   propose(req: ProposeRequest): Promise<Int32Array>;
+  /**
+   * CUDA only: the draft enqueued on the device's stream without a wait (hidden rows gathered on the device),
+   * for a verify pass chained behind it (the engine's one-sync Arctic step). Tokens are checked as propose
+   * checks them; device hidden rows are not read by the host, so not checked for finiteness.
+   */
+  readonly deviceDrafting?: DeviceDrafting;
   /** frees the device memory and graphs; idempotent */
   close(): void;
 }
@@ -236,10 +242,27 @@ export function speculatorOver(backend: Backend, s: SpeculatorParts): Speculator
       if (v.clamped.length) s.onClamp?.(v.clamped);
       return backend.propose({ hidden: req.hidden, tokens: v.tokens, batch: v.batch });
     },
+    ...(backend.deviceDrafting ? { deviceDrafting: checkedDrafting(backend.deviceDrafting, () => closed, s) } : {}),
     close() {
       if (closed) return;
       closed = true;
       backend.close();
+    },
+  };
+}
+
+/** A backend's DeviceDrafting behind the checks propose makes (closed, batch, host hidden, token range, clamping). */
+function checkedDrafting(d: DeviceDrafting, isClosed: () => boolean, s: SpeculatorParts): DeviceDrafting {
+  const maxBatch = Math.min(d.maxBatch, s.maxBatch);
+  return {
+    chainKey: d.chainKey,
+    maxBatch,
+    enqueue(hidden, tokens) {
+      if (isClosed()) throw new Error('enqueue: this speculator is closed');
+      if (tokens.length < 1 || tokens.length > maxBatch) throw new RangeError(`enqueue: ${tokens.length} rows; one enqueue takes 1…${maxBatch}`);
+      const v = validateProposeRequest({ hidden: hidden instanceof Float32Array ? hidden : 0n, tokens }, { hiddenSize: s.hiddenSize, vocabSize: s.vocabSize, clampTokens: s.clampTokens });
+      if (v.clamped.length) s.onClamp?.(v.clamped);
+      return d.enqueue(hidden, v.tokens);
     },
   };
 }

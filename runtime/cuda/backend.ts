@@ -3,7 +3,7 @@
 import type { ExecutionPlan } from '../../compiler/codegen/plan.ts';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
-import type { Backend, DevicePointers, ProposeBatch } from '../backend.ts';
+import type { Backend, DeviceDrafting, DevicePointers, EnqueuedDraft, ProposeBatch } from '../backend.ts';
 import type { OpenDeviceOptions } from './device.ts';
 import { initDriver, openDevice } from './device.ts';
 import { libcudaPath, loadDriver } from './driver.ts';
@@ -12,6 +12,7 @@ import { CU_DEVICE_ATTRIBUTE } from './constants.ts';
 import { cuResultName } from './errors.ts';
 import type { ExecutorOptions } from './executor.ts';
 import { PlanExecutor } from './executor.ts';
+import { rowGather } from './device-spans.ts';
 import { bufferById } from './plan-layout.ts';
 
 export interface CudaBackendOptions extends OpenDeviceOptions, ExecutorOptions {
@@ -58,12 +59,36 @@ export function createCudaBackend(plan: ExecutionPlan, weights: ReadonlyMap<stri
     const h = typeof hidden === 'bigint' ? { dtype: 'f32' as const, shape: [b, H], ptr: hidden } : hostTensor('f32', [b, H], hidden);
     // a synchronous wait: a draft is on the critical path of a decoding step, a worker-thread hand-off only adds latency
     const out = exec.run({ hidden: h, tokens: hostTensor('i32', [b], tokens) });
-    const d = out[shape.draft].data as Int32Array;
+    return batchFirst(out[shape.draft].data as Int32Array, b);
+  }
+
+  /** the [n, B] layout transposed to B×n (row-major, as propose returns it) */
+  const batchFirst = (d: Int32Array, b: number): Int32Array => {
     if (shape.draftBatchFirst) return d;
     const t = new Int32Array(b * n);
     for (let i = 0; i < b; i++) for (let j = 0; j < n; j++) t[i * n + j] = d[j * b + i];
     return t;
-  }
+  };
+
+  const deviceDrafting: DeviceDrafting = {
+    chainKey: device,
+    maxBatch,
+    enqueue(hidden: readonly bigint[] | Float32Array, tokens: Int32Array): EnqueuedDraft {
+      if (closed) throw new Error('the CUDA backend is closed');
+      const b = tokens.length;
+      if (b < 1 || b > maxBatch) throw new RangeError(`enqueue: ${b} draft rows; one replay takes 1…${maxBatch} (maxBatch)`);
+      if (hidden.length !== (hidden instanceof Float32Array ? b * H : b)) throw new RangeError(`enqueue: hidden has ${hidden.length} ${hidden instanceof Float32Array ? 'values' : 'rows'} for ${b} rows × H ${H}`);
+      const h = hidden instanceof Float32Array ? hostTensor('f32', [b, H], hidden) : { dtype: 'f32' as const, shape: [b, H], gather: rowGather(hidden, H * 4) };
+      const pending = exec.begin({ hidden: h, tokens: hostTensor('i32', [b], tokens) }, { outputs: [shape.draft] });
+      const bp = exec.runDims({ B: b }).B, base = exec.outputAddress(shape.draft);
+      return {
+        batch: b,
+        tokenAddress: (i, j) => base + BigInt(4 * (shape.draftBatchFirst ? i * n + j : j * bp + i)),
+        collect: () => batchFirst(pending.collect()[shape.draft].data as Int32Array, b),
+        discard: () => pending.discard(),
+      };
+    },
+  };
 
   const pointers: DevicePointers = {
     checkRange(ptr, bytes, what) {
@@ -91,6 +116,7 @@ export function createCudaBackend(plan: ExecutionPlan, weights: ReadonlyMap<stri
   return {
     device: 'cuda',
     pointers,
+    deviceDrafting,
     description: `${device.description}, plan ${plan.name}, CUDA graph per batch bucket up to B=${maxBatch}`,
     async propose(p: ProposeBatch): Promise<Int32Array> {
       if (closed) throw new Error('the CUDA backend is closed');

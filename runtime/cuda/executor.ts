@@ -24,6 +24,8 @@ import type { LoadedModule } from './module.ts';
 import type { WeightData } from '../weight-data.ts';
 import { weightByteLength } from '../weight-data.ts';
 import { uploadWeights } from './weight-upload.ts';
+import type { DeviceSpan } from './device-spans.ts';
+import { checkSpans } from './device-spans.ts';
 import { bindInputs, bucketFor, bufferBytes, bufferById, bytesOf, checkWeights, copyBlock, resolveDims } from './plan-layout.ts';
 
 /** An input already in device memory: `ptr` holds the tensor, row-major, at `shape` (no padding). */
@@ -33,8 +35,28 @@ export interface DeviceInput {
   readonly ptr: CUdeviceptr;
 }
 
-/** A plan input: host data (staged through pinned memory) or device memory (copied device to device). */
-export type RunInput = HostTensor | DeviceInput;
+/**
+ * An input assembled on the device from spans of other device memory (e.g. the rows of another plan's
+ * output, gathered): the buffer is zero-filled, then each span copied in, all on the stream.
+ */
+export interface GatherInput {
+  readonly dtype: HostTensor['dtype'];
+  readonly shape: readonly number[];
+  readonly gather: readonly DeviceSpan[];
+}
+
+export type { DeviceSpan } from './device-spans.ts';
+
+/** A plan input: host data (staged through pinned memory), device memory or device spans (copied device to device). */
+export type RunInput = HostTensor | DeviceInput | GatherInput;
+
+/** A run whose copies and launches are enqueued but not waited for: collect() after the caller's sync. */
+export interface PendingRun {
+  /** the wanted outputs, cropped to the run's dims; only after a stream sync that followed begin() */
+  collect(): Record<string, HostTensor>;
+  /** drops the run without reading it (its enqueued work may still complete); the executor is free again */
+  discard(): void;
+}
 
 export interface ExecutorOptions {
   /** the dim padded to ArcticInference buckets and captured per bucket (default "B" when the plan has it) */
@@ -55,6 +77,11 @@ export interface RunOptions {
   graph?: boolean;
   /** copy back only these outputs (default all): a target step leaves its logits on the device when greedy */
   outputs?: readonly string[];
+  /**
+   * Device-to-device overwrites of staged host inputs, by input name, enqueued after the staging copy: e.g.
+   * a verify pass's draft-token rows taken from the draft plan's output on the device.
+   */
+  patches?: Readonly<Record<string, readonly DeviceSpan[]>>;
 }
 
 interface Prepared {
@@ -84,6 +111,8 @@ export class PlanExecutor {
   #bytes = 0;
   #closed = false;
   #busy = false;
+  /** a begin() not yet collected or discarded: its staging buffers are still in use */
+  #pending = false;
   #queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -368,6 +397,15 @@ export class PlanExecutor {
     for (const id of this.plan.inputs) {
       const b = bufferById(this.plan, id);
       const t = inputs[b.name ?? id];
+      if ('gather' in t) {
+        const padded = bufferBytes(b, run);
+        checkSpans(t.gather, padded, `input "${b.name ?? id}"`);
+        deviceCopies.push(() => {
+          this.device.memory.memset(this.address(id), 0, padded);
+          for (const g of t.gather) this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id) + BigInt(g.offset), g.src, g.bytes, this.device.stream);
+        });
+        continue;
+      }
       if ('ptr' in t) {
         // only the leading dim may be padded, so the caller's rows are a prefix of the buffer
         const full = resolveDims(b.shape, run, b.id);
@@ -390,14 +428,29 @@ export class PlanExecutor {
       else this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
     }
     // one copy for every staged input (the bytes between them belong to no live row and are never read)
+    const patches = this.#patches(inputs, run, o);
     if (packedEnd > 0) this.device.cu('cuMemcpyHtoDAsync_v2', this.#inBlock!.dev, this.#inBlock!.pinned.ptr, packedEnd, this.device.stream);
     for (const c of deviceCopies) c();
+    for (const [id, spans] of patches) for (const g of spans) this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id) + BigInt(g.offset), g.src, g.bytes, this.device.stream);
     this.#enqueue(run, o.graph ?? this.#graphs);
     for (const out of this.#wanted(o)) {
       const b = bufferById(this.plan, out.buffer);
       this.device.cu('cuMemcpyDtoHAsync_v2', this.#pinned.get(b.id)!.ptr, this.address(b.id), bufferBytes(b, run), this.device.stream);
     }
     return { dims, run };
+  }
+
+  /** RunOptions.patches by buffer id, checked: each names a host-staged input and stays inside its rows. */
+  #patches(inputs: Readonly<Record<string, RunInput>>, run: Record<string, number>, o: RunOptions): [string, readonly DeviceSpan[]][] {
+    if (!o.patches) return [];
+    return Object.entries(o.patches).map(([name, spans]) => {
+      const id = this.plan.inputs.find((x) => (bufferById(this.plan, x).name ?? x) === name);
+      const t = inputs[name];
+      if (id === undefined || t === undefined) throw new Error(`plan ${this.plan.name}: a patch names "${name}", which is not an input`);
+      if (!('data' in t)) throw new Error(`plan ${this.plan.name}: a patch of input "${name}" needs it staged from the host`);
+      checkSpans(spans, t.data.byteLength, `patch of input "${name}"`);
+      return [id, spans];
+    });
   }
 
   #wanted(o: RunOptions): ExecutionPlan['outputs'] {
@@ -420,15 +473,45 @@ export class PlanExecutor {
 
   /** Runs the plan on `inputs` (named as in the program) and waits on this thread. */
   run(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Record<string, HostTensor> {
+    const pending = this.begin(inputs, o);
+    try {
+      this.device.synchronize();
+    } catch (e) {
+      pending.discard();
+      throw e;
+    }
+    return pending.collect();
+  }
+
+  /**
+   * Enqueues a run (staging copy, device copies and patches, launches, output copies) without waiting: the
+   * caller synchronizes the device's stream (once, for every plan it enqueued) and then collects. One
+   * begin() at a time per executor (its staging buffers are shared).
+   */
+  begin(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): PendingRun {
     if (this.#busy) throw new Error(`plan ${this.plan.name}: run() while a runAsync() is in flight; await it first`);
+    if (this.#pending) throw new Error(`plan ${this.plan.name}: a run is enqueued and not collected yet`);
     const { dims, run } = this.#start(inputs, o);
-    this.device.synchronize();
-    return this.#finish(dims, run, o);
+    this.#pending = true;
+    let open = true;
+    const close = (): void => { if (!open) throw new Error(`plan ${this.plan.name}: this run was already collected or discarded`); open = false; this.#pending = false; };
+    return {
+      collect: () => { close(); return this.#finish(dims, run, o); },
+      discard: () => { if (open) close(); },
+    };
+  }
+
+  /** The device address of a named output's buffer (laid out at the run's padded dims, row-major). */
+  outputAddress(name: string): CUdeviceptr {
+    const o = this.plan.outputs.find((x) => x.name === name);
+    if (!o) throw new Error(`plan ${this.plan.name}: no output "${name}" (outputs: ${this.plan.outputs.map((x) => x.name).join(', ')})`);
+    return this.address(o.buffer);
   }
 
   /** Like run(), but waits for the GPU on a worker thread; calls are serialized (the staging buffers are shared). */
   runAsync(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Promise<Record<string, HostTensor>> {
     const next = this.#queue.then(async () => {
+      if (this.#pending) throw new Error(`plan ${this.plan.name}: a run is enqueued and not collected yet`);
       this.#busy = true;
       try {
         const { dims, run } = this.#start(inputs, o);

@@ -1,11 +1,11 @@
 // Adapts a batched DraftModel (the Arctic speculator) to the Proposer seam: rows that have a hidden state are
 // packed into one B×H call; the first step of a request has none yet and gets an empty draft.
 import { DecodingError, showId } from './errors.ts';
-import { EMPTY_DRAFT, type Draft, type DraftModel, type ProposeInput, type Proposer } from './proposer.ts';
+import { EMPTY_DRAFT, type Draft, type DraftModel, type ProposeInput, type SplitDraftProposer } from './proposer.ts';
 import type { RequestId } from './errors.ts';
 
 /** A Proposer that drafts with a DraftModel (e.g. a loaded Speculator) from the target hidden state and last token. */
-export class ModelProposer implements Proposer {
+export class ModelProposer implements SplitDraftProposer {
   readonly name = 'arctic';
   readonly model: DraftModel;
 
@@ -17,9 +17,19 @@ export class ModelProposer implements Proposer {
   onTokens(_id: RequestId, _tokens: ArrayLike<number>): void {}
   stopRequest(_id: RequestId): void {}
 
+  /** every row with a hidden state is the model's; the first step of a request (no hidden yet) gets no draft */
+  splitDraft(batch: readonly ProposeInput[]): { drafts: Draft[]; modelRows: number[] } {
+    const drafts: Draft[] = new Array(batch.length);
+    const modelRows: number[] = [];
+    const n = this.model.numSpeculativeTokens;
+    for (let i = 0; i < batch.length; i++) {
+      if (batch[i].hidden !== null) { drafts[i] = { tokens: new Int32Array(n), source: 'arctic' }; modelRows.push(i); } else drafts[i] = EMPTY_DRAFT;
+    }
+    return { drafts, modelRows };
+  }
+
   async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {
-    const out: Draft[] = batch.map(() => EMPTY_DRAFT);
-    const rows = batch.map((b, i) => (b.hidden !== null ? i : -1)).filter((i) => i >= 0);
+    const { drafts: out, modelRows: rows } = this.splitDraft(batch);
     const drafts = await runDraftModel(this.model, rows.map((i) => batch[i]));
     rows.forEach((i, r) => { out[i] = { tokens: drafts[r], source: 'arctic' }; });
     return out;

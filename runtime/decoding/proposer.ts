@@ -2,6 +2,7 @@
 // decoding, prompt-lookup n-grams, or the hybrid. The loop tells a proposer about a request's lifetime and
 // every token it accepts, and asks for one draft per active request per step.
 import type { RequestId } from './errors.ts';
+import type { DeviceDrafting } from '../backend.ts';
 
 export type { RequestId } from './errors.ts';
 
@@ -13,6 +14,8 @@ export interface DraftModel {
   readonly vocabSize: number;
   readonly numSpeculativeTokens: number;
   propose(req: { hidden: Float32Array; tokens: Int32Array }): Promise<Int32Array>; // B×H in, B×k out (row-major)
+  /** CUDA: the draft enqueued on the device's stream without a wait, so the verify pass can follow it there */
+  readonly deviceDrafting?: DeviceDrafting;
 }
 
 // Given the whole token sequence, the final hidden state and the logits for each of the last `count`
@@ -46,6 +49,24 @@ export interface Proposer {
   onTokens(id: RequestId, tokens: ArrayLike<number>): void; // tokens appended this step: accepted drafts + the target's token
   stopRequest(id: RequestId): void;
   propose(batch: readonly ProposeInput[]): Promise<Draft[]>;
+}
+
+/**
+ * A proposer whose model drafts can stay on the device until the verify pass (runtime/engine/chained-draft.ts):
+ * the host part of drafting first, then the model rows drafted on the device right before the verify.
+ */
+export interface SplitDraftProposer extends Proposer {
+  readonly model: DraftModel;
+  /**
+   * The drafts the host makes (final) and, for the rows the model drafts (`modelRows`, each with a hidden
+   * state), placeholders of numSpeculativeTokens zeros with source 'arctic', to be filled by the model.
+   * propose() is splitDraft() with the model run on the placeholders.
+   */
+  splitDraft(batch: readonly ProposeInput[]): { drafts: Draft[]; modelRows: number[] };
+}
+
+export function canSplitDraft(p: Proposer | null): p is SplitDraftProposer {
+  return p !== null && typeof (p as Partial<SplitDraftProposer>).splitDraft === 'function' && (p as Partial<SplitDraftProposer>).model !== undefined;
 }
 
 export const EMPTY_DRAFT: Readonly<Draft> = Object.freeze({ tokens: new Int32Array(0), source: 'none' as const });

@@ -26,6 +26,8 @@ export interface EngineGenerateOptions extends SamplingParams {
   readonly onTokens?: (request: number, tokens: readonly number[]) => void;
   /** at most this many requests run at once (default: every free KV slot) */
   readonly maxConcurrency?: number;
+  /** CoreOptions.chainedDrafts: one host sync per model-drafted step on CUDA (default true) */
+  readonly chainedDrafts?: boolean;
 }
 
 /** One request's generated tokens, why it stopped, its acceptance and its latency. */
@@ -104,7 +106,7 @@ export class SpeculativeEngine {
     validatePrompts(t, prompts);
     if (o.seeds && o.seeds.length !== prompts.length) throw new RangeError(`generate: ${o.seeds.length} seeds for ${prompts.length} prompts`);
     const stopTokenIds = o.stopTokenIds ?? t.config.eosTokenIds;
-    const core = this.core({ maxRunning: o.maxConcurrency });
+    const core = this.core({ maxRunning: o.maxConcurrency, chainedDrafts: o.chainedDrafts });
     const t0 = performance.now();
     const reqs = prompts.map((p, i) => core.add(p, {
       maxNewTokens: maxNew, stopTokenIds, temperature: o.temperature, topK: o.topK, topP: o.topP, name: `prompt ${i}`,

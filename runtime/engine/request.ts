@@ -7,6 +7,7 @@ import type { Rng } from '../decoding/rng.ts';
 import type { FinishReason } from '../target/requests.ts';
 import type { SamplingParams } from '../target/sampling.ts';
 import type { TargetSequence } from '../target/target-model.ts';
+import type { HiddenRef } from '../target/target-model.ts';
 
 /** 'abort': cancelled (a client went away, or the server shut down) */
 export type EngineFinishReason = FinishReason | 'abort';
@@ -57,6 +58,8 @@ export class EngineRequest implements AsyncIterable<readonly number[]> {
   seq: TargetSequence | null = null;
   /** the target's final-norm hidden state that produced the last token (what the drafter reads) */
   hidden: Float32Array | null = null;
+  /** on CUDA, where that hidden state sits on the device (valid until the target's next pass) */
+  hiddenRef: HiddenRef | null = null;
   readonly arrivalMs = performance.now();
   startMs = 0;
   firstTokenMs = 0;

@@ -19,6 +19,9 @@ import { EngineRequest } from './request.ts';
 import type { EngineSpeculativeConfig } from './speculative-config.ts';
 import { draftLimit } from './speculative-config.ts';
 import { DraftSizer } from './draft-sizing.ts';
+import type { DraftChain } from './chained-draft.ts';
+import { draftChainFor, StepDraft, withRequests } from './chained-draft.ts';
+import { runDraftModel } from '../decoding/model-proposer.ts';
 
 /** Totals over the steps that admitted no request (decode/verify only); steps that prefilled are counted apart. */
 export interface StepTimes {
@@ -38,6 +41,11 @@ export interface CoreOptions {
   readonly maxRunning?: number;
   /** requests that may wait for a slot; add() beyond it throws QueueFullError (default unbounded) */
   readonly maxWaiting?: number;
+  /**
+   * On CUDA with a model drafter on the target's stream: the draft enqueued in front of the verify pass, one
+   * host sync per step (chained-draft.ts; default true). false keeps the two-phase path (draft, wait, verify).
+   */
+  readonly chainedDrafts?: boolean;
 }
 
 export interface DrafterParts {
@@ -77,6 +85,8 @@ export class EngineCore {
   onStep: StepListener | null = null;
   /** per-step draft sizing (draft-sizing.ts); null when the config turns it off */
   readonly sizer: DraftSizer | null;
+  /** the one-sync path for model drafts (chained-draft.ts); null: drafts are made and read back before the verify */
+  readonly chain: DraftChain | null;
 
   readonly #waiting: EngineRequest[] = [];
   readonly #running: EngineRequest[] = [];
@@ -94,6 +104,7 @@ export class EngineCore {
     this.maxDraftTokens = parts.maxDraftTokens;
     const dynamic = parts.config?.dynamic_draft_length ?? parts.target.device === 'cuda';
     this.sizer = parts.proposer && dynamic ? new DraftSizer() : null;
+    this.chain = o.chainedDrafts === false ? null : draftChainFor(parts.target, parts.proposer);
     if (parts.nextRequestId) this.#newId = () => parts.nextRequestId!();
     const maxRunning = o.maxRunning ?? Infinity;
     if (!(maxRunning >= 1)) throw new RangeError(`engine: maxRunning must be ≥ 1, got ${o.maxRunning}`);
@@ -200,6 +211,29 @@ export class EngineCore {
     r.emit(got, reason);
   }
 
+  /**
+   * The model drafts of a chained step: a StepDraft the target enqueues in front of its pass, or, when the
+   * pass would not fit one submission (more token rows than one pass, more draft rows than one replay), the
+   * drafts run now with their own wait and written into the items' placeholders (two syncs, as unchained).
+   */
+  async #modelDrafts(rows: readonly number[], inputs: readonly ProposeInput[], got: Draft[], items: ForwardItem[], rowsIn: number): Promise<StepDraft | null> {
+    const chain = this.chain!, running = this.#running;
+    if (rowsIn <= chain.target.maxRows && rows.length <= chain.drafting.maxBatch) {
+      return new StepDraft(chain, rows.map((i) => {
+        const r = running[i];
+        return { name: r.name, hidden: r.hidden!, hiddenRef: r.hiddenRef, token: r.tokens[r.tokens.length - 1] };
+      }));
+    }
+    const drafts = await runDraftModel(chain.proposer.model, rows.map((i) => inputs[i]));
+    rows.forEach((i, c) => {
+      got[i].tokens = drafts[c];
+      const it = items[i];
+      (it.tokens as Int32Array).set(drafts[c].subarray(0, it.tokens.length - 1), 1);
+      items[i] = { seq: it.seq, tokens: it.tokens, want: it.want };
+    });
+    return null;
+  }
+
   /** One engine step: retire cancelled requests, draft, admit, verify/prefill in one target pass, accept. */
   async step(): Promise<void> {
     const t = this.target;
@@ -217,11 +251,14 @@ export class EngineCore {
     const limit = draftLimit(this.config, nRun);
     let got: Draft[] | null = null;
     let draftMs = 0;
+    const inputs: ProposeInput[] = new Array(limit);
+    // chained: the rows the model drafts, as placeholders until the verify pass's readback (null: drafts are final)
+    let modelRows: number[] | null = null;
     if (this.proposer && limit > 0 && (this.sizer?.shouldDraft(nRun) ?? true)) {
-      const inputs: ProposeInput[] = new Array(limit);
       for (let i = 0; i < limit; i++) { const r = running[i]; inputs[i] = { requestId: r.id, tokens: r.tokenView, hidden: r.hidden }; }
       const d0 = performance.now();
-      got = await this.proposer.propose(inputs);
+      if (this.chain) ({ drafts: got, modelRows } = this.chain.proposer.splitDraft(inputs));
+      else got = await this.proposer.propose(inputs);
       draftMs = performance.now() - d0;
       this.sizer?.observeDraft(limit, draftMs);
     }
@@ -237,16 +274,20 @@ export class EngineCore {
     const cap = this.sizer && anyDraft ? this.sizer.choose(lens, running.map((_, i) => draftOf(i).source)) : Infinity;
     const items: ForwardItem[] = new Array(nRun);
     const ks = new Array<number>(nRun);
+    // chained: running rows whose model draft is verified this step, in draft-row order
+    const chainRows: number[] = [];
+    if (modelRows) for (const i of modelRows) if (Math.min(lens[i], cap) > 0) chainRows.push(i);
     let rowsIn = 0;
-    for (let i = 0; i < nRun; i++) {
+    for (let i = 0, c = 0; i < nRun; i++) {
       const r = running[i];
       const k = Math.min(lens[i], cap);
       ks[i] = k;
-      // last token + the draft, one typed array (no spread)
+      // last token + the draft, one typed array (no spread); a chained row's draft is zeros until the device fills it
       const tokens = new Int32Array(k + 1);
       tokens[0] = r.tokens[r.tokens.length - 1];
       if (k > 0) tokens.set(draftOf(i).tokens.subarray(0, k), 1);
-      items[i] = { seq: r.seq!, tokens, want: 'all' };
+      if (chainRows[c] === i) items[i] = { seq: r.seq!, tokens, want: 'all', deviceTokens: { from: 1, row: c++, count: k } };
+      else items[i] = { seq: r.seq!, tokens, want: 'all' };
       rowsIn += k + 1;
     }
     const fresh: EngineRequest[] = [];
@@ -270,12 +311,17 @@ export class EngineCore {
     for (const r of fresh) if ((r.params.temperature ?? 0) > 0) { sampling = true; break; }
     const v0 = performance.now();
     let res;
+    let chained: StepDraft | null = null;
     try {
-      res = await t.forward(items, { logits: sampling });
+      if (chainRows.length > 0) chained = await this.#modelDrafts(chainRows, inputs, got!, items, rowsIn);
+      res = await t.forward(items, chained ? { logits: sampling, draft: chained } : { logits: sampling });
+      if (chained) { const ids = chained.collect(); chainRows.forEach((i, c) => { got![i].tokens = ids[c]; }); }
     } catch (e) {
+      chained?.discard();
+      const err = chained ? withRequests(e, chained.rows) : e;
       // the fresh requests hold slots but are not in `running` yet
-      for (const r of fresh) { this.#release(r); r.fail(e as Error); }
-      throw e;
+      for (const r of fresh) { this.#release(r); r.fail(err as Error); }
+      throw err;
     }
     const verifyMs = performance.now() - v0;
     this.sizer?.observePass(rowsIn, verifyMs);
@@ -317,6 +363,7 @@ export class EngineCore {
       // cached: last + k drafts; keep last + accepted (the new target token is fed next step)
       if (k > accepted) r.seq!.rollback(k - accepted);
       r.hidden = out.hidden.slice(accepted * H, (accepted + 1) * H);
+      r.hiddenRef = out.hiddenRef ? { pass: out.hiddenRef.pass, row: out.hiddenRef.row + accepted } : null;
       const before = r.numOutput;
       this.#append(r, toks);
       newTokens += r.numOutput - before;
@@ -325,6 +372,7 @@ export class EngineCore {
     fresh.forEach((r, j) => {
       const out = res[nRun + j];
       r.hidden = out.hidden.slice(0, H);
+      r.hiddenRef = out.hiddenRef ?? null;
       this.#append(r, [chooseToken(out.logits ?? [], out.nextTokens[0], r.params, r.params.rng)]);
       newTokens++;
     });

@@ -2,6 +2,7 @@
 // forward pass of the decoder program over N token rows, with the KV cache held inside as state.
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { DeviceKind } from '../backend.ts';
+import type { DeviceSpan } from '../cuda/device-spans.ts';
 
 export interface TargetStepInputs {
   /** N token rows (already validated): ids, positions (−1 = padding row), KV slots; read during run() only (the caller reuses them) */
@@ -22,10 +23,31 @@ export interface TargetStepOutputs {
   readonly logits?: Float32Array;
 }
 
+/** What a CUDA target offers a draft chained in front of its verify pass (runtime/engine/chained-draft.ts). */
+export interface TargetChain {
+  /** the stream's owner (the CudaDevice): a draft chains in front only when it enqueues on the same one */
+  readonly chainKey: object;
+  /** the device address of row `row` of the last run's hidden output (H f32; overwritten by the next run) */
+  hiddenRowAddress(row: number): bigint;
+}
+
+export interface TargetRunOptions {
+  readonly logits: boolean;
+  /**
+   * With a chain only: called after the inputs are checked and before the run's own copies are enqueued;
+   * enqueues whatever must precede the pass on the stream (a draft) and returns device-to-device patches of
+   * the `tokens` input (byte offsets into its rows), applied after the staged copy. The run's one stream
+   * sync then covers both.
+   */
+  readonly beforeEnqueue?: () => readonly DeviceSpan[];
+}
+
 export interface TargetBackend {
   readonly device: DeviceKind;
   readonly description: string;
-  run(inputs: TargetStepInputs, o: { readonly logits: boolean }): Promise<TargetStepOutputs>;
+  /** present on CUDA */
+  readonly chain?: TargetChain;
+  run(inputs: TargetStepInputs, o: TargetRunOptions): Promise<TargetStepOutputs>;
   /** a copy of one layer's cache ([S, L, Hkv, D]), for tests and debugging */
   readCache(layer: number, kind: 'key' | 'value'): HostTensor;
   /** frees everything; idempotent */

@@ -16,7 +16,7 @@ import type { OpenDeviceOptions } from '../cuda/device.ts';
 import { openDevice } from '../cuda/device.ts';
 import { PlanExecutor } from '../cuda/executor.ts';
 import { paddingSize } from '../cuda/plan-layout.ts';
-import type { TargetBackend, TargetStepInputs, TargetStepOutputs } from './backend.ts';
+import type { TargetBackend, TargetRunOptions, TargetStepInputs, TargetStepOutputs } from './backend.ts';
 import { argmaxRows } from './cpu-backend.ts';
 import type { WeightData } from '../weight-data.ts';
 
@@ -53,7 +53,11 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
   for (const k of ['maxTokens', 'maxRows'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`createCudaTargetBackend: ${k} must be a positive integer, got ${o[k]}`);
   }
-  const plan = compileProgram(program.graph, { maxDims: { N: o.maxTokens, M: o.maxRows } });
+  return cudaTargetBackendOver(compileProgram(program.graph, { maxDims: { N: o.maxTokens, M: o.maxRows } }), weights, o);
+}
+
+/** The backend over a compiled target plan (maxDims N = maxTokens, M = maxRows); tests hand it plans of their own. */
+export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<string, WeightData>, o: CudaTargetOptions): CudaTargetBackend {
   const heads = checkTargetPlan(plan);
   const V = heads.vocab ?? o.vocabSize ?? 0;
   const hiddenBuf = plan.buffers.find((b) => b.id === plan.outputs.find((x) => x.name === 'hidden')!.buffer)!;
@@ -75,7 +79,11 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
     device: 'cuda',
     executor: exec,
     description: `${device.description}, plan ${plan.name} (${plan.launches.length} launches, ${maxStr}), KV cache on the device, CUDA graph per (N, M) bucket`,
-    async run(x: TargetStepInputs, ro: { readonly logits: boolean }): Promise<TargetStepOutputs> {
+    chain: {
+      chainKey: device,
+      hiddenRowAddress: (row: number) => exec.outputAddress('hidden') + BigInt(row * H * 4),
+    },
+    async run(x: TargetStepInputs, ro: TargetRunOptions): Promise<TargetStepOutputs> {
       assertOpen();
       const n = x.tokens.length, m = x.rows.length;
       if (x.positions.length !== n || x.slots.length !== n) throw new RangeError(`run: tokens, positions and slots must have one entry per row (${n}, ${x.positions.length}, ${x.slots.length})`);
@@ -93,10 +101,20 @@ export async function createCudaTargetBackend(program: Program, weights: Readonl
         out.set(a);
         return out;
       };
-      const run = exec.run({
+      const inputs = {
         tokens: hostTensor('i32', [np], pad(x.tokens, np, 0)), positions: hostTensor('i32', [np], pad(x.positions, np, -1)),
         slots: hostTensor('i32', [np], pad(x.slots, np, 0)), rows: hostTensor('i32', [mp], pad(x.rows, mp, 0)),
-      }, wanted);
+      };
+      // a chained draft goes on the stream first; its tokens are patched into the verify rows on the device
+      const patches = ro.beforeEnqueue?.();
+      let run;
+      try {
+        run = exec.run(inputs, patches ? { ...wanted, patches: { tokens: patches } } : wanted);
+      } catch (e) {
+        // what the chain enqueued must be done before its staging buffers are reused
+        if (patches) try { device.synchronize(); } catch { /* the first error is the one to report */ }
+        throw e;
+      }
       const logits = (run.logits?.data as Float32Array | undefined)?.subarray(0, m * (V || 1));
       const nextTokens = heads.argmax ? (run.next_tokens.data as Int32Array).subarray(0, m) : argmaxRows(logits!, m, V);
       return { hidden: (run.hidden.data as Float32Array).subarray(0, m * H), nextTokens, ...(ro.logits && logits ? { logits } : {}) };

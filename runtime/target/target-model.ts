@@ -17,6 +17,8 @@ import { KvSlots, TargetError } from './kv-slots.ts';
 import { addRopeTables, targetProgram } from './target-program.ts';
 import { kvSlotsFor } from './kv-sizing.ts';
 import type { TargetQuantizeMode } from './quantize-target.ts';
+import type { DeviceSpan } from '../cuda/device-spans.ts';
+import { mergeSpans } from '../cuda/device-spans.ts';
 import { checkTargetQuantize, quantizeTargetProgram, quantizeTargetWeights, targetFp8WeightNames } from './quantize-target.ts';
 
 /** Options of loadTarget: the model folder, device, max-model-len, resident requests and rows per pass. */
@@ -71,6 +73,32 @@ export interface ForwardItem {
   readonly tokens: ArrayLike<number>;
   /** head outputs for the last new token only (prefill) or for every new token (verify) */
   readonly want: 'last' | 'all';
+  /**
+   * With forward's `draft` only: tokens[from + j] for j < count are placeholders, filled on the device from
+   * token j of row `row` of the draft enqueued in front of the pass (the host value is what the host checks)
+   */
+  readonly deviceTokens?: { readonly from: number; readonly row: number; readonly count: number };
+}
+
+/** Where a wanted row's hidden state sits on the device: row `row` of pass `pass`'s hidden output. */
+export interface HiddenRef {
+  readonly pass: number;
+  readonly row: number;
+}
+
+/** A draft forward enqueues in front of its one pass: returns where row i's draft token j lies on the device. */
+export interface ChainedDraft {
+  enqueue(): (row: number, j: number) => bigint;
+}
+
+/** What a CUDA target offers a chained draft (TargetModel.chain, present on CUDA only). */
+export interface TargetChainInfo {
+  /** the stream's owner: a drafter chains only when its own key is the same object */
+  readonly key: object;
+  /** the most token rows of one pass: a forward with a draft must fit in one */
+  readonly maxRows: number;
+  /** the device address of a hidden row, or null when a later pass has overwritten it */
+  hiddenRowAddress(ref: HiddenRef): bigint | null;
 }
 
 /** The wanted rows of one item: final-norm hidden states, argmax ids and, when asked, logits. */
@@ -81,6 +109,8 @@ export interface ForwardResult {
   readonly nextTokens: Int32Array;
   /** rows × V logits, when asked for */
   readonly logits?: Float32Array;
+  /** on CUDA, for a result from one pass: where its first row's hidden state is on the device (row i: row + i) */
+  readonly hiddenRef?: HiddenRef;
 }
 
 /** A loaded target: batched forward passes over sequences that own KV-cache slots (exported as `Target`). */
@@ -94,9 +124,15 @@ export interface TargetModel {
   readonly device: DeviceKind;
   readonly deviceDescription: string;
   readonly slots: KvSlots;
+  /** on CUDA: device hidden rows and a draft chained in front of one pass (runtime/engine/chained-draft.ts) */
+  readonly chain?: TargetChainInfo;
   newSequence(name?: string): TargetSequence;
-  /** One batched step over several sequences (split into passes of at most maxBatchTokens rows). */
-  forward(items: readonly ForwardItem[], o?: { logits?: boolean }): Promise<ForwardResult[]>;
+  /**
+   * One batched step over several sequences (split into passes of at most maxBatchTokens rows). With
+   * `draft` (needs `chain`): one pass only, the draft enqueued in front of it and the items' deviceTokens
+   * patched from it on the device; forward's one stream sync covers the draft too.
+   */
+  forward(items: readonly ForwardItem[], o?: { logits?: boolean; draft?: ChainedDraft }): Promise<ForwardResult[]>;
   /** a copy of one layer's cache, for tests */
   readCache(layer: number, kind: 'key' | 'value'): HostTensor;
   close(): void;
@@ -163,7 +199,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
   if (backend.device === 'cuda') weights.clear();
   const quant = quantize === 'fp8' ? `, fp8 e4m3 projection${config.tieWordEmbeddings ? '' : ' and LM head'} weights with per-row f32 scales` : '';
   const description = `${backend.description}${quant}${choice.reason ? ` (${choice.reason})` : ''}`;
-  const target = makeTarget(config, program, backend, new KvSlots(maxNumSeqs, maxModelLen), maxBatchTokens, description);
+  const target = targetOver(config, program, backend, new KvSlots(maxNumSeqs, maxModelLen), maxBatchTokens, description);
   backends.set(target, backend);
   weightSummaries.set(target, summary);
   return target;
@@ -194,9 +230,18 @@ export function targetBackend(t: TargetModel): TargetBackend {
   return b;
 }
 
-function makeTarget(config: LlamaConfig, program: Program, backend: TargetBackend, slots: KvSlots, maxBatchTokens: number, deviceDescription: string): TargetModel {
+/** The TargetModel over a backend (loadTarget's; exported for tests that drive a hand-written CUDA plan on the fake driver). */
+export function targetOver(config: LlamaConfig, program: Program, backend: TargetBackend, slots: KvSlots, maxBatchTokens: number, deviceDescription: string): TargetModel {
   const H = config.hiddenSize, V = config.vocabSize;
   let nextId = 0;
+  /** backend runs started (the last one's hidden output is the one on the device) */
+  let passes = 0;
+  const bc = backend.chain;
+  const chain: TargetChainInfo | undefined = bc && {
+    key: bc.chainKey,
+    maxRows: maxBatchTokens,
+    hiddenRowAddress: (ref) => (ref.pass === passes ? bc.hiddenRowAddress(ref.row) : null),
+  };
   let closed = false;
   let busy: Promise<unknown> = Promise.resolve();
   const assertOpen = (what: string): void => { if (closed) throw new TargetError(`${what}: the target model is closed`); };
@@ -220,7 +265,7 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
   let bufTok = new Int32Array(0), bufPos = new Int32Array(0), bufSlot = new Int32Array(0), bufPick = new Int32Array(0), bufOwner = new Int32Array(0);
   const seen = new Uint8Array(slots.count);
 
-  async function forwardNow(items: readonly ForwardItem[], logits: boolean): Promise<ForwardResult[]> {
+  async function forwardNow(items: readonly ForwardItem[], logits: boolean, draft: ChainedDraft | undefined): Promise<ForwardResult[]> {
     // validate everything before any state changes (the messages are built only on failure)
     const what = (i: number): string => `forward item ${i} (${items[i].seq.closed ? 'closed sequence' : slots.owner(items[i].seq.slot)})`;
     let total = 0;
@@ -238,11 +283,17 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
           if (!Number.isInteger(t) || t < 0 || t >= V) throw new TargetError(`${what(i)}: token ${j} is ${t}, outside the vocabulary [0, ${V})`);
         }
         slots.checkRoom(slot, n);
+        const dt = it.deviceTokens;
+        if (dt && !(draft && Number.isInteger(dt.from) && Number.isInteger(dt.count) && Number.isInteger(dt.row) && dt.from >= 0 && dt.count >= 0 && dt.row >= 0 && dt.from + dt.count <= n)) {
+          throw new TargetError(`${what(i)}: device tokens ${JSON.stringify(dt)} ${draft ? `outside its ${n} tokens` : 'without a draft'}`);
+        }
         total += n;
       }
     } finally {
       for (const it of items) seen[it.seq.slot] = 0;
     }
+    if (draft && !chain) throw new TargetError(`forward: a chained draft needs a CUDA target (this one runs on ${backend.device})`);
+    if (draft && total > maxBatchTokens) throw new TargetError(`forward: a chained draft needs one pass, but ${total} token rows exceed maxBatchTokens ${maxBatchTokens}`);
     const rows = Math.min(total, maxBatchTokens);
     if (rows > cap) {
       cap = Math.max(rows, 2 * cap);
@@ -251,11 +302,13 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
     // pack rows into passes of at most maxBatchTokens; each item's wanted rows are collected in order
     const perItem: TargetStepOutputs[][] = items.map(() => []);
     let nRows = 0, nPicks = 0;
+    const row0 = draft ? new Int32Array(items.length) : null;
     const flush = async (): Promise<void> => {
       if (nRows === 0) return;
+      const pass = ++passes;
       const out = await backend.run({
         tokens: bufTok.subarray(0, nRows), positions: bufPos.subarray(0, nRows), slots: bufSlot.subarray(0, nRows), rows: bufPick.subarray(0, nPicks),
-      }, { logits });
+      }, draft ? { logits, beforeEnqueue: () => draftPatches(items, row0!, draft.enqueue()) } : { logits });
       // split the M picked rows back to their items (views: a backend's outputs are fresh arrays per run)
       let r = 0;
       while (r < nPicks) {
@@ -264,6 +317,7 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
         perItem[bufOwner[r]].push({
           hidden: out.hidden.subarray(r * H, e * H), nextTokens: out.nextTokens.subarray(r, e),
           ...(out.logits ? { logits: out.logits.subarray(r * V, e * V) } : {}),
+          ...(chain ? { hiddenRef: { pass, row: r } } : {}),
         });
         r = e;
       }
@@ -272,6 +326,7 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
     for (let i = 0; i < items.length; i++) {
       const it = items[i], toks = it.tokens, n = toks.length, slot = it.seq.slot, all = it.want === 'all';
       const base = slots.length(slot);
+      if (row0) row0[i] = nRows;
       for (let j = 0; j < n; j++) {
         if (nRows === maxBatchTokens) await flush();
         if (all || j === n - 1) { bufPick[nPicks] = nRows; bufOwner[nPicks] = i; nPicks++; }
@@ -289,17 +344,28 @@ function makeTarget(config: LlamaConfig, program: Program, backend: TargetBacken
   return {
     config, program, hiddenSize: H, vocabSize: V, maxModelLen: slots.maxLen, maxNumSeqs: slots.count,
     device: backend.device, deviceDescription, slots,
+    ...(chain ? { chain } : {}),
     newSequence,
     forward(items, o = {}) {
       assertOpen('forward');
       // passes are serialized: one backend, one cache
-      const next = busy.then(() => forwardNow(items, o.logits ?? false));
+      const next = busy.then(() => forwardNow(items, o.logits ?? false, o.draft));
       busy = next.catch(() => undefined);
       return next;
     },
     readCache(layer, kind) { assertOpen('readCache'); return backend.readCache(layer, kind); },
     close() { if (!closed) { closed = true; backend.close(); } },
   };
+}
+
+/** The tokens-input patches of a chained pass: each item's device tokens from the draft (`at`), merged where contiguous. */
+function draftPatches(items: readonly ForwardItem[], row0: Int32Array, at: (row: number, j: number) => bigint): DeviceSpan[] {
+  const spans: DeviceSpan[] = [];
+  items.forEach((it, i) => {
+    const dt = it.deviceTokens;
+    if (dt) for (let j = 0; j < dt.count; j++) spans.push({ src: at(dt.row, j), offset: (row0[i] + dt.from + j) * 4, bytes: 4 });
+  });
+  return mergeSpans(spans);
 }
 
 function concatF32(parts: readonly Float32Array[]): Float32Array {

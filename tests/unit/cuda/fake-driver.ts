@@ -38,7 +38,11 @@ export class FakeCuda implements CudaDriver {
   readonly kernels = new Map<string, FakeKernel>();
   readonly calls: string[] = [];
   readonly launches: string[] = [];
+  /** every cuMemcpyDtoDAsync_v2, in order: destination, source and bytes (tests check the rows chained plans move) */
+  readonly dtod: { dst: bigint; src: bigint; bytes: number }[] = [];
   graphLaunches = 0;
+  /** true while cuGraphLaunch runs a graph's launches (a kernel can tell a replay from an eager warm-up launch) */
+  replaying = false;
   modulesLoaded = 0;
   #next = 0x7f00_0000_0000n;
   #handle = 1000n;
@@ -172,6 +176,7 @@ export class FakeCuda implements CudaDriver {
   cuMemcpyDtoDAsync_v2(dst: bigint, src: bigint, bytes: number | bigint): CUresult {
     const rc = this.#log('cuMemcpyDtoDAsync_v2');
     if (rc) return rc;
+    this.dtod.push({ dst, src, bytes: Number(bytes) });
     this.mem(dst, Number(bytes)).set(this.mem(src, Number(bytes)));
     return 0;
   }
@@ -264,7 +269,8 @@ export class FakeCuda implements CudaDriver {
     const g = this.#execs.get(exec);
     if (!g) return 400;
     this.graphLaunches++;
-    for (const l of g) this.#run(l);
+    this.replaying = true;
+    try { for (const l of g) this.#run(l); } finally { this.replaying = false; }
     return 0;
   }
   cuGraphExecDestroy(exec: bigint): CUresult { this.#execs.delete(exec); return this.#log('cuGraphExecDestroy'); }

@@ -1,6 +1,8 @@
 // The host↔device sync counter (runtime/host-syncs.ts) against the fake driver: a plan run waits once
 // (inputs staged, launches and output copies enqueued, one stream synchronize), and so does each blocking
 // download; enqueue() alone waits never. A plan's staged inputs go in with one copy, whatever their number.
+// begin() enqueues a run without waiting, so two plans chained on the stream (the second reading the first's
+// output through gathered rows and patched inputs, device to device) wait once together.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
 import type { CudaDevice } from '../../../runtime/cuda/device.ts';
@@ -65,5 +67,36 @@ describe('host syncs', () => {
     expect([...(draft.data as Int32Array)]).toEqual([7, 8, 9, 8, 9, 10, 9, 10, 11]);
     dev.memory.free(ptr);
     ex.close();
+  });
+
+  it('two plans chained with begin(): gathered rows and patched tokens device to device, one sync for both', () => {
+    const h2 = (n: number) => hostTensor('f32', [n, 2], new Float32Array(2 * n).fill(-1));
+    const a = new PlanExecutor(dev, toySpeculatorPlan(8), new Map());
+    const b = new PlanExecutor(dev, toySpeculatorPlan(8), new Map());
+    // rows on the device to gather from: row r = [r % 2 ? -1 : 1, 0]
+    const src = dev.memory.alloc(6 * 8, 'test rows');
+    dev.memory.upload(src, Float32Array.from({ length: 12 }, (_, i) => (i % 2 ? 0 : Math.floor(i / 2) % 2 ? -1 : 1)), 48);
+    const s0 = hostSyncs(), c0 = fake.calls.filter((c) => c === 'cuStreamSynchronize').length, d0 = fake.dtod.length;
+    // plan a: rows 4, 5, 0 gathered (5 follows 4: one copy for both), tokens staged
+    const ga = a.begin({ hidden: { dtype: 'f32', shape: [3, 2], gather: [{ src: src + 32n, offset: 0, bytes: 16 }, { src, offset: 16, bytes: 8 }] }, tokens: hostTensor('i32', [3], Int32Array.of(10, 20, 30)) });
+    // plan b: its tokens 1 and 2 patched from a's draft (row 0 token 2, row 2 token 0) after its staging copy
+    const draft = a.outputAddress('draft');
+    const gb = b.begin({ hidden: h2(3), tokens: hostTensor('i32', [3], Int32Array.of(7, 0, 0)) }, { patches: { tokens: [{ src: draft + 8n, offset: 4, bytes: 4 }, { src: draft + 24n, offset: 8, bytes: 4 }] } });
+    expect(() => a.begin({ hidden: h2(1), tokens: hostTensor('i32', [1], Int32Array.of(1)) })).toThrow(/enqueued and not collected/);
+    dev.synchronize();
+    expect(hostSyncs() - s0).toBe(1);
+    expect(fake.calls.filter((c) => c === 'cuStreamSynchronize').length - c0).toBe(1);
+    const da = [...(ga.collect().draft.data as Int32Array)];
+    // rows 4 and 5 have hidden[0] = 1 and −1, row 0 has 1: +100 on rows 0 and 2
+    expect(da).toEqual([110, 111, 112, 20, 21, 22, 130, 131, 132]);
+    const db = [...(gb.collect().draft.data as Int32Array)];
+    expect(db).toEqual([7, 8, 9, 112, 113, 114, 130, 131, 132]);
+    expect(fake.dtod.slice(d0).map((c) => c.bytes)).toEqual([16, 8, 4, 4]);
+    // a patch outside the staged input is refused before anything is enqueued
+    expect(() => b.begin({ hidden: h2(1), tokens: hostTensor('i32', [1], Int32Array.of(1)) }, { patches: { tokens: [{ src: draft, offset: 4, bytes: 4 }] } })).toThrow(/outside its 4 bytes/);
+    expect(() => b.run({ hidden: h2(1), tokens: hostTensor('i32', [1], Int32Array.of(1)) })).not.toThrow();
+    dev.memory.free(src);
+    a.close();
+    b.close();
   });
 });

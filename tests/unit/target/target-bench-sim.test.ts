@@ -24,33 +24,8 @@ import { quantizeFp8 } from '../../../runtime/quantize-fp8.ts';
 import { targetFp8WeightNames } from '../../../runtime/target/quantize-target.ts';
 import { targetWeights } from '../../../runtime/target/target-model.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
-import { FakeCuda } from '../cuda/fake-driver.ts';
+import { SimCuda } from '../cuda/sim-cuda.ts';
 import { byKind } from '../../../runtime/cuda/launch-profile.ts';
-import { compileKernel, runBlock } from '../codegen/ptx-sim/machine.ts';
-import type { Memory } from '../codegen/ptx-sim/machine.ts';
-import { parseKernel } from '../codegen/ptx-sim/parse.ts';
-
-/** The fake driver with every loaded module's kernels run on the PTX machine over the fake device memory. */
-class SimCuda extends FakeCuda {
-  override cuModuleLoadDataEx(...a: Parameters<FakeCuda['cuModuleLoadDataEx']>): number {
-    const rc = super.cuModuleLoadDataEx(...a);
-    if (rc !== 0) return rc;
-    const k = parseKernel(new TextDecoder().decode(a[1]).replace(/\0$/, ''));
-    const code = compileKernel(k);
-    const view = (addr: number, n: number): DataView => { const m = this.mem(BigInt(addr), n); return new DataView(m.buffer, m.byteOffset, n); };
-    this.kernels.set(k.name, (call) => {
-      const params = new Map(k.params.map((p, i) => [p.name, p.type === 'u64' ? call.u64(i) : BigInt(call.u32(i))]));
-      const [gx, gy, gz] = call.grid;
-      for (let block = 0; block < gx * gy * gz; block++) { // x fastest, as the hardware numbers blocks
-        const shared = new Uint8Array(Math.max(k.sharedBytes, 1));
-        const access = (s: 'global' | 'shared', addr: number, n: number): DataView => (s === 'shared' ? new DataView(shared.buffer, addr, n) : view(addr, n));
-        const mem: Memory = { load: access, store: access };
-        runBlock(k, code, { params, ctaid: block % gx, ctaidY: Math.floor(block / gx) % gy, ctaidZ: Math.floor(block / (gx * gy)), ntid: call.block[0], mem, shared: k.shared }, () => {});
-      }
-    });
-    return 0;
-  }
-}
 
 const fake = vi.hoisted(() => ({ driver: null as unknown }));
 vi.mock('../../../runtime/select-device.ts', () => ({ selectDevice: async () => ({ device: 'cuda' }) }));
