@@ -18,6 +18,8 @@ const EMA = 0.2;
 export const MIN_SIZED_BATCH = 16;
 /** retry drafting at a batch size where it did not pay after this many steps */
 const RETRY = 64;
+/** steps with no drafts verified, at most, to measure a batch size's no-draft pass */
+const EXPLORE = 4;
 
 interface PositionStats { reached: number[]; accepted: number[] }
 
@@ -26,6 +28,7 @@ export class DraftSizer {
   readonly #draftMs = new Map<number, number>();
   readonly #gain = new Map<number, number>();
   readonly #skipUntil = new Map<number, number>();
+  readonly #explored = new Map<number, number>();
   readonly #stats = new Map<DraftSource, PositionStats>();
   /** buckets seen once: a first pass at a size includes its CUDA graph capture, which later passes don't pay */
   readonly #seen = new Set<number>();
@@ -104,6 +107,16 @@ export class DraftSizer {
     if (maxLen === 0) return 0;
     if (batch < MIN_SIZED_BATCH) return maxLen;
     if (this.#retry) { this.#retry = false; return maxLen; }
+    // a pass with no drafts is what every k is judged against: below the smallest measured size passMs is
+    // flat, so with only full-draft passes measured k = 0 would look as dear as k = max and never be tried
+    // (H200 e2e, 32 requests: Arctic verified whole drafts on every step, 31443 against 47680 tok/s without).
+    // Verify nothing until it is measured (two passes: the first at a size is its graph capture; at most
+    // EXPLORE tries, as requests joining in the same pass add their prompt rows to it).
+    const base = paddingSize(batch);
+    if (this.#passMs.size > 0 && !this.#passMs.has(base) && (this.#explored.get(base) ?? 0) < EXPLORE) {
+      this.#explored.set(base, (this.#explored.get(base) ?? 0) + 1);
+      return 0;
+    }
     const draft = this.#draftMs.get(paddingSize(batch)) ?? 0;
     // this step's drafts are paid for: pick k by tokens per ms of the pass alone
     let best = 0, bestRate = -1, bestTokens = batch, bestMs = 0, baseMs = 0;

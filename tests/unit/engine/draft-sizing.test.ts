@@ -55,6 +55,20 @@ describe('DraftSizer', () => {
   it('unmeasured pass sizes: the full drafts first', () => {
     expect(new DraftSizer().choose([3, 5], ['arctic', 'suffix'])).toBe(5);
   });
+  it('with only full-draft passes measured, verifies no draft until the no-draft pass is measured, then compares', () => {
+    const s = new DraftSizer();
+    const cost = (rows: number): number => 0.3 + 0.007 * rows; // 32 rows 0.52 ms, 128 rows 1.2 ms
+    for (let i = 0; i < 3; i++) s.observePass(128, cost(128)); // 32 requests, 3 tokens of draft each
+    for (let i = 0; i < 200; i++) s.observeAcceptance('arctic', 3, i % 100 < 47 ? (i % 100 < 20 ? (i % 100 < 9 ? 3 : 2) : 1) : 0);
+    const lens = new Array(32).fill(3), src = new Array(32).fill('arctic');
+    expect(s.choose(lens, src)).toBe(0);
+    s.observePass(32, 40); // graph capture
+    expect(s.choose(lens, src)).toBe(0);
+    s.observePass(32, cost(32));
+    // acceptance 0.47, then 0.43 and 0.45 of those: k = 1 gives 32·1.47 tokens in ~0.75 ms, more per ms than
+    // k = 0 (32 in 0.52) or k = 3 (32·1.70 in 1.2)
+    expect(s.choose(lens, src)).toBe(1);
+  });
 });
 
 describe('the engine with dynamic draft length', () => {
