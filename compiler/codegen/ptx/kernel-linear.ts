@@ -20,8 +20,17 @@ import type { Ix } from './index-math.ts';
 
 export const WARPS = 8;
 const ROWS = 4;
-/** Columns per warp: as many as keep ≥ 4 blocks per SM busy on a 132-SM H200. */
-export function columnsPerWarp(n: Dim): number {
+/**
+ * Columns per warp: as many as keep ≥ 4 blocks per SM busy on a 132-SM H200, and always 4 for e4m3 weights
+ * (`weightBytes` 1): a 16-byte load is 16 of them, so one column per warp keeps too few bytes in flight (the
+ * 8B fp8 target on the H200: B = 1 decode 4.74 → 3.64 ms with 4 columns in every projection, q = 4 11.3 → 7.0;
+ * bf16 was slower at 1 row with 4 everywhere, 4.71 → 5.09). ARCTICC_GEMV_COLS=1|2|4 forces one value (a
+ * diagnostic, bench/NOTES.md).
+ */
+export function columnsPerWarp(n: Dim, weightBytes = 2): number {
+  const forced = process.env.ARCTICC_GEMV_COLS;
+  if (forced === '1' || forced === '2' || forced === '4') return Number(forced);
+  if (weightBytes === 1) return 4;
   if (typeof n !== 'number') return 1;
   return n >= 4 * WARPS * 132 * 4 ? 4 : n >= 2 * WARPS * 132 * 4 ? 2 : 1;
 }
@@ -56,7 +65,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const ew = itemSize(wd), ex = itemSize(xd);
   const vec = typeof K === 'number' && K % (16 / ew) === 0 ? 16 / ew : 1;
   const sub = Math.min(4, vec); // elements of x per load (one 16-byte f32 load)
-  const cols = columnsPerWarp(N);
+  const cols = columnsPerWarp(N, ew);
   const mStatic = mDims.every((d) => typeof d === 'number') ? (mDims as number[]).reduce((a, d) => a * d, 1) : undefined;
   const rows = mStatic === undefined ? ROWS : Math.max(1, Math.min(ROWS, mStatic));
   // a weight row read by a single pass is not worth keeping in L1

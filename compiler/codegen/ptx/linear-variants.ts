@@ -12,6 +12,7 @@ import type { KernelEnv } from './kernel-env.ts';
 import { emitArgmaxReduceKernel } from './kernel-argmax-reduce.ts';
 import { emitCertifyReduceKernel } from './kernel-certify-reduce.ts';
 import { emitTopkReduceKernel } from './kernel-topk-reduce.ts';
+import { itemSize } from '../../ir/dtype.ts';
 import { columnsPerWarp, emitLinearKernel, WARPS as GEMV_WARPS } from './kernel-linear.ts';
 import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-linear-tc.ts';
 import { TC_WIDE_ROWS } from '../../schedule/tc-split.ts';
@@ -36,7 +37,7 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
     : [v]);
   const suffix = k.partials ? (topk ? '_topk' : '_argmax') : '';
   const gemv = withReduce({ kind: `linear${suffix}`, emit: (env) => emitLinearKernel(env, s, k) },
-    typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N))) : 0);
+    typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N, itemSize(w.dtype)))) : 0);
   if (!tcApplies(k)) return gemv;
   const { warps, tiles } = tcShape(N);
   const tcBlocks = typeof N === 'number' ? Math.ceil(N / (warps * 16 * tiles)) : 0;

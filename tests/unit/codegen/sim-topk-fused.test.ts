@@ -124,7 +124,7 @@ describe('fused top-k through every linear variant', () => {
     const runs = plan.launches.filter((l) => evalGrid(l.grid[0], dims) > 0);
     expect(runs.map((l) => l.kernel.replace(/^tk_/, '').replace(/\d+$/, ''))).toEqual(batch < 5 ? ['linear_topk', 'topk_reduce'] : ['linear_tc_topk', 'topk_reduce']);
     const { warps, tiles } = tcShape(n);
-    expect(evalGrid(runs[0].grid[0], dims)).toBe(Math.ceil(n / (batch < 5 ? 8 * columnsPerWarp(n) : warps * 16 * tiles)));
+    expect(evalGrid(runs[0].grid[0], dims)).toBe(Math.ceil(n / (batch < 5 ? 8 * columnsPerWarp(n, wd === 'fp8e4m3' ? 1 : 2) : warps * 16 * tiles)));
     const got = runPlanSim(plan, inputs, params), want = interpret(g, inputs, params);
     expect([...got.ids.data]).toEqual([...want.ids.data]);
     expect(mismatches(got.vals, want.vals)).toEqual([]);

@@ -1,6 +1,6 @@
 // Every linear kernel variant the shape rules can pick, on the PTX machine against the interpreter at the
 // smallest shapes that select it (random inputs; K kept small, the rules key on N and the batch):
-// the GEMV's 2 and 4 columns per warp (1: sim-contract.test.ts) (columnsPerWarp: N ≥ 8448 = 2·8·132·4 and N ≥ 16896), the
+// the GEMV's 2 and 4 columns per warp (1: sim-contract.test.ts) (columnsPerWarp: N ≥ 8448 = 2·8·132·4 and N ≥ 16896; e4m3 always 4), the
 // tensor-core linear's [8,1] and [8,2] block shapes ([4,1]: sim-linear-tc.test.ts) (tcShape: N/(warps·16·tiles) ≥ 264, so
 // N ≥ 33792 and N ≥ 67584), the e4m3 128-wide k trip (maxDims.B ≤ 32) and its 64-wide one (B up to 64),
 // each stored and with the fused argmax (plain and fp8-scaled). Each case asserts the plan really holds
@@ -55,7 +55,8 @@ function run(n: number, k: number, batch: number, maxB: number, wd: DType, head:
 
 describe('shape rules', () => {
   it('columns per warp switch at N = 8448 and 16896; tensor-core blocks at N = 33792 and 67584', () => {
-    expect([8447, 8448, 16895, 16896, 16384, 128256].map(columnsPerWarp)).toEqual([1, 2, 2, 4, 2, 4]);
+    expect([8447, 8448, 16895, 16896, 16384, 128256].map((n) => columnsPerWarp(n))).toEqual([1, 2, 2, 4, 2, 4]);
+    expect([256, 8447, 16384].map((n) => columnsPerWarp(n, 1))).toEqual([4, 4, 4]); // e4m3: always 4
     expect([33791, 33792, 67583, 67584, 16384, 128256].map((n) => Object.values(tcShape(n)))).toEqual([
       [4, 1], [8, 1], [8, 1], [8, 2], [4, 1], [8, 2],
     ]);
@@ -63,10 +64,12 @@ describe('shape rules', () => {
 });
 
 describe('GEMV columns per warp (≤ 4 rows)', () => {
-  // N ≡ 1..3 mod the warp's columns: the last warp's tail columns read column N-1 and are not stored
+  // N ≡ 1..3 mod the warp's columns: the last warp's tail columns read column N-1 and are not stored; e4m3
+  // weights take 4 columns at any N
   it.each([
-    [8448, 16, 1, 'bf16', 'stored', 2], [8451, 32, 4, 'fp8e4m3', 'stored', 2],
-    [8449, 16, 2, 'bf16', 'argmax', 2], [8450, 16, 3, 'fp8e4m3', 'scaled-argmax', 2],
+    [8448, 16, 1, 'bf16', 'stored', 2], [8451, 32, 4, 'fp8e4m3', 'stored', 4],
+    [8449, 16, 2, 'bf16', 'argmax', 2], [8450, 16, 3, 'fp8e4m3', 'scaled-argmax', 4],
+    [259, 32, 3, 'fp8e4m3', 'stored', 4], [262, 32, 2, 'fp8e4m3', 'scaled-argmax', 4],
     [16896, 16, 4, 'bf16', 'stored', 4], [16899, 16, 1, 'fp8e4m3', 'stored', 4],
     [16897, 16, 3, 'bf16', 'argmax', 4], [16898, 16, 2, 'fp8e4m3', 'scaled-argmax', 4],
   ] as const)('N=%i K=%i at batch %i, %s weights, %s: %i columns per warp', (n, k, batch, wd, head, cols) => {
