@@ -1,6 +1,6 @@
 // arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [--max-new-tokens N] [--temperature T]
 //   [--top-k K] [--top-p P] [--seed S] [--speculative-config JSON] [--device cpu|cuda|auto] [--max-model-len N]
-//   [--max-num-seqs N] [--quantize none|fp8] [--json]
+//   [--max-num-seqs N] [--quantize none|fp8] [--activations f32|bf16] [--json]
 import { z } from 'zod';
 import { loadEngine } from '../../runtime/engine/load-engine.ts';
 import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
@@ -29,6 +29,8 @@ options:
   --max-num-seqs N       requests resident at once (KV-cache slots; default 16)
   --quantize Q           target weights: none (as in the checkpoint; default) | fp8 (projections and an untied
                          LM head in e4m3 with per-row f32 scales, quantized while loading; docs/targets.md)
+  --activations A        projection inputs: f32 (default; exact against fp32 references) | bf16 (rounded to bf16
+                         as bf16 PyTorch and vLLM models compute: one tensor-core term, faster from 5 rows)
   --json                 print {"outputs": [{"token_ids", "text", "finish_reason"}], "metrics": {...}}
 
 exit codes: 0 generated; 1 bad input (missing or unsupported model, bad prompt file, token ids outside the
@@ -55,6 +57,7 @@ const Options = z.object({
   'max-model-len': z.coerce.number().int().min(2).optional(),
   'max-num-seqs': z.coerce.number().int().positive().optional(),
   quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
+  activations: z.enum(['f32', 'bf16']).default('f32'),
   json: z.boolean().default(false),
 });
 
@@ -78,13 +81,13 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p' }, 'prompt-ids': { type: 'string' },
     'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
     seed: { type: 'string' }, 'ignore-eos': { type: 'boolean' }, 'speculative-config': { type: 'string' }, device: { type: 'string' },
-    'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, quantize: { type: 'string' },
+    'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, quantize: { type: 'string' }, activations: { type: 'string' },
   }, Options);
   if ((o.prompt === undefined) === (o['prompt-ids'] === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --prompt-ids FILE.json');
   const tokenizer = await Tokenizer.fromDir(o.model);
   const prompts = o.prompt !== undefined ? [tokenizer.encode(o.prompt)] : await readPromptIds(o['prompt-ids']!, ctx);
   const engine = await loadEngine({
-    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, quiet: o.json,
+    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, activations: o.activations, quiet: o.json,
     speculativeConfig: o['speculative-config'],
   });
   const target = engine.target;

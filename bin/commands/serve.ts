@@ -1,5 +1,6 @@
 // arcticc serve --model DIR [--speculative-config JSON] [--host 127.0.0.1] [--port 8000] [--max-model-len N]
 //   [--max-num-seqs N] [--api-key KEY] [--device cpu|cuda|auto] [--served-model-name NAME] [--quantize none|fp8]
+//   [--activations f32|bf16]
 import { z } from 'zod';
 import { loadEngine } from '../../runtime/engine/load-engine.ts';
 import { startServer } from '../../runtime/serve/index.ts';
@@ -27,6 +28,8 @@ options:
   --device D                cpu | cuda | auto (default auto)
   --quantize Q              target weights: none (as in the checkpoint; default) | fp8 (projections and an
                             untied LM head in e4m3 with per-row f32 scales, quantized while loading)
+  --activations A           projection inputs: f32 (default; exact against fp32 references) | bf16 (rounded
+                            to bf16 as bf16 PyTorch and vLLM models compute; faster from 5 rows)
   --served-model-name NAME  the model id clients send (default: the --model path)
   --max-body-bytes N        request body limit (default 4194304)
 
@@ -51,6 +54,7 @@ const Options = z.object({
   'api-key': z.string().min(1).optional(),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
+  activations: z.enum(['f32', 'bf16']).default('f32'),
   'served-model-name': z.string().min(1).optional(),
   'max-body-bytes': z.coerce.number().int().positive().optional(),
 });
@@ -60,10 +64,11 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     model: { type: 'string', short: 'm' }, 'speculative-config': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
     'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, 'max-queue-len': { type: 'string' }, 'api-key': { type: 'string' },
     device: { type: 'string' }, 'served-model-name': { type: 'string' }, 'max-body-bytes': { type: 'string' }, quantize: { type: 'string' },
+    activations: { type: 'string' },
   }, Options);
   const tokenizer = await Tokenizer.fromDir(o.model);
   const engine = await loadEngine({
-    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, quiet: true,
+    model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, activations: o.activations, quiet: true,
     speculativeConfig: o['speculative-config'],
   });
   let server;

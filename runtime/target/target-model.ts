@@ -149,6 +149,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
   }
   const quantize = checkTargetQuantize(o.quantize ?? 'none');
+  if (o.activations !== undefined && o.activations !== 'f32' && o.activations !== 'bf16') throw new RangeError(`loadTarget: activations must be one of f32, bf16, got ${JSON.stringify(o.activations)}`);
   const choice = await selectDevice(o.device ?? 'auto');
   // the config decides max-model-len before a weight byte is read
   const { config } = readLlamaConfig(o.model);

@@ -184,9 +184,10 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     b.label(skip);
   };
 
-  // full chunks of `rows` rows, then (rows = 4) one 2-row pass if 2 or 3 are left, then single rows: batch 1
-  // runs one 1-row pass (no wasted loads), batch 2 streams each weight row once and batch 3 twice, not once
-  // per row (the 8B LSTM draft took 1.70 ms at batch 2 against 1.04 at 4)
+  // full chunks of `rows` rows, then (rows = 4) one 3-row pass if 3 are left (unfused kernels), one 2-row pass
+  // if 2 (or, fused, 3) are left, then single rows: batch 1 runs one 1-row pass (no wasted loads), batch 2 and
+  // 3 stream each weight row once (fused at 3: twice), not once per row (the 8B LSTM draft took 1.70 ms at
+  // batch 2 against 1.04 at 4)
   const m0 = b.reg('u32'), end = b.reg('u32'), pm = b.reg('pred');
   const chunk = b.newLabel('chunk'), tail = b.newLabel('tail'), tailEnd = b.newLabel('tail_end');
   b.ins('mov.u32', m0, '0');
@@ -199,6 +200,17 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   b.ins('bra', chunk);
   b.label(tail);
   const single = b.newLabel('single');
+  // without a fused x or epilogue (the drafts' heads and gate projections), 3 rows take one 3-row pass: with
+  // fusion ptxas -arch=sm_90 spilled in a 3-row body (8-16 bytes at the fixture target), so there 3 = 2 + 1
+  if (rows > 3 && !fz) {
+    const two = b.newLabel('two');
+    b.ins('add.u32', end, m0, '3');
+    b.ins('setp.gt.u32', pm, end, mOp);
+    b.insIf(pm, false, 'bra', two);
+    b.indent(() => pass(m0, 3));
+    b.ins('mov.u32', m0, end);
+    b.label(two);
+  }
   if (rows > 2) {
     b.ins('add.u32', end, m0, '2');
     b.ins('setp.gt.u32', pm, end, mOp);

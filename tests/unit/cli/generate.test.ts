@@ -27,4 +27,18 @@ describe('arcticc generate', () => {
     expect(r.out).toMatch(/tok\/s on CPU/);
     expect(r.out).toMatch(/speculation: arctic \+ suffix .*mean acceptance length \d\.\d{3}/);
   }, 120_000);
+
+  it('--activations bf16 rounds the projection inputs (the tokens stay those of fp32 here); a bad value names the option', async () => {
+    const cases = referenceCases().slice(0, 2);
+    const file = join(mkdtempSync(join(tmpdir(), 'arcticc-gen-')), 'prompts.json');
+    writeFileSync(file, JSON.stringify({ prompts: cases.map((c) => c.prompt) }));
+    const args = ['generate', '--model', TARGET_DIR, '--prompt-ids', file, '--max-new-tokens', '16', '--ignore-eos', '--device', 'cpu', '--max-model-len', '160', '--json'];
+    const r = await runCli([...args, '--activations', 'bf16']);
+    expect(r.code, r.err).toBe(0);
+    const got = JSON.parse(r.out).outputs.map((o: { token_ids: number[] }) => o.token_ids);
+    expect(got).toEqual(cases.map((c) => c.greedy_fp32.slice(0, 16)));
+    const bad = await runCli([...args, '--activations', 'fp16']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.out).error.message).toMatch(/option --activations: .*"f32"\|"bf16"/);
+  }, 120_000);
 });

@@ -115,3 +115,30 @@ describe('checkpoints', () => {
     await stillUsable();
   });
 });
+
+describe('loadTarget activations', () => {
+  it("'bf16' rounds every projection's input through bf16 in the program, 'f32' (the default) none; anything else is a RangeError before loading", async () => {
+    const casts = async (activations?: 'f32' | 'bf16'): Promise<number> => {
+      const t = await loadTarget({ model: TARGET_DIR, device: 'cpu', quiet: true, maxModelLen: 64, maxNumSeqs: 1, activations });
+      try {
+        let n = 0;
+        const seen = new Set<unknown>();
+        const walk = (x: { op: string; dtype: string; src: readonly unknown[] }): void => {
+          if (seen.has(x)) return;
+          seen.add(x);
+          if (x.op === 'cast' && x.dtype === 'bf16') n++;
+          for (const s of x.src) walk(s as typeof x);
+        };
+        for (const o of t.program.graph.outputs) walk(o.node as never);
+        return n;
+      } finally { t.close(); }
+    };
+    expect(await casts()).toBe(0);
+    expect(await casts('f32')).toBe(0);
+    // per layer: the qkv, o, gate_up and down inputs; then the head's
+    expect(await casts('bf16')).toBeGreaterThanOrEqual(6 * 4 + 1);
+    for (const bad of ['fp16', '', 16]) {
+      await expect(loadTarget({ model: '/nonexistent', device: 'cpu', activations: bad as never })).rejects.toThrow(/loadTarget: activations must be one of f32, bf16, got/);
+    }
+  }, 60_000);
+});
