@@ -45,7 +45,8 @@ export interface ReplayTiming {
 
 /**
  * Replaces the target's backend run with the replay of `outputs` (prompt i → outputs[i]); returns a restore
- * function. Prompts are recognized at prefill (a slot's rows starting at position 0).
+ * function. Prompts are recognized at prefill (a slot's rows starting at position 0, and the passes that
+ * continue a prompt split by maxBatchTokens).
  */
 export function replayTarget(target: TargetModel, prompts: readonly (readonly number[])[], outputs: readonly (readonly number[])[], timing: ReplayTiming = {}): () => void {
   const backend: TargetBackend = targetBackend(target);
@@ -54,18 +55,31 @@ export function replayTarget(target: TargetModel, prompts: readonly (readonly nu
   prompts.forEach((p, i) => byPrompt.set(p.join(','), i));
   const seqs = prompts.map((p, i) => Int32Array.from([...p, ...outputs[i]]));
   const slotSeq: (Int32Array | null)[] = new Array(target.maxNumSeqs).fill(null);
+  // a prompt prefilled over several passes (more rows than maxBatchTokens): its tokens so far, per slot
+  const partial: (number[] | null)[] = new Array(target.maxNumSeqs).fill(null);
+  const recognize = (slot: number, toks: readonly number[]): void => {
+    const exact = byPrompt.get(toks.join(','));
+    if (exact !== undefined) { slotSeq[slot] = seqs[exact]; partial[slot] = null; return; }
+    const matches = prompts.filter((p) => p.length > toks.length && toks.every((t, k) => p[k] === t));
+    if (matches.length === 0) throw new Error(`replay stand-in: a prompt of ${toks.length} tokens that was not recorded`);
+    partial[slot] = [...toks];
+    slotSeq[slot] = null; // known once the rest of the prompt arrives
+  };
   const original = backend.run;
   backend.run = async (x: TargetStepInputs, o: { readonly logits: boolean }): Promise<TargetStepOutputs> => {
     if (o.logits) throw new Error('replay stand-in: greedy only');
     const n = x.tokens.length, m = x.rows.length;
     // prompts being prefilled: a slot's run of rows from position 0
     for (let i = 0; i < n; i++) {
-      if (x.positions[i] !== 0) continue;
+      const slot = x.slots[i], pending = partial[slot];
+      // a prompt's first rows (position 0), or the next chunk of one prefilled in parts
+      const continues = pending !== null && x.positions[i] === pending.length && (i === 0 || x.slots[i - 1] !== slot);
+      if (x.positions[i] !== 0 && !continues) continue;
       let e = i;
-      while (e < n && x.slots[e] === x.slots[i] && x.positions[e] === e - i) e++;
-      const at = byPrompt.get(Array.from(x.tokens.subarray(i, e)).join(','));
-      if (at === undefined) throw new Error(`replay stand-in: a prompt of ${e - i} tokens that was not recorded`);
-      slotSeq[x.slots[i]] = seqs[at];
+      while (e < n && x.slots[e] === slot && x.positions[e] === x.positions[i] + e - i) e++;
+      const chunk = Array.from(x.tokens.subarray(i, e));
+      recognize(slot, x.positions[i] === 0 ? chunk : [...pending!, ...chunk]);
+      i = e - 1;
     }
     spin((timing.passMs ?? 0) + (timing.passMsPerRow ?? 0) * n);
     noteHostSync(); // counted as the CPU backends count a pass

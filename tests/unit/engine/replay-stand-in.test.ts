@@ -1,7 +1,8 @@
 // The replay device stand-in of bench/host-profile.ts (bench/replay-stand-in.ts): replaying the recorded
 // greedy continuations gives every drafter exactly the interpreter's greedy tokens (the rows the engine
 // reads always have the true prefix as context), alone and batched, with one sync per step (two when the
-// Arctic stand-in drafts); a prompt that was not recorded is refused.
+// Arctic stand-in drafts); prompts prefilled over several passes (more rows than maxBatchTokens) are
+// recognized; a prompt that was not recorded is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordGreedy, replayDraftModel, replayTarget } from '../../../bench/replay-stand-in.ts';
 import { attachDrafter } from '../../../runtime/engine/load-engine.ts';
@@ -53,4 +54,16 @@ describe('replay stand-in', () => {
     await expect(none.engine.generate([w.code.prompts[4].slice(-20)], { maxNewTokens: 4, stopTokenIds: [] })).rejects.toThrow('a prompt of 20 tokens that was not recorded');
     expect(target.slots.inUse).toBe(0);
   });
+
+  it('recognizes prompts split over passes by maxBatchTokens', async () => {
+    const small = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 128, maxNumSeqs: 3, maxBatchTokens: 16 });
+    const undo = replayTarget(small, prompts, greedy);
+    try {
+      const none = await attachDrafter(small, null);
+      const all = await none.engine.generate(prompts, { maxNewTokens: NEW, stopTokenIds: [] });
+      expect(all.outputs.map((o) => o.tokenIds)).toEqual(greedy);
+      none.dispose();
+    } finally { undo(); small.close(); }
+  }, 60_000);
 });
+
