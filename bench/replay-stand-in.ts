@@ -60,8 +60,7 @@ export function replayTarget(target: TargetModel, prompts: readonly (readonly nu
   const recognize = (slot: number, toks: readonly number[]): void => {
     const exact = byPrompt.get(toks.join(','));
     if (exact !== undefined) { slotSeq[slot] = seqs[exact]; partial[slot] = null; return; }
-    const matches = prompts.filter((p) => p.length > toks.length && toks.every((t, k) => p[k] === t));
-    if (matches.length === 0) throw new Error(`replay stand-in: a prompt of ${toks.length} tokens that was not recorded`);
+    if (!prompts.some((p) => p.length > toks.length && toks.every((t, k) => p[k] === t))) throw new Error(`replay stand-in: a prompt of ${toks.length} tokens that was not recorded`);
     partial[slot] = [...toks];
     slotSeq[slot] = null; // known once the rest of the prompt arrives
   };

@@ -4,6 +4,10 @@ import type { FloatDType, Program, Tensor } from '../dsl/index.ts';
 import { attention, defineProgram, embedding, kvWrite, rmsNorm, rope } from '../dsl/index.ts';
 
 /** The sizes and choices a Llama program is traced with (from config.json, max-model-len and slots). */
+/** How projection inputs are rounded (LlamaShape.activations, loadTarget, `--activations`). */
+export const ACTIVATION_MODES = ['f32', 'bf16'] as const;
+export type ActivationMode = (typeof ACTIVATION_MODES)[number];
+
 export interface LlamaShape {
   readonly hiddenSize: number;
   readonly intermediateSize: number;
@@ -31,7 +35,7 @@ export interface LlamaShape {
    * model computes, so the tensor-core kernels multiply one bf16 term per activation instead of three
    * (docs/targets.md, "Activations"); default 'f32' (exact against fp32 references)
    */
-  readonly activations?: 'f32' | 'bf16';
+  readonly activations?: ActivationMode;
 }
 
 /** Canonical parameter names: Hugging Face's, with q/k/v and gate/up merged (the loader concatenates them). */

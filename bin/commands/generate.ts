@@ -2,6 +2,7 @@
 //   [--top-k K] [--top-p P] [--seed S] [--speculative-config JSON] [--device cpu|cuda|auto] [--max-model-len N]
 //   [--max-num-seqs N] [--quantize none|fp8] [--activations f32|bf16] [--json]
 import { z } from 'zod';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import { loadEngine } from '../../runtime/engine/load-engine.ts';
 import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
 import { Tokenizer } from '../../runtime/tokenizer/index.ts';
@@ -57,7 +58,7 @@ const Options = z.object({
   'max-model-len': z.coerce.number().int().min(2).optional(),
   'max-num-seqs': z.coerce.number().int().positive().optional(),
   quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
-  activations: z.enum(['f32', 'bf16']).default('f32'),
+  activations: z.enum(ACTIVATION_MODES).default('f32'),
   json: z.boolean().default(false),
 });
 

@@ -2,6 +2,7 @@
 //   [--max-num-seqs N] [--api-key KEY] [--device cpu|cuda|auto] [--served-model-name NAME] [--quantize none|fp8]
 //   [--activations f32|bf16]
 import { z } from 'zod';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import { loadEngine } from '../../runtime/engine/load-engine.ts';
 import { startServer } from '../../runtime/serve/index.ts';
 import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
@@ -54,7 +55,7 @@ const Options = z.object({
   'api-key': z.string().min(1).optional(),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
-  activations: z.enum(['f32', 'bf16']).default('f32'),
+  activations: z.enum(ACTIVATION_MODES).default('f32'),
   'served-model-name': z.string().min(1).optional(),
   'max-body-bytes': z.coerce.number().int().positive().optional(),
 });

@@ -455,8 +455,15 @@ export class PlanExecutor {
 
   #wanted(o: RunOptions): ExecutionPlan['outputs'] {
     if (!o.outputs) return this.plan.outputs;
-    for (const n of o.outputs) if (!this.plan.outputs.some((x) => x.name === n)) throw new Error(`plan ${this.plan.name}: no output "${n}" (outputs: ${this.plan.outputs.map((x) => x.name).join(', ')})`);
+    for (const n of o.outputs) this.#output(n);
     return this.plan.outputs.filter((x) => o.outputs!.includes(x.name));
+  }
+
+  /** The plan output named `name`; an error listing the outputs when there is none. */
+  #output(name: string): ExecutionPlan['outputs'][number] {
+    const out = this.plan.outputs.find((x) => x.name === name);
+    if (!out) throw new Error(`plan ${this.plan.name}: no output "${name}" (outputs: ${this.plan.outputs.map((x) => x.name).join(', ')})`);
+    return out;
   }
 
   #finish(dims: Record<string, number>, run: Record<string, number>, o: RunOptions): Record<string, HostTensor> {
@@ -503,9 +510,7 @@ export class PlanExecutor {
 
   /** The device address of a named output's buffer (laid out at the run's padded dims, row-major). */
   outputAddress(name: string): CUdeviceptr {
-    const o = this.plan.outputs.find((x) => x.name === name);
-    if (!o) throw new Error(`plan ${this.plan.name}: no output "${name}" (outputs: ${this.plan.outputs.map((x) => x.name).join(', ')})`);
-    return this.address(o.buffer);
+    return this.address(this.#output(name).buffer);
   }
 
   /** Like run(), but waits for the GPU on a worker thread; calls are serialized (the staging buffers are shared). */

@@ -112,12 +112,12 @@ export class DraftSizer {
     // (H200 e2e, 32 requests: Arctic verified whole drafts on every step, 31443 against 47680 tok/s without).
     // Verify nothing until it is measured (two passes: the first at a size is its graph capture; at most
     // EXPLORE tries, as requests joining in the same pass add their prompt rows to it).
-    const base = paddingSize(batch);
-    if (this.#passMs.size > 0 && !this.#passMs.has(base) && (this.#explored.get(base) ?? 0) < EXPLORE) {
-      this.#explored.set(base, (this.#explored.get(base) ?? 0) + 1);
+    const b = paddingSize(batch), tries = this.#explored.get(b) ?? 0;
+    if (this.#passMs.size > 0 && !this.#passMs.has(b) && tries < EXPLORE) {
+      this.#explored.set(b, tries + 1);
       return 0;
     }
-    const draft = this.#draftMs.get(paddingSize(batch)) ?? 0;
+    const draft = this.#draftMs.get(b) ?? 0;
     // this step's drafts are paid for: pick k by tokens per ms of the pass alone
     let best = 0, bestRate = -1, bestTokens = batch, bestMs = 0, baseMs = 0;
     for (let k = 0; k <= maxLen; k++) {
@@ -130,7 +130,6 @@ export class DraftSizer {
       if (tokens / ms > bestRate) { bestRate = tokens / ms; best = k; bestTokens = tokens; bestMs = ms; }
     }
     // whether drafting pays for its own cost too decides the next steps at this batch size
-    const b = paddingSize(batch);
     ema(this.#gain, b, (bestTokens / (bestMs + draft)) / (batch / baseMs));
     if (best === 0 || (this.#gain.get(b) ?? 1) < 1) this.#skipUntil.set(b, this.#step + RETRY);
     return best;

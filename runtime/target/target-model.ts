@@ -6,6 +6,8 @@ import type { FloatDType } from '../../compiler/ir/dtype.ts';
 import type { DeviceKind } from '../backend.ts';
 import type { LoadProgress } from '../checkpoint/index.ts';
 import type { LlamaConfig } from '../checkpoint/llama-config.ts';
+import type { ActivationMode } from '../../models/llama.ts';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import type { OpenedLlama } from '../checkpoint/load-llama.ts';
 import { loadLlamaCheckpoint, openLlamaCheckpoint, readLlamaConfig } from '../checkpoint/load-llama.ts';
 import type { WeightData } from '../weight-data.ts';
@@ -42,7 +44,7 @@ export interface LoadTargetOptions {
    * 'bf16': the projections' inputs rounded to bf16, as bf16 PyTorch / vLLM models compute (one tensor-core
    * term per activation: faster at ≥ 5 rows); default 'f32', exact against fp32 references
    */
-  readonly activations?: 'f32' | 'bf16';
+  readonly activations?: ActivationMode;
   /**
    * weight storage (default 'none': as in the checkpoint). 'fp8': every projection (qkv, o, gate_up, down) and
    * an untied LM head in e4m3 with per-output-row f32 scales, quantized while loading (on CUDA chunk by chunk
@@ -149,7 +151,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
   }
   const quantize = checkTargetQuantize(o.quantize ?? 'none');
-  if (o.activations !== undefined && o.activations !== 'f32' && o.activations !== 'bf16') throw new RangeError(`loadTarget: activations must be one of f32, bf16, got ${JSON.stringify(o.activations)}`);
+  if (o.activations !== undefined && !(ACTIVATION_MODES as readonly unknown[]).includes(o.activations)) throw new RangeError(`loadTarget: activations must be one of ${ACTIVATION_MODES.join(', ')}, got ${JSON.stringify(o.activations)}`);
   const choice = await selectDevice(o.device ?? 'auto');
   // the config decides max-model-len before a weight byte is read
   const { config } = readLlamaConfig(o.model);

@@ -202,21 +202,15 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const single = b.newLabel('single');
   // without a fused x or epilogue (the drafts' heads and gate projections), 3 rows take one 3-row pass: with
   // fusion ptxas -arch=sm_90 spilled in a 3-row body (8-16 bytes at the fixture target), so there 3 = 2 + 1
-  if (rows > 3 && !fz) {
-    const two = b.newLabel('two');
-    b.ins('add.u32', end, m0, '3');
+  const tailPasses = [...(rows > 3 && !fz ? [3] : []), ...(rows > 2 ? [2] : [])];
+  for (const nr of tailPasses) {
+    const next = b.newLabel(`tail${nr}`);
+    b.ins('add.u32', end, m0, String(nr));
     b.ins('setp.gt.u32', pm, end, mOp);
-    b.insIf(pm, false, 'bra', two);
-    b.indent(() => pass(m0, 3));
+    b.insIf(pm, false, 'bra', next);
+    b.indent(() => pass(m0, nr));
     b.ins('mov.u32', m0, end);
-    b.label(two);
-  }
-  if (rows > 2) {
-    b.ins('add.u32', end, m0, '2');
-    b.ins('setp.gt.u32', pm, end, mOp);
-    b.insIf(pm, false, 'bra', single);
-    b.indent(() => pass(m0, 2));
-    b.ins('mov.u32', m0, end);
+    b.label(next);
   }
   b.label(single);
   if (rows > 1) {

@@ -1,6 +1,10 @@
 // The fake driver (fake-driver.ts) with the plans' own PTX run: every loaded module's kernels execute on the
 // PTX machine (tests/unit/codegen/ptx-sim) over the fake device memory, so compiled target and speculator
 // plans run end to end without a GPU (slowly: tiny shapes only).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { writeLlamaCheckpoint } from '../../../bench/make-llama-checkpoint.ts';
 import { compileKernel, runBlock } from '../codegen/ptx-sim/machine.ts';
 import type { Memory } from '../codegen/ptx-sim/machine.ts';
 import { parseKernel } from '../codegen/ptx-sim/parse.ts';
@@ -28,3 +32,14 @@ export class SimCuda extends FakeCuda {
   }
 }
 
+/**
+ * A 1-layer tiny Llama checkpoint in a new temp folder (prefix `prefix`), and a SimCuda for it with 4 GiB of
+ * device memory (KV sizing keeps a 1 GiB activation reserve); remove() deletes the folder.
+ */
+export function tinySimTarget(prefix: string): { dir: string; sim: SimCuda; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  writeLlamaCheckpoint(dir, { shape: 'tiny', layers: 1, maxShardBytes: 60_000 });
+  const sim = new SimCuda();
+  sim.capacity = 4 * 2 ** 30;
+  return { dir, sim, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}

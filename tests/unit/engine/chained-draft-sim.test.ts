@@ -3,11 +3,7 @@
 // kernels are the plans' own PTX run on the PTX machine (tests/unit/cuda/sim-cuda.ts). The chained engine
 // (draft enqueued in front of the verify pass) gives the two-phase engine's tokens and acceptance, and plain
 // greedy decoding's tokens, with one stream sync per decode step against two.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { writeLlamaCheckpoint } from '../../../bench/make-llama-checkpoint.ts';
 import type { CudaDevice, OpenDeviceOptions } from '../../../runtime/cuda/device.ts';
 import { attachDrafter } from '../../../runtime/engine/load-engine.ts';
 import { parseEngineSpeculativeConfig } from '../../../runtime/engine/speculative-config.ts';
@@ -15,7 +11,7 @@ import type { Speculator } from '../../../runtime/speculator.ts';
 import { loadSpeculator } from '../../../runtime/speculator.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
 import { loadTarget } from '../../../runtime/target/target-model.ts';
-import { SimCuda } from '../cuda/sim-cuda.ts';
+import { tinySimTarget } from '../cuda/sim-cuda.ts';
 
 const fake = vi.hoisted(() => ({ driver: null as unknown }));
 vi.mock('../../../runtime/select-device.ts', () => ({ selectDevice: async () => ({ device: 'cuda' }) }));
@@ -31,17 +27,15 @@ describe('chained Arctic drafts, simulated CUDA (tiny Llama + lstm-tiny on the P
   let dir = '';
   let target: TargetModel;
   let spec: Speculator;
-  let sim: SimCuda;
+  let remove = (): void => {};
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arcticc-chain-sim-'));
-    writeLlamaCheckpoint(dir, { shape: 'tiny', layers: 1, maxShardBytes: 60_000 });
-    sim = new SimCuda();
-    sim.capacity = 4 * 2 ** 30;
+    let sim;
+    ({ dir, sim, remove } = tinySimTarget('arcticc-chain-sim-'));
     fake.driver = sim;
     target = await loadTarget({ model: dir, device: 'cuda', maxNumSeqs: 2, maxModelLen: 48, maxBatchTokens: 16, quiet: true });
     spec = await loadSpeculator({ model: SPEC_DIR, device: 'cuda', maxBatch: 2, quiet: true });
   }, 300_000);
-  afterAll(() => { spec?.close(); target?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => { spec?.close(); target?.close(); remove(); });
 
   it('the same tokens and acceptance as the two-phase path and plain decoding; one sync per decode step', async () => {
     expect(target.chain).toBeDefined();

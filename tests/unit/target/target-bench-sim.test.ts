@@ -4,11 +4,7 @@
 // (the weights on the fake device equal the files), the random KV fill, and the benchmark's step and prefill
 // measurements end to end: graph capture and replay, eager launches, event timing, target.forward; the
 // tokens of replay, eager and forward agree, and equal the interpreter's on the same filled cache.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { writeLlamaCheckpoint } from '../../../bench/make-llama-checkpoint.ts';
 import { fillKvRandom } from '../../../bench/target-kv-fill.ts';
 import { relL2, setLengths, stepInputs, timeCudaStep, timePrefill } from '../../../bench/target-steps.ts';
 import { interpret } from '../../../compiler/ir/interp.ts';
@@ -24,7 +20,8 @@ import { quantizeFp8 } from '../../../runtime/quantize-fp8.ts';
 import { targetFp8WeightNames } from '../../../runtime/target/quantize-target.ts';
 import { targetWeights } from '../../../runtime/target/target-model.ts';
 import type { HostTensor } from '../../../compiler/ir/tensor-data.ts';
-import { SimCuda } from '../cuda/sim-cuda.ts';
+import type { SimCuda } from '../cuda/sim-cuda.ts';
+import { tinySimTarget } from '../cuda/sim-cuda.ts';
 import { byKind } from '../../../runtime/cuda/launch-profile.ts';
 
 const fake = vi.hoisted(() => ({ driver: null as unknown }));
@@ -38,15 +35,13 @@ describe('target-bench on CUDA, simulated (fake driver + PTX machine, tiny shape
   let dir = '';
   let t: TargetModel;
   let sim: SimCuda;
+  let remove = (): void => {};
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arcticc-sim-'));
-    writeLlamaCheckpoint(dir, { shape: 'tiny', layers: 1, maxShardBytes: 60_000 });
-    sim = new SimCuda();
-    sim.capacity = 4 * 2 ** 30; // kv sizing keeps a 1 GiB activation reserve
+    ({ dir, sim, remove } = tinySimTarget('arcticc-sim-'));
     fake.driver = sim;
     t = await loadTarget({ model: dir, device: 'cuda', kvDtype: 'bf16', maxNumSeqs: 3, maxModelLen: 32, maxBatchTokens: 16, quiet: true });
   }, 120_000);
-  afterAll(() => { t?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => { t?.close(); remove(); });
 
   it('the streamed weights on the device equal the files', () => {
     const exec = (targetBackend(t) as CudaTargetBackend).executor;
@@ -96,15 +91,13 @@ describe('fp8 target weights on CUDA, simulated: quantized during the streamed u
   let dir = '';
   let t: TargetModel;
   let sim: SimCuda;
+  let remove = (): void => {};
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arcticc-sim-fp8-'));
-    writeLlamaCheckpoint(dir, { shape: 'tiny', layers: 1, maxShardBytes: 60_000 });
-    sim = new SimCuda();
-    sim.capacity = 4 * 2 ** 30;
+    ({ dir, sim, remove } = tinySimTarget('arcticc-sim-fp8-'));
     fake.driver = sim;
     t = await loadTarget({ model: dir, device: 'cuda', kvDtype: 'f32', maxNumSeqs: 2, maxModelLen: 32, maxBatchTokens: 8, quiet: true, quantize: 'fp8' });
   }, 120_000);
-  afterAll(() => { t?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => { t?.close(); remove(); });
 
   it('the device holds W.fp8 and W.scale equal to quantizeFp8 of the files (no bf16 copy), and a step equals the interpreter', async () => {
     const exec = (targetBackend(t) as CudaTargetBackend).executor;
