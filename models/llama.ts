@@ -3,11 +3,12 @@
 import type { FloatDType, Program, Tensor } from '../dsl/index.ts';
 import { attention, defineProgram, embedding, kvWrite, rmsNorm, rope } from '../dsl/index.ts';
 
-/** The sizes and choices a Llama program is traced with (from config.json, max-model-len and slots). */
 /** How projection inputs are rounded (LlamaShape.activations, loadTarget, `--activations`). */
 export const ACTIVATION_MODES = ['f32', 'bf16'] as const;
+/** One of ACTIVATION_MODES. */
 export type ActivationMode = (typeof ACTIVATION_MODES)[number];
 
+/** The sizes and choices a Llama program is traced with (from config.json, max-model-len and slots). */
 export interface LlamaShape {
   readonly hiddenSize: number;
   readonly intermediateSize: number;
