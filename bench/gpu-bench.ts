@@ -11,7 +11,10 @@
 // 2026-12-01 these weights also repeated every 2048 rows, so every row failed on exact ties.)
 // The plan is compiled by compileSpeculator (runtime/compile-speculator.ts), as `arcticc compile` and
 // loadSpeculator do. Writes a JSON report; prints a short table last; exits 1 if any row has an error.
-//   node bench/gpu-bench.ts [--out FILE.json] [--peer PEER.json] [--tests VITEST.json] [--reps N]
+// --activations f32,bf16 (default) times each model both ways: f32 activations (exact against fp32 references:
+// three bf16 tensor-core terms per activation from B = 5) and bf16 (the bf16-activations pass, rows "*-bf16a": a
+// bf16 speculator's numerics, ArcticInference's and the PyTorch peer's; one term), each beside the same peer row.
+//   node bench/gpu-bench.ts [--out FILE.json] [--peer PEER.json] [--tests VITEST.json] [--reps N] [--activations f32,bf16]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ExecutionPlan } from '../compiler/codegen/plan.ts';
@@ -26,18 +29,24 @@ import { PlanExecutor } from '../runtime/cuda/executor.ts';
 import { EventTimer } from '../runtime/cuda/graph.ts';
 import type { CompileSpeculatorOptions } from '../runtime/compile-speculator.ts';
 import { quantizeGraph } from '../runtime/quantize-program.ts';
+import type { ActivationMode } from '../models/llama.ts';
+import { ACTIVATION_MODES } from '../models/llama.ts';
 import { lstmSpeculator } from '../speculators/lstm.ts';
 import { mlpSpeculator } from '../speculators/mlp.ts';
 import { copyBandwidth } from './copy-bandwidth.ts';
 import { InterpreterPool } from './interp-pool.ts';
 import { median, randomWeights } from './random-weights.ts';
 
-const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' }, batches: { type: 'string', default: '1,32' } } });
+const { values: args } = parseArgs({ options: { out: { type: 'string' }, peer: { type: 'string' }, tests: { type: 'string' }, reps: { type: 'string', default: '100' }, batches: { type: 'string', default: '1,32' }, activations: { type: 'string', default: 'f32,bf16' } } });
 const REPS = Math.max(50, Number(args.reps));
 const SHAPE = { hiddenSize: 4096, width: 4096, vocabSize: 128256, nPredict: 3, scaleInput: true };
 /** --batches 1,2,4,8,16,32,64 for ArcticInference's buckets (each row also checked against the interpreter) */
 const BATCHES = args.batches.split(',').map(Number);
 if (BATCHES.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batches: integers in 1..64, got ${args.batches}`);
+const ACTIVATIONS = args.activations.split(',') as ActivationMode[];
+if (ACTIVATIONS.some((a) => !(ACTIVATION_MODES as readonly string[]).includes(a))) throw new Error(`--activations: a list of ${ACTIVATION_MODES.join(', ')}, got ${args.activations}`);
+/** the row label: lstm, lstm-fp8, lstm-bf16a, lstm-fp8-bf16a; the peer row is the label without "-bf16a" */
+const labelOf = (model: string, quant: string, act: ActivationMode): string => `${model}${quant === 'none' ? '' : '-fp8'}${act === 'bf16' ? '-bf16a' : ''}`;
 
 
 /** Weight bytes a proposal must read: every linear/matmul reads its whole weight; a gather reads B rows. */
@@ -79,14 +88,14 @@ function checkDrafts(ex: PlanExecutor, pool: InterpreterPool, model: number, inp
 
 // quant 'fp8-head': the LM head in fp8 e4m3 + per-row f32 scale (rows "lstm-fp8", "mlp-fp8"); the floor
 // counts the head at 1 byte per weight (the 0.5 MB of scales are left out: 0.1 % of the head)
-async function benchModel(dev: CudaDevice, pool: InterpreterPool, model: 'lstm' | 'mlp', bw: number, compile: Compile, quant: 'none' | 'fp8-head' = 'none'): Promise<{ rows: Row[]; checks: Promise<void> }> {
+async function benchModel(dev: CudaDevice, pool: InterpreterPool, model: 'lstm' | 'mlp', bw: number, compile: Compile, quant: 'none' | 'fp8-head', act: ActivationMode): Promise<{ rows: Row[]; checks: Promise<void> }> {
   const traced = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
+  const label = labelOf(model, quant, act);
   let compiled: { graph: Graph; plan: ExecutionPlan };
-  try { compiled = compile(traced, { quantize: quant, maxBatch: Math.max(...BATCHES) }); } catch (e) {
-    return { rows: BATCHES.map((B) => ({ model: quant === 'none' ? model : `${model}-fp8`, B, ms: null, floorMs: NaN, weightBytes: 0, error: (e as Error).message.split('\n')[0] })), checks: Promise.resolve() };
+  try { compiled = compile(traced, { quantize: quant, activations: act, maxBatch: Math.max(...BATCHES) }); } catch (e) {
+    return { rows: BATCHES.map((B) => ({ model: label, B, ms: null, floorMs: NaN, weightBytes: 0, error: (e as Error).message.split('\n')[0] })), checks: Promise.resolve() };
   }
   const program = { graph: compiled.graph };
-  const label = quant === 'none' ? model : `${model}-fp8`;
   const floors = BATCHES.map((B) => weightBytesPerProposal(program.graph, B));
   const fail = (e: unknown): Row[] => BATCHES.map((B, i) => ({ model: label, B, ms: null, floorMs: floors[i] / bw * 1e3, weightBytes: floors[i], error: (e as Error).message.split('\n')[0] }));
   let plan: ExecutionPlan;
@@ -170,11 +179,13 @@ async function main(): Promise<void> {
     const pending: Promise<void>[] = [];
     for (const model of ['lstm', 'mlp'] as const) {
       if (compile) {
-        for (const q of ['none', 'fp8-head'] as const) {
-          // a model's timing starts once the previous one's executor is closed; its checks overlap what follows
-          const r = await benchModel(dev, pool, model, bw.gbps * 1e9, compile, q);
-          rows.push(...r.rows);
-          pending.push(r.checks);
+        for (const act of ACTIVATIONS) {
+          for (const q of ['none', 'fp8-head'] as const) {
+            // a model's timing starts once the previous one's executor is closed; its checks overlap what follows
+            const r = await benchModel(dev, pool, model, bw.gbps * 1e9, compile, q, act);
+            rows.push(...r.rows);
+            pending.push(r.checks);
+          }
         }
         continue;
       }
@@ -197,11 +208,11 @@ async function main(): Promise<void> {
     console.log(`\n== GPU check: ${dev.description} ==`);
     if (tests) console.log(`tests: ${tests.numPassedTests} passed, ${tests.numFailedTests} failed, ${tests.numPendingTests} skipped of ${tests.numTotalTests}`);
     console.log(`copy bandwidth: ${bw.gbps.toFixed(0)} GB/s (1 GiB DtoD, read+write)`);
-    console.log('model  B   ms/proposal  floor ms  floor/ms  torch ms  eager ms  wall ms  (weights GB/proposal)');
+    console.log('model           B   ms/proposal  floor ms  floor/ms  torch ms  eager ms  wall ms  (weights GB/proposal)');
     for (const r of rows) {
-      const p = peer?.rows?.find((x) => x.model === r.model && x.B === r.B);
+      const p = peer?.rows?.find((x) => x.model === r.model.replace(/-bf16a$/, '') && x.B === r.B);
       const frac = r.ms ? `${(100 * r.floorMs / r.ms).toFixed(0)}%` : '-';
-      console.log(`${r.model.padEnd(5)} ${String(r.B).padStart(2)}  ${f(r.ms).padStart(11)}  ${f(r.floorMs).padStart(8)}  ${frac.padStart(8)}  ${f(p?.ms).padStart(8)}  ${f(r.eagerMs).padStart(8)}  ${f(r.proposeWallMs).padStart(7)}  (${f(r.weightBytes / 1e9, 2)})${r.error ? `  error: ${r.error.slice(0, 120)}` : ''}`);
+      console.log(`${r.model.padEnd(14)} ${String(r.B).padStart(2)}  ${f(r.ms).padStart(11)}  ${f(r.floorMs).padStart(8)}  ${frac.padStart(8)}  ${f(p?.ms).padStart(8)}  ${f(r.eagerMs).padStart(8)}  ${f(r.proposeWallMs).padStart(7)}  (${f(r.weightBytes / 1e9, 2)})${r.error ? `  error: ${r.error.slice(0, 120)}` : ''}`);
     }
     if (peer?.error) console.log(`torch peer: ${peer.error}`);
     const bad = rows.filter((r) => r.error);

@@ -12,7 +12,8 @@
 # GPU_CHECK_TRAIN=0 skips the training step (bench/train-gpu-check.ts: CUDA vs the interpreter, device AdamW,
 # step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes, eager and under
 # torch.compile: train-gpu-check.json, peer-train.json, peer-train-compiled.json; TRAIN_PEER_COMPILE=0 skips the latter).
-# BENCH_BATCHES=1,2,4,8,16,32,64 times the drafts at every ArcticInference bucket (default 1,32).
+# BENCH_BATCHES=1,2,4,8,16,32,64 times the drafts at every ArcticInference bucket (default 1,32); BENCH_ACTIVATIONS=f32
+# times only the f32-activation rows (default f32,bf16: also the "-bf16a" rows, a bf16 speculator's numerics).
 # GPU_CHECK_TARGET=0 skips the target model at the Llama-3.1-8B shape (issue 11; last, so its table prints last):
 # bench/make-llama-checkpoint.ts writes a 16 GB random bf16 checkpoint (and a 2-layer copy for the CPU check)
 # under TARGET_TMP (default /tmp; deleted at the end), bench/peer_target.py times the PyTorch peer
@@ -46,7 +47,7 @@ if [ "${GPU_CHECK_BENCH:-1}" != 0 ]; then
   say "PyTorch peer"
   PYTHONUNBUFFERED=1 python3 bench/peer_torch.py --fp8 --batches "${BENCH_BATCHES:-1,32}" --out "$OUT/peer-torch.json" 2>&1 | tee -a "$LOG"
   say "benchmark"
-  node bench/gpu-bench.ts --batches "${BENCH_BATCHES:-1,32}" --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
+  node bench/gpu-bench.ts --batches "${BENCH_BATCHES:-1,32}" --activations "${BENCH_ACTIVATIONS:-f32,bf16}" --out "$OUT/gpu-bench.json" --peer "$OUT/peer-torch.json" --tests "$OUT/gpu-tests.json" 2>&1 | tee -a "$LOG"
   bench_rc=${PIPESTATUS[0]}
   # an error row (failed compile/run, or drafts that differ from the eager launches or the interpreter) exits 1
   [ "$bench_rc" = 0 ] || { echo "gpu-bench FAILED (exit $bench_rc): an error row" | tee -a "$LOG"; failed=1; }

@@ -1,6 +1,7 @@
 // arcticc bench: time propose() end to end (host validation, copies, kernels or interpreter) on random inputs.
 import { z } from 'zod';
 import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import { loadSpeculator } from '../../runtime/speculator.ts';
 import type { Command, CommandContext } from './shared.ts';
 import { parseOptions, printJson, progress } from './shared.ts';
@@ -14,6 +15,7 @@ batch size, then the median and minimum of N calls. A terminal shows progress on
       --program FILE.ts    time your own DSL program with the weights of DIR
       --device cpu|cuda|auto   default auto
       --quantize none|fp8-head|fp8-all   default none
+      --activations f32|bf16   bf16: linear inputs rounded to bf16 (loadSpeculator's activations; default f32)
       --batch LIST         comma-separated batch sizes (default 1)
       --iters N            timed calls per batch size (default 20)
       --json               print {"device", "deviceDescription", "results": [{batch, medianMs, minMs, iters}]}
@@ -29,6 +31,7 @@ const Options = z.object({
   program: z.string().optional(),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   quantize: z.enum(QUANTIZE_MODES).default('none'),
+  activations: z.enum(ACTIVATION_MODES).default('f32'),
   batch: z.string().default('1').transform((s, c) => {
     const v = s.split(',').map(Number);
     if (v.some((b) => !Number.isInteger(b) || b < 1)) { c.addIssue({ code: 'custom', message: `"${s}" is not a list of positive batch sizes` }); return z.NEVER; }
@@ -41,13 +44,13 @@ const Options = z.object({
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function run(argv: string[], ctx: CommandContext): Promise<void> {
-  const { values: o } = parseOptions('bench', argv, { model: { type: 'string', short: 'm' }, program: { type: 'string' }, device: { type: 'string' }, quantize: { type: 'string' }, batch: { type: 'string' }, iters: { type: 'string' } }, Options);
+  const { values: o } = parseOptions('bench', argv, { model: { type: 'string', short: 'm' }, program: { type: 'string' }, device: { type: 'string' }, quantize: { type: 'string' }, activations: { type: 'string' }, batch: { type: 'string' }, iters: { type: 'string' } }, Options);
   const bar = progress(ctx, !o.json);
   bar.update(`bench: loading ${o.model}`);
   const results: { batch: number; medianMs: number; minMs: number; iters: number }[] = [];
   let spec;
   try {
-    spec = await loadSpeculator({ model: o.model, program: o.program, device: o.device, maxBatch: Math.max(...o.batch), quantize: o.quantize, quiet: o.json });
+    spec = await loadSpeculator({ model: o.model, program: o.program, device: o.device, maxBatch: Math.max(...o.batch), quantize: o.quantize, activations: o.activations, quiet: o.json });
     for (const B of o.batch) {
       const hidden = Float32Array.from({ length: B * spec.hiddenSize }, () => Math.random() * 2 - 1);
       const tokens = Int32Array.from({ length: B }, () => Math.floor(Math.random() * spec!.vocabSize));

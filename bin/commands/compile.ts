@@ -16,6 +16,7 @@ import { drafterOptionsFromDir, drafterOptionsFromJson } from '../../runtime/dra
 import { lowerSpeculator, planSpeculator, speculatorPipeline } from '../../runtime/compile-speculator.ts';
 import { gateFusionDerived } from '../../compiler/passes/gate-fusion.ts';
 import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import { buildSpeculator } from '../../runtime/speculator-program.ts';
 import { formatSchedule } from './dump-schedule.ts';
 import { cutAtCollectives, shardVocabParallel } from '../../compiler/passes/tensor-parallel.ts';
@@ -44,6 +45,8 @@ when the gate-fusion pass fused weights (each fused param and the checkpoint ten
       --max-batch N        the largest batch the kernels are sized for (default 64)
       --export NAME        which export of FILE.ts to compile (default: the first one)
       --quantize none|fp8-head|fp8-all   add the fp8-matmul pass (default none)
+      --activations f32|bf16   bf16: add the bf16-activations pass (every linear's input rounded to bf16,
+                           as a bf16 PyTorch/vLLM speculator computes; one tensor-core term; default f32)
       --tp N               tensor parallel over N ranks: compile rank --rank's program (the LM head split by
                            vocabulary, V padded to a multiple of 64; each all-gather becomes the input
                            all_gather.K and its send buffer the output all_gather.K.send)
@@ -69,6 +72,7 @@ const Options = z.object({
   'max-batch': z.coerce.number().int().positive().default(64),
   export: z.string().optional(),
   quantize: z.enum(QUANTIZE_MODES).default('none'),
+  activations: z.enum(ACTIVATION_MODES).default('f32'),
   tp: z.coerce.number().int().positive().optional(),
   rank: z.coerce.number().int().nonnegative().optional(),
   json: z.boolean().default(false),
@@ -126,14 +130,14 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     model: { type: 'string', short: 'm' }, config: { type: 'string' }, out: { type: 'string', short: 'o' },
     emit: { type: 'string' }, 'dump-after': { type: 'string', multiple: true }, 'stop-after': { type: 'string' },
     'max-batch': { type: 'string' }, export: { type: 'string' }, quantize: { type: 'string' },
-    tp: { type: 'string' }, rank: { type: 'string' },
+    activations: { type: 'string' }, tp: { type: 'string' }, rank: { type: 'string' },
   }, Options);
   if (o.rank !== undefined && o.tp === undefined) throw new UsageError('compile: --rank needs --tp N');
   if (o.tp !== undefined && (o.rank ?? 0) >= o.tp) throw new UsageError(`compile: --rank ${o.rank} is outside [0, ${o.tp})`);
   if (positionals.length !== 1) throw new UsageError('compile: expected one target: lstm, mlp or a DSL file (FILE.ts)');
   // the library's passes (compileSpeculator); --quantize adds fp8-matmul (the artifact then binds W.fp8
   // and W.scale params in place of W)
-  const pipeline: Pipeline = speculatorPipeline(o.quantize);
+  const pipeline: Pipeline = speculatorPipeline(o.quantize, undefined, o.activations);
   const stages = dumpStages(o['dump-after'], o['stop-after'], pipeline);
   const dumps: { pass: string; ir: string }[] = [];
   const dump = (stage: string, text: string, banner = `IR Dump After ${stage}`): void => {
@@ -149,7 +153,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     if (stages.trace) dump('trace', printGraph(program.graph), 'IR Dump Before any pass (traced)');
     bar.update(`compile ${program.graph.name}: running passes`);
     const graph = lowerSpeculator(program.graph, {
-      quantize: o.quantize, dumpAfter: stages.passes, stopAfter: o['stop-after'],
+      quantize: o.quantize, activations: o.activations, dumpAfter: stages.passes, stopAfter: o['stop-after'],
       onDump: (pass, text) => dump(pass, text),
     });
     const ir = printGraph(graph);

@@ -1,5 +1,6 @@
-// arcticc eval-acceptance --target DIR --speculator DIR --prompts FILE.json [--num-prompts N] [--device D] [--target-quantize none|fp8] [--json]
+// arcticc eval-acceptance --target DIR --speculator DIR --prompts FILE.json [--num-prompts N] [--device D] [--target-quantize none|fp8] [--draft-activations f32|bf16] [--json]
 import { z } from 'zod';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import { loadSpeculator } from '../../runtime/speculator.ts';
 import { loadTarget } from '../../runtime/target/target-model.ts';
 import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
@@ -22,6 +23,8 @@ options:
   --gen-len N         greedy tokens per prompt (default 256)
   --device D          cpu | cuda | auto (default auto)
   --target-quantize Q the target's weights: none (default) | fp8 (projections and an untied LM head in e4m3)
+  --draft-activations A  the speculator's linear inputs: f32 (default) | bf16 (rounded to bf16, as a bf16
+                      speculator computes; loadSpeculator's activations)
   --json              print {"acceptance_length", "per_position", "positions", "prompts"}
 
 exit codes: 0 measured; 1 bad input (missing target or speculator, a bad prompts file, a speculator that
@@ -36,12 +39,13 @@ const Options = z.object({
   target: z.string({ error: 'is required' }), speculator: z.string({ error: 'is required' }), prompts: z.string({ error: 'is required' }),
   program: z.string().optional(),
   'num-prompts': z.coerce.number().int().positive().optional(), 'gen-len': z.coerce.number().int().positive().default(256),
-  device: z.enum(['cpu', 'cuda', 'auto']).default('auto'), 'target-quantize': z.enum(TARGET_QUANTIZE_MODES).default('none'), json: z.boolean().default(false),
+  device: z.enum(['cpu', 'cuda', 'auto']).default('auto'), 'target-quantize': z.enum(TARGET_QUANTIZE_MODES).default('none'),
+  'draft-activations': z.enum(ACTIVATION_MODES).default('f32'), json: z.boolean().default(false),
 });
 
 async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const s = { type: 'string' } as const;
-  const { values: o } = parseOptions('eval-acceptance', argv, { target: s, speculator: s, prompts: s, program: s, 'num-prompts': s, 'gen-len': s, device: s, 'target-quantize': s }, Options);
+  const { values: o } = parseOptions('eval-acceptance', argv, { target: s, speculator: s, prompts: s, program: s, 'num-prompts': s, 'gen-len': s, device: s, 'target-quantize': s, 'draft-activations': s }, Options);
   let raw: unknown;
   try { raw = JSON.parse(await readInputText(o.prompts, ctx)); } catch (e) { throw new InputError(`${o.prompts}: not valid JSON: ${(e as Error).message}`); }
   const ps = (raw as { prompts?: unknown })?.prompts;
@@ -52,7 +56,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
   if (o['num-prompts']) prompts = prompts.slice(0, o['num-prompts']);
   const maxLen = Math.max(...prompts.map((p) => p.length)) + o['gen-len'];
   const target = await loadTarget({ model: o.target, device: o.device, maxModelLen: maxLen, maxNumSeqs: 64, maxBatchTokens: 8192, quantize: o['target-quantize'], quiet: o.json });
-  const spec = await loadSpeculator({ model: o.speculator, device: o.device, maxBatch: 512, quiet: true, ...(o.program ? { program: o.program } : {}) });
+  const spec = await loadSpeculator({ model: o.speculator, device: o.device, maxBatch: 512, quiet: true, activations: o['draft-activations'], ...(o.program ? { program: o.program } : {}) });
   try {
     const t0 = performance.now();
     const r = await offlineAcceptance(target, spec, prompts, { genLen: o['gen-len'], onProgress: (d, n) => ctx.progress?.(`eval: ${d}/${n} prompts`) });

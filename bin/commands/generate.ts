@@ -31,7 +31,8 @@ options:
   --quantize Q           target weights: none (as in the checkpoint; default) | fp8 (projections and an untied
                          LM head in e4m3 with per-row f32 scales, quantized while loading; docs/targets.md)
   --activations A        projection inputs: f32 (default; exact against fp32 references) | bf16 (rounded to bf16
-                         as bf16 PyTorch and vLLM models compute: one tensor-core term, faster from 5 rows)
+                         as bf16 PyTorch and vLLM models compute: one tensor-core term, faster from 5 rows),
+                         for the target and an Arctic drafter alike
   --json                 print {"outputs": [{"token_ids", "text", "finish_reason"}], "metrics": {...}}
 
 exit codes: 0 generated; 1 bad input (missing or unsupported model, bad prompt file, token ids outside the

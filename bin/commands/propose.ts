@@ -1,6 +1,7 @@
 // arcticc propose: load a checkpoint (and optionally your own DSL program) and propose draft tokens.
 import { z } from 'zod';
 import { QUANTIZE_MODES } from '../../runtime/quantize-program.ts';
+import { ACTIVATION_MODES } from '../../models/llama.ts';
 import type { ClampedToken } from '../../runtime/validate-inputs.ts';
 import { loadSpeculator } from '../../runtime/speculator.ts';
 import type { Command, CommandContext } from './shared.ts';
@@ -16,6 +17,8 @@ Load a speculator checkpoint and propose draft tokens for a batch of requests.
       --export NAME        which export of --program to use (default: the first one)
       --device cpu|cuda|auto   default auto: CUDA when a device answers, else the CPU
       --quantize none|fp8-head|fp8-all   fp8 e4m3 weights with per-row scales (default none)
+      --activations f32|bf16   bf16: every linear's input rounded to bf16 (a bf16 speculator's numerics;
+                           faster heads from batch 5 on CUDA); default f32
       --clamp-tokens       clamp token ids into [0, V-1] as ArcticInference does (and report each), instead of failing
       --max-batch N        the largest batch one call may carry, on every device (default 64)
       --tp N               tensor-parallel drafting over N worker processes (vocab-sharded LM head, one
@@ -37,6 +40,7 @@ const Options = z.object({
   export: z.string().optional(),
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   quantize: z.enum(QUANTIZE_MODES).default('none'),
+  activations: z.enum(ACTIVATION_MODES).default('f32'),
   'clamp-tokens': z.boolean().default(false),
   'max-batch': z.coerce.number().int().positive().optional(),
   tp: z.coerce.number().int().positive().optional(),
@@ -73,13 +77,13 @@ export function parseRequest(text: string, name: string, hiddenSize: number): { 
 async function run(argv: string[], ctx: CommandContext): Promise<void> {
   const { values: o } = parseOptions('propose', argv, {
     model: { type: 'string', short: 'm' }, input: { type: 'string', short: 'i' }, program: { type: 'string' }, export: { type: 'string' },
-    device: { type: 'string' }, quantize: { type: 'string' }, 'clamp-tokens': { type: 'boolean' }, 'max-batch': { type: 'string' }, tp: { type: 'string' },
+    device: { type: 'string' }, quantize: { type: 'string' }, activations: { type: 'string' }, 'clamp-tokens': { type: 'boolean' }, 'max-batch': { type: 'string' }, tp: { type: 'string' },
   }, Options);
   const text = await readInputText(o.input, ctx); // before loading: a missing request costs nothing
   const clamped: ClampedToken[] = [];
   const spec = await loadSpeculator({
     model: o.model, program: o.program, export: o.export, device: o.device, clampTokens: o['clamp-tokens'],
-    onClamp: (c) => clamped.push(...c), maxBatch: o['max-batch'], quantize: o.quantize, quiet: o.json,
+    onClamp: (c) => clamped.push(...c), maxBatch: o['max-batch'], quantize: o.quantize, activations: o.activations, quiet: o.json,
     tensorParallel: o.tp,
   });
   try {

@@ -30,7 +30,8 @@ options:
   --quantize Q              target weights: none (as in the checkpoint; default) | fp8 (projections and an
                             untied LM head in e4m3 with per-row f32 scales, quantized while loading)
   --activations A           projection inputs: f32 (default; exact against fp32 references) | bf16 (rounded
-                            to bf16 as bf16 PyTorch and vLLM models compute; faster from 5 rows)
+                            to bf16 as bf16 PyTorch and vLLM models compute; faster from 5 rows), for
+                            the target and an Arctic drafter alike
   --served-model-name NAME  the model id clients send (default: the --model path)
   --max-body-bytes N        request body limit (default 4194304)
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Graph } from '../ir/graph.ts';
 import { makeGraph, toposort } from '../ir/graph.ts';
 import { Node } from '../ir/node.ts';
+import { bf16Exact } from './bf16-activations.ts';
 import { definePass } from './pass.ts';
 import type { ArgmaxEpilogue } from './lm-head-argmax.ts';
 import { ARGMAX_EPILOGUE, argmaxEpilogues, CERTIFIED_EPILOGUE, isCertified, isMarked } from './lm-head-argmax.ts';
@@ -38,7 +39,8 @@ const BYTES: Readonly<Record<string, number>> = { bf16: 2, fp8e4m3: 1 };
 export function certDerivation(e: Omit<ArgmaxEpilogue, 'argmax'>): CertDerivation | undefined {
   const [x, w] = e.linear.src;
   const K = x.shape[x.shape.length - 1], eb = BYTES[w.dtype];
-  if (x.dtype !== 'f32' || w.op !== 'param' || eb === undefined || typeof K !== 'number' || K % (16 / eb) !== 0) return undefined;
+  // an input already rounded to bf16 (bf16-activations) is one exact term: nothing to certify
+  if (x.dtype !== 'f32' || bf16Exact(x) || w.op !== 'param' || eb === undefined || typeof K !== 'number' || K % (16 / eb) !== 0) return undefined;
   if (e.scale && e.scale.op !== 'param') return undefined;
   const weight = w.argOf<string>('name');
   return { name: weight + CERTNORM_SUFFIX, kind: 'max_row_norm', weight, ...(e.scale ? { scale: e.scale.argOf<string>('name') } : {}) };

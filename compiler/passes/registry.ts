@@ -1,4 +1,5 @@
 // The pass registry: every pass by its CLI name. Add a pass by writing <name>.ts and listing it here.
+import bf16Activations from './bf16-activations.ts';
 import canonicalize from './canonicalize.ts';
 import foldConcatSlice from './fold-concat-slice.ts';
 import fp8Matmul from './fp8-matmul.ts';
@@ -11,7 +12,7 @@ import simplify from './simplify.ts';
 
 export type { Pass } from './pass.ts';
 
-const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, gateFusion, fp8Matmul, lmHeadArgmax, lmHeadTopk, lmHeadCertify];
+const ALL: readonly Pass<any>[] = [simplify, foldConcatSlice, canonicalize, gateFusion, fp8Matmul, bf16Activations, lmHeadArgmax, lmHeadTopk, lmHeadCertify];
 
 export const PASSES: ReadonlyMap<string, Pass<any>> = new Map(ALL.map((p) => [p.name, p]));
 

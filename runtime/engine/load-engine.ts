@@ -1,5 +1,6 @@
 // From a target folder and a speculative config to a running engine: the target, the drafter the config
 // names (loaded on the target's device), and a check that they fit together before any work starts.
+import type { ActivationMode } from '../../models/llama.ts';
 import { createProposer } from '../decoding/spec-config.ts';
 import type { Proposer } from '../decoding/proposer.ts';
 import type { Speculator } from '../speculator.ts';
@@ -27,12 +28,15 @@ export interface Engine {
   close(): void;
 }
 
-/** The drafter for a config, checked against the target; nothing is left loaded when it throws. */
-export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null, loaded?: Speculator): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
+/**
+ * The drafter for a config, checked against the target; nothing is left loaded when it throws. `activations`
+ * (loadSpeculator's; loadEngine passes the target's) applies to a speculator this call loads.
+ */
+export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null, loaded?: Speculator, o: { readonly activations?: ActivationMode } = {}): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
   if (config === null) return { speculator: null, config, engine: new SpeculativeEngine(target, null, null, 0), description: 'none', dispose() {} };
   let speculator: Speculator | null = null;
   if (config.method === 'arctic') {
-    speculator = loaded ?? await loadSpeculator({ model: config.model!, device: target.device, quiet: true, maxBatch: target.maxNumSeqs });
+    speculator = loaded ?? await loadSpeculator({ model: config.model!, device: target.device, quiet: true, maxBatch: target.maxNumSeqs, activations: o.activations });
     const bad = speculator.hiddenSize !== target.hiddenSize ? `hidden size ${speculator.hiddenSize}, the target's is ${target.hiddenSize}`
       : speculator.vocabSize !== target.vocabSize ? `vocabulary ${speculator.vocabSize}, the target's is ${target.vocabSize}` : null;
     if (bad) {
@@ -64,7 +68,8 @@ export async function loadEngine(o: LoadEngineOptions): Promise<Engine> {
   const target = await loadTarget(o);
   let drafter;
   try {
-    drafter = await attachDrafter(target, config);
+    // the drafter computes as its target does: bf16 activations for both, or f32 for both
+    drafter = await attachDrafter(target, config, undefined, { activations: o.activations });
   } catch (e) {
     target.close();
     throw e;

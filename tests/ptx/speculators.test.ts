@@ -42,6 +42,9 @@ for (const model of ['lstm', 'mlp'] as const) {
       const traced = SHAPES[`${model} Llama-3.1-8B H=D=4096 V=128256 n=3`]().graph;
       plans.set(`${model} Llama-3.1-8B compileSpeculator quantize ${quantize} maxBatch ${maxBatch}`, compileSpeculator(traced, { quantize, maxBatch }).plan);
     }
+    // bf16 activations (one tensor-core term), as the benchmark's "-bf16a" rows compile it
+    const traced = SHAPES[`${model} Llama-3.1-8B H=D=4096 V=128256 n=3`]().graph;
+    plans.set(`${model} Llama-3.1-8B compileSpeculator quantize ${quantize} activations bf16 maxBatch 64`, compileSpeculator(traced, { quantize, activations: 'bf16', maxBatch: 64 }).plan);
   }
 }
 

@@ -34,6 +34,7 @@ import { LinearFusion } from './linear-fusion.ts';
 import type { Ix } from './index-math.ts';
 
 import { TC_MIN_ROWS, TC_PASS_ROWS, TC_WEIGHT_BYTES, tcColumnBlocks, tcShape, tcShapeManyRows } from '../../schedule/tc-split.ts';
+import { bf16Exact } from '../../passes/bf16-activations.ts';
 
 export { TC_MIN_ROWS, tcShape };
 /** k per loop trip: two 32-wide chunks of bf16, so each lane has 4·C 16-byte weight loads in flight. */
@@ -118,13 +119,6 @@ export function emitGate(env: KernelEnv, gate: string, mOp: string): void {
   const p = b.reg('pred');
   b.ins('setp.eq.u32', p, any, '0');
   b.insIf(p, false, 'ret');
-}
-
-/** whether every value of f32 node x is a bf16 (x = cast(y : bf16, f32), seen through reshapes and slices) */
-export function bf16Exact(x: Node): boolean {
-  let n = x;
-  while (n.op === 'reshape' || n.op === 'slice') n = n.src[0];
-  return n.op === 'cast' && n.dtype === 'f32' && n.src[0].dtype === 'bf16';
 }
 
 /** ARCTICC_TC_PREFETCH=1: load the next k trip during this one's mmas (see passBody) */

@@ -18,7 +18,7 @@ const G = `graph g(%x: f32[4]) {
 
 describe('pass registry', () => {
   it('has one file per pass, named after its CLI flag, with a summary, description and options schema', () => {
-    expect([...PASSES.keys()]).toEqual(['simplify', 'fold-concat-slice', 'canonicalize', 'gate-fusion', 'fp8-matmul', 'lm-head-argmax', 'lm-head-topk', 'lm-head-certify']);
+    expect([...PASSES.keys()]).toEqual(['simplify', 'fold-concat-slice', 'canonicalize', 'gate-fusion', 'fp8-matmul', 'bf16-activations', 'lm-head-argmax', 'lm-head-topk', 'lm-head-certify']);
     for (const [name, p] of PASSES) {
       expect(p.name).toBe(name);
       expect(existsSync(new URL(`../../../compiler/passes/${name}.ts`, import.meta.url))).toBe(true);
@@ -29,7 +29,7 @@ describe('pass registry', () => {
   });
 
   it('names every known pass when asked for an unknown one', () => {
-    expect(() => getPass('fuse-gates')).toThrow('unknown pass "fuse-gates" (known passes: simplify, fold-concat-slice, canonicalize, gate-fusion, fp8-matmul, lm-head-argmax, lm-head-topk, lm-head-certify)');
+    expect(() => getPass('fuse-gates')).toThrow('unknown pass "fuse-gates" (known passes: simplify, fold-concat-slice, canonicalize, gate-fusion, fp8-matmul, bf16-activations, lm-head-argmax, lm-head-topk, lm-head-certify)');
     expect(() => runPipeline(parseIR(G), 'simplify,dce')).toThrow(/unknown pass "dce" \(known passes: simplify, /);
   });
 });

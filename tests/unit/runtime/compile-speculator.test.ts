@@ -39,15 +39,20 @@ const plain = (p: ExecutionPlan): unknown => JSON.parse(JSON.stringify(p));
 
 describe('one compile path', () => {
   it.each([
-    ['lstm-wide-input', 'lstm', 'none', 64], ['lstm-wide-input', 'lstm', 'fp8-head', 32], ['lstm-tiny', 'lstm', 'fp8-all', 8],
-    ['mlp-tied', 'mlp', 'none', 64], ['mlp-untied', 'mlp', 'fp8-head', 16],
-  ] as const)('%s (%s, quantize %s, max batch %i): arcticc compile = loadSpeculator on CUDA', async (fixture, kind, quantize, maxBatch) => {
-    const out = join(tmp, `${fixture}-${quantize}-${maxBatch}`);
-    const r = await runCli(['compile', kind, '--model', fixtureDir(fixture), '--out', out, '--quantize', quantize, '--max-batch', String(maxBatch), '--json']);
+    ['lstm-wide-input', 'lstm', 'none', 64, 'f32'], ['lstm-wide-input', 'lstm', 'fp8-head', 32, 'f32'], ['lstm-tiny', 'lstm', 'fp8-all', 8, 'f32'],
+    ['mlp-tied', 'mlp', 'none', 64, 'f32'], ['mlp-untied', 'mlp', 'fp8-head', 16, 'f32'],
+    ['lstm-wide-input', 'lstm', 'none', 64, 'bf16'], ['mlp-tied', 'mlp', 'fp8-head', 64, 'bf16'],
+  ] as const)('%s (%s, quantize %s, max batch %i, activations %s): arcticc compile = loadSpeculator on CUDA', async (fixture, kind, quantize, maxBatch, activations) => {
+    const out = join(tmp, `${fixture}-${quantize}-${maxBatch}-${activations}`);
+    const r = await runCli(['compile', kind, '--model', fixtureDir(fixture), '--out', out, '--quantize', quantize, '--max-batch', String(maxBatch), '--activations', activations, '--json']);
     expect(r.code, r.err).toBe(0);
     const artifact = readArtifact(out);
+    // bf16: the bf16-activations pass ran (its casts to bf16 are in the artifact's IR); f32: there are none
+    const casts = readFileSync(join(out, 'graph.air'), 'utf8').split('\n').filter((l) => /= cast .* : bf16\[/.test(l)).length;
+    if (activations === 'bf16') expect(casts).toBeGreaterThan(0);
+    else expect(casts).toBe(0);
     captured.length = 0;
-    const spec = await loadSpeculator({ model: fixtureDir(fixture), device: 'cuda', quantize, maxBatch });
+    const spec = await loadSpeculator({ model: fixtureDir(fixture), device: 'cuda', quantize, maxBatch, activations });
     spec.close();
     expect(captured.length).toBe(1);
     expect(plain(captured[0])).toEqual(plain(artifact));
