@@ -1,6 +1,6 @@
 // Diagnosis beside gpu-bench: the 8B LSTM/MLP draft plan (compileProgram on the lowered speculator, maxDims B 64) at
 // several batches, default vs no tensor-core K split; ms per proposal from graph replays, per-launch profiles.
-//   AB_MODELS=lstm,mlp AB_B=1,2,4,8,32 AB_PROF=2,32 [AB_ACT=bf16] node bench/draft-ab.ts
+//   AB_MODELS=lstm,mlp AB_B=1,2,4,8,32 AB_PROF=2,32 [AB_ACT=bf16] [AB_MAXB=64] [AB_VARIANTS=default,nosplit] [AB_QUANT=fp8-head] node bench/draft-ab.ts
 import { compileProgram } from '../compiler/compile.ts';
 import { hostTensor } from '../compiler/ir/tensor-data.ts';
 import { openDevice } from '../runtime/cuda/device.ts';
@@ -16,10 +16,11 @@ const batches = (process.env.AB_B ?? '1,2,4,8,32').split(',').map(Number);
 const prof = new Set((process.env.AB_PROF ?? '2,32').split(',').map(Number));
 for (const model of (process.env.AB_MODELS ?? 'lstm').split(',')) {
   const traced = (model === 'lstm' ? lstmSpeculator(SHAPE) : mlpSpeculator({ ...SHAPE, tieWeights: true })).graph;
-  const lowered = lowerSpeculator(traced, { activations: process.env.AB_ACT === 'bf16' ? 'bf16' : 'f32' });
+  const lowered = lowerSpeculator(traced, { activations: process.env.AB_ACT === 'bf16' ? 'bf16' : 'f32', quantize: process.env.AB_QUANT === 'fp8-head' ? 'fp8-head' : 'none' });
   const weights = randomWeights(lowered);
-  for (const [name, opts] of [['default', {}], ['nosplit', { tcSplit: { minWeights: Infinity } }]] as const) {
-    const plan = compileProgram(lowered, { maxDims: { B: 64 }, ...opts });
+  const variants = (process.env.AB_VARIANTS ?? 'default,nosplit').split(',');
+  for (const [name, opts] of ([['default', {}], ['nosplit', { tcSplit: { minWeights: Infinity } }]] as const).filter(([n]) => variants.includes(n))) {
+    const plan = compileProgram(lowered, { maxDims: { B: Number(process.env.AB_MAXB ?? 64) }, ...opts });
     const ex = new PlanExecutor(dev, plan, weights);
     const timer = new EventTimer(dev);
     for (const B of batches) {

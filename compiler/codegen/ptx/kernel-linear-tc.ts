@@ -93,7 +93,11 @@ export function widenE4m3(b: KernelEnv['b'], w: string): string[] {
  * prefill's 32 passes run in parallel) and the column blocks its y: blocks are launched x fastest, so the
  * passes of one column block run side by side and read the same weights, from L2 after the first.
  */
-export interface TcOptions { readonly terms?: number; readonly gate?: string; readonly split?: boolean; readonly manyRows?: boolean }
+export interface TcOptions {
+  readonly terms?: number; readonly gate?: string; readonly split?: boolean; readonly manyRows?: boolean;
+  /** the most rows this launch is run for (gated below the plan's maximum): fewer batch tiles per pass */
+  readonly maxRows?: number;
+}
 
 /**
  * Every warp ORs gate[0 .. M) itself (lanes stride by 32, then a butterfly: no shared memory, no barrier) and
@@ -138,7 +142,7 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const mDims = x.shape.slice(0, -1);
   const ks = o.split ? k.tcSplit : undefined;
   // the most rows the launch takes (a split runs ≤ ks.rows rows)
-  const maxM = ks ? ks.rows : mDims.reduce<number>((a, d) => a * env.max(d), 1);
+  const maxM = Math.min(ks ? ks.rows : mDims.reduce<number>((a, d) => a * env.max(d), 1), o.maxRows ?? Infinity);
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
   const many = o.manyRows === true && !k.partials;
   const { warps, tiles: CT } = many ? tcShapeManyRows(N) : tcShape(N);

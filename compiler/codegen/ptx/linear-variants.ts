@@ -18,6 +18,9 @@ import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-li
 import { TC_WIDE_ROWS } from '../../schedule/tc-split.ts';
 import { emitTcSplitReduce } from './kernel-tc-split-reduce.ts';
 
+/** Rows per pass of the extra fused-head kernel for small batches (see `small` in linearVariants). */
+export const HEAD_PASS_ROWS = 32;
+
 export interface Variant {
   readonly kind: string;
   readonly emit: (env: KernelEnv) => LaunchShape;
@@ -52,6 +55,12 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   ] : withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k) }, tcBlocks);
   const mDims = x.shape.slice(0, -1);
   const most = mDims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1);
+  // a fused head sized for more than HEAD_PASS_ROWS rows also gets the HEAD_PASS_ROWS-row kernel for batches up to
+  // that: at 64 rows per pass ptxas needs 150-158 registers (one block of 8 warps per SM), at 32 118-126 (two),
+  // and the 8B LSTM head at B = 32 took 0.445 ms in the 64-row kernel against 0.264 in the 32-row one (bf16
+  // activations; run 9, bench/NOTES.md). The reduce after it is shared: the partials do not depend on the pass.
+  const small: Variant | null = k.partials && !cert && most > HEAD_PASS_ROWS && mDims.some((d) => typeof d !== 'number')
+    ? { kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k, { maxRows: HEAD_PASS_ROWS }) } : null;
   // split along K (tc-split.ts) for TC_MIN_ROWS … rows rows, the unsplit kernel above
   const sp = k.tcSplit;
   const split: Variant[] = sp ? [
@@ -64,7 +73,9 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   if (most < TC_MIN_ROWS) return gemv;
   const many = (vs: Variant[], atLeast: number, atMost?: number): Variant[] => vs.map((v) => ({ ...v, when: { dims: mDims, atLeast, ...(atMost === undefined ? {} : { atMost }) } }));
   /** the unsplit kernel from `from` rows: the usual block, then the wide one from TC_WIDE_ROWS */
-  const unsplit = (from: number): Variant[] => (k.partials || most < TC_WIDE_ROWS ? many(tc, from)
+  const unsplit = (from: number): Variant[] => (small && from <= HEAD_PASS_ROWS
+    ? [...many([small], from, HEAD_PASS_ROWS), ...many(tc.slice(0, 1), HEAD_PASS_ROWS + 1), ...many(tc.slice(1), from)]
+    : k.partials || most < TC_WIDE_ROWS ? many(tc, from)
     : from >= TC_WIDE_ROWS ? many(wide, from) : [...many(tc, from, TC_WIDE_ROWS - 1), ...many(wide, TC_WIDE_ROWS)]);
   return [
     ...gemv.map((v) => ({ ...v, when: { dims: mDims, atMost: TC_MIN_ROWS - 1 } })),

@@ -101,6 +101,30 @@ describe('tensor-core block shapes (≥ 5 rows)', () => {
   });
 });
 
+describe('fused tensor-core head: a 32-row-pass kernel up to 32 rows when sized for more (HEAD_PASS_ROWS)', () => {
+  // at maxDims.B 64 the 64-row kernel needs 150-158 registers at the 8B head (one block per SM); the extra
+  // kernel (≤ 32 rows per pass) runs for 5 … 32 rows and the 64-row one above; both share the reduce
+  it.each([[5, 'small'], [32, 'small'], [33, 'big'], [64, 'big']] as const)('batch %i at maxDims.B 64 runs the %s kernel, tokens equal the interpreter', (batch, which) => {
+    for (const [wd, head] of [['bf16', 'argmax'], ['fp8e4m3', 'scaled-argmax']] as const) {
+      const { plan, bad } = run(700, 32, batch, 64, wd, head);
+      const tcs = plan.launches.filter((l) => /linear_tc_argmax/.test(l.kernel));
+      expect(tcs.map((l) => l.grid[0])).toEqual([
+        { ceilDiv: [[Math.ceil(700 / 64)], 1], when: { dims: ['B'], atLeast: 5, atMost: 32 } },
+        { ceilDiv: [[Math.ceil(700 / 64)], 1], when: { dims: ['B'], atLeast: 33 } },
+      ]);
+      const runs = live(plan, batch);
+      expect(runs.map((r) => r.kernel)).toEqual([tcs[which === 'small' ? 0 : 1].kernel, expect.stringMatching(/argmax_reduce/)]);
+      // the small kernel stages 4 batch tiles of x per pass, the big one 8: bf16 shared x buffers differ 2×;
+      // e4m3 takes the 128-wide k trip at ≤ 32 rows per pass (.maxnreg 128), so its buffers are the same size
+      const xs = (ptx: string) => Number(/\.shared \.align 16 \.b8 xs\[(\d+)\]/.exec(ptx)?.[1]);
+      const [small, big] = tcs.map((l) => plan.modules[plan.kernels.find((k) => k.name === l.kernel)!.module]);
+      if (wd === 'bf16') expect(xs(big)).toBe(2 * xs(small));
+      else expect([xs(big), small.includes('.maxnreg 128'), big.includes('.maxnreg 168')]).toEqual([xs(small), true, true]);
+      expect(bad).toEqual([]);
+    }
+  });
+});
+
 describe('GEMV rows per pass', () => {
   // 4-row passes, then a 3-row pass (no fusion, as here), a 2-row one, then single rows (batch 2 and 3 used to
   // take one pass per row, reading the weight 2 and 3 times: the 8B LSTM draft took 1.70 ms at batch 2 against
