@@ -97,6 +97,8 @@ export interface TcOptions {
   readonly terms?: number; readonly gate?: string; readonly split?: boolean; readonly manyRows?: boolean;
   /** the most rows this launch is run for (gated below the plan's maximum): fewer batch tiles per pass */
   readonly maxRows?: number;
+  /** column tiles per warp instead of tcShape's (16 columns each): fewer accumulators per thread */
+  readonly tiles?: number;
 }
 
 /**
@@ -145,7 +147,9 @@ export function emitLinearTcKernel(env: KernelEnv, s: Schedule, k: ScheduledKern
   const maxM = Math.min(ks ? ks.rows : mDims.reduce<number>((a, d) => a * env.max(d), 1), o.maxRows ?? Infinity);
   const MT = Math.max(1, Math.min(MB / 8, Math.ceil(maxM / 8))); // batch tiles per pass
   const many = o.manyRows === true && !k.partials;
-  const { warps, tiles: CT } = many ? tcShapeManyRows(N) : tcShape(N);
+  const shape = many ? tcShapeManyRows(N) : tcShape(N);
+  const warps = shape.warps, CT = o.tiles ?? shape.tiles;
+  if (CT !== shape.tiles && (k.tcSplit && o.split || many)) throw new Error(`codegen: ${item.node}: a tile override is for the unsplit, narrow-block kernel only`);
   if (o.split && (!ks || k.partials || fz0(k) || typeof N !== 'number')) throw new Error(`codegen: ${item.node}: the K-split tensor-core form needs k.tcSplit, a static N and no norm or argmax fusion`);
   const mode: 'loop' | 'grid' | 'split' = ks ? 'split' : k.partials ? 'loop' : 'grid';
   const eb = WEIGHT_BYTES[w.dtype], kpl = 16 / eb; // weight bytes per element, k per 16-byte load

@@ -16,6 +16,7 @@ import { itemSize } from '../../ir/dtype.ts';
 import { columnsPerWarp, emitLinearKernel, WARPS as GEMV_WARPS } from './kernel-linear.ts';
 import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-linear-tc.ts';
 import { TC_WIDE_ROWS } from '../../schedule/tc-split.ts';
+import { bf16Exact } from '../../passes/bf16-activations.ts';
 import { emitTcSplitReduce } from './kernel-tc-split-reduce.ts';
 
 /** Rows per pass of the extra fused-head kernel for small batches (see `small` in linearVariants). */
@@ -61,6 +62,13 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   // activations; run 9, bench/NOTES.md). The reduce after it is shared: the partials do not depend on the pass.
   const small: Variant | null = k.partials && !cert && most > HEAD_PASS_ROWS && mDims.some((d) => typeof d !== 'number')
     ? { kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k, { maxRows: HEAD_PASS_ROWS }) } : null;
+  // above HEAD_PASS_ROWS, a one-term head (x already bf16: bf16-activations) takes one column tile per warp
+  // instead of two: half the accumulators, 107-110 registers at the 8B head (two blocks per SM) against 138-150,
+  // twice the blocks, and its own reduce over them (three-term heads stay at 131+ registers either way)
+  const oneTile = small && bf16Exact(x) && tiles === 2 && typeof N === 'number';
+  const big: Variant[] = oneTile
+    ? withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k, { tiles: 1 }) }, Math.ceil(N / (warps * 16)))
+    : tc.slice(0, 1);
   // split along K (tc-split.ts) for TC_MIN_ROWS … rows rows, the unsplit kernel above
   const sp = k.tcSplit;
   const split: Variant[] = sp ? [
@@ -74,7 +82,8 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   const many = (vs: Variant[], atLeast: number, atMost?: number): Variant[] => vs.map((v) => ({ ...v, when: { dims: mDims, atLeast, ...(atMost === undefined ? {} : { atMost }) } }));
   /** the unsplit kernel from `from` rows: the usual block, then the wide one from TC_WIDE_ROWS */
   const unsplit = (from: number): Variant[] => (small && from <= HEAD_PASS_ROWS
-    ? [...many([small], from, HEAD_PASS_ROWS), ...many(tc.slice(0, 1), HEAD_PASS_ROWS + 1), ...many(tc.slice(1), from)]
+    ? (oneTile ? [...many([small, ...tc.slice(1)], from, HEAD_PASS_ROWS), ...many(big, HEAD_PASS_ROWS + 1)]
+      : [...many([small], from, HEAD_PASS_ROWS), ...many(big, HEAD_PASS_ROWS + 1), ...many(tc.slice(1), from)])
     : k.partials || most < TC_WIDE_ROWS ? many(tc, from)
     : from >= TC_WIDE_ROWS ? many(wide, from) : [...many(tc, from, TC_WIDE_ROWS - 1), ...many(wide, TC_WIDE_ROWS)]);
   return [

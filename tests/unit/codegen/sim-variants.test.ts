@@ -125,6 +125,35 @@ describe('fused tensor-core head: a 32-row-pass kernel up to 32 rows when sized 
   });
 });
 
+describe('one-term fused head above 32 rows: one column tile per warp, its own reduce', () => {
+  // x already bf16 (bf16-activations): at N ≥ 67584 ([8,2] blocks) the kernel for 33+ rows takes [8,1] blocks
+  // (half the accumulators: two blocks per SM at the 8B head), so twice the column blocks and a second reduce
+  it.each([[5, 'small', 'bf16'], [33, 'one tile', 'bf16'], [40, 'one tile', 'fp8e4m3']] as const)('N = 67590 at batch %i (maxDims.B 64): the %s kernel, %s weights, tokens equal the interpreter', (batch, which, wd) => {
+    const n = 67590, k = 16;
+    const x = Node.make('input', [], { name: 'x' }, 'f32', ['B', k]);
+    const w = Node.make('param', [], { name: 'w' }, wd, [n, k]);
+    const xb = Node.make('cast', [Node.make('cast', [x], null, 'bf16')], null, 'f32');
+    let y = Node.make('linear', [xb, w]);
+    if (wd === 'fp8e4m3') y = Node.make('mul', [y, Node.make('broadcast', [Node.make('param', [], { name: 'scale' }, 'f32', [n])], { shape: ['B', n] })]);
+    const g = makeGraph('v', [x], [{ name: 'y', node: Node.make('argmax', [y], { axis: 1 }) }]);
+    const { inputs, params } = randomInputs(g, rng(batch), new Map([['B', batch]]));
+    const plan = compileProgram(g, { maxDims: { B: 64 } });
+    const tcs = plan.launches.filter((l) => /linear_tc_argmax/.test(l.kernel));
+    expect(tcs.map((l) => l.grid[0])).toEqual([
+      { ceilDiv: [[Math.ceil(n / 256)], 1], when: { dims: ['B'], atLeast: 5, atMost: 32 } },
+      { ceilDiv: [[Math.ceil(n / 128)], 1], when: { dims: ['B'], atLeast: 33 } },
+    ]);
+    // (the rounding of the input is stored once by a map kernel first)
+    const runs = live(plan, batch).filter((r) => !/_map\d+$/.test(r.kernel));
+    expect(runs.map((r) => [r.kernel, r.grid])).toEqual([
+      [tcs[which === 'small' ? 0 : 1].kernel, Math.ceil(n / (which === 'small' ? 256 : 128))],
+      [expect.stringMatching(/argmax_reduce/), batch],
+    ]);
+    const got = runPlanSim(plan, inputs, params).y.data, want = interpret(g, inputs, params).y.data;
+    expect(Array.from(got as Int32Array)).toEqual(Array.from(want as Int32Array));
+  }, 120_000);
+});
+
 describe('GEMV rows per pass', () => {
   // 4-row passes, then a 3-row pass (no fusion, as here), a 2-row one, then single rows (batch 2 and 3 used to
   // take one pass per row, reading the weight 2 and 3 times: the 8B LSTM draft took 1.70 ms at batch 2 against
