@@ -19,6 +19,9 @@ import { TC_WIDE_ROWS } from '../../schedule/tc-split.ts';
 import { bf16Exact } from '../../passes/bf16-activations.ts';
 import { emitTcSplitReduce } from './kernel-tc-split-reduce.ts';
 
+/** The fewest rows a fused e4m3 head runs on the tensor cores (others: TC_MIN_ROWS). */
+export const FP8_HEAD_TC_MIN_ROWS = 4;
+
 /** Rows per pass of the extra fused-head kernel for small batches (see `small` in linearVariants). */
 export const HEAD_PASS_ROWS = 32;
 
@@ -56,6 +59,10 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   ] : withReduce({ kind: `linear_tc${suffix}`, emit: (env) => emitLinearTcKernel(env, s, k) }, tcBlocks);
   const mDims = x.shape.slice(0, -1);
   const most = mDims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : maxDims[d] ?? Infinity), 1);
+  // a fused e4m3 head takes the tensor cores from FP8_HEAD_TC_MIN_ROWS rows: at 4 rows its GEMV took 1.17 ms a
+  // proposal (8B LSTM, fp8 head) against 0.94 at 8 rows on the tensor cores (0.67 with bf16 activations; run 10),
+  // and the tensor-core kernel pads a pass to 8 rows anyway, so 4 rows cost what 8 do there
+  const tcMin = k.partials && !cert && w.dtype === 'fp8e4m3' ? FP8_HEAD_TC_MIN_ROWS : TC_MIN_ROWS;
   // a fused head sized for more than HEAD_PASS_ROWS rows also gets the HEAD_PASS_ROWS-row kernel for batches up to
   // that: at 64 rows per pass ptxas needs 150-158 registers (one block of 8 warps per SM), at 32 118-126 (two),
   // and the 8B LSTM head at B = 32 took 0.445 ms in the 64-row kernel against 0.264 in the 32-row one (bf16
@@ -77,8 +84,8 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
   ] : [];
   // from TC_WIDE_ROWS rows (a prefill) the unsplit kernel takes the wider block (tcShapeManyRows)
   const wide: Variant[] = k.partials ? tc : [{ kind: 'linear_tc', emit: (env) => emitLinearTcKernel(env, s, k, { manyRows: true }) }];
-  if (mDims.every((d) => typeof d === 'number')) return most < TC_MIN_ROWS ? gemv : sp && most <= sp.rows ? split : most >= TC_WIDE_ROWS ? wide : tc;
-  if (most < TC_MIN_ROWS) return gemv;
+  if (mDims.every((d) => typeof d === 'number')) return most < tcMin ? gemv : sp && most <= sp.rows ? split : most >= TC_WIDE_ROWS ? wide : tc;
+  if (most < tcMin) return gemv;
   const many = (vs: Variant[], atLeast: number, atMost?: number): Variant[] => vs.map((v) => ({ ...v, when: { dims: mDims, atLeast, ...(atMost === undefined ? {} : { atMost }) } }));
   /** the unsplit kernel from `from` rows: the usual block, then the wide one from TC_WIDE_ROWS */
   const unsplit = (from: number): Variant[] => (small && from <= HEAD_PASS_ROWS
@@ -87,8 +94,8 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
     : k.partials || most < TC_WIDE_ROWS ? many(tc, from)
     : from >= TC_WIDE_ROWS ? many(wide, from) : [...many(tc, from, TC_WIDE_ROWS - 1), ...many(wide, TC_WIDE_ROWS)]);
   return [
-    ...gemv.map((v) => ({ ...v, when: { dims: mDims, atMost: TC_MIN_ROWS - 1 } })),
-    ...(sp ? [...many(split, TC_MIN_ROWS, sp.rows), ...(most > sp.rows ? unsplit(sp.rows + 1) : [])] : unsplit(TC_MIN_ROWS)),
+    ...gemv.map((v) => ({ ...v, when: { dims: mDims, atMost: tcMin - 1 } })),
+    ...(sp ? [...many(split, tcMin, sp.rows), ...(most > sp.rows ? unsplit(sp.rows + 1) : [])] : unsplit(tcMin)),
   ];
 }
 

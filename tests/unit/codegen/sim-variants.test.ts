@@ -154,6 +154,17 @@ describe('one-term fused head above 32 rows: one column tile per warp, its own r
   }, 120_000);
 });
 
+describe('a fused e4m3 head takes the tensor cores from 4 rows (FP8_HEAD_TC_MIN_ROWS), bf16 from 5', () => {
+  it.each([
+    [3, 'fp8e4m3', 'scaled-argmax', 'linear_argmax'], [4, 'fp8e4m3', 'scaled-argmax', 'linear_tc_argmax'],
+    [4, 'bf16', 'argmax', 'linear_argmax'], [4, 'fp8e4m3', 'stored', 'linear'],
+  ] as const)('batch %i, %s weights, %s: %s, outputs equal the interpreter', (batch, wd, head, kind) => {
+    const { plan, bad } = run(600, 32, batch, 8, wd, head);
+    expect(live(plan, batch)[0].kernel).toMatch(new RegExp(`_${kind}\\d+$`));
+    expect(bad).toEqual([]);
+  });
+});
+
 describe('GEMV rows per pass', () => {
   // 4-row passes, then a 3-row pass (no fusion, as here), a 2-row one, then single rows (batch 2 and 3 used to
   // take one pass per row, reading the weight 2 and 3 times: the 8B LSTM draft took 1.70 ms at batch 2 against
