@@ -89,7 +89,9 @@ it('fp8 plans read every projection (and the untied head) as e4m3 + f32 scale, n
       for (const N of [1, 4, 32]) {
         const dims = { N: Math.min(N, maxDims.N), M: Math.min(N, maxDims.M) };
         const launches = (quantize?: 'fp8'): number => compileProgram(traced(c, quantize).graph, { maxDims: dims }).launches.length;
-        expect(launches(q), `${name} at maxDims N = ${dims.N}`).toBe(launches());
+        // the e4m3 argmax head also plans its tensor-core kernel and reduce at 4 rows (FP8_HEAD_TC_MIN_ROWS;
+        // bf16 from 5), so a plan sized for exactly 4 rows has two launches more (a fused argmax: head 'argmax')
+        expect(launches(q), `${name} at maxDims N = ${dims.N}`).toBe(launches() + (dims.M === 4 && c.head === 'argmax' ? 2 : 0));
       }
     }
   }
