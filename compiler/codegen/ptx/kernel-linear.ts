@@ -20,6 +20,22 @@ import type { Ix } from './index-math.ts';
 
 export const WARPS = 8;
 const ROWS = 4;
+/** shared memory for a block's staged fused x (rows × K f32) */
+const STAGE_BYTES = 16384;
+
+/** st.shared of `v` (1, 2 or 4 f32 registers) at byte address a + off. */
+function storeShared(b: KernelEnv['b'], a: string, off: number, v: string[]): void {
+  if (v.length === 1) b.ins('st.shared.f32', `[${a}+${off}]`, v[0]);
+  else b.ins(`st.shared.v${v.length}.f32`, `[${a}+${off}]`, `{${v.join(', ')}}`);
+}
+
+/** `count` f32 (1, 2 or 4) from shared byte address a + off. */
+function loadShared(b: KernelEnv['b'], a: string, off: number, count: number): string[] {
+  const v = Array.from({ length: count }, () => b.reg('f32'));
+  if (count === 1) b.ins('ld.shared.f32', v[0], `[${a}+${off}]`);
+  else b.ins(`ld.shared.v${count}.f32`, `{${v.join(', ')}}`, `[${a}+${off}]`);
+  return v;
+}
 /**
  * Columns per warp: as many as keep ≥ 4 blocks per SM busy on a 132-SM H200, and always 4 for e4m3 weights
  * (`weightBytes` 1): a 16-byte load is 16 of them, so one column per warp keeps too few bytes in flight (the
@@ -88,6 +104,15 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   // chose 48 registers and spilled 16 bytes; any cap from 64 to 168 assembles it in 56 without spills. (The
   // norm-fused fp8 GEMVs are left uncapped: ptxas then fills a cap and spills.)
   if (ew === 1 && fz?.fusedX && !fz.norm && !b.directives.some((d) => d.startsWith('.maxnreg'))) b.directives.push('.maxnreg 96');
+  // a fused x that is not a norm (the fixture's down_proj: SiLU(gate)·up) is recomputed by every warp, once per
+  // column: at 4 rows and K = 768 that was 8.8 → 15.6 µs a launch, for the same weight bytes. Passes of 2+ rows
+  // compute it once per block into shared memory instead (every thread a few k's), then every warp reads it
+  // there; where the rows fit in STAGE_BYTES. 1-row passes (batch 1) are left as they were.
+  const stageK = fz?.fusedX && !fz.norm && typeof K === 'number' && K * 4 * 2 <= STAGE_BYTES ? K : 0;
+  const stageRows = stageK ? Math.max(1, Math.min(rows, Math.floor(STAGE_BYTES / (stageK * 4)))) : 0;
+  const staged = (nr: number): boolean => stageK > 0 && nr >= 2 && nr <= stageRows;
+  // with a staged pass every warp stays for its barriers (past N it only reads column N-1 and stores nothing)
+  const stayAll = fuse !== null || (stageK > 0 && rows >= 2);
   const wBase = env.buffer(s.bufferOf.get(viewBase(w))!);
   const oBase = fuse || fz?.epilogue ? '' : env.buffer(item.store!);
   const kOp = env.dim(K), nOp = env.dim(N), mOp = env.product(mDims);
@@ -95,12 +120,12 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   const p = b.reg('pred');
   // whole warps leave together: the shuffles below stay converged (with the argmax epilogue every warp
   // stays for its barriers; past N it only reads column N-1 and offers no candidates)
-  if (!fuse) { b.ins('setp.ge.u32', p, col0, nOp); b.insIf(p, false, 'bra', done); }
+  if (!stayAll) { b.ins('setp.ge.u32', p, col0, nOp); b.insIf(p, false, 'bra', done); }
   const nLast = typeof N === 'number' ? String(N - 1) : env.hoisted('nlast', () => { const r = b.reg('u32'); b.ins('sub.s32', r, nOp, '1'); return r; });
   // columns past N (the last warp's tail) read column N-1 and are not stored
   const wRows = Array.from({ length: cols }, (_, c) => {
     let cc = col0;
-    if (c > 0 || fuse) { cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c)); b.ins('min.u32', cc, cc, nLast); }
+    if (c > 0 || stayAll) { cc = b.reg('u32'); b.ins('add.u32', cc, col0, String(c)); b.ins('min.u32', cc, cc, nLast); }
     return rowAddress(env, wBase, cc, K, ew);
   });
   // a scaled head's column scales, read once (the warp's columns are the same for every row)
@@ -126,13 +151,27 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     // lane its own k's, summed across the warp with the accumulators)
     const rowCs: Ix[][] = fz?.fusedX ? mRegs.map((mr) => fz.rowCoords(mr)) : [];
     const ss = fz?.norm ? rowCs.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }) : [];
+    // staged: the block computes x[m0 .. m0+nr, 0 .. K) into xg (row-major f32), `sub` k's per thread and trip
+    const xg = staged(nr) ? env.hoisted('xg', () => { const r = b.reg('u32'); b.ins('mov.u32', r, b.sharedArray('xg', stageRows * stageK * 4, 16)); return r; }) : '';
+    if (xg) {
+      const t0 = b.reg('u32');
+      b.ins('mul.lo.u32', t0, tid, String(sub));
+      forLoop(env, 'kst', t0, kOp, WARPS * 32 * sub, (kk) => scoped(() => rowCs.forEach((rc, r) => {
+        const v = fz!.xAt(rc, kk, 0, sub);
+        const a = b.reg('u32');
+        b.ins('mad.lo.u32', a, kk, '4', xg);
+        storeShared(b, a, r * stageK * 4, v);
+      })));
+      b.ins('bar.sync', '0');
+    }
     const acc = wRows.map(() => xRows.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }));
     forLoop(env, 'k', kStart, kOp, 32 * vec, (kk) => scoped(() => {
       // every column's weight load first, so they are in flight together
       const wWords = vec === 1 ? [] : wRows.map((wr) => loadWords(b, offset(b, wr, kk, ew), 16, wld));
       const wScalar = vec === 1 ? wRows.map((wr) => emitLoad(b, wd, offset(b, wr, kk, ew), true)) : [];
       for (let s0 = 0; s0 < vec; s0 += sub) {
-        const xv = fz?.fusedX ? rowCs.map((rc) => fz.xAt(rc, kk, s0, sub)) : xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
+        const xv = xg ? rowCs.map((_, r) => { const a = b.reg('u32'); b.ins('mad.lo.u32', a, kk, '4', xg); return loadShared(b, a, (r * stageK + s0) * 4, sub); })
+          : fz?.fusedX ? rowCs.map((rc) => fz.xAt(rc, kk, s0, sub)) : xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
         if (fz?.norm) rowCs.forEach((rc, r) => fz.normAt(rc, kk, s0, sub).forEach((v) => b.ins('fma.rn.f32', ss[r], v, v, ss[r])));
         const perWord = 4 / ew;
         wRows.forEach((_, c) => {
@@ -167,6 +206,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       }
       return;
     }
+    if (xg) b.ins('bar.sync', '0'); // every warp is done reading xg before the next pass writes it
     const skip = b.newLabel('skip');
     const q = b.reg('pred');
     b.ins('setp.ne.u32', q, lane, '0');

@@ -68,8 +68,19 @@ describe('linear fusion', () => {
     }
   });
 
-  it.each([1, 3, 5, 8])('fixture shapes H 256, I 768 at N = %i', (n) => {
+  it.each([1, 2, 3, 4, 5, 8])('fixture shapes H 256, I 768 at N = %i', (n) => {
     expect(check(256, 768, n)).toEqual([]);
+  }, 300_000);
+
+  // the down projection's SiLU·up x, staged once per block in shared memory for GEMV passes of 2-4 rows
+  // (kernel-linear.ts: STAGE_BYTES): K = 768 (4 k's per thread and trip) and K = 100 (one: K not a multiple of 8)
+  it('stages the fused SiLU·up x in shared memory for 2-4-row GEMV passes (not for 1 row), same values', () => {
+    const plan = compileProgram(block(256, 768, 1), { maxDims: { N: 4 } });
+    const down = Object.values(plan.modules).filter((t) => t.includes(' xg['));
+    expect(down.length).toBe(1);
+    expect(down[0]).toMatch(/\.shared \.align 16 \.b8 xg\[12288\]/);
+    for (const n of [2, 4]) expect(check(256, 100, n, 1, 4)).toEqual([]);
+    expect(check(256, 768, 3, 1, 4)).toEqual([]);
   }, 300_000);
 
   it.each([1, 5])('8B-like K = 4096 at N = %i', (n) => {
