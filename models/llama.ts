@@ -8,6 +8,13 @@ export const ACTIVATION_MODES = ['f32', 'bf16'] as const;
 /** One of ACTIVATION_MODES. */
 export type ActivationMode = (typeof ACTIVATION_MODES)[number];
 
+/** `value` as an ActivationMode (undefined: 'f32'); a RangeError naming `where` and the modes otherwise. */
+export function checkActivationMode(where: string, value: unknown): ActivationMode {
+  if (value === undefined) return 'f32';
+  if (!(ACTIVATION_MODES as readonly unknown[]).includes(value)) throw new RangeError(`${where}: activations must be one of ${ACTIVATION_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as ActivationMode;
+}
+
 /** The sizes and choices a Llama program is traced with (from config.json, max-model-len and slots). */
 export interface LlamaShape {
   readonly hiddenSize: number;

@@ -18,9 +18,9 @@ import { requestBatch, validateProposeRequest } from './validate-inputs.ts';
 import { selectDevice } from './select-device.ts';
 import { readConfig } from './checkpoint/open-weights.ts';
 import { shardVocabParallel } from '../compiler/passes/tensor-parallel.ts';
-import { bf16ActivationsDerived } from '../compiler/passes/bf16-activations.ts';
+import { bf16Activations } from '../compiler/passes/bf16-activations.ts';
 import type { ActivationMode } from '../models/llama.ts';
-import { ACTIVATION_MODES } from '../models/llama.ts';
+import { checkActivationMode } from '../models/llama.ts';
 import type { RankFault } from './tp/protocol.ts';
 
 /** Options of {@link loadSpeculator}. */
@@ -154,8 +154,7 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
   if (o.tensorParallel !== undefined) return loadTensorParallel(o, maxBatch);
   const mode = o.quantize ?? 'none';
   if (!(QUANTIZE_MODES as readonly string[]).includes(mode)) throw new RangeError(`loadSpeculator: quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(o.quantize)}`);
-  const activations = o.activations ?? 'f32';
-  if (!(ACTIVATION_MODES as readonly string[]).includes(activations)) throw new RangeError(`loadSpeculator: activations must be one of ${ACTIVATION_MODES.join(', ')}, got ${JSON.stringify(o.activations)}`);
+  const activations = checkActivationMode('loadSpeculator', o.activations);
   const { program: traced, weights: loaded, config, vocabSize } = await programAndWeights(o);
   const { hiddenSize, nPredict } = programInterface(traced);
   // weights the gate-fusion pass fuses are built from its derivation (the separate copies are dropped);
@@ -165,7 +164,7 @@ export async function loadSpeculator(o: LoadSpeculatorOptions): Promise<Speculat
   const q = quantizeGraph(gates.graph, gates.weights, mode);
   const weights = q.weights;
   // the CPU backend runs this graph; the CUDA one compiles gates.graph with the same passes (compileSpeculator)
-  const graph = activations === 'bf16' ? bf16ActivationsDerived(q.graph).graph : q.graph;
+  const graph = activations === 'bf16' ? bf16Activations(q.graph) : q.graph;
   const program: Program = graph === traced.graph ? traced : { ...traced, graph };
   const choice = await selectDevice(o.device ?? 'auto');
   let backend: Backend;

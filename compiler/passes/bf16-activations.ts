@@ -24,19 +24,15 @@ export const roundToBf16 = (x: Node): Node => Node.make('cast', [Node.make('cast
 
 export const Bf16ActivationsOptions = z.strictObject({});
 
-/** The pass, also returning the names of the weights whose linears now read a bf16-rounded input. */
-export function bf16ActivationsDerived(g: Graph): { graph: Graph; rounded: string[] } {
-  const rounded = new Set<string>();
-  const graph = rewriteGraph(g, [{
+/** The pass: every linear with an f32 input not already rounded reads that input rounded to bf16. */
+export function bf16Activations(g: Graph): Graph {
+  return rewriteGraph(g, [{
     name: 'linear-input-to-bf16', op: 'linear',
     match: (n) => {
       const [x, w] = n.src;
-      if (x.dtype !== 'f32' || bf16Exact(x)) return undefined;
-      rounded.add(w.op === 'param' ? w.argOf<string>('name') : `%${w.op}`);
-      return Node.make('linear', [roundToBf16(x), w], n.arg);
+      return x.dtype !== 'f32' || bf16Exact(x) ? undefined : Node.make('linear', [roundToBf16(x), w], n.arg);
     },
   }], { name: 'bf16-activations' });
-  return { graph, rounded: [...rounded] };
 }
 
 export default definePass({
@@ -50,5 +46,5 @@ export default definePass({
     'such an input instead of three. loadSpeculator({ activations: "bf16" }) and --activations bf16 run it.',
   ].join(' '),
   options: Bf16ActivationsOptions,
-  run: (g) => bf16ActivationsDerived(g).graph,
+  run: bf16Activations,
 });

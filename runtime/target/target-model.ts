@@ -7,7 +7,7 @@ import type { DeviceKind } from '../backend.ts';
 import type { LoadProgress } from '../checkpoint/index.ts';
 import type { LlamaConfig } from '../checkpoint/llama-config.ts';
 import type { ActivationMode } from '../../models/llama.ts';
-import { ACTIVATION_MODES } from '../../models/llama.ts';
+import { checkActivationMode } from '../../models/llama.ts';
 import type { OpenedLlama } from '../checkpoint/load-llama.ts';
 import { loadLlamaCheckpoint, openLlamaCheckpoint, readLlamaConfig } from '../checkpoint/load-llama.ts';
 import type { WeightData } from '../weight-data.ts';
@@ -151,7 +151,7 @@ export async function loadTarget(o: LoadTargetOptions): Promise<TargetModel> {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`loadTarget: ${k} must be a positive integer, got ${v}`);
   }
   const quantize = checkTargetQuantize(o.quantize ?? 'none');
-  if (o.activations !== undefined && !(ACTIVATION_MODES as readonly unknown[]).includes(o.activations)) throw new RangeError(`loadTarget: activations must be one of ${ACTIVATION_MODES.join(', ')}, got ${JSON.stringify(o.activations)}`);
+  checkActivationMode('loadTarget', o.activations);
   const choice = await selectDevice(o.device ?? 'auto');
   // the config decides max-model-len before a weight byte is read
   const { config } = readLlamaConfig(o.model);
