@@ -29,6 +29,13 @@ function storeShared(b: KernelEnv['b'], a: string, off: number, v: string[]): vo
   else b.ins(`st.shared.v${v.length}.f32`, `[${a}+${off}]`, `{${v.join(', ')}}`);
 }
 
+/** The shared byte address of f32 element k of a staged row 0 at `base`. */
+function sharedAt(b: KernelEnv['b'], base: string, k: string): string {
+  const a = b.reg('u32');
+  b.ins('mad.lo.u32', a, k, '4', base);
+  return a;
+}
+
 /** `count` f32 (1, 2 or 4) from shared byte address a + off. */
 function loadShared(b: KernelEnv['b'], a: string, off: number, count: number): string[] {
   const v = Array.from({ length: count }, () => b.reg('f32'));
@@ -109,7 +116,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
   // compute it once per block into shared memory instead (every thread a few k's), then every warp reads it
   // there; where the rows fit in STAGE_BYTES. 1-row passes (batch 1) are left as they were.
   const stageK = fz?.fusedX && !fz.norm && typeof K === 'number' && K * 4 * 2 <= STAGE_BYTES ? K : 0;
-  const stageRows = stageK ? Math.max(1, Math.min(rows, Math.floor(STAGE_BYTES / (stageK * 4)))) : 0;
+  const stageRows = stageK ? Math.min(rows, Math.floor(STAGE_BYTES / (stageK * 4))) : 0; // ≥ 2 where stageK > 0
   const staged = (nr: number): boolean => stageK > 0 && nr >= 2 && nr <= stageRows;
   // with a staged pass every warp stays for its barriers (past N it only reads column N-1 and stores nothing)
   const stayAll = fuse !== null || (stageK > 0 && rows >= 2);
@@ -156,12 +163,10 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     if (xg) {
       const t0 = b.reg('u32');
       b.ins('mul.lo.u32', t0, tid, String(sub));
-      forLoop(env, 'kst', t0, kOp, WARPS * 32 * sub, (kk) => scoped(() => rowCs.forEach((rc, r) => {
-        const v = fz!.xAt(rc, kk, 0, sub);
-        const a = b.reg('u32');
-        b.ins('mad.lo.u32', a, kk, '4', xg);
-        storeShared(b, a, r * stageK * 4, v);
-      })));
+      forLoop(env, 'kst', t0, kOp, WARPS * 32 * sub, (kk) => scoped(() => {
+        const a = sharedAt(b, xg, kk);
+        rowCs.forEach((rc, r) => storeShared(b, a, r * stageK * 4, fz!.xAt(rc, kk, 0, sub)));
+      }));
       b.ins('bar.sync', '0');
     }
     const acc = wRows.map(() => xRows.map(() => { const f = b.reg('f32'); b.ins('mov.f32', f, f32Hex(0)); return f; }));
@@ -169,8 +174,9 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       // every column's weight load first, so they are in flight together
       const wWords = vec === 1 ? [] : wRows.map((wr) => loadWords(b, offset(b, wr, kk, ew), 16, wld));
       const wScalar = vec === 1 ? wRows.map((wr) => emitLoad(b, wd, offset(b, wr, kk, ew), true)) : [];
+      const xa = xg ? sharedAt(b, xg, kk) : '';
       for (let s0 = 0; s0 < vec; s0 += sub) {
-        const xv = xg ? rowCs.map((_, r) => { const a = b.reg('u32'); b.ins('mad.lo.u32', a, kk, '4', xg); return loadShared(b, a, (r * stageK + s0) * 4, sub); })
+        const xv = xg ? rowCs.map((_, r) => loadShared(b, xa, (r * stageK + s0) * 4, sub))
           : fz?.fusedX ? rowCs.map((rc) => fz.xAt(rc, kk, s0, sub)) : xRows.map((xr) => loadVector(b, xd, offset(b, xr, kk, ex, s0), sub, 'ld.global.nc'));
         if (fz?.norm) rowCs.forEach((rc, r) => fz.normAt(rc, kk, s0, sub).forEach((v) => b.ins('fma.rn.f32', ss[r], v, v, ss[r])));
         const perWord = 4 / ew;
@@ -180,6 +186,7 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
         });
       }
     }));
+    if (xg) b.ins('bar.sync', '0'); // every warp is done reading xg before the next pass writes it
     for (const a of [...acc.flat(), ...ss]) for (let o = 16; o >= 1; o >>= 1) {
       const y = b.reg('f32');
       b.ins('shfl.sync.bfly.b32', y, a, String(o), '31', '-1');
@@ -206,7 +213,6 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
       }
       return;
     }
-    if (xg) b.ins('bar.sync', '0'); // every warp is done reading xg before the next pass writes it
     const skip = b.newLabel('skip');
     const q = b.reg('pred');
     b.ins('setp.ne.u32', q, lane, '0');
