@@ -2,10 +2,16 @@
 // of --reps), listed by time and grouped by kernel kind, beside one CUDA-graph replay of the same plan.
 //   node bench/profile-plan.ts train-lstm|train-mlp [--rows 8096]      one training step (fwd + bwd)
 //   node bench/profile-plan.ts target [--model DIR] [--tokens 1]       one decode step of a target
+//   node bench/profile-plan.ts draft [--model DIR] [--rows 1]          one draft of an Arctic speculator
+//                                                                      (default the fixture's LSTM; the plan compileSpeculator emits)
 //   options: --reps 20  --top 25  --json
 import { parseArgs } from 'node:util';
 import { trainingForm } from '../compiler/autodiff/training-form.ts';
 import { compileProgram } from '../compiler/compile.ts';
+import { lowerSpeculator } from '../runtime/compile-speculator.ts';
+import { loadCheckpoint } from '../runtime/checkpoint/load.ts';
+import { fuseGateWeights } from '../runtime/gate-weights.ts';
+import { programFor } from '../runtime/speculator-program.ts';
 import type { HostTensor } from '../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../compiler/ir/tensor-data.ts';
 import { loadLlamaCheckpoint, readLlamaConfig } from '../runtime/checkpoint/load-llama.ts';
@@ -27,8 +33,8 @@ const { positionals, values } = parseArgs({
   },
 });
 const subject = positionals[0];
-if (values.help || !subject || !/^(train-lstm|train-mlp|target)$/.test(subject)) {
-  console.error('usage: node bench/profile-plan.ts train-lstm|train-mlp [--rows 8096] | target [--model DIR] [--tokens 1]  [--reps 20] [--top 25] [--json]');
+if (values.help || !subject || !/^(train-lstm|train-mlp|target|draft)$/.test(subject)) {
+  console.error('usage: node bench/profile-plan.ts train-lstm|train-mlp [--rows 8096] | target [--model DIR] [--tokens 1] | draft [--model DIR] [--rows 1]  [--reps 20] [--top 25] [--json]');
   process.exit(values.help ? 0 : 2);
 }
 const reps = Number(values.reps);
@@ -50,6 +56,21 @@ function subjectPlan(): { graph: Parameters<typeof compileProgram>[0]; maxDims: 
     };
   }
   const rows = Number(values.rows);
+  if (subject === 'draft') {
+    const dir = values.model === 'tests/fixtures/target/pycode-small' ? 'tests/fixtures/target/pycode-small-lstm' : values.model!;
+    const ckpt = loadCheckpoint(dir, { quiet: true });
+    const traced = programFor(ckpt.config, ckpt.weights);
+    const gates = fuseGateWeights(traced.graph, ckpt.weights);
+    const H = ckpt.config.hiddenSize;
+    const r = new Xoshiro128(1);
+    return {
+      graph: lowerSpeculator(gates.graph), maxDims: { B: rows }, weights: gates.weights, label: `${dir} draft, ${rows} row(s)`,
+      inputs: {
+        hidden: hostTensor('f32', [rows, H], Float32Array.from({ length: rows * H }, () => r.next() * 2 - 1)),
+        tokens: hostTensor('i32', [rows], Int32Array.from({ length: rows }, (_, i) => (i * 977) % ckpt.config.vocabSize)),
+      },
+    };
+  }
   const build = TRAIN_DRAFTERS.find(([name]) => `train-${name}` === subject)![1];
   const p = build();
   const shapes = paramShapes(p);

@@ -34,6 +34,12 @@ export class CudaDevice {
   readonly stream: CUstream;
   readonly memory: DeviceMemory;
   readonly modules: ModuleCache;
+  /**
+   * Programmatic dependent launch (docs/pdl.md): every launch may overlap its start with the previous
+   * kernel's tail (each kernel waits with griddepcontrol.wait before touching memory). On from sm_90, unless
+   * ARCTICC_PDL=0.
+   */
+  readonly pdl: boolean;
   #refs = 1;
   #closed = false;
   readonly #key: string;
@@ -70,6 +76,7 @@ export class CudaDevice {
     }
     this.memory = new DeviceMemory(this);
     this.modules = new ModuleCache(this);
+    this.pdl = this.info.computeCapability[0] >= 9 && process.env.ARCTICC_PDL !== '0';
   }
 
   /** e.g. "NVIDIA H200 (sm_90)" */

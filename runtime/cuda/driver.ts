@@ -62,6 +62,8 @@ export const DRIVER_PROTOTYPES = [
   'CUresult cuMemHostAlloc(_Out_ void **pp, size_t bytesize, unsigned int Flags)',
   'CUresult cuMemFreeHost(void *p)',
   'CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)',
+  // config: a CUlaunchConfig laid out by launch.ts (launchConfigBytes), with its CUlaunchAttribute array
+  'CUresult cuLaunchKernelEx(const void *config, CUfunction f, void **kernelParams, void **extra)',
   'CUresult cuStreamCreate(_Out_ CUstream *phStream, unsigned int Flags)',
   'CUresult cuStreamDestroy_v2(CUstream hStream)',
   'CUresult cuStreamSynchronize(CUstream hStream)',
@@ -113,6 +115,8 @@ export interface CudaDriver {
   cuMemFreeHost(p: HostPtr): CUresult;
   cuLaunchKernel(fn: CUfunction, gx: number, gy: number, gz: number, bx: number, by: number, bz: number,
     sharedBytes: number, stream: CUstream, params: BigUint64Array, extra: null): CUresult;
+  /** config: the bytes of a CUlaunchConfig (launch.ts: LaunchConfigBlock) */
+  cuLaunchKernelEx(config: Uint8Array, fn: CUfunction, params: BigUint64Array, extra: null): CUresult;
   cuStreamCreate(out: HandleOut, flags: number): CUresult;
   cuStreamDestroy_v2(stream: CUstream): CUresult;
   cuStreamSynchronize(stream: CUstream): CUresult;

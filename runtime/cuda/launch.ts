@@ -87,10 +87,59 @@ export interface LaunchDims {
   readonly sharedBytes: number;
 }
 
-/** cuLaunchKernel on the device's stream (captured when the stream is capturing). */
+// cuda.h 13.0: CUlaunchConfig is 7 unsigned ints (grid, block, sharedMemBytes), 4 bytes of padding, then
+// hStream (8 bytes at 32), attrs (8 at 40) and numAttrs (4 at 48): 56 bytes. CUlaunchAttribute is the id (4),
+// 4 bytes of padding and a 64-byte value union: 72 bytes.
+export const LAUNCH_CONFIG_BYTES = 56;
+export const LAUNCH_ATTRIBUTE_BYTES = 72;
+/** CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (value: programmaticStreamSerializationAllowed, an int) */
+export const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+/**
+ * One CUlaunchConfig with a programmatic-stream-serialization attribute, in memory off the V8 heap (the
+ * attribute array's address is written into the config). Rewritten per launch: the driver reads it at
+ * the call, and launches are issued from one thread.
+ */
+export class LaunchConfigBlock {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  constructor() {
+    const buf = new ArrayBuffer(LAUNCH_CONFIG_BYTES + LAUNCH_ATTRIBUTE_BYTES);
+    this.bytes = new Uint8Array(buf, 0, LAUNCH_CONFIG_BYTES);
+    this.#view = new DataView(buf);
+    const attrs = new Uint8Array(buf, LAUNCH_CONFIG_BYTES, LAUNCH_ATTRIBUTE_BYTES);
+    this.#view.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+    this.#view.setInt32(LAUNCH_CONFIG_BYTES + 8, 1, true);
+    this.#view.setBigUint64(40, koffi.address(attrs), true);
+    this.#view.setUint32(48, 1, true);
+  }
+  /** Fills grid, block, shared bytes and stream; returns the config bytes for cuLaunchKernelEx. */
+  fill(d: LaunchDims, stream: bigint): Uint8Array {
+    const v = this.#view;
+    for (let i = 0; i < 3; i++) { v.setUint32(4 * i, d.grid[i], true); v.setUint32(12 + 4 * i, d.block[i], true); }
+    v.setUint32(24, d.sharedBytes, true);
+    v.setBigUint64(32, stream, true);
+    return this.bytes;
+  }
+}
+
+const configs = new WeakMap<CudaDevice, LaunchConfigBlock>();
+
+/**
+ * A launch on the device's stream (captured when the stream is capturing): cuLaunchKernelEx with
+ * programmatic stream serialization where the device allows it (dev.pdl), else cuLaunchKernel.
+ */
 export function launchKernel(dev: CudaDevice, fn: CUfunction, d: LaunchDims, args: PackedArgs, what = 'kernel'): void {
-  dev.health.assertUsable('cuLaunchKernel');
-  const [gx, gy, gz] = d.grid, [bx, by, bz] = d.block;
-  const rc = dev.driver.cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, d.sharedBytes, dev.stream, args.params, null);
-  if (rc !== 0) throw dev.fail('cuLaunchKernel', rc, { context: `launching ${what} with grid [${d.grid}] block [${d.block}] shared ${d.sharedBytes}` });
+  const call = dev.pdl ? 'cuLaunchKernelEx' : 'cuLaunchKernel';
+  dev.health.assertUsable(call);
+  let rc;
+  if (dev.pdl) {
+    let cfg = configs.get(dev);
+    if (!cfg) configs.set(dev, cfg = new LaunchConfigBlock());
+    rc = dev.driver.cuLaunchKernelEx(cfg.fill(d, dev.stream), fn, args.params, null);
+  } else {
+    const [gx, gy, gz] = d.grid, [bx, by, bz] = d.block;
+    rc = dev.driver.cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, d.sharedBytes, dev.stream, args.params, null);
+  }
+  if (rc !== 0) throw dev.fail(call, rc, { context: `launching ${what} with grid [${d.grid}] block [${d.block}] shared ${d.sharedBytes}` });
 }

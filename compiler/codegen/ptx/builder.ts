@@ -17,6 +17,12 @@ const FILE: Record<RegType, { prefix: string; decl: string }> = {
 };
 
 export const PTX_HEADER = '.version 9.0\n.target sm_90\n.address_size 64\n';
+/**
+ * The first instructions of every kernel (docs/pdl.md): griddepcontrol.wait blocks until the grids this
+ * launch depends on have completed and their memory is visible, so nothing before it may touch global
+ * memory; launch_dependents then lets the next launch in the stream start its blocks while this one runs.
+ */
+export const GRID_DEPENDENCY = ['  griddepcontrol.wait;', '  griddepcontrol.launch_dependents;'] as const;
 
 export class PtxBuilder {
   readonly params: { name: string; type: ParamType }[] = [];
@@ -109,6 +115,9 @@ export class PtxBuilder {
       '{',
       ...decls.values(),
       ...this.shared.map((s) => `  ${s}`),
+      // programmatic dependent launch (docs/pdl.md): wait for the previous grid's memory before touching any,
+      // then let the next grid start launching; both are no-ops for a launch without the PDL attribute
+      ...GRID_DEPENDENCY,
       ...this.pre,
       ...this.body,
       '  ret;',

@@ -42,7 +42,7 @@ describe('the prototype table', () => {
     'cuDevicePrimaryCtxRetain', 'cuDevicePrimaryCtxRelease_v2', 'cuCtxSetCurrent', 'cuCtxSynchronize', 'cuModuleLoadDataEx',
     'cuModuleUnload', 'cuModuleGetFunction', 'cuFuncSetAttribute', 'cuFuncGetAttribute', 'cuMemAlloc_v2', 'cuMemFree_v2',
     'cuMemGetInfo_v2', 'cuMemGetAddressRange_v2', 'cuMemcpyHtoD_v2', 'cuMemcpyDtoH_v2', 'cuMemcpyHtoDAsync_v2', 'cuMemcpyDtoHAsync_v2', 'cuMemcpyDtoDAsync_v2',
-    'cuMemsetD8_v2', 'cuMemsetD8Async', 'cuMemHostAlloc', 'cuMemFreeHost', 'cuLaunchKernel', 'cuStreamCreate', 'cuStreamDestroy_v2',
+    'cuMemsetD8_v2', 'cuMemsetD8Async', 'cuMemHostAlloc', 'cuMemFreeHost', 'cuLaunchKernel', 'cuLaunchKernelEx', 'cuStreamCreate', 'cuStreamDestroy_v2',
     'cuStreamSynchronize', 'cuEventCreate', 'cuEventRecord', 'cuEventSynchronize', 'cuEventElapsedTime_v2', 'cuEventDestroy_v2',
     'cuStreamBeginCapture_v2', 'cuStreamEndCapture', 'cuGraphInstantiateWithFlags', 'cuGraphLaunch', 'cuGraphExecDestroy',
     'cuGraphDestroy', 'cuGetErrorName', 'cuGetErrorString'];

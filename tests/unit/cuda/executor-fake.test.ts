@@ -174,3 +174,41 @@ describe('createCudaBackend', () => {
     be.close();
   });
 });
+
+describe('programmatic dependent launch (docs/pdl.md)', () => {
+  it('on sm_90 every launch goes through cuLaunchKernelEx with programmatic stream serialization, eager and captured', () => {
+    expect(dev.pdl).toBe(true);
+    const ex = new PlanExecutor(dev, affinePlan(8), weights());
+    for (let i = 0; i < 3; i++) {
+      const x = rows(3);
+      expect([...(ex.run({ x }).y.data as Float32Array)]).toEqual(expected(x.data as Float32Array));
+    }
+    ex.close();
+    expect(fake.calls).not.toContain('cuLaunchKernel');
+    expect(fake.exLaunches.length).toBeGreaterThan(0);
+    // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6, allowed = 1; the grid and block decode as given
+    for (const l of fake.exLaunches) expect(l.attrs).toEqual([[6, 1]]);
+  });
+
+  it('ARCTICC_PDL=0 launches with cuLaunchKernel, same results', () => {
+    dev.release();
+    resetDeviceRegistry();
+    const saved = process.env.ARCTICC_PDL;
+    process.env.ARCTICC_PDL = '0';
+    try {
+      fake = new FakeCuda();
+      registerAffineKernels(fake);
+      registerToyKernel(fake);
+      dev = openDevice({ driver: fake });
+    } finally {
+      if (saved === undefined) delete process.env.ARCTICC_PDL; else process.env.ARCTICC_PDL = saved;
+    }
+    expect(dev.pdl).toBe(false);
+    const ex = new PlanExecutor(dev, affinePlan(8), weights());
+    const x = rows(5);
+    expect([...(ex.run({ x }).y.data as Float32Array)]).toEqual(expected(x.data as Float32Array));
+    ex.close();
+    expect(fake.calls).toContain('cuLaunchKernel');
+    expect(fake.exLaunches).toEqual([]);
+  });
+});

@@ -211,6 +211,31 @@ export class FakeCuda implements CudaDriver {
     else this.#run(l);
     return 0;
   }
+  /** Launches through cuLaunchKernelEx, with the attributes they carried ([id, int value] pairs). */
+  readonly exLaunches: { fn: string; attrs: [number, number][] }[] = [];
+  cuLaunchKernelEx(config: Uint8Array, fn: bigint, params: BigUint64Array): CUresult {
+    const rc = this.#log('cuLaunchKernelEx');
+    if (rc) return rc;
+    const name = this.#fns.get(fn);
+    if (!name) return 400;
+    // CUlaunchConfig (cuda.h 13.0): grid x/y/z, block x/y/z, sharedMemBytes, pad, hStream @32, attrs @40, numAttrs @48
+    if (config.byteLength < 56) return 1;
+    const v = new DataView(config.buffer, config.byteOffset, 56);
+    const u = (o: number): number => v.getUint32(o, true);
+    const n = u(48), at = v.getBigUint64(40, true);
+    const attrs: [number, number][] = [];
+    if (n > 0) {
+      // CUlaunchAttribute: id (4), pad (4), value union (64)
+      const a = new DataView(koffi.view(at, 72 * n));
+      for (let i = 0; i < n; i++) attrs.push([a.getUint32(72 * i, true), a.getInt32(72 * i + 8, true)]);
+    }
+    this.exLaunches.push({ fn: name, attrs });
+    const args = [...params].map((p) => new Uint8Array(koffi.view(p, 8)).slice());
+    const l: Launch = { fn: name, grid: [u(0), u(4), u(8)], block: [u(12), u(16), u(20)], args };
+    if (this.#capture) this.#capture.push(l);
+    else this.#run(l);
+    return 0;
+  }
   #run(l: Launch): void {
     this.launches.push(l.fn);
     if (this.#pendingFault || this.#sticky) return;

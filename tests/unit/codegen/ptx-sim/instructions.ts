@@ -27,6 +27,8 @@ const fOps: Record<string, (a: number, b: number) => number> = {
 
 /** Every instruction as a closure, with its guard predicate folded in. */
 export function compileKernel(k: ParsedKernel): Exec[] {
+  // programmatic dependent launch: nothing may touch memory before the grid dependency wait, so it comes first
+  if (k.body[0]?.op !== 'griddepcontrol.wait') throw new Error(`ptx-sim: ${k.name}: the first instruction is "${k.body[0]?.text}", not griddepcontrol.wait`);
   return k.body.map((ins) => {
     const exec = compileInstr(ins, k);
     if (!ins.pred) return exec;
@@ -43,6 +45,8 @@ function compileInstr(ins: Instr, k: ParsedKernel): Exec {
   const next = (fn: (t: Thread, env: LaunchEnv) => void): Exec => (t, env) => { fn(t, env); t.pc++; };
   switch (base) {
     case 'ret': return (t) => { t.state = 'exit'; };
+    // the simulator runs a plan's launches one after another: the dependency is always met
+    case 'griddepcontrol': return next(() => {});
     case 'bar': return (t) => { t.state = 'bar'; t.pc++; };
     case 'bra': { const to = k.labels.get(a[0].text); if (to === undefined) fail(); return (t) => { t.pc = to!; }; }
     case 'shfl': return (t) => { t.state = 'shfl'; };
