@@ -108,6 +108,9 @@ export class PlanExecutor {
    */
   readonly #packed = new Map<string, { view: Uint8Array; offset: number }>();
   #inBlock: { dev: CUdeviceptr; pinned: PinnedBuffer } | null = null;
+  /** outputs laid out in one device block and one pinned block (#packOutputs), so adjacent ones come back in one copy */
+  readonly #outPacked = new Map<string, { view: Uint8Array; offset: number; slot: number }>();
+  #outBlock: { dev: CUdeviceptr; pinned: PinnedBuffer } | null = null;
   #bytes = 0;
   #closed = false;
   #busy = false;
@@ -167,8 +170,9 @@ export class PlanExecutor {
     const byName = new Map<string, CUdeviceptr>();
     const uploads: [CUdeviceptr, WeightData][] = [];
     this.#packInputs();
+    this.#packOutputs();
     for (const b of this.plan.buffers) {
-      if (b.kind === 'temp' || this.#packed.has(b.id)) continue;
+      if (b.kind === 'temp' || this.#packed.has(b.id) || this.#outPacked.has(b.id)) continue;
       if (b.kind === 'param') {
         const given = this.#bound.params?.get(b.name!);
         if (given !== undefined) { this.#addr.set(b.id, given); continue; }
@@ -235,6 +239,60 @@ export class PlanExecutor {
       this.#addr.set(id, dev + BigInt(off));
       this.#packed.set(id, { view: new Uint8Array(pinned.view, off, bytes), offset: off });
     }
+  }
+
+  /**
+   * One device block and one pinned block for the outputs, smallest first at 256-byte aligned offsets, so
+   * outputs a run wants back together (a target step's next tokens and hidden rows) are one copy.
+   */
+  #packOutputs(): void {
+    const ins = new Set(this.plan.inputs);
+    const ids = [...new Set(this.plan.outputs.map((o) => o.buffer))].filter((id) => {
+      const b = bufferById(this.plan, id);
+      return b.kind === 'output' && !ins.has(id) && !(b.name !== undefined && this.#bound.io?.has(b.name));
+    });
+    if (ids.length < 2) return;
+    const sized = ids.map((id) => [id, bufferBytes(bufferById(this.plan, id), this.plan.maxDims)] as const).sort((a, b) => a[1] - b[1]);
+    const at: [string, number, number][] = [];
+    let total = 0;
+    for (const [id, bytes] of sized) {
+      const off = Math.ceil(total / 256) * 256;
+      at.push([id, off, bytes]);
+      total = off + bytes;
+    }
+    const dev = this.#alloc(total, `the ${ids.length} outputs of plan ${this.plan.name} at maxDims`);
+    const pinned = this.device.memory.allocPinned(total);
+    this.#pinned.set('\0outputs', pinned);
+    this.#outBlock = { dev, pinned };
+    for (const [id, off, bytes] of at) {
+      this.#addr.set(id, dev + BigInt(off));
+      this.#outPacked.set(id, { view: new Uint8Array(pinned.view, off, bytes), offset: off, slot: bytes });
+    }
+  }
+
+  /** Output copies for a run: one per run of adjacent packed outputs it wants, one per other output. */
+  #copyOutputs(wanted: ExecutionPlan['outputs'], run: Record<string, number>): void {
+    const packed: { offset: number; slot: number; bytes: number }[] = [];
+    for (const out of wanted) {
+      const b = bufferById(this.plan, out.buffer);
+      const p = this.#outPacked.get(b.id);
+      if (p) { packed.push({ offset: p.offset, slot: p.slot, bytes: bufferBytes(b, run) }); continue; }
+      this.device.cu('cuMemcpyDtoHAsync_v2', this.#pinned.get(b.id)!.ptr, this.address(b.id), bufferBytes(b, run), this.device.stream);
+    }
+    if (!packed.length) return;
+    packed.sort((a, b) => a.offset - b.offset);
+    const order = [...this.#outPacked.values()].map((p) => p.offset).sort((a, b) => a - b);
+    const { dev, pinned } = this.#outBlock!;
+    let start = packed[0], end = start.offset + start.bytes;
+    const flush = (): void => { this.device.cu('cuMemcpyDtoHAsync_v2', pinned.ptr + BigInt(start.offset), dev + BigInt(start.offset), end - start.offset, this.device.stream); };
+    for (let i = 1; i < packed.length; i++) {
+      const q = packed[i];
+      // adjacent: no packed output this run does not want lies between them (their gap is padding or unused rows)
+      if (order.indexOf(q.offset) === order.indexOf(packed[i - 1].offset) + 1) { end = q.offset + q.bytes; continue; }
+      flush();
+      start = q; end = q.offset + q.bytes;
+    }
+    flush();
   }
 
   /** The device address of a buffer (tests poke at buffers directly). */
@@ -400,8 +458,10 @@ export class PlanExecutor {
       if ('gather' in t) {
         const padded = bufferBytes(b, run);
         checkSpans(t.gather, padded, `input "${b.name ?? id}"`);
+        // zero only what the spans leave uncovered past their contiguous prefix (at batch 1 of bucket 1: nothing)
+        const covered = coveredPrefix(t.gather);
         deviceCopies.push(() => {
-          this.device.memory.memset(this.address(id), 0, padded);
+          if (covered < padded) this.device.memory.memset(this.address(id) + BigInt(covered), 0, padded - covered);
           for (const g of t.gather) this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id) + BigInt(g.offset), g.src, g.bytes, this.device.stream);
         });
         continue;
@@ -433,10 +493,7 @@ export class PlanExecutor {
     for (const c of deviceCopies) c();
     for (const [id, spans] of patches) for (const g of spans) this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id) + BigInt(g.offset), g.src, g.bytes, this.device.stream);
     this.#enqueue(run, o.graph ?? this.#graphs);
-    for (const out of this.#wanted(o)) {
-      const b = bufferById(this.plan, out.buffer);
-      this.device.cu('cuMemcpyDtoHAsync_v2', this.#pinned.get(b.id)!.ptr, this.address(b.id), bufferBytes(b, run), this.device.stream);
-    }
+    this.#copyOutputs(this.#wanted(o), run);
     return { dims, run };
   }
 
@@ -472,7 +529,8 @@ export class PlanExecutor {
       const b = bufferById(this.plan, out.buffer);
       const shape = resolveDims(b.shape, dims, b.id);
       const t = hostTensor(b.dtype, shape, allocData(b.dtype, shape.reduce((a, x) => a * x, 1)));
-      copyBlock(new Uint8Array(this.#pinned.get(b.id)!.view), resolveDims(b.shape, run, b.id), bytesOf(t), shape, itemSize(b.dtype), true);
+      const src = this.#outPacked.get(b.id)?.view ?? new Uint8Array(this.#pinned.get(b.id)!.view);
+      copyBlock(src, resolveDims(b.shape, run, b.id), bytesOf(t), shape, itemSize(b.dtype), true);
       result[out.name] = t;
     }
     return result;
@@ -544,6 +602,8 @@ export class PlanExecutor {
     this.#pinned.clear();
     this.#packed.clear();
     this.#inBlock = null;
+    this.#outPacked.clear();
+    this.#outBlock = null;
     for (const m of this.#modules.values()) this.device.modules.release(m);
     this.#modules.clear();
   }
@@ -554,4 +614,15 @@ export class PlanExecutor {
     this.#closed = true;
     this.#free();
   }
+}
+
+/** The bytes [0, n) that spans cover without a gap (0 when none starts at 0); the rest of a gathered input is zeroed. */
+export function coveredPrefix(spans: readonly { offset: number; bytes: number }[]): number {
+  const sorted = [...spans].sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  for (const g of sorted) {
+    if (g.offset > end) break;
+    end = Math.max(end, g.offset + g.bytes);
+  }
+  return end;
 }

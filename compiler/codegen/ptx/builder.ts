@@ -17,12 +17,22 @@ const FILE: Record<RegType, { prefix: string; decl: string }> = {
 };
 
 export const PTX_HEADER = '.version 9.0\n.target sm_90\n.address_size 64\n';
+/** Where a kernel lets the next launch start (docs/pdl.md): at its start (after the wait), before its final ret, or never (implicitly at exit). */
+export type PdlTrigger = 'start' | 'end' | 'none';
+/** ARCTICC_PDL_TRIGGER=start|end|none, a diagnostic for A/B timing (default end: measured best, docs/pdl.md). */
+export function pdlTrigger(): PdlTrigger {
+  const v = process.env.ARCTICC_PDL_TRIGGER ?? 'end';
+  if (v !== 'start' && v !== 'end' && v !== 'none') throw new RangeError(`ARCTICC_PDL_TRIGGER must be start, end or none, got ${JSON.stringify(v)}`);
+  return v;
+}
 /**
- * The first instructions of every kernel (docs/pdl.md): griddepcontrol.wait blocks until the grids this
+ * The first instruction of every kernel (docs/pdl.md): griddepcontrol.wait blocks until the grids this
  * launch depends on have completed and their memory is visible, so nothing before it may touch global
- * memory; launch_dependents then lets the next launch in the stream start its blocks while this one runs.
+ * memory. griddepcontrol.launch_dependents (placed per pdlTrigger) lets the next launch in the stream start
+ * its blocks while this one runs.
  */
-export const GRID_DEPENDENCY = ['  griddepcontrol.wait;', '  griddepcontrol.launch_dependents;'] as const;
+export const GRID_DEPENDENCY_WAIT = '  griddepcontrol.wait;';
+export const GRID_DEPENDENCY_TRIGGER = '  griddepcontrol.launch_dependents;';
 
 export class PtxBuilder {
   readonly params: { name: string; type: ParamType }[] = [];
@@ -105,6 +115,7 @@ export class PtxBuilder {
       if (n && !decls.has(prefix)) decls.set(prefix, `  .reg ${decl} ${prefix}<${n}>;`);
     }
     const params = this.params.map((p) => `  .param .${p.type} ${p.name}`).join(',\n');
+    const trigger = pdlTrigger();
     return [
       PTX_HEADER,
       `.visible .entry ${entry}(`,
@@ -117,9 +128,11 @@ export class PtxBuilder {
       ...this.shared.map((s) => `  ${s}`),
       // programmatic dependent launch (docs/pdl.md): wait for the previous grid's memory before touching any,
       // then let the next grid start launching; both are no-ops for a launch without the PDL attribute
-      ...GRID_DEPENDENCY,
+      GRID_DEPENDENCY_WAIT,
+      ...(trigger === 'start' ? [GRID_DEPENDENCY_TRIGGER] : []),
       ...this.pre,
       ...this.body,
+      ...(trigger === 'end' ? [GRID_DEPENDENCY_TRIGGER] : []),
       '  ret;',
       '}',
       '',

@@ -8,7 +8,7 @@ import { openDevice, resetDeviceRegistry } from '../../../runtime/cuda/device.ts
 import { CudaError, CudaPoisonedError } from '../../../runtime/cuda/errors.ts';
 import { PlanExecutor } from '../../../runtime/cuda/executor.ts';
 import { FakeCuda, FakeFault } from './fake-driver.ts';
-import { affinePlan, registerAffineKernels, registerToyKernel, toySpeculatorPlan } from './plans.ts';
+import { affinePlan, registerAffineKernels, registerToyChainKernels, registerToyKernel, toyNext, toySpeculatorPlan, toyTargetPlan } from './plans.ts';
 
 let fake: FakeCuda;
 let dev: CudaDevice;
@@ -210,5 +210,23 @@ describe('programmatic dependent launch (docs/pdl.md)', () => {
     ex.close();
     expect(fake.calls).toContain('cuLaunchKernel');
     expect(fake.exLaunches).toEqual([]);
+  });
+});
+
+describe('packed outputs', () => {
+  it('a run copies the outputs it wants back in one copy when they lie side by side, and each equals its own copy', () => {
+    registerToyChainKernels(fake, 50);
+    const ex = new PlanExecutor(dev, toyTargetPlan(8, 8, 50), new Map());
+    const i32 = (a: number[]) => hostTensor('i32', [a.length], Int32Array.from(a));
+    const inputs = { tokens: i32([3, 7, 11]), positions: i32([0, 1, 2]), slots: i32([0, 0, 0]), rows: i32([0, 2]) };
+    const count = (): number => fake.calls.filter((c) => c === 'cuMemcpyDtoHAsync_v2').length;
+    for (const outputs of [undefined, ['hidden'], ['next_tokens']]) {
+      const before = count();
+      const r = ex.run(inputs, outputs ? { outputs } : {});
+      expect(count() - before).toBe(1);
+      if (!outputs || outputs.includes('next_tokens')) expect([...(r.next_tokens.data as Int32Array)]).toEqual([toyNext(3, 0, 50), toyNext(11, 2, 50)]);
+      if (!outputs || outputs.includes('hidden')) expect([...(r.hidden.data as Float32Array)]).toEqual([3, 0, 11, 2]);
+    }
+    ex.close();
   });
 });

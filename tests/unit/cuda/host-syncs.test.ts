@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostTensor } from '../../../compiler/ir/tensor-data.ts';
 import type { CudaDevice } from '../../../runtime/cuda/device.ts';
 import { openDevice, resetDeviceRegistry } from '../../../runtime/cuda/device.ts';
-import { PlanExecutor } from '../../../runtime/cuda/executor.ts';
+import { coveredPrefix, PlanExecutor } from '../../../runtime/cuda/executor.ts';
 import { hostSyncs } from '../../../runtime/host-syncs.ts';
 import { FakeCuda } from './fake-driver.ts';
 import { affinePlan, registerAffineKernels, registerToyKernel, toySpeculatorPlan } from './plans.ts';
@@ -98,5 +98,31 @@ describe('host syncs', () => {
     dev.memory.free(src);
     a.close();
     b.close();
+  });
+
+  it('a gathered input is zeroed only past the rows its spans cover: no memset when they fill the bucket', () => {
+    const ex = new PlanExecutor(dev, toySpeculatorPlan(8), new Map());
+    const src = dev.memory.alloc(8 * 8, 'test rows');
+    dev.memory.upload(src, new Float32Array(16).fill(1), 64);
+    const memsets = (): number => fake.calls.filter((c) => c === 'cuMemsetD8Async').length;
+    const tokens = (n: number) => hostTensor('i32', [n], Int32Array.from({ length: n }, (_, i) => 10 * i));
+    const gather = (n: number) => ({ dtype: 'f32' as const, shape: [n, 2], gather: [{ src, offset: 0, bytes: 8 * n }] });
+    let m0 = memsets();
+    ex.run({ hidden: gather(2), tokens: tokens(2) }); // bucket 2: covered
+    expect(memsets() - m0).toBe(0);
+    m0 = memsets();
+    const { draft } = ex.run({ hidden: gather(5), tokens: tokens(5) }); // bucket 6: one row of padding zeroed
+    expect(memsets() - m0).toBe(1);
+    expect([...(draft.data as Int32Array)].slice(0, 3)).toEqual([100, 101, 102]);
+    dev.memory.free(src);
+    ex.close();
+  });
+
+  it('coveredPrefix: the gap-free prefix of the spans, in any order', () => {
+    expect(coveredPrefix([])).toBe(0);
+    expect(coveredPrefix([{ offset: 8, bytes: 8 }, { offset: 0, bytes: 8 }])).toBe(16);
+    expect(coveredPrefix([{ offset: 0, bytes: 8 }, { offset: 16, bytes: 8 }])).toBe(8);
+    expect(coveredPrefix([{ offset: 4, bytes: 8 }])).toBe(0);
+    expect(coveredPrefix([{ offset: 0, bytes: 16 }, { offset: 4, bytes: 4 }])).toBe(16);
   });
 });
