@@ -36,6 +36,7 @@ describe('PTX text', () => {
         .reg .b32 %r<10>;
         .reg .f32 %f<4>;
         .reg .b64 %rd<6>;
+        griddepcontrol.wait;
         mov.u32 %r1, %ctaid.x;
         mov.u32 %r2, %tid.x;
         mad.lo.u32 %r0, %r1, 256, %r2;
@@ -65,6 +66,7 @@ describe('PTX text', () => {
         mad.wide.u32 %rd5, %r0, 4, %rd4;
         st.global.f32 [%rd5], %f3;
       $L_done_0:
+        griddepcontrol.launch_dependents;
         ret;
       }
       "
