@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
-ARGS=${ARGS:---batches 1,8 --qs 1,4 --contexts 1024 --prefill-batches 1 --prefill-reps 1}
+ARGS=${ARGS:---batches 1,8 --qs 1,4 --contexts 1024 --prefill-batches 1}
 TDIR=$(mktemp -d "${TARGET_TMP:-/tmp}/arcticc-llama8b.XXXXXX")
 trap 'rm -rf "$TDIR"' EXIT
 rc=0
