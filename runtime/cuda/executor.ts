@@ -451,7 +451,7 @@ export class PlanExecutor {
     const run = this.runDims(dims);
     // device-pointer inputs are copied after the packed block, which spans their slots too
     const deviceCopies: (() => void)[] = [];
-    let packedEnd = 0;
+    let packedStart = Infinity, packedEnd = 0;
     for (const id of this.plan.inputs) {
       const b = bufferById(this.plan, id);
       const t = inputs[b.name ?? id];
@@ -484,12 +484,13 @@ export class PlanExecutor {
       const shape = resolveDims(b.shape, run, b.id);
       if (bytes !== t.data.byteLength) stage.fill(0, 0, bytes);
       copyBlock(bytesOf(t), t.shape, stage, shape, itemSize(b.dtype));
-      if (packed) packedEnd = Math.max(packedEnd, packed.offset + bytes);
+      if (packed) { packedStart = Math.min(packedStart, packed.offset); packedEnd = Math.max(packedEnd, packed.offset + bytes); }
       else this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
     }
     // one copy for every staged input (the bytes between them belong to no live row and are never read)
     const patches = this.#patches(inputs, run, o);
-    if (packedEnd > 0) this.device.cu('cuMemcpyHtoDAsync_v2', this.#inBlock!.dev, this.#inBlock!.pinned.ptr, packedEnd, this.device.stream);
+    // from the first staged slot: a slot before it belongs to a gathered or device input (copied on the device)
+    if (packedEnd > 0) this.device.cu('cuMemcpyHtoDAsync_v2', this.#inBlock!.dev + BigInt(packedStart), this.#inBlock!.pinned.ptr + BigInt(packedStart), packedEnd - packedStart, this.device.stream);
     for (const c of deviceCopies) c();
     for (const [id, spans] of patches) for (const g of spans) this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id) + BigInt(g.offset), g.src, g.bytes, this.device.stream);
     this.#enqueue(run, o.graph ?? this.#graphs);

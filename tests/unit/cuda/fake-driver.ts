@@ -40,6 +40,8 @@ export class FakeCuda implements CudaDriver {
   readonly launches: string[] = [];
   /** every cuMemcpyDtoDAsync_v2, in order: destination, source and bytes (tests check the rows chained plans move) */
   readonly dtod: { dst: bigint; src: bigint; bytes: number }[] = [];
+  /** every host-to-device copy's size, in order */
+  readonly htodBytes: number[] = [];
   graphLaunches = 0;
   /** true while cuGraphLaunch runs a graph's launches (a kernel can tell a replay from an eager warm-up launch) */
   replaying = false;
@@ -159,6 +161,7 @@ export class FakeCuda implements CudaDriver {
     const rc = this.#log(name);
     if (rc) return rc;
     const n = Number(bytes);
+    this.htodBytes.push(n);
     try { this.mem(dst, n).set(this.#host(src, n)); } catch { return 1; }
     return 0;
   }

@@ -108,8 +108,11 @@ describe('host syncs', () => {
     const tokens = (n: number) => hostTensor('i32', [n], Int32Array.from({ length: n }, (_, i) => 10 * i));
     const gather = (n: number) => ({ dtype: 'f32' as const, shape: [n, 2], gather: [{ src, offset: 0, bytes: 8 * n }] });
     let m0 = memsets();
+    const h0 = fake.htodBytes.length;
     ex.run({ hidden: gather(2), tokens: tokens(2) }); // bucket 2: covered
     expect(memsets() - m0).toBe(0);
+    // the staging copy starts at the first staged slot: the gathered hidden slot (8 rows × 8 bytes) is not copied in
+    expect(fake.htodBytes.slice(h0)).toEqual([8]);
     m0 = memsets();
     const { draft } = ex.run({ hidden: gather(5), tokens: tokens(5) }); // bucket 6: one row of padding zeroed
     expect(memsets() - m0).toBe(1);
