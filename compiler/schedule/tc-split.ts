@@ -29,10 +29,19 @@ export const TC_SPLIT_WARP_TILES = 2112;
 /** k a slice keeps at least (4 trips of the 64-wide bf16 loop), so its loop still overlaps loads. */
 export const TC_MIN_SLICE_K = 256;
 /**
- * Weights a split linear has at least: below, its stream is a few µs even on few blocks and the reduce
- * launch (~2 µs in a graph) would cost more than the split saves (the fixture's 256 × 768 down_proj).
+ * Weights a split linear has at least: below, the reduce launch (~2 µs in a graph) costs more than the split
+ * saves. The fixture's 256 × 768 down_proj (196608 weights, 4 column blocks) is above it: unsplit it took
+ * 21.7 µs at 8 rows and 34 µs at 32 on the H200 (bench/results/profiles/target-fixture-decode-8-32-s24.txt),
+ * its 4 blocks each staging the whole fused SiLU·up x. ARCTICC_TC_SPLIT_MIN_WEIGHTS overrides it (A/B timing).
  */
-export const TC_SPLIT_MIN_WEIGHTS = 2 ** 22;
+export const TC_SPLIT_MIN_WEIGHTS = 2 ** 17;
+const minWeightsDefault = (): number => {
+  const v = process.env.ARCTICC_TC_SPLIT_MIN_WEIGHTS;
+  if (v === undefined) return TC_SPLIT_MIN_WEIGHTS;
+  const n = Number(v);
+  if (!(n > 0)) throw new RangeError(`ARCTICC_TC_SPLIT_MIN_WEIGHTS must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+};
 /** Bytes per weight element the kernel takes: bf16 as is, e4m3 widened to bf16 in registers. */
 export const TC_WEIGHT_BYTES: Readonly<Record<string, number>> = { bf16: 2, fp8e4m3: 1 };
 
@@ -79,7 +88,7 @@ export function tcSlices(n: Node, maxRows: number, o: TcSplitOptions = {}): numb
   const K = x.shape[x.shape.length - 1], eb = TC_WEIGHT_BYTES[w.dtype];
   if (x.dtype !== 'f32' || eb === undefined || typeof K !== 'number' || K % (16 / eb) !== 0) return 1;
   const blocks = tcColumnBlocks(w.shape[0]);
-  if (blocks === null || (w.shape[0] as number) * K < (o.minWeights ?? TC_SPLIT_MIN_WEIGHTS)) return 1;
+  if (blocks === null || (w.shape[0] as number) * K < (o.minWeights ?? minWeightsDefault())) return 1;
   const { warps, tiles } = tcShape(w.shape[0]), have = blocks * warps * tiles;
   if (have >= TC_SPLIT_WARP_TILES) return 1;
   const s = Math.min(Math.ceil(TC_SPLIT_WARP_TILES / have), Math.floor(K / TC_MIN_SLICE_K));

@@ -51,7 +51,7 @@ describe('linear fusion', () => {
     expect(s.kernels.map((k) => k.items.map((i) => i.node.op).join(','))).toEqual(['linear', 'linear,add', 'linear', 'linear,add']);
   });
 
-  it('a Llama layer is 6 kernels at any N (was 9: two norm row kernels and the SiLU·up map are gone), attention as two launches', () => {
+  it('a Llama layer is 6 kernels at any N (was 9: two norm row kernels and the SiLU·up map are gone), attention as two launches, the down projection split along K from 5 rows', () => {
     const shape = {
       hiddenSize: 256, intermediateSize: 768, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096,
       rmsNormEps: 1e-5, tieWordEmbeddings: true, slots: 4, maxLen: 512, head: 'logits',
@@ -61,10 +61,13 @@ describe('linear fusion', () => {
       const run = plan.launches.filter((l) => evalGrid(l.grid[0], new Map([['N', n], ['M', n]])) > 0);
       // per layer qkv (+ norm), kv_write, attention (split over position chunks at these few rows: its
       // partials and their combine, attention-split.ts), o_proj (+ residual), gate_up (+ norm), down (+ SiLU·up,
-      // residual); then the final norm, the row pick and the head
-      expect(run.length, `N = ${n}`).toBe(6 * 7 + 3);
-      const lin = n <= 4 ? 'linear' : 'linear_tc';
-      expect(run.slice(0, 7).map((l) => l.kernel.replace(/^llama_|\d+$/g, ''))).toEqual([lin, 'kv_write', 'attention_split', 'attention_combine', lin, lin, lin]);
+      // residual); then the final norm, the row pick and the head. From 5 rows the down projection (K 768, four
+      // column blocks) is split along K into 3 slices, whose reduce launch adds the residual (tc-split.ts)
+      const tc = n >= 5;
+      expect(run.length, `N = ${n}`).toBe(6 * (tc ? 8 : 7) + 3);
+      const lin = tc ? 'linear_tc' : 'linear';
+      const down = tc ? ['linear_tc_split', 'linear_tc_reduce'] : [lin];
+      expect(run.slice(0, tc ? 8 : 7).map((l) => l.kernel.replace(/^llama_|\d+$/g, ''))).toEqual([lin, 'kv_write', 'attention_split', 'attention_combine', lin, lin, ...down]);
     }
   });
 

@@ -73,8 +73,8 @@ describe('tensor-core linear geometry', () => {
     expect([at(4096, 4096), at(4096, 14336), at(6144, 4096), at(28672, 4096), at(128256, 4096)]).toEqual([9, 9, 6, 2, 1]);
     expect([at(4096, 256), at(4096, 511), at(100, 1000), at(100, 1008, 'fp8e4m3'), at(100, 1000, 'f32'), at(4096, 4096, 'bf16', 4)]).toEqual([1, 1, 3, 3, 1, 1]);
     expect(Math.ceil(TC_SPLIT_WARP_TILES / (64 * 4))).toBe(9);
-    // by default only linears of ≥ 2^22 weights split: the fixture's 256 × 768 down_proj stays whole
-    expect([tcSlices(linearGraph(256, 768).outputs[0].node, 64), tcSlices(linearGraph(1024, 4096).outputs[0].node, 64)]).toEqual([1, 16]);
+    // by default linears of ≥ 2^17 weights split: the fixture's 256 × 768 down_proj (3 slices of 256), not a 256 × 384 one
+    expect([tcSlices(linearGraph(256, 768).outputs[0].node, 64), tcSlices(linearGraph(1024, 4096).outputs[0].node, 64), tcSlices(linearGraph(256, 384).outputs[0].node, 64)]).toEqual([3, 16, 1]);
     expect(scheduleGraph(normGraph(512), { maxDims: { B: 64 }, tcSplit: SMALL }).kernels.filter((k) => k.tcSplit).length).toBe(0);
   });
 
