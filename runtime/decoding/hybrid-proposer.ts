@@ -14,8 +14,6 @@ export interface HybridProposerOptions extends Omit<SuffixProposerOptions, 'minS
 /** ArcticInference's hybrid: the suffix draft when it scores at least minScore, else the model's draft. */
 export class HybridProposer implements SplitDraftProposer {
   readonly name = 'hybrid';
-  /** its only updates are the suffix trees' (SuffixProposer.updatesOptional) */
-  readonly updatesOptional = true;
   readonly model: DraftModel;
   readonly suffix: SuffixProposer;
   readonly minScore: number;

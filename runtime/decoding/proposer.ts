@@ -49,13 +49,6 @@ export interface Proposer {
   onTokens(id: RequestId, tokens: ArrayLike<number>): void; // tokens appended this step: accepted drafts + the target's token
   stopRequest(id: RequestId): void;
   propose(batch: readonly ProposeInput[]): Promise<Draft[]>;
-  /**
-   * onTokens may be left out for the steps the engine does not draft in because its draft sizer found that
-   * drafting does not pay at that batch size (runtime/engine/draft-sizing.ts): the proposer then drafts from
-   * what it was told, worse but never wrongly (suffix trees with a gap; every context it is asked about is
-   * whole). Its updates are part of what drafting costs there.
-   */
-  readonly updatesOptional?: boolean;
 }
 
 /**

@@ -22,8 +22,6 @@ export interface SuffixProposerOptions {
 /** A Proposer that drafts with a SuffixDecodingCache, keeping it up to date with every request. */
 export class SuffixProposer implements Proposer {
   readonly name = 'suffix';
-  /** a gap in a request's tree only loses matches (speculate compares the stored tokens with the context) */
-  readonly updatesOptional = true;
   readonly cache: SuffixDecodingCache;
   readonly spec: SpeculateOptions;
   readonly minScore: number;

@@ -26,7 +26,6 @@ interface PositionStats { reached: number[]; accepted: number[] }
 export class DraftSizer {
   readonly #passMs = new Map<number, number>();
   readonly #draftMs = new Map<number, number>();
-  readonly #updateMs = new Map<number, number>();
   readonly #gain = new Map<number, number>();
   readonly #skipUntil = new Map<number, number>();
   readonly #explored = new Map<number, number>();
@@ -44,14 +43,6 @@ export class DraftSizer {
   }
   /** drafting for a batch of `batch` requests took `ms` */
   observeDraft(batch: number, ms: number): void { ema(this.#draftMs, paddingSize(batch), ms); }
-  /**
-   * the proposer's updates after a step of `batch` requests took `ms` (suffix trees): with an
-   * updatesOptional proposer they are skipped on the steps the sizer does not draft in, so they count as
-   * drafting's cost
-   */
-  observeUpdates(batch: number, ms: number): void { ema(this.#updateMs, paddingSize(batch), ms); }
-  /** the update cost counted against drafting at this batch size (ms a step) */
-  updateMs(batch: number): number { return this.#updateMs.get(paddingSize(batch)) ?? 0; }
 
   /** a draft of `offered` tokens from `source` had its first `accepted` accepted */
   observeAcceptance(source: DraftSource, offered: number, accepted: number): void {
@@ -126,7 +117,7 @@ export class DraftSizer {
       this.#explored.set(b, tries + 1);
       return 0;
     }
-    const draft = (this.#draftMs.get(b) ?? 0) + (this.#updateMs.get(b) ?? 0);
+    const draft = this.#draftMs.get(b) ?? 0;
     // this step's drafts are paid for: pick k by tokens per ms of the pass alone
     let best = 0, bestRate = -1, bestTokens = batch, bestMs = 0, baseMs = 0;
     for (let k = 0; k <= maxLen; k++) {

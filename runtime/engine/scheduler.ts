@@ -90,10 +90,6 @@ export class EngineCore {
 
   readonly #waiting: EngineRequest[] = [];
   readonly #running: EngineRequest[] = [];
-  /** this step's proposer updates are left out (the sizer keeps it from drafting; Proposer.updatesOptional) */
-  #pausedUpdates = false;
-  /** ms the proposer's onTokens took since the step's pass returned */
-  #updateMs = 0;
   #nextId = 0;
   #newId = (): number => this.#nextId++;
   #loop: Promise<void> | null = null;
@@ -208,11 +204,7 @@ export class EngineCore {
     n = Math.min(n, p.maxNewTokens - r.numOutput);
     const got = n === toks.length ? toks : toks.slice(0, n);
     r.appendTokens(got);
-    if (this.proposer && !this.#pausedUpdates) {
-      const u0 = performance.now();
-      this.proposer.onTokens(r.id, got);
-      this.#updateMs += performance.now() - u0;
-    }
+    this.proposer?.onTokens(r.id, got);
     // prompt + output ≤ max-model-len, as vLLM counts it
     if (!reason && (r.numOutput >= p.maxNewTokens || r.tokens.length >= t.maxModelLen)) reason = 'length';
     if (reason) r.finishReason = reason;
@@ -262,12 +254,7 @@ export class EngineCore {
     const inputs: ProposeInput[] = new Array(limit);
     // chained: the rows the model drafts, as placeholders until the verify pass's readback (null: drafts are final)
     let modelRows: number[] | null = null;
-    const drafting = this.proposer !== null && limit > 0 && (this.sizer?.shouldDraft(nRun) ?? true);
-    // a step the sizer keeps from drafting also leaves out an updatesOptional proposer's updates (their cost is
-    // part of what it judged: observeUpdates below)
-    this.#pausedUpdates = !drafting && limit > 0 && this.sizer !== null && this.proposer?.updatesOptional === true;
-    this.#updateMs = 0;
-    if (drafting) {
+    if (this.proposer && limit > 0 && (this.sizer?.shouldDraft(nRun) ?? true)) {
       for (let i = 0; i < limit; i++) { const r = running[i]; inputs[i] = { requestId: r.id, tokens: r.tokenView, hidden: r.hidden }; }
       const d0 = performance.now();
       if (this.chain) ({ drafts: got, modelRows } = this.chain.proposer.splitDraft(inputs));
@@ -338,7 +325,6 @@ export class EngineCore {
     }
     const verifyMs = performance.now() - v0;
     this.sizer?.observePass(rowsIn, verifyMs);
-    this.#updateMs = 0;
     const V = t.vocabSize, H = t.hiddenSize;
     let drafted = 0, draftTokens = 0, acceptedTokens = 0, newTokens = 0;
     const gained = fresh.length === 0 ? new Array<number>(nRun) : null;
@@ -383,8 +369,6 @@ export class EngineCore {
       newTokens += r.numOutput - before;
       if (gained) gained[i] = r.numOutput - before;
     }
-    // what the proposer's updates of the running requests cost this step (fresh requests' first tokens apart)
-    if (!this.#pausedUpdates && this.proposer?.updatesOptional && fresh.length === 0) this.sizer?.observeUpdates(nRun, this.#updateMs);
     fresh.forEach((r, j) => {
       const out = res[nRun + j];
       r.hidden = out.hidden.slice(0, H);

@@ -35,29 +35,6 @@ describe('DraftSizer', () => {
     expect(s.choose(new Array(16).fill(8), new Array(16).fill('suffix'))).toBe(8);
     expect(s.shouldDraft(32)).toBe(true); // other batch sizes are unaffected
   });
-  it('counts a pausable proposer\'s updates as drafting\'s cost: drafts that pay for their rows stop when the updates cost more', () => {
-    const passes = (s: DraftSizer): void => {
-      for (const rows of [16, 32, 64, 128, 256]) { s.observePass(rows, 50); s.observePass(rows, 0.4 + 0.001 * rows); }
-    };
-    const lens = new Array(32).fill(4), src = new Array(32).fill('suffix');
-    // 32 requests, 4-token drafts accepted whole 40 % of the time: k = 4 makes ≈ 32 · 2.6 tokens in a 0.56 ms pass,
-    // 148 a ms, against 32 in 0.43 (74 a ms) without drafts
-    const cheap = new DraftSizer();
-    passes(cheap);
-    for (let i = 0; i < 500; i++) cheap.observeAcceptance('suffix', 4, i % 5 < 2 ? 4 : 0);
-    expect(cheap.choose(lens, src)).toBe(4);
-    expect(cheap.shouldDraft(32)).toBe(true);
-    // the same with 0.8 ms of tree updates a step: 83 tokens in 1.36 ms, 61 a ms, no longer pays, so the next
-    // steps do not draft (and leave the updates out)
-    const dear = new DraftSizer();
-    passes(dear);
-    for (let i = 0; i < 500; i++) dear.observeAcceptance('suffix', 4, i % 5 < 2 ? 4 : 0);
-    dear.observeUpdates(32, 0.8);
-    expect(dear.updateMs(32)).toBeCloseTo(0.8, 10);
-    expect(dear.updateMs(8)).toBe(0);
-    expect(dear.choose(lens, src)).toBe(4);
-    expect(dear.shouldDraft(32)).toBe(false);
-  });
   it('small batches verify whole drafts whatever the estimates', () => {
     const s = new DraftSizer();
     for (const rows of [1, 2, 4, 8, 16, 32]) { s.observePass(rows, 9); s.observePass(rows, 0.05 * rows); }
