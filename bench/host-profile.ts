@@ -14,7 +14,8 @@
 //   node bench/host-profile.ts [--concurrency 1,8] [--drafters none,ngram,suffix,arctic,arctic+suffix]
 //                              [--prompts 16] [--max-new 256] [--load code] [--stand-in replay|interp]
 //                              [--pass-ms 0] [--pass-ms-per-row 0] [--draft-ms 0] [--record greedy.json]
-//                              [--repeat 1] [--out host-profile.json]
+//                              [--repeat 1] [--dynamic] [--out host-profile.json]
+// --dynamic: per-step draft sizing on (dynamic_draft_length: true, the default on CUDA; off on the CPU).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, drafterConfigs, pickDrafters, workloadPrompts } from './e2e-common.ts';
@@ -35,6 +36,7 @@ const { values: a } = parseArgs({
     'max-new': { type: 'string', default: '256' },
     prompts: { type: 'string', default: '16' },
     'stand-in': { type: 'string', default: 'replay' },
+    dynamic: { type: 'boolean', default: false },
     'pass-ms': { type: 'string', default: '0' },
     'pass-ms-per-row': { type: 'string', default: '0' },
     'draft-ms': { type: 'string', default: '0' },
@@ -46,7 +48,7 @@ const { values: a } = parseArgs({
 const maxNew = Number(a['max-new']);
 const conc = a.concurrency!.split(',').map(Number);
 const loads = workloadPrompts(a.workloads!);
-const CONFIGS = drafterConfigs(a.speculator!);
+const CONFIGS = Object.fromEntries(Object.entries(drafterConfigs(a.speculator!)).map(([k, c]) => [k, c && a.dynamic ? { ...c, dynamic_draft_length: true } : c]));
 const drafters = pickDrafters(a.drafters!, CONFIGS);
 const longest = Math.max(...loads.mixed.map((p) => p.length));
 const target = await loadTarget({ model: a.model!, device: 'cpu', maxModelLen: longest + maxNew + 8, maxNumSeqs: Math.max(...conc), quiet: true });
@@ -106,6 +108,7 @@ for (const [name, all] of Object.entries(loads)) {
           s.forwardHost += (acc.forwardWall - b.forwardWall) - (acc.interp - b.interp);
           s.update += acc.update - b.update;
           s.wall += t1 - t0;
+          s.tokens += tm.decodeTokens - before.decodeTokens;
           if (lastEnd >= 0) s.between += t0 - lastEnd;
         } else if (tm.prefillSteps > before.prefillSteps) { s.prefillSteps++; s.prefillMs += t1 - t0; }
         lastEnd = t1;
@@ -132,10 +135,12 @@ for (const [name, all] of Object.entries(loads)) {
           allowed_tok_s_per_request: ((d === 'none' ? 1 : metrics.acceptance.meanAcceptanceLength) * 1000) / per(s.draft + s.verify),
           tok_s_per_request_decode: (outputs as { decodeTokens?: number }[]).reduce((x, o) => x + (o.decodeTokens ?? NaN), 0) / ((outputs as { decodeMs?: number }[]).reduce((x, o) => x + (o.decodeMs ?? NaN), 0) / 1000),
           tokens_per_request_step: (metrics as { tokensPerRequestStep?: number }).tokensPerRequestStep,
+          // every request's decode tokens over the decode steps' wall time (loop between steps included)
+          tok_s_total_decode: (s.tokens * 1000) / (s.wall + s.between),
         };
         rows.push(row);
         const f = (x: number) => (x * 1000).toFixed(1).padStart(7);
-        console.log(`${name} c=${c} ${d.padEnd(14)} #${rep} steps ${String(s.steps).padStart(4)}  µs/step: propose ${f(row.propose_host_ms)} forward ${f(row.forward_host_ms)} update ${f(row.proposer_update_ms)} rest ${f(row.step_rest_ms)} between ${f(row.between_steps_ms)} | host total ${f(row.host_total_ms)} | interp target ${f(row.interp_target_ms)} draft ${f(row.interp_draft_ms)} | AL ${row.mean_acceptance_length.toFixed(2)} tok/req-step ${row.tokens_per_request_step?.toFixed(2)} decode/allowed ${(row.tok_s_per_request_decode / row.allowed_tok_s_per_request).toFixed(3)}`);
+        console.log(`${name} c=${c} ${d.padEnd(14)} #${rep} steps ${String(s.steps).padStart(4)}  µs/step: propose ${f(row.propose_host_ms)} forward ${f(row.forward_host_ms)} update ${f(row.proposer_update_ms)} rest ${f(row.step_rest_ms)} between ${f(row.between_steps_ms)} | host total ${f(row.host_total_ms)} | interp target ${f(row.interp_target_ms)} draft ${f(row.interp_draft_ms)} | AL ${row.mean_acceptance_length.toFixed(2)} tok/req-step ${row.tokens_per_request_step?.toFixed(2)} decode/allowed ${(row.tok_s_per_request_decode / row.allowed_tok_s_per_request).toFixed(3)} | total ${row.tok_s_total_decode.toFixed(0)} tok/s`);
       } finally {
         EngineCore.prototype.step = step0;
         drafter.dispose();
