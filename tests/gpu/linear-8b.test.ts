@@ -3,8 +3,9 @@
 // same random weights: bf16 and fp8 e4m3 (+ per-column f32 scale, as fp8-matmul writes a head), the
 // logits stored and the fused argmax (no logits buffer), compiled for maxDims.B = 32 (what
 // bench/gpu-bench.ts compiles: the fp8 128-wide k trip) and 64 (ArcticInference's largest bucket: the
-// 64-wide trip), run at B = 1, 3, 5, 32, 64: the GEMV (B ≤ 4) with 4 columns per warp at 128256 and 2
-// at 16384, the tensor-core kernel (B ≥ 5) with the [8,2] block at 128256 and [4,1] at 16384 (the same
+// 64-wide trip), run at B = 1, 3, 4, 5, 32, 64: the GEMV (B ≤ 4) with 4 columns per warp at 128256 and 2
+// at 16384, the tensor-core kernel (B ≥ 5; a fused e4m3 head from B = 4, FP8_HEAD_TC_MIN_ROWS) with the
+// [8,2] block at 128256 and [4,1] at 16384 (the same
 // rules on the simulator: tests/unit/codegen/sim-variants.test.ts). Outputs are
 // poisoned before each run. Tokens must equal the interpreter's exactly; stored logits within the f32
 // dot-product bound 2·K·2^-24·max|x_m|·Σ_k|w_nk|·|s_n|. One reference per (N, dtype) at 64 rows: batch B
@@ -31,7 +32,7 @@ import { describeGpuCompiled, rng } from './gpu-env.ts';
 
 const K = 4096;
 const ROWS = 64;
-const BATCHES = [1, 3, 5, 32, 64];
+const BATCHES = [1, 3, 4, 5, 32, 64];
 const SEED = 0x8b;
 
 type WD = 'bf16' | 'fp8e4m3';
@@ -132,7 +133,7 @@ async function interpretRows(pool: InterpreterPool, g: Graph, x: Float32Array, p
   } finally { pool.drop(m.id); }
 }
 
-describeGpuCompiled('linears at the 8B shapes vs the interpreter (K = 4096, B = 1, 3, 5, 32, 64)', () => {
+describeGpuCompiled('linears at the 8B shapes vs the interpreter (K = 4096, B = 1, 3, 4, 5, 32, 64)', () => {
   let dev: CudaDevice;
   let compile: (g: Graph, maxDims: Record<string, number>) => ExecutionPlan;
   let compileCertified: (g: Graph, maxDims: Record<string, number>) => Promise<ExecutionPlan>;
