@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { IR_FILE, writeArtifact } from '../../compiler/artifact.ts';
 import type { FloatDType } from '../../compiler/ir/dtype.ts';
-import { traceUserFile } from '../../compiler/frontend/user-file.ts';
 import { graphParams } from '../../compiler/ir/graph.ts';
 import { printGraph } from '../../compiler/ir/print.ts';
 import type { Pipeline } from '../../compiler/pipeline.ts';
@@ -110,6 +109,8 @@ async function buildProgram(target: string, o: Options, ctx: CommandContext): Pr
     return buildSpeculator(sizes.config, sizes.weightDtype);
   }
   if (!/\.[cm]?[jt]s$/.test(target)) throw new UsageError(`compile: "${target}" is neither lstm, mlp nor a .ts DSL file`);
+  // the DSL front end (ts-morph) loads only for a DSL file target
+  const { traceUserFile } = await import('../../compiler/frontend/user-file.ts');
   return (await traceUserFile(target, o.export, sizes?.options)).program;
 }
 

@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import { f32ToBf16 } from '../../compiler/ir/numerics.ts';
-import { traceUserFile } from '../../compiler/frontend/user-file.ts';
 import type { Program } from '../../dsl/index.ts';
 import { lstmSpeculator } from '../../speculators/lstm.ts';
 import { mlpSpeculator } from '../../speculators/mlp.ts';
@@ -77,6 +76,8 @@ export async function resolveArch(o: ArchOptions): Promise<Arch> {
   if (!/\.(ts|mts)$/.test(o.arch)) throw new TrainDataError(`--arch must be lstm, mlp or a DSL drafter file (FILE.ts), got ${JSON.stringify(o.arch)}`);
   const file = path.resolve(o.arch);
   const config = { hidden_size: H, width: D, vocab_size: V, n_predict: n, scale_input: false, tie_weights: false, base_model_name_or_path: base };
+  // the DSL front end (ts-morph) loads only for a user's DSL file
+  const { traceUserFile } = await import('../../compiler/frontend/user-file.ts');
   const { program } = await traceUserFile(file, undefined, {
     hiddenSize: H, width: D, vocabSize: V, nPredict: n, scaleInput: false, tieWeights: false, weightDtype: () => 'f32', config,
   });
