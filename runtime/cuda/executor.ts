@@ -109,7 +109,7 @@ export class PlanExecutor {
   readonly #packed = new Map<string, { view: Uint8Array; offset: number }>();
   #inBlock: { dev: CUdeviceptr; pinned: PinnedBuffer } | null = null;
   /** outputs laid out in one device block and one pinned block (#packOutputs), so adjacent ones come back in one copy */
-  readonly #outPacked = new Map<string, { view: Uint8Array; offset: number; slot: number }>();
+  readonly #outPacked = new Map<string, { view: Uint8Array; offset: number; index: number }>();
   #outBlock: { dev: CUdeviceptr; pinned: PinnedBuffer } | null = null;
   #bytes = 0;
   #closed = false;
@@ -223,27 +223,15 @@ export class PlanExecutor {
       const b = bufferById(this.plan, id);
       return b.kind === 'input' && !outs.has(id) && !(b.name !== undefined && this.#bound.io?.has(b.name));
     });
-    if (ids.length < 2) return;
-    const at: [string, number, number][] = [];
-    let total = 0;
-    for (const id of ids) {
-      const off = Math.ceil(total / 256) * 256, bytes = bufferBytes(bufferById(this.plan, id), this.plan.maxDims);
-      at.push([id, off, bytes]);
-      total = off + bytes;
-    }
-    const dev = this.#alloc(total, `the ${ids.length} staged inputs of plan ${this.plan.name} at maxDims`);
-    const pinned = this.device.memory.allocPinned(total);
-    this.#pinned.set('\0inputs', pinned);
-    this.#inBlock = { dev, pinned };
-    for (const [id, off, bytes] of at) {
-      this.#addr.set(id, dev + BigInt(off));
-      this.#packed.set(id, { view: new Uint8Array(pinned.view, off, bytes), offset: off });
-    }
+    const block = this.#packBlock(ids, 'staged inputs', '\0inputs');
+    if (!block) return;
+    this.#inBlock = block.block;
+    for (const { id, view, offset } of block.slots) this.#packed.set(id, { view, offset });
   }
 
   /**
-   * One device block and one pinned block for the outputs, smallest first at 256-byte aligned offsets, so
-   * outputs a run wants back together (a target step's next tokens and hidden rows) are one copy.
+   * One device block and one pinned block for the outputs, smallest first, so outputs a run wants back
+   * together (a target step's next tokens and hidden rows) are one copy (#copyOutputs).
    */
   #packOutputs(): void {
     const ins = new Set(this.plan.inputs);
@@ -251,46 +239,56 @@ export class PlanExecutor {
       const b = bufferById(this.plan, id);
       return b.kind === 'output' && !ins.has(id) && !(b.name !== undefined && this.#bound.io?.has(b.name));
     });
-    if (ids.length < 2) return;
-    const sized = ids.map((id) => [id, bufferBytes(bufferById(this.plan, id), this.plan.maxDims)] as const).sort((a, b) => a[1] - b[1]);
+    const size = (id: string): number => bufferBytes(bufferById(this.plan, id), this.plan.maxDims);
+    const block = this.#packBlock(ids.sort((a, b) => size(a) - size(b)), 'outputs', '\0outputs');
+    if (!block) return;
+    this.#outBlock = block.block;
+    block.slots.forEach(({ id, view, offset }, index) => this.#outPacked.set(id, { view, offset, index }));
+  }
+
+  /**
+   * Buffers `ids` (two or more; else null) laid out in order at 256-byte aligned offsets in one device
+   * allocation and one pinned block (registered under `pinnedKey`), each buffer sized at maxDims.
+   */
+  #packBlock(ids: readonly string[], what: string, pinnedKey: string): { block: { dev: CUdeviceptr; pinned: PinnedBuffer }; slots: { id: string; view: Uint8Array; offset: number }[] } | null {
+    if (ids.length < 2) return null;
     const at: [string, number, number][] = [];
     let total = 0;
-    for (const [id, bytes] of sized) {
-      const off = Math.ceil(total / 256) * 256;
+    for (const id of ids) {
+      const off = Math.ceil(total / 256) * 256, bytes = bufferBytes(bufferById(this.plan, id), this.plan.maxDims);
       at.push([id, off, bytes]);
       total = off + bytes;
     }
-    const dev = this.#alloc(total, `the ${ids.length} outputs of plan ${this.plan.name} at maxDims`);
+    const dev = this.#alloc(total, `the ${ids.length} ${what} of plan ${this.plan.name} at maxDims`);
     const pinned = this.device.memory.allocPinned(total);
-    this.#pinned.set('\0outputs', pinned);
-    this.#outBlock = { dev, pinned };
-    for (const [id, off, bytes] of at) {
-      this.#addr.set(id, dev + BigInt(off));
-      this.#outPacked.set(id, { view: new Uint8Array(pinned.view, off, bytes), offset: off, slot: bytes });
-    }
+    this.#pinned.set(pinnedKey, pinned);
+    const slots = at.map(([id, offset, bytes]) => {
+      this.#addr.set(id, dev + BigInt(offset));
+      return { id, view: new Uint8Array(pinned.view, offset, bytes), offset };
+    });
+    return { block: { dev, pinned }, slots };
   }
 
   /** Output copies for a run: one per run of adjacent packed outputs it wants, one per other output. */
   #copyOutputs(wanted: ExecutionPlan['outputs'], run: Record<string, number>): void {
-    const packed: { offset: number; slot: number; bytes: number }[] = [];
+    const packed: { offset: number; index: number; bytes: number }[] = [];
     for (const out of wanted) {
       const b = bufferById(this.plan, out.buffer);
       const p = this.#outPacked.get(b.id);
-      if (p) { packed.push({ offset: p.offset, slot: p.slot, bytes: bufferBytes(b, run) }); continue; }
+      if (p) { packed.push({ offset: p.offset, index: p.index, bytes: bufferBytes(b, run) }); continue; }
       this.device.cu('cuMemcpyDtoHAsync_v2', this.#pinned.get(b.id)!.ptr, this.address(b.id), bufferBytes(b, run), this.device.stream);
     }
     if (!packed.length) return;
-    packed.sort((a, b) => a.offset - b.offset);
-    const order = [...this.#outPacked.values()].map((p) => p.offset).sort((a, b) => a - b);
+    packed.sort((a, b) => a.index - b.index);
     const { dev, pinned } = this.#outBlock!;
-    let start = packed[0], end = start.offset + start.bytes;
-    const flush = (): void => { this.device.cu('cuMemcpyDtoHAsync_v2', pinned.ptr + BigInt(start.offset), dev + BigInt(start.offset), end - start.offset, this.device.stream); };
+    let start = packed[0].offset, end = start + packed[0].bytes;
+    const flush = (): void => { this.device.cu('cuMemcpyDtoHAsync_v2', pinned.ptr + BigInt(start), dev + BigInt(start), end - start, this.device.stream); };
     for (let i = 1; i < packed.length; i++) {
       const q = packed[i];
-      // adjacent: no packed output this run does not want lies between them (their gap is padding or unused rows)
-      if (order.indexOf(q.offset) === order.indexOf(packed[i - 1].offset) + 1) { end = q.offset + q.bytes; continue; }
+      // next in the block: no packed output this run does not want lies between them (the gap is padding or unused rows)
+      if (q.index === packed[i - 1].index + 1) { end = q.offset + q.bytes; continue; }
       flush();
-      start = q; end = q.offset + q.bytes;
+      start = q.offset; end = q.offset + q.bytes;
     }
     flush();
   }

@@ -207,12 +207,15 @@ export class FakeCuda implements CudaDriver {
     if (rc) return rc;
     const name = this.#fns.get(fn);
     if (!name) return 400;
-    // the driver copies argument values at the call
+    this.#launch(name, [gx, gy, gz], [bx, by, bz], params);
+    return 0;
+  }
+  /** a launch captured or run, with the argument values copied at the call (as the driver does) */
+  #launch(fn: string, grid: Launch['grid'], block: Launch['block'], params: BigUint64Array): void {
     const args = [...params].map((a) => new Uint8Array(koffi.view(a, 8)).slice());
-    const l: Launch = { fn: name, grid: [gx, gy, gz], block: [bx, by, bz], args };
+    const l: Launch = { fn, grid, block, args };
     if (this.#capture) this.#capture.push(l);
     else this.#run(l);
-    return 0;
   }
   /** Launches through cuLaunchKernelEx, with the attributes they carried ([id, int value] pairs). */
   readonly exLaunches: { fn: string; attrs: [number, number][] }[] = [];
@@ -233,10 +236,7 @@ export class FakeCuda implements CudaDriver {
       for (let i = 0; i < n; i++) attrs.push([a.getUint32(72 * i, true), a.getInt32(72 * i + 8, true)]);
     }
     this.exLaunches.push({ fn: name, attrs });
-    const args = [...params].map((p) => new Uint8Array(koffi.view(p, 8)).slice());
-    const l: Launch = { fn: name, grid: [u(0), u(4), u(8)], block: [u(12), u(16), u(20)], args };
-    if (this.#capture) this.#capture.push(l);
-    else this.#run(l);
+    this.#launch(name, [u(0), u(4), u(8)], [u(12), u(16), u(20)], params);
     return 0;
   }
   #run(l: Launch): void {
