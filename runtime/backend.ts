@@ -1,4 +1,5 @@
 // What every execution backend offers the speculator front end (runtime/speculator.ts).
+import type { DraftPlanPort } from './cuda/step-graph.ts';
 
 /** Where a speculator runs. */
 export type DeviceKind = 'cpu' | 'cuda';
@@ -43,6 +44,8 @@ export interface DeviceDrafting {
   readonly maxBatch: number;
   /** `hidden`: B device addresses of H-float rows, or B×H host floats; `tokens`: B last tokens in [0, V) */
   enqueue(hidden: readonly bigint[] | Float32Array, tokens: Int32Array): EnqueuedDraft;
+  /** the draft plan itself, for a target that captures it into its own step graph (runtime/cuda/step-graph.ts) */
+  readonly port?: DraftPlanPort;
 }
 
 export interface Backend {

@@ -267,9 +267,18 @@ export function speculatorOver(backend: Backend, s: SpeculatorParts): Speculator
 /** A backend's DeviceDrafting behind the checks propose makes (closed, batch, host hidden, token range, clamping). */
 function checkedDrafting(d: DeviceDrafting, isClosed: () => boolean, s: SpeculatorParts): DeviceDrafting {
   const maxBatch = Math.min(d.maxBatch, s.maxBatch);
+  const port = d.port;
   return {
     chainKey: d.chainKey,
     maxBatch,
+    ...(port ? {
+      port: {
+        executor: port.executor, draftOutput: port.draftOutput, batchFirst: port.batchFirst, hiddenSize: port.hiddenSize, nPredict: port.nPredict,
+        maxBatch: Math.min(port.maxBatch, maxBatch),
+        assertOpen() { if (isClosed()) throw new Error('the fused step: this speculator is closed'); port.assertOpen(); },
+        get closed() { return isClosed() || port.closed; },
+      },
+    } : {}),
     enqueue(hidden, tokens) {
       if (isClosed()) throw new Error('enqueue: this speculator is closed');
       if (tokens.length < 1 || tokens.length > maxBatch) throw new RangeError(`enqueue: ${tokens.length} rows; one enqueue takes 1…${maxBatch}`);

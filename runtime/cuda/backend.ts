@@ -73,6 +73,11 @@ export function createCudaBackend(plan: ExecutionPlan, weights: ReadonlyMap<stri
   const deviceDrafting: DeviceDrafting = {
     chainKey: device,
     maxBatch,
+    port: {
+      executor: exec, draftOutput: shape.draft, batchFirst: shape.draftBatchFirst, hiddenSize: H, nPredict: n, maxBatch,
+      assertOpen() { if (closed) throw new Error('the CUDA backend is closed'); },
+      get closed() { return closed; },
+    },
     enqueue(hidden: readonly bigint[] | Float32Array, tokens: Int32Array): EnqueuedDraft {
       if (closed) throw new Error('the CUDA backend is closed');
       const b = tokens.length;

@@ -70,7 +70,18 @@ export interface ExecutorOptions {
    * share their inputs, carries, collective buffers and weights this way (runtime/cuda/rank-executor.ts).
    */
   bound?: { readonly io?: ReadonlyMap<string, CUdeviceptr>; readonly params?: ReadonlyMap<string, CUdeviceptr> };
+  /**
+   * i32 words reserved beside the plan's own inputs and outputs, in the same packed blocks: an input slot
+   * staged by the same host-to-device copy (RunOptions.extraInput) and an output slot read back by the same
+   * device-to-host copy (RunOptions.extraOutput), for kernels a caller launches around the plan (RunOptions.launch).
+   * The fused Arctic step keeps its chain block and its draft tokens there (runtime/cuda/step-graph.ts).
+   */
+  extra?: { readonly inputWords?: number; readonly outputWords?: number };
 }
+
+/** The key of RunOptions.extraOutput's words in a run's outputs (i32[extraOutput]). */
+export const EXTRA_OUTPUT = '\0extra';
+const EXTRA_IN = '\0extra-in', EXTRA_OUT = '\0extra-out';
 
 export interface RunOptions {
   /** override ExecutorOptions.graphs for this run (tests compare graph replay with eager launches) */
@@ -82,6 +93,15 @@ export interface RunOptions {
    * a verify pass's draft-token rows taken from the draft plan's output on the device.
    */
   patches?: Readonly<Record<string, readonly DeviceSpan[]>>;
+  /** words for the extra input slot (ExecutorOptions.extra), staged with the plan's inputs */
+  extraInput?: Int32Array;
+  /** how many words of the extra output slot to read back with the outputs (as EXTRA_OUTPUT) */
+  extraOutput?: number;
+  /**
+   * Enqueues the launches in place of the plan's own (graph or eager) at the run's padded dims: a caller's
+   * graph around the plan (runtime/cuda/step-graph.ts). The run's copies stay the executor's.
+   */
+  launch?: (run: Readonly<Record<string, number>>) => void;
 }
 
 interface Prepared {
@@ -111,6 +131,7 @@ export class PlanExecutor {
   /** outputs laid out in one device block and one pinned block (#packOutputs), so adjacent ones come back in one copy */
   readonly #outPacked = new Map<string, { view: Uint8Array; offset: number; index: number }>();
   #outBlock: { dev: CUdeviceptr; pinned: PinnedBuffer } | null = null;
+  readonly #extraWords: { input: number; output: number };
   #bytes = 0;
   #closed = false;
   #busy = false;
@@ -131,6 +152,12 @@ export class PlanExecutor {
     this.batchDim = plan.maxDims[bd] !== undefined ? bd : null;
     this.#graphs = o.graphs ?? true;
     this.#bound = o.bound ?? {};
+    const words = (w: number | undefined, what: string): number => {
+      if (w === undefined) return 0;
+      if (!Number.isInteger(w) || w < 0) throw new RangeError(`plan ${plan.name}: extra.${what} must be a non-negative integer, got ${w}`);
+      return w;
+    };
+    this.#extraWords = { input: words(o.extra?.inputWords, 'inputWords'), output: words(o.extra?.outputWords, 'outputWords') };
     device.makeCurrent();
     try {
       this.#loadModules();
@@ -223,7 +250,9 @@ export class PlanExecutor {
       const b = bufferById(this.plan, id);
       return b.kind === 'input' && !outs.has(id) && !(b.name !== undefined && this.#bound.io?.has(b.name));
     });
-    const block = this.#packBlock(ids, 'staged inputs', '\0inputs');
+    const entries = ids.map((id): [string, number] => [id, bufferBytes(bufferById(this.plan, id), this.plan.maxDims)]);
+    if (this.#extraWords.input > 0) entries.push([EXTRA_IN, 4 * this.#extraWords.input]);
+    const block = this.#packBlock(entries, 'staged inputs', '\0inputs');
     if (!block) return;
     this.#inBlock = block.block;
     for (const { id, view, offset } of block.slots) this.#packed.set(id, { view, offset });
@@ -240,26 +269,31 @@ export class PlanExecutor {
       return b.kind === 'output' && !ins.has(id) && !(b.name !== undefined && this.#bound.io?.has(b.name));
     });
     const size = (id: string): number => bufferBytes(bufferById(this.plan, id), this.plan.maxDims);
-    const block = this.#packBlock(ids.sort((a, b) => size(a) - size(b)), 'outputs', '\0outputs');
+    const entries = ids.sort((a, b) => size(a) - size(b)).map((id): [string, number] => [id, size(id)]);
+    // the extra words first: beside the smallest outputs (a target step's next tokens), so they come back in the same copy
+    if (this.#extraWords.output > 0) entries.unshift([EXTRA_OUT, 4 * this.#extraWords.output]);
+    const block = this.#packBlock(entries, 'outputs', '\0outputs');
     if (!block) return;
     this.#outBlock = block.block;
     block.slots.forEach(({ id, view, offset }, index) => this.#outPacked.set(id, { view, offset, index }));
   }
 
   /**
-   * Buffers `ids` (two or more; else null) laid out in order at 256-byte aligned offsets in one device
-   * allocation and one pinned block (registered under `pinnedKey`), each buffer sized at maxDims.
+   * Slots `entries` ([id, bytes]: a plan buffer at maxDims or an extra slot; two or more, else null) laid
+   * out in order at 256-byte aligned offsets in one device allocation and one pinned block (registered under
+   * `pinnedKey`).
    */
-  #packBlock(ids: readonly string[], what: string, pinnedKey: string): { block: { dev: CUdeviceptr; pinned: PinnedBuffer }; slots: { id: string; view: Uint8Array; offset: number }[] } | null {
-    if (ids.length < 2) return null;
+  #packBlock(entries: readonly [string, number][], what: string, pinnedKey: string): { block: { dev: CUdeviceptr; pinned: PinnedBuffer }; slots: { id: string; view: Uint8Array; offset: number }[] } | null {
+    // a lone plan buffer keeps its own allocation; an extra slot always gets a block
+    if (entries.length === 0 || (entries.length === 1 && entries[0][0] !== EXTRA_IN && entries[0][0] !== EXTRA_OUT)) return null;
     const at: [string, number, number][] = [];
     let total = 0;
-    for (const id of ids) {
-      const off = Math.ceil(total / 256) * 256, bytes = bufferBytes(bufferById(this.plan, id), this.plan.maxDims);
+    for (const [id, bytes] of entries) {
+      const off = Math.ceil(total / 256) * 256;
       at.push([id, off, bytes]);
       total = off + bytes;
     }
-    const dev = this.#alloc(total, `the ${ids.length} ${what} of plan ${this.plan.name} at maxDims`);
+    const dev = this.#alloc(total, `the ${entries.length} ${what} of plan ${this.plan.name} at maxDims`);
     const pinned = this.device.memory.allocPinned(total);
     this.#pinned.set(pinnedKey, pinned);
     const slots = at.map(([id, offset, bytes]) => {
@@ -269,9 +303,10 @@ export class PlanExecutor {
     return { block: { dev, pinned }, slots };
   }
 
-  /** Output copies for a run: one per run of adjacent packed outputs it wants, one per other output. */
-  #copyOutputs(wanted: ExecutionPlan['outputs'], run: Record<string, number>): void {
+  /** Output copies for a run: one per run of adjacent packed outputs it wants (and the extra words), one per other output. */
+  #copyOutputs(wanted: ExecutionPlan['outputs'], run: Record<string, number>, extraWords: number): void {
     const packed: { offset: number; index: number; bytes: number }[] = [];
+    if (extraWords > 0) { const p = this.#outPacked.get(EXTRA_OUT)!; packed.push({ offset: p.offset, index: p.index, bytes: 4 * extraWords }); }
     for (const out of wanted) {
       const b = bufferById(this.plan, out.buffer);
       const p = this.#outPacked.get(b.id);
@@ -291,6 +326,19 @@ export class PlanExecutor {
       start = q.offset; end = q.offset + q.bytes;
     }
     flush();
+  }
+
+  /** The device address of the extra input or output slot (ExecutorOptions.extra). */
+  extraAddress(which: 'input' | 'output'): CUdeviceptr {
+    if (this.#extraWords[which] === 0) throw new Error(`plan ${this.plan.name}: no extra ${which} words (ExecutorOptions.extra)`);
+    return this.address(which === 'input' ? EXTRA_IN : EXTRA_OUT);
+  }
+
+  /** The device address of a named input's buffer (staged inputs are copied there before the launches). */
+  inputAddress(name: string): CUdeviceptr {
+    const id = this.plan.inputs.find((x) => (bufferById(this.plan, x).name ?? x) === name);
+    if (id === undefined) throw new Error(`plan ${this.plan.name}: no input "${name}" (inputs: ${this.plan.inputs.map((x) => bufferById(this.plan, x).name ?? x).join(', ')})`);
+    return this.address(id);
   }
 
   /** The device address of a buffer (tests poke at buffers directly). */
@@ -485,14 +533,25 @@ export class PlanExecutor {
       if (packed) { packedStart = Math.min(packedStart, packed.offset); packedEnd = Math.max(packedEnd, packed.offset + bytes); }
       else this.device.cu('cuMemcpyHtoDAsync_v2', this.address(id), this.#pinned.get(id)!.ptr, bytes, this.device.stream);
     }
+    if (o.extraInput) {
+      const n = this.#extraWords.input;
+      if (o.extraInput.length > n) throw new RangeError(`plan ${this.plan.name}: extraInput has ${o.extraInput.length} words, the executor reserved ${n} (ExecutorOptions.extra.inputWords)`);
+      const slot = this.#packed.get(EXTRA_IN)!;
+      slot.view.set(new Uint8Array(o.extraInput.buffer, o.extraInput.byteOffset, o.extraInput.byteLength));
+      packedStart = Math.min(packedStart, slot.offset); packedEnd = Math.max(packedEnd, slot.offset + o.extraInput.byteLength);
+    }
+    if (o.extraOutput !== undefined && !(Number.isInteger(o.extraOutput) && o.extraOutput >= 0 && o.extraOutput <= this.#extraWords.output)) {
+      throw new RangeError(`plan ${this.plan.name}: extraOutput ${o.extraOutput} words, the executor reserved ${this.#extraWords.output} (ExecutorOptions.extra.outputWords)`);
+    }
     // one copy for every staged input (the bytes between them belong to no live row and are never read)
     const patches = this.#patches(inputs, run, o);
     // from the first staged slot: a slot before it belongs to a gathered or device input (copied on the device)
     if (packedEnd > 0) this.device.cu('cuMemcpyHtoDAsync_v2', this.#inBlock!.dev + BigInt(packedStart), this.#inBlock!.pinned.ptr + BigInt(packedStart), packedEnd - packedStart, this.device.stream);
     for (const c of deviceCopies) c();
     for (const [id, spans] of patches) for (const g of spans) this.device.cu('cuMemcpyDtoDAsync_v2', this.address(id) + BigInt(g.offset), g.src, g.bytes, this.device.stream);
-    this.#enqueue(run, o.graph ?? this.#graphs);
-    this.#copyOutputs(this.#wanted(o), run);
+    if (o.launch) o.launch(run);
+    else this.#enqueue(run, o.graph ?? this.#graphs);
+    this.#copyOutputs(this.#wanted(o), run, o.extraOutput ?? 0);
     return { dims, run };
   }
 
@@ -531,6 +590,10 @@ export class PlanExecutor {
       const src = this.#outPacked.get(b.id)?.view ?? new Uint8Array(this.#pinned.get(b.id)!.view);
       copyBlock(src, resolveDims(b.shape, run, b.id), bytesOf(t), shape, itemSize(b.dtype), true);
       result[out.name] = t;
+    }
+    if (o.extraOutput) {
+      const v = this.#outPacked.get(EXTRA_OUT)!.view;
+      result[EXTRA_OUTPUT] = hostTensor('i32', [o.extraOutput], new Int32Array(v.buffer.slice(v.byteOffset, v.byteOffset + 4 * o.extraOutput)));
     }
     return result;
   }

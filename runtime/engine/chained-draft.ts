@@ -47,6 +47,10 @@ export class StepDraft implements ChainedDraft {
   readonly #hidden: readonly bigint[] | Float32Array;
   readonly #tokens: Int32Array;
   #enqueued: EnqueuedDraft | null = null;
+  /** the draft plan and its hidden rows' indices in the last pass's output, when the target can fuse this draft */
+  readonly fusable: ChainedDraft['fusable'];
+  /** a fused pass's draft tokens (deliver) */
+  #delivered: readonly Int32Array[] | null = null;
 
   constructor(chain: DraftChain, rows: readonly ChainRow[]) {
     const H = chain.proposer.model.hiddenSize;
@@ -61,6 +65,10 @@ export class StepDraft implements ChainedDraft {
       addrs.push(a);
     }
     this.hiddenOnDevice = addrs.length === rows.length;
+    const port = chain.drafting.port;
+    const src = port && chain.target.fusesDrafts && this.hiddenOnDevice ? Int32Array.from(rows, (r) => chain.target.hiddenRow(r.hiddenRef!) ?? -1) : null;
+    this.fusable = port && src && !src.includes(-1) && rows.length <= port.maxBatch && port.hiddenSize === H
+      ? { port, src, last: Int32Array.from(rows, (r) => r.token) } : null;
     if (this.hiddenOnDevice) this.#hidden = addrs;
     else {
       const h = new Float32Array(rows.length * H);
@@ -83,12 +91,30 @@ export class StepDraft implements ChainedDraft {
     return (row, j) => d.tokenAddress(row, j);
   }
 
-  /** After forward resolved (its sync covered the draft): each row's n_predict draft tokens, checked to lie in [0, V). */
+  /** A fused pass's draft tokens: row b's first count[b] tokens (what the pass verified). */
+  deliver(tokens: readonly Int32Array[]): void {
+    if (tokens.length !== this.rows.length) throw new DecodingError(`fused draft: ${tokens.length} rows delivered for ${this.rows.length}`);
+    this.#delivered = tokens;
+  }
+
+  /**
+   * After forward resolved (its sync covered the draft): each row's draft tokens, checked to lie in [0, V):
+   * n_predict of them, or after a fused pass the ones it verified.
+   */
   collect(): Int32Array[] {
+    const V = this.chain.proposer.model.vocabSize;
+    if (this.#delivered) {
+      const rows = this.#delivered;
+      this.#delivered = null;
+      rows.forEach((row, i) => {
+        for (let j = 0; j < row.length; j++) if (!(row[j] >= 0 && row[j] < V)) throw new DecodingError(`draft model: ${this.rows[i].name} position ${j}: token ${row[j]} outside [0, ${V})`);
+      });
+      return [...rows];
+    }
     const d = this.#enqueued;
     if (!d) throw new Error('chained draft: collect() before the target enqueued it');
     this.#enqueued = null;
-    const m = this.chain.proposer.model, n = m.numSpeculativeTokens, V = m.vocabSize;
+    const n = this.chain.proposer.model.numSpeculativeTokens;
     const ids = d.collect();
     if (ids.length !== this.rows.length * n) throw new DecodingError(`draft model returned ${ids.length} ids for ${this.rows.length} rows × ${n} tokens`);
     return this.rows.map((r, i) => {
@@ -104,6 +130,7 @@ export class StepDraft implements ChainedDraft {
   discard(): void {
     this.#enqueued?.discard();
     this.#enqueued = null;
+    this.#delivered = null;
   }
 }
 

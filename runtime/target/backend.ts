@@ -3,6 +3,7 @@
 import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { DeviceKind } from '../backend.ts';
 import type { DeviceSpan } from '../cuda/device-spans.ts';
+import type { ChainRows, DraftPlanPort } from '../cuda/step-graph.ts';
 
 export interface TargetStepInputs {
   /** N token rows (already validated): ids, positions (−1 = padding row), KV slots; read during run() only (the caller reuses them) */
@@ -19,6 +20,8 @@ export interface TargetStepOutputs {
   readonly hidden: Float32Array;
   /** M argmax ids (ties to the lowest id) */
   readonly nextTokens: Int32Array;
+  /** with TargetRunOptions.fusedDraft: N words, draft token j of draft row b at dst[b] + j (the rest undefined) */
+  readonly draftTokens?: Int32Array;
   /** M×V logits, when asked for */
   readonly logits?: Float32Array;
 }
@@ -29,6 +32,8 @@ export interface TargetChain {
   readonly chainKey: object;
   /** the device address of row `row` of the last run's hidden output (H f32; overwritten by the next run) */
   hiddenRowAddress(row: number): bigint;
+  /** whether run() takes a fusedDraft (a step graph with the draft plan inside: runtime/cuda/step-graph.ts) */
+  readonly fusesDrafts: boolean;
 }
 
 export interface TargetRunOptions {
@@ -40,6 +45,12 @@ export interface TargetRunOptions {
    * sync then covers both.
    */
   readonly beforeEnqueue?: () => readonly DeviceSpan[];
+  /**
+   * With a chain that fusesDrafts only (and no beforeEnqueue): the draft plan runs inside this run's step
+   * graph, its hidden rows taken from the last run's hidden output (rows.src) and its tokens patched into
+   * this run's token rows (rows.dst, rows.count); the outputs carry draftTokens.
+   */
+  readonly fusedDraft?: { readonly port: DraftPlanPort; readonly rows: ChainRows };
 }
 
 export interface TargetBackend {

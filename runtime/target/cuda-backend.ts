@@ -14,7 +14,10 @@ import type { Program } from '../../dsl/index.ts';
 import { llamaParam } from '../../models/llama.ts';
 import type { OpenDeviceOptions } from '../cuda/device.ts';
 import { openDevice } from '../cuda/device.ts';
-import { PlanExecutor } from '../cuda/executor.ts';
+import { EXTRA_OUTPUT, PlanExecutor } from '../cuda/executor.ts';
+import { chainBlockWords } from '../../compiler/codegen/ptx/kernel-chain.ts';
+import type { DraftPlanPort } from '../cuda/step-graph.ts';
+import { StepGraph } from '../cuda/step-graph.ts';
 import { paddingSize } from '../cuda/plan-layout.ts';
 import type { TargetBackend, TargetRunOptions, TargetStepInputs, TargetStepOutputs } from './backend.ts';
 import { argmaxRows } from './cpu-backend.ts';
@@ -29,6 +32,11 @@ export interface CudaTargetOptions extends OpenDeviceOptions {
   readonly vocabSize?: number;
   /** capture a CUDA graph per (N, M) (default true) */
   readonly graphs?: boolean;
+  /**
+   * run a chained model draft inside the target's step graph (runtime/cuda/step-graph.ts; default true,
+   * ARCTICC_FUSED_STEP=0 turns it off): false enqueues the draft's own graph and copies in front of the pass
+   */
+  readonly fusedSteps?: boolean;
 }
 
 /** What a target plan must offer: the four row inputs, hidden, and logits and/or next_tokens. */
@@ -66,12 +74,22 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
   const device = openDevice(o);
   let exec: PlanExecutor;
   try {
-    exec = new PlanExecutor(device, plan, weights, { graphs: o.graphs ?? true });
+    // the fused step's chain block (one row per head row) and draft tokens (one per token row) ride in the packed blocks
+    exec = new PlanExecutor(device, plan, weights, { graphs: o.graphs ?? true, extra: { inputWords: chainBlockWords(o.maxRows), outputWords: o.maxTokens } });
   } catch (e) {
     device.release();
     throw e;
   }
   let closed = false;
+  const fuses = (o.fusedSteps ?? true) && process.env.ARCTICC_FUSED_STEP !== '0';
+  // one step graph per draft plan (a closed speculator's is dropped at the next fused run)
+  const stepGraphs = new Map<DraftPlanPort, StepGraph>();
+  const stepGraphFor = (port: DraftPlanPort): StepGraph => {
+    for (const [p, g] of stepGraphs) if (p.closed) { g.close(); stepGraphs.delete(p); }
+    let g = stepGraphs.get(port);
+    if (!g) stepGraphs.set(port, g = new StepGraph(device, exec, port, o.maxRows, { graphs: o.graphs ?? true }));
+    return g;
+  };
   const assertOpen = (): void => { if (closed) throw new Error('the CUDA target backend is closed'); };
   const maxStr = `N ≤ ${o.maxTokens} token rows, M ≤ ${o.maxRows} head rows`;
 
@@ -82,6 +100,7 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
     chain: {
       chainKey: device,
       hiddenRowAddress: (row: number) => exec.outputAddress('hidden') + BigInt(row * H * 4),
+      fusesDrafts: fuses,
     },
     async run(x: TargetStepInputs, ro: TargetRunOptions): Promise<TargetStepOutputs> {
       assertOpen();
@@ -105,11 +124,16 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
         tokens: hostTensor('i32', [np], pad(x.tokens, np, 0)), positions: hostTensor('i32', [np], pad(x.positions, np, -1)),
         slots: hostTensor('i32', [np], pad(x.slots, np, 0)), rows: hostTensor('i32', [mp], pad(x.rows, mp, 0)),
       };
+      const fd = ro.fusedDraft;
+      if (fd && (!fuses || ro.beforeEnqueue)) throw new Error(`run: a fused draft ${fuses ? 'with beforeEnqueue as well' : 'but fused steps are off for this backend'}`);
+      // a fused draft: the draft plan inside this pass's step graph, its chain block staged with the inputs
+      const step = fd ? stepGraphFor(fd.port) : null;
+      const fused = step ? { extraInput: step.encode(fd!.rows), extraOutput: n, launch: step.launcher(fd!.rows.src.length) } : {};
       // a chained draft goes on the stream first; its tokens are patched into the verify rows on the device
       const patches = ro.beforeEnqueue?.();
       let run;
       try {
-        run = exec.run(inputs, patches ? { ...wanted, patches: { tokens: patches } } : wanted);
+        run = exec.run(inputs, patches ? { ...wanted, patches: { tokens: patches } } : { ...wanted, ...fused });
       } catch (e) {
         // what the chain enqueued must be done before its staging buffers are reused
         if (patches) try { device.synchronize(); } catch { /* the first error is the one to report */ }
@@ -117,7 +141,10 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
       }
       const logits = (run.logits?.data as Float32Array | undefined)?.subarray(0, m * (V || 1));
       const nextTokens = heads.argmax ? (run.next_tokens.data as Int32Array).subarray(0, m) : argmaxRows(logits!, m, V);
-      return { hidden: (run.hidden.data as Float32Array).subarray(0, m * H), nextTokens, ...(ro.logits && logits ? { logits } : {}) };
+      return {
+        hidden: (run.hidden.data as Float32Array).subarray(0, m * H), nextTokens, ...(ro.logits && logits ? { logits } : {}),
+        ...(step ? { draftTokens: run[EXTRA_OUTPUT].data as Int32Array } : {}),
+      };
     },
     readCache(layer: number, kind: 'key' | 'value'): HostTensor {
       assertOpen();
@@ -127,7 +154,10 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
     close() {
       if (closed) return;
       closed = true;
-      try { exec.close(); } finally { device.release(); }
+      try {
+        for (const g of stepGraphs.values()) g.close();
+        exec.close();
+      } finally { device.release(); }
     },
   };
 }

@@ -20,6 +20,7 @@ import { addRopeTables, targetProgram } from './target-program.ts';
 import { kvSlotsFor } from './kv-sizing.ts';
 import type { TargetQuantizeMode } from './quantize-target.ts';
 import type { DeviceSpan } from '../cuda/device-spans.ts';
+import type { ChainRows, DraftPlanPort } from '../cuda/step-graph.ts';
 import { mergeSpans } from '../cuda/device-spans.ts';
 import { checkTargetQuantize, quantizeTargetProgram, quantizeTargetWeights, targetFp8WeightNames } from './quantize-target.ts';
 
@@ -91,6 +92,14 @@ export interface HiddenRef {
 /** A draft forward enqueues in front of its one pass: returns where row i's draft token j lies on the device. */
 export interface ChainedDraft {
   enqueue(): (row: number, j: number) => bigint;
+  /**
+   * The draft plan and its rows for a target that fuses drafts (TargetChainInfo.fusesDrafts), or null when
+   * the draft cannot run inside the pass's step graph (a hidden row no longer in the last pass's output, more
+   * rows than one step takes): then forward calls enqueue(). src[b]: the row of the last pass's hidden output.
+   */
+  readonly fusable?: { readonly port: DraftPlanPort; readonly src: Int32Array; readonly last: Int32Array } | null;
+  /** after a fused pass: each draft row's verified draft tokens, read back with the pass's outputs */
+  deliver?(tokens: readonly Int32Array[]): void;
 }
 
 /** What a CUDA target offers a chained draft (TargetModel.chain, present on CUDA only). */
@@ -101,6 +110,10 @@ export interface TargetChainInfo {
   readonly maxRows: number;
   /** the device address of a hidden row, or null when a later pass has overwritten it */
   hiddenRowAddress(ref: HiddenRef): bigint | null;
+  /** the row of the last pass's hidden output that `ref` names, or null when a later pass has overwritten it */
+  hiddenRow(ref: HiddenRef): number | null;
+  /** whether a draft runs inside the verify pass's step graph (ChainedDraft.fusable) */
+  readonly fusesDrafts: boolean;
 }
 
 /** The wanted rows of one item: final-norm hidden states, argmax ids and, when asked, logits. */
@@ -244,6 +257,8 @@ export function targetOver(config: LlamaConfig, program: Program, backend: Targe
     key: bc.chainKey,
     maxRows: maxBatchTokens,
     hiddenRowAddress: (ref) => (ref.pass === passes ? bc.hiddenRowAddress(ref.row) : null),
+    hiddenRow: (ref) => (ref.pass === passes ? ref.row : null),
+    fusesDrafts: bc.fusesDrafts,
   };
   let closed = false;
   let busy: Promise<unknown> = Promise.resolve();
@@ -306,12 +321,20 @@ export function targetOver(config: LlamaConfig, program: Program, backend: Targe
     const perItem: TargetStepOutputs[][] = items.map(() => []);
     let nRows = 0, nPicks = 0;
     const row0 = draft ? new Int32Array(items.length) : null;
+    const fusable = draft && chain?.fusesDrafts ? draft.fusable ?? null : null;
     const flush = async (): Promise<void> => {
       if (nRows === 0) return;
       const pass = ++passes;
+      const fused = fusable ? { port: fusable.port, rows: chainRows(items, row0!, fusable.src, fusable.last) } : null;
       const out = await backend.run({
         tokens: bufTok.subarray(0, nRows), positions: bufPos.subarray(0, nRows), slots: bufSlot.subarray(0, nRows), rows: bufPick.subarray(0, nPicks),
-      }, draft ? { logits, beforeEnqueue: () => draftPatches(items, row0!, draft.enqueue()) } : { logits });
+      }, fused ? { logits, fusedDraft: fused } : draft ? { logits, beforeEnqueue: () => draftPatches(items, row0!, draft.enqueue()) } : { logits });
+      if (fused) {
+        const d = out.draftTokens;
+        if (!d) throw new TargetError('forward: the backend ran a fused draft but returned no draft tokens');
+        const { dst, count } = fused.rows;
+        draft!.deliver!(Array.from(dst, (at, b) => d.subarray(at, at + count[b])));
+      }
       // split the M picked rows back to their items (views: a backend's outputs are fresh arrays per run)
       let r = 0;
       while (r < nPicks) {
@@ -359,6 +382,21 @@ export function targetOver(config: LlamaConfig, program: Program, backend: Targe
     readCache(layer, kind) { assertOpen('readCache'); return backend.readCache(layer, kind); },
     close() { if (!closed) { closed = true; backend.close(); } },
   };
+}
+
+/** A fused pass's draft rows: each item with device tokens names its draft row (dt.row), where they go and how many. */
+function chainRows(items: readonly ForwardItem[], row0: Int32Array, src: Int32Array, last: Int32Array): ChainRows {
+  const B = src.length, dst = new Int32Array(B).fill(-1), count = new Int32Array(B);
+  items.forEach((it, i) => {
+    const dt = it.deviceTokens;
+    if (!dt) return;
+    if (dt.row >= B || dst[dt.row] !== -1) throw new TargetError(`forward item ${i}: device tokens name draft row ${dt.row}, ${dt.row >= B ? `but the draft has ${B}` : 'which another item names too'}`);
+    dst[dt.row] = row0[i] + dt.from;
+    count[dt.row] = dt.count;
+  });
+  const missing = dst.indexOf(-1);
+  if (missing >= 0) throw new TargetError(`forward: draft row ${missing} is verified by no item (each fused draft row needs one item's device tokens)`);
+  return { src, last, dst, count };
 }
 
 /** The tokens-input patches of a chained pass: each item's device tokens from the draft (`at`), merged where contiguous. */

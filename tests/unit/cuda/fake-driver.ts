@@ -57,6 +57,8 @@ export class FakeCuda implements CudaDriver {
   readonly #fns = new Map<bigint, string>();
   readonly #pinned = new Map<bigint, unknown>();
 
+  constructor() { registerChainKernels(this.kernels); }
+
   #h(): bigint { return this.#handle++; }
   #log(name: string): number {
     this.calls.push(name);
@@ -307,4 +309,32 @@ export class FakeCuda implements CudaDriver {
   cuGetErrorName(code: CUresult, out: (string | null)[]): CUresult { out[0] = ERR_NAMES[code] ?? null; return out[0] ? 0 : 1; }
   cuGetErrorString(code: CUresult, out: (string | null)[]): CUresult { out[0] = code === 700 ? 'an illegal memory access was encountered' : code === 2 ? 'out of memory' : null; return out[0] ? 0 : 1; }
   streamSynchronizeAsync(): Promise<CUresult> { return Promise.resolve(this.cuStreamSynchronize()); }
+}
+
+/**
+ * The fused step's runtime kernels (compiler/codegen/ptx/kernel-chain.ts) in JS, as the PTX defines them (the
+ * PTX itself is checked against a host reference on the PTX machine: tests/unit/codegen/chain-kernels.test.ts).
+ */
+function registerChainKernels(kernels: Map<string, FakeKernel>): void {
+  const HEADER = 4;
+  const block = (k: KernelCall, cap: number): Int32Array => k.i32s(k.u64(0), HEADER + 4 * cap);
+  kernels.set('arcticc_chain_gather', (k) => {
+    const cap = k.u32(1), H = k.u32(5), w = block(k, cap), count = w[0];
+    for (let b = 0; b < k.grid[0]; b++) {
+      const dst = k.f32s(k.u64(3) + BigInt(4 * b * H), H);
+      if (b < count) dst.set(k.f32s(k.u64(2) + BigInt(4 * w[HEADER + b] * H), H)); else dst.fill(0);
+      k.i32s(k.u64(4) + BigInt(4 * b), 1)[0] = b < count ? w[HEADER + cap + b] : 0;
+    }
+  });
+  kernels.set('arcticc_chain_scatter', (k) => {
+    const cap = k.u32(1), n = k.u32(3), stride = k.u32(4), w = block(k, cap), count = w[0];
+    for (let b = 0; b < Math.min(count, k.grid[0]); b++) {
+      const dst = w[HEADER + 2 * cap + b], cnt = w[HEADER + 3 * cap + b];
+      for (let j = 0; j < cnt; j++) {
+        const t = k.i32s(k.u64(2) + BigInt(4 * (stride === 0 ? b * n + j : j * stride + b)), 1)[0];
+        k.i32s(k.u64(5) + BigInt(4 * (dst + j)), 1)[0] = t;
+        k.i32s(k.u64(6) + BigInt(4 * (dst + j)), 1)[0] = t;
+      }
+    }
+  });
 }

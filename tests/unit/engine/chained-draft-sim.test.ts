@@ -20,6 +20,9 @@ vi.mock('../../../runtime/cuda/device.ts', async (importOriginal) => {
   return { ...real, openDevice: (o: OpenDeviceOptions = {}): CudaDevice => real.openDevice({ ...o, driver: fake.driver as OpenDeviceOptions['driver'] }) };
 });
 
+/** fused steps run so far (runtime/cuda/step-graph.ts: each starts with chain_gather) */
+const fusedSteps = (): number => (fake.driver as { launches: string[] }).launches.filter((n) => n === 'arcticc_chain_gather').length;
+
 const SPEC_DIR = fileURL('../../fixtures/speculators/lstm-tiny');
 function fileURL(rel: string): string { return new URL(rel, import.meta.url).pathname; }
 
@@ -47,6 +50,7 @@ describe('chained Arctic drafts, simulated CUDA (tiny Llama + lstm-tiny on the P
     const drafted: { two: number[][]; one: number[][] } = { two: [], one: [] };
     const rowsOf = (tokens: Int32Array, ids: Int32Array): number[][] => [...tokens].map((t, i) => [t, ...ids.subarray(3 * i, 3 * i + 3)]);
     const d = spec.deviceDrafting!;
+    // a wrapper without the drafter's port: the unfused chain (the draft's own graph and copies in front of the pass)
     const recording: Speculator = {
       ...spec,
       async propose(req) { const ids = await spec.propose(req); drafted.two.push(...rowsOf(req.tokens as Int32Array, ids)); return ids; },
@@ -80,7 +84,10 @@ describe('chained Arctic drafts, simulated CUDA (tiny Llama + lstm-tiny on the P
     const o = { maxNewTokens: 6, stopTokenIds: [] as number[], temperature: 0.8, seed: 7 };
     const arctic = await attachDrafter(target, parseEngineSpeculativeConfig({ method: 'arctic', model: SPEC_DIR }), spec);
     const two = await arctic.engine.generate(prompts, { ...o, chainedDrafts: false });
+    const f0 = fusedSteps();
     const one = await arctic.engine.generate(prompts, o);
+    // the speculator itself (not a recording wrapper): its draft runs inside the target's step graph
+    expect(fusedSteps()).toBeGreaterThan(f0);
     expect(one.outputs.map((x) => x.tokenIds)).toEqual(two.outputs.map((x) => x.tokenIds));
     expect(one.metrics.acceptance).toEqual(two.metrics.acceptance);
     expect(one.metrics.syncsPerStep).toBe(1);
@@ -93,7 +100,9 @@ describe('chained Arctic drafts, simulated CUDA (tiny Llama + lstm-tiny on the P
     const hybrid = await attachDrafter(target, parseEngineSpeculativeConfig({ method: 'arctic', model: SPEC_DIR, enable_suffix_decoding: true }), spec);
     expect(hybrid.engine.core().chain).not.toBeNull();
     const two = await hybrid.engine.generate(prompts, { ...o, chainedDrafts: false });
+    const f0 = fusedSteps();
     const one = await hybrid.engine.generate(prompts, o);
+    expect(fusedSteps()).toBeGreaterThan(f0);
     expect(one.outputs.map((x) => x.tokenIds)).toEqual(plain.outputs.map((x) => x.tokenIds));
     expect(one.metrics.acceptanceBySource).toEqual(two.metrics.acceptanceBySource);
     expect(one.metrics.syncsPerStep).toBe(1);

@@ -37,8 +37,8 @@ let backend: CudaTargetBackend;
 let target: TargetModel;
 let spec: Speculator;
 
-function toyTarget(maxBatchTokens = 64): TargetModel {
-  backend = cudaTargetBackendOver(toyTargetPlan(maxBatchTokens, maxBatchTokens, V), new Map(), { driver: fake, maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: 0, vocabSize: V });
+function toyTarget(maxBatchTokens = 64, fusedSteps = true): TargetModel {
+  backend = cudaTargetBackendOver(toyTargetPlan(maxBatchTokens, maxBatchTokens, V), new Map(), { driver: fake, maxTokens: maxBatchTokens, maxRows: maxBatchTokens, numLayers: 0, vocabSize: V, fusedSteps });
   const config = { hiddenSize: 2, vocabSize: V, eosTokenIds: [] } as unknown as LlamaConfig;
   return targetOver(config, {} as Program, backend, new KvSlots(SLOTS, MAX_LEN), maxBatchTokens, 'toy target');
 }
@@ -100,7 +100,9 @@ describe('chained Arctic drafts on the fake CUDA device', () => {
     expect(target.slots.available).toBe(SLOTS);
   });
 
-  it('the copies of two steps: hidden rows gathered from the last pass, the drafts patched into their verify rows', async () => {
+  it('unfused (fusedSteps false), the copies of two steps: hidden rows gathered from the last pass, the drafts patched into their verify rows', async () => {
+    target.close();
+    target = toyTarget(64, false);
     const hiddenOut = backend.executor.outputAddress('hidden');
     const tokensIn = backend.executor.address('tok');
     const inHidden = (x: { src: bigint }): boolean => x.src >= hiddenOut && x.src < hiddenOut + 64n * 8n;
@@ -129,7 +131,9 @@ describe('chained Arctic drafts on the fake CUDA device', () => {
     expect(core.times.syncs).toBe(core.times.steps);
   });
 
-  it('the gathered hidden equals the host copy, and the verify rows hold the drafts the device made', async () => {
+  it('unfused, the gathered hidden equals the host copy, and the verify rows hold the drafts the device made', async () => {
+    target.close();
+    target = toyTarget(64, false);
     const draws: { hidden: number[]; host: number[]; tokens: number[]; drafts: number[] }[] = [];
     const verify: number[][] = [];
     const draftKernel = fake.kernels.get('toy_draft')!, targetKernel = fake.kernels.get('toy_target')!;
@@ -157,6 +161,59 @@ describe('chained Arctic drafts on the fake CUDA device', () => {
       // verify pass s + 1 (pass 0 was step 1's prefill): [last, d0, d1, d2] per drafted request
       for (let i = 0; i < B; i++) expect(verify[s + 1].slice(4 * i, 4 * i + 4)).toEqual([d.tokens[i], ...d.drafts.slice(3 * i, 3 * i + 3)]);
     }
+  });
+
+  it('fused (the default): a decode step is one host-to-device copy, one graph launch, one device-to-host copy, one sync', async () => {
+    expect(target.chain!.fusesDrafts).toBe(true);
+    const core = engine(new ModelProposer(spec)).core({ maxRunning: 2 });
+    const marks: number[] = [];
+    core.onStep = () => { marks.push(fake.calls.length); };
+    const rs = [prompts[0], prompts[3]].map((p, i) => core.add(p, { maxNewTokens: 30, stopTokenIds: [], name: `r${i}`, rng: new Xoshiro128(0, i) }));
+    await core.idle();
+    await Promise.all(rs.map((r) => r.done));
+    const steps = marks.slice(1).map((m, i) => fake.calls.slice(marks[i], m));
+    const count = (c: string[], name: string): number => c.filter((x) => x === name).length;
+    // steady state: both running, every graph captured (the first step at a shape runs eagerly, then captures)
+    const steady = steps.slice(4, 8);
+    expect(steady.length).toBe(4);
+    for (const c of steady) {
+      expect(count(c, 'cuMemcpyHtoDAsync_v2')).toBe(1);
+      expect(count(c, 'cuGraphLaunch')).toBe(1);
+      expect(count(c, 'cuMemcpyDtoHAsync_v2')).toBe(1);
+      expect(count(c, 'cuMemcpyDtoDAsync_v2')).toBe(0);
+      expect(count(c, 'cuMemsetD8Async')).toBe(0);
+      expect(count(c, 'cuStreamSynchronize')).toBe(1);
+    }
+    expect(core.times.syncs).toBe(core.times.steps);
+  });
+
+  it('fused: the gathered hidden equals the host copy, the verify rows hold the drafts the device made, the host reads them back', async () => {
+    const draws: { hidden: number[]; host: number[]; tokens: number[]; drafts: number[] }[] = [];
+    const verify: number[][] = [];
+    const draftKernel = fake.kernels.get('toy_draft')!, targetKernel = fake.kernels.get('toy_target')!;
+    const core = engine(new ModelProposer(spec)).core({ maxRunning: 2 });
+    const rs = [prompts[0], prompts[3]].map((p, i) => core.add(p, { maxNewTokens: 30, stopTokenIds: [], name: `r${i}`, rng: new Xoshiro128(0, i) }));
+    // a fused step's first run at a shape is the step itself (no warm-up replay): every launch is recorded
+    fake.kernels.set('toy_draft', (k) => {
+      const B = rs.filter((r) => r.hidden !== null).length;
+      draftKernel(k);
+      const host = rs.filter((r) => r.hidden !== null).slice(0, B).flatMap((r) => [...r.hidden!]);
+      draws.push({ hidden: [...k.f32s(k.u64(1), B * 2)], host, tokens: [...k.i32s(k.u64(2), B)], drafts: [...k.i32s(k.u64(0), B * 3)] });
+    });
+    // the verify pass of each draft: the next target launch (a plain prefill step's graph warm-up runs its pass twice)
+    fake.kernels.set('toy_target', (k) => { if (verify.length < draws.length) verify.push([...k.i32s(k.u64(2), 8)]); targetKernel(k); });
+    await core.idle();
+    await Promise.all(rs.map((r) => r.done));
+    expect(draws.length).toBeGreaterThan(4);
+    for (let s = 0; s < 4; s++) {
+      const d = draws[s];
+      expect(d.hidden).toEqual(d.host);
+      const B = d.tokens.length;
+      expect(B).toBe(s === 0 ? 1 : 2);
+      for (let i = 0; i < B; i++) expect(verify[s].slice(4 * i, 4 * i + 4)).toEqual([d.tokens[i], ...d.drafts.slice(3 * i, 3 * i + 3)]);
+    }
+    const plain = await engine(null).generate([prompts[0], prompts[3]], { maxNewTokens: 30, stopTokenIds: [] });
+    expect(rs.map((r) => r.tokens.slice(r.prompt.length))).toEqual(plain.outputs.map((x) => x.tokenIds));
   });
 
   it('the hybrid drafts its model rows on the device too: same tokens and acceptance, one sync per step', async () => {
