@@ -336,9 +336,14 @@ export class PlanExecutor {
 
   /** The device address of a named input's buffer (staged inputs are copied there before the launches). */
   inputAddress(name: string): CUdeviceptr {
-    const id = this.plan.inputs.find((x) => (bufferById(this.plan, x).name ?? x) === name);
+    const id = this.#inputId(name);
     if (id === undefined) throw new Error(`plan ${this.plan.name}: no input "${name}" (inputs: ${this.plan.inputs.map((x) => bufferById(this.plan, x).name ?? x).join(', ')})`);
     return this.address(id);
+  }
+
+  /** The buffer id of the plan input named `name` (or with that id when unnamed). */
+  #inputId(name: string): string | undefined {
+    return this.plan.inputs.find((x) => (bufferById(this.plan, x).name ?? x) === name);
   }
 
   /** The device address of a buffer (tests poke at buffers directly). */
@@ -559,7 +564,7 @@ export class PlanExecutor {
   #patches(inputs: Readonly<Record<string, RunInput>>, run: Record<string, number>, o: RunOptions): [string, readonly DeviceSpan[]][] {
     if (!o.patches) return [];
     return Object.entries(o.patches).map(([name, spans]) => {
-      const id = this.plan.inputs.find((x) => (bufferById(this.plan, x).name ?? x) === name);
+      const id = this.#inputId(name);
       const t = inputs[name];
       if (id === undefined || t === undefined) throw new Error(`plan ${this.plan.name}: a patch names "${name}", which is not an input`);
       if (!('data' in t)) throw new Error(`plan ${this.plan.name}: a patch of input "${name}" needs it staged from the host`);

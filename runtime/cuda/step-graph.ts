@@ -60,14 +60,13 @@ export class StepGraph {
   /** the argument blocks the packed arguments point into (kept alive while the kernels may be launched) */
   readonly #argBlocks: ArgBlock[] = [];
   readonly #graphs = new Map<string, CudaGraph>();
+  readonly #useGraphs: boolean;
   #closed = false;
 
   /**
    * `verify`: the target's executor, created with extra words for the chain block (chainBlockWords(capacity))
    * and for the draft tokens (one per token row); `draft`: the speculator's plan on the same device.
    */
-  readonly #useGraphs: boolean;
-
   constructor(dev: CudaDevice, verify: PlanExecutor, draft: DraftPlanPort, capacity: number, o: { graphs?: boolean } = {}) {
     if (draft.executor.device !== dev || verify.device !== dev) throw new Error('step graph: the draft and verify plans must run on one device');
     const hidden = verify.plan.buffers.find((b) => b.id === verify.plan.outputs.find((x) => x.name === 'hidden')?.buffer);
@@ -117,8 +116,8 @@ export class StepGraph {
     return (run) => {
       if (this.#closed) throw new Error('step graph used after close()');
       this.draft.assertOpen();
-      const key = `${bp}|${Object.keys(run).sort().map((k) => `${k}=${run[k]}`).join(',')}`;
       if (!this.#useGraphs) { this.#body(bp, rows, run); return; }
+      const key = `${bp}|${Object.keys(run).sort().map((k) => `${k}=${run[k]}`).join(',')}`;
       const hit = this.#graphs.get(key);
       if (hit) { hit.launch(); return; }
       // this step runs eagerly (a faulty launch fails with its own name); the next one replays the capture

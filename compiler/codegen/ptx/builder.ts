@@ -139,3 +139,18 @@ export class PtxBuilder {
     ].join('\n');
   }
 }
+
+/** Declares a u64 parameter `name` of a hand-written kernel and loads it as a global address. */
+export function loadParamPtr(b: PtxBuilder, name: string): string {
+  const r = b.reg('u64');
+  b.ins('ld.param.u64', r, `[${b.param(name, 'u64')}]`);
+  b.ins('cvta.to.global.u64', r, r);
+  return r;
+}
+
+/** Declares a u32 parameter `name` of a hand-written kernel and loads it. */
+export function loadParamU32(b: PtxBuilder, name: string): string {
+  const r = b.reg('u32');
+  b.ins('ld.param.u32', r, `[${b.param(name, 'u32')}]`);
+  return r;
+}

@@ -10,26 +10,13 @@
 //       g' = g·scale, m = β1·m + (1−β1)·g', v = β2·v + (1−β2)·g'², p = p·(1 − lr·wd·decay) − s·m / (√v / √bc2 + ε)
 //     hyper (f32[8], device memory, written per step): lr, β1, β2, ε, wd, clip, s = lr / bc1, √bc2.
 //     Block 0 of a launch with `norm` ≠ 0 stores the pre-clip global norm there (for the progress line).
-import { PtxBuilder } from './builder.ts';
+import { loadParamPtr as loadPtr, loadParamU32 as loadU32, PtxBuilder } from './builder.ts';
 import { Reducer } from './reduce.ts';
 
 export const ADAMW_THREADS = 256;
 export const ADAMW_PER_THREAD = 16;
 /** elements each block covers (the partials of a tensor of n elements: ⌈n / ADAMW_CHUNK⌉) */
 export const ADAMW_CHUNK = ADAMW_THREADS * ADAMW_PER_THREAD;
-
-function loadPtr(b: PtxBuilder, name: string): string {
-  const r = b.reg('u64');
-  b.ins('ld.param.u64', r, `[${b.param(name, 'u64')}]`);
-  b.ins('cvta.to.global.u64', r, r);
-  return r;
-}
-
-function loadU32(b: PtxBuilder, name: string): string {
-  const r = b.reg('u32');
-  b.ins('ld.param.u32', r, `[${b.param(name, 'u32')}]`);
-  return r;
-}
 
 /** Σ x over the block, in every thread (reduce.ts: warp butterflies, then the 8 warp sums in order). */
 function blockSum(b: PtxBuilder, x: string, tid: string): string {

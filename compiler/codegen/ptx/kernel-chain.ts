@@ -9,7 +9,7 @@
 //   arcticc_chain_scatter(block, cap, draft, n, stride, vtok, out): one block per draft row b:
 //     for j < cnt[b]: t = draft[b·n + j] (stride 0: [B, n]) or draft[j·stride + b] ([n, B]);
 //     vtok[dst[b] + j] = t (the verify's token rows) and out[dst[b] + j] = t (read back with the verify outputs).
-import { PtxBuilder } from './builder.ts';
+import { loadParamPtr as loadPtr, loadParamU32 as loadU32, PtxBuilder } from './builder.ts';
 
 export const CHAIN_GATHER = 'arcticc_chain_gather';
 export const CHAIN_SCATTER = 'arcticc_chain_scatter';
@@ -19,19 +19,6 @@ export const CHAIN_SCATTER_THREADS = 32;
 export const CHAIN_HEADER_WORDS = 4;
 /** i32 words of a chain block for `capacity` draft rows */
 export const chainBlockWords = (capacity: number): number => CHAIN_HEADER_WORDS + 4 * capacity;
-
-function loadPtr(b: PtxBuilder, name: string): string {
-  const r = b.reg('u64');
-  b.ins('ld.param.u64', r, `[${b.param(name, 'u64')}]`);
-  b.ins('cvta.to.global.u64', r, r);
-  return r;
-}
-
-function loadU32(b: PtxBuilder, name: string): string {
-  const r = b.reg('u32');
-  b.ins('ld.param.u32', r, `[${b.param(name, 'u32')}]`);
-  return r;
-}
 
 /** block word `array`·cap + header + row (array 0 = src, 1 = last, 2 = dst, 3 = cnt) */
 function blockWord(b: PtxBuilder, block: string, cap: string, array: number, row: string): string {
