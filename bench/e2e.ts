@@ -6,13 +6,18 @@
 // (bench/NOTES.md, "Host time per e2e step (issue 9)", says why the decode-step figure is the one to compare).
 //   node bench/e2e.ts [--device cuda] [--workloads code,repeat,mixed] [--concurrency 1,8,32] [--max-new 256]
 //                     [--prompts 32] [--warmup 32] [--peer peer-e2e.json] [--out e2e.json]
+//                     [--suffix-updates off|global|all] [--hybrid-bar n_predict|measured]
+// --suffix-updates, --hybrid-bar: the engine's DrafterOptions (runtime/engine/load-engine.ts; docs/suffix-overlap.md).
 // --warmup N: before each measured row, the same drafter config (a fresh one: nothing it learns carries
 // over) generates N tokens for the row's first `concurrency` prompts, untimed, so the JIT has compiled the
 // host code and the CUDA graphs of the common buckets are captured (0: no warm-up, as before run 7).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, drafterConfigs, pickDrafters, workloadPrompts } from './e2e-common.ts';
-import { attachDrafter } from '../runtime/engine/load-engine.ts';
+import { attachDrafter, DEFAULT_HYBRID_BAR, DEFAULT_SUFFIX_UPDATES } from '../runtime/engine/load-engine.ts';
+import { DEFER_MODES, type DeferMode } from '../runtime/decoding/suffix-cache.ts';
+import { HYBRID_BARS, type HybridBar } from '../runtime/decoding/hybrid-proposer.ts';
+import { graphCaptures } from '../runtime/cuda/graph.ts';
 import { parseEngineSpeculativeConfig } from '../runtime/engine/speculative-config.ts';
 import { loadSpeculator } from '../runtime/speculator.ts';
 import { loadTarget } from '../runtime/target/target-model.ts';
@@ -28,8 +33,13 @@ const { values: a } = parseArgs({
     warmup: { type: 'string', default: '32' },
     peer: { type: 'string' },
     out: { type: 'string' },
+    'suffix-updates': { type: 'string', default: DEFAULT_SUFFIX_UPDATES },
+    'hybrid-bar': { type: 'string', default: DEFAULT_HYBRID_BAR },
   },
 });
+const drafterOptions = { suffixUpdates: a['suffix-updates'] as DeferMode, hybridBar: a['hybrid-bar'] as HybridBar };
+if (!DEFER_MODES.includes(drafterOptions.suffixUpdates)) throw new Error(`--suffix-updates: one of ${DEFER_MODES.join(', ')}, got ${drafterOptions.suffixUpdates}`);
+if (!HYBRID_BARS.includes(drafterOptions.hybridBar)) throw new Error(`--hybrid-bar: one of ${HYBRID_BARS.join(', ')}, got ${drafterOptions.hybridBar}`);
 const maxNew = Number(a['max-new']);
 const warmup = Number(a.warmup);
 const conc = a.concurrency!.split(',').map(Number);
@@ -53,10 +63,11 @@ for (const [name, all] of Object.entries(loads)) {
     let plain: number[][] | null = null;
     for (const d of drafters) {
       if (warmup > 0) {
-        const w = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator);
+        const w = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator, drafterOptions);
         try { await w.engine.generate(prompts.slice(0, c), { maxNewTokens: warmup, stopTokenIds: [], maxConcurrency: c }); } finally { w.dispose(); }
       }
-      const drafter = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator);
+      const drafter = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator, drafterOptions);
+      const g0 = graphCaptures();
       try {
         const { outputs, metrics } = await drafter.engine.generate(prompts, { maxNewTokens: maxNew, stopTokenIds: [], maxConcurrency: c });
         const toks = outputs.map((o) => o.tokenIds);
@@ -85,6 +96,9 @@ for (const [name, all] of Object.entries(loads)) {
           // acceptance length over every request-step (a step without a draft counts 1), and what it allows
           tokens_per_request_step: d === 'none' ? 1 : metrics.tokensPerRequestStep,
           allowed_tok_s_per_request_all_steps: ((d === 'none' ? 1 : metrics.tokensPerRequestStep) * 1000) / stepMs,
+          // CUDA graphs captured during the row (first steps at new buckets) and the host ms that took
+          graphs_captured: graphCaptures().count - g0.count, capture_ms: graphCaptures().ms - g0.ms,
+          suffix_updates: drafterOptions.suffixUpdates, hybrid_bar: drafterOptions.hybridBar,
         };
         rows.push(row);
         console.error(JSON.stringify(row));

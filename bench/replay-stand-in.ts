@@ -65,7 +65,7 @@ export function replayTarget(target: TargetModel, prompts: readonly (readonly nu
     slotSeq[slot] = null; // known once the rest of the prompt arrives
   };
   const original = backend.run;
-  backend.run = async (x: TargetStepInputs, o: { readonly logits: boolean }): Promise<TargetStepOutputs> => {
+  backend.run = async (x: TargetStepInputs, o: { readonly logits: boolean; readonly whileRunning?: () => void }): Promise<TargetStepOutputs> => {
     if (o.logits) throw new Error('replay stand-in: greedy only');
     const n = x.tokens.length, m = x.rows.length;
     // prompts being prefilled: a slot's run of rows from position 0
@@ -80,7 +80,10 @@ export function replayTarget(target: TargetModel, prompts: readonly (readonly nu
       recognize(slot, x.positions[i] === 0 ? chunk : [...pending!, ...chunk]);
       i = e - 1;
     }
-    spin((timing.passMs ?? 0) + (timing.passMsPerRow ?? 0) * n);
+    // the host work that overlaps the pass runs inside the simulated pass time, as it does under a device
+    const t0 = performance.now();
+    o.whileRunning?.();
+    spin(t0 + (timing.passMs ?? 0) + (timing.passMsPerRow ?? 0) * n - performance.now());
     noteHostSync(); // counted as the CPU backends count a pass
     const hidden = new Float32Array(m * H), nextTokens = new Int32Array(m);
     for (let j = 0; j < m; j++) {

@@ -4,6 +4,10 @@ import { CU_EVENT_DEFAULT, CU_STREAM_CAPTURE_MODE_RELAXED } from './constants.ts
 import type { CudaDevice } from './device.ts';
 import { noteHostSync } from '../host-syncs.ts';
 
+let captures = 0, captureMs = 0;
+/** CUDA graphs captured in this process so far and the host ms their capture and instantiation took (benchmarks report both per row) */
+export function graphCaptures(): { count: number; ms: number } { return { count: captures, ms: captureMs }; }
+
 export class CudaGraph {
   readonly #dev: CudaDevice;
   readonly #graph: CUgraph;
@@ -20,6 +24,16 @@ export class CudaGraph {
    * affected) and instantiates it. Nothing runs until launch().
    */
   static capture(dev: CudaDevice, body: () => void): CudaGraph {
+    const t0 = performance.now();
+    try {
+      return CudaGraph.#capture(dev, body);
+    } finally {
+      captures++;
+      captureMs += performance.now() - t0;
+    }
+  }
+
+  static #capture(dev: CudaDevice, body: () => void): CudaGraph {
     dev.cu('cuStreamBeginCapture_v2', dev.stream, CU_STREAM_CAPTURE_MODE_RELAXED);
     const out: HandleOut = [null];
     try {

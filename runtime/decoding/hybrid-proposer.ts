@@ -1,44 +1,79 @@
-// Arctic + suffix (spec §4.3): per request and per step, use the suffix draft when its score (≈ expected
-// accepted tokens) is at least the speculator's n_predict, the number of tokens the model would draft;
-// otherwise the model's draft. The model runs only for the rows that need it (the reference runs it for the
-// whole batch because its graph has a fixed cost; the drafts chosen are the same).
+// Arctic + suffix (spec §4.3): per request and per step, the suffix draft when its score (≈ expected accepted
+// tokens) reaches a bar, otherwise the model's draft. The reference's bar is the speculator's n_predict, the
+// number of tokens the model drafts ('n_predict'); 'measured' sets it to the tokens the model's own drafts
+// have been accepted with so far (a running mean, n_predict until the first one is verified): the suffix
+// draft whenever it is expected to do as well as the model's, which costs a model pass more
+// (docs/suffix-overlap.md, "The hybrid's bar"). The model runs only for the rows that need it (the reference
+// runs it for the whole batch because its graph has a fixed cost; the drafts chosen are the same).
 import type { Draft, DraftModel, ProposeInput, RequestId, SplitDraftProposer } from './proposer.ts';
 import { EMPTY_DRAFT } from './proposer.ts';
 import { runDraftModel } from './model-proposer.ts';
 import { SuffixProposer, toDraft, type SuffixProposerOptions } from './suffix-proposer.ts';
+import { DecodingError } from './errors.ts';
+
+export type HybridBar = 'n_predict' | 'measured';
+export const HYBRID_BARS: readonly HybridBar[] = ['n_predict', 'measured'];
 
 export interface HybridProposerOptions extends Omit<SuffixProposerOptions, 'minScore'> {
   model: DraftModel;
+  /** default 'n_predict' (the reference) */
+  bar?: HybridBar;
 }
 
-/** ArcticInference's hybrid: the suffix draft when it scores at least minScore, else the model's draft. */
+/** weight of the newest model draft in the running mean of its accepted tokens */
+const BAR_EMA = 0.02;
+
+/** ArcticInference's hybrid: the suffix draft when it scores at least the bar, else the model's draft. */
 export class HybridProposer implements SplitDraftProposer {
   readonly name = 'hybrid';
   readonly model: DraftModel;
   readonly suffix: SuffixProposer;
-  readonly minScore: number;
+  readonly bar: HybridBar;
+  /** the model drafts of the last step by request, to count their accepted tokens from onTokens */
+  readonly #modelDrafts = new Map<RequestId, Draft>();
+  #accepted: number;
 
   constructor(options: HybridProposerOptions) {
-    const { model, ...suffix } = options;
+    const { model, bar = 'n_predict', ...suffix } = options;
+    if (!HYBRID_BARS.includes(bar)) throw new DecodingError(`HybridProposer: bar must be one of ${HYBRID_BARS.join(', ')}, got ${String(bar)}`);
     this.model = model;
     this.suffix = new SuffixProposer(suffix);
-    this.minScore = model.numSpeculativeTokens;
+    this.bar = bar;
+    this.#accepted = model.numSpeculativeTokens;
   }
 
+  /** the score a suffix draft needs this step to be taken over the model's */
+  get minScore(): number { return this.bar === 'measured' ? this.#accepted : this.model.numSpeculativeTokens; }
+
   startRequest(id: RequestId, prompt: ArrayLike<number>): void { this.suffix.startRequest(id, prompt); }
-  onTokens(id: RequestId, tokens: ArrayLike<number>): void { this.suffix.onTokens(id, tokens); }
-  stopRequest(id: RequestId): void { this.suffix.stopRequest(id); }
+  onTokens(id: RequestId, tokens: ArrayLike<number>): void {
+    const d = this.#modelDrafts.get(id);
+    if (d) {
+      this.#modelDrafts.delete(id);
+      // tokens = the accepted draft tokens and the target's own; a cut (stop token, length) counts short
+      let a = 0;
+      while (a < d.tokens.length && a < tokens.length - 1 && d.tokens[a] === tokens[a]) a++;
+      this.#accepted += BAR_EMA * (a - this.#accepted);
+    }
+    this.suffix.onTokens(id, tokens);
+  }
+  stopRequest(id: RequestId): void { this.#modelDrafts.delete(id); this.suffix.stopRequest(id); }
+  flushDeferred(): void { this.suffix.flushDeferred(); }
 
   /** the suffix drafts that win (final) and placeholders for the rows the model drafts */
   splitDraft(batch: readonly ProposeInput[]): { drafts: Draft[]; modelRows: number[] } {
     const out: Draft[] = new Array(batch.length);
     const needModel: number[] = [];
-    const n = this.model.numSpeculativeTokens;
+    const n = this.model.numSpeculativeTokens, bar = this.minScore, track = this.bar === 'measured';
     batch.forEach((b, i) => {
       const d = this.suffix.draft(b);
-      if (d.score >= this.minScore && d.tokens.length > 0) out[i] = toDraft(d);
-      else if (b.hidden !== null) { out[i] = { tokens: new Int32Array(n), source: 'arctic', score: d.score }; needModel.push(i); }
-      else out[i] = { ...EMPTY_DRAFT, score: d.score };
+      if (d.score >= bar && d.tokens.length > 0) out[i] = toDraft(d);
+      else if (b.hidden !== null) {
+        // a placeholder the model's tokens replace (in place: the engine fills chained drafts after the pass)
+        out[i] = { tokens: new Int32Array(n), source: 'arctic', score: d.score };
+        needModel.push(i);
+        if (track) this.#modelDrafts.set(b.requestId, out[i]);
+      } else out[i] = { ...EMPTY_DRAFT, score: d.score };
     });
     return { drafts: out, modelRows: needModel };
   }
@@ -46,7 +81,7 @@ export class HybridProposer implements SplitDraftProposer {
   async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {
     const { drafts: out, modelRows: needModel } = this.splitDraft(batch);
     const drafts = await runDraftModel(this.model, needModel.map((i) => batch[i]));
-    needModel.forEach((i, r) => { out[i] = { tokens: drafts[r], source: 'arctic', score: out[i].score }; });
+    needModel.forEach((i, r) => { out[i].tokens = drafts[r]; });
     return out;
   }
 }

@@ -3,7 +3,7 @@
 export { DecodingError, type RequestId } from './errors.ts';
 export { SuffixTree, type SuffixTreeOptions } from './suffix-tree.ts';
 export type { SpeculateOptions, SuffixDraft } from './suffix-speculate.ts';
-export { SuffixDecodingCache, type SuffixDecodingCacheOptions } from './suffix-cache.ts';
+export { DEFER_MODES, SuffixDecodingCache, type DeferMode, type SuffixDecodingCacheOptions } from './suffix-cache.ts';
 export {
   EMPTY_DRAFT, firstPath,
   type Draft, type DraftModel, type DraftSource, type ProposeInput, type Proposer, type TargetModel,

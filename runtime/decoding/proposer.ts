@@ -49,6 +49,11 @@ export interface Proposer {
   onTokens(id: RequestId, tokens: ArrayLike<number>): void; // tokens appended this step: accepted drafts + the target's token
   stopRequest(id: RequestId): void;
   propose(batch: readonly ProposeInput[]): Promise<Draft[]>;
+  /**
+   * Apply bookkeeping the proposer deferred (a suffix cache with deferUpdates): the engine calls it once a
+   * step, while the target pass runs on the device, and when it goes idle.
+   */
+  flushDeferred?(): void;
 }
 
 /**

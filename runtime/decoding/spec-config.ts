@@ -5,11 +5,11 @@
 //   method 'ngram'   -> prompt lookup with numSpeculativeTokens tokens
 import { z } from 'zod';
 import { DecodingError } from './errors.ts';
-import { HybridProposer } from './hybrid-proposer.ts';
+import { HybridProposer, type HybridBar } from './hybrid-proposer.ts';
 import { ModelProposer } from './model-proposer.ts';
 import { NgramProposer } from './ngram-proposer.ts';
 import type { DraftModel, Proposer } from './proposer.ts';
-import { SuffixDecodingCache } from './suffix-cache.ts';
+import { SuffixDecodingCache, type DeferMode } from './suffix-cache.ts';
 import { SuffixProposer } from './suffix-proposer.ts';
 
 export const SpeculativeConfigSchema = z.strictObject({
@@ -41,13 +41,17 @@ export function parseSpeculativeConfig(input: unknown): SpeculativeConfig {
 export interface ProposerDeps {
   draftModel?: DraftModel; // required for method 'arctic'
   cache?: SuffixDecodingCache;
+  /** a suffix cache this call makes defers these updates to Proposer.flushDeferred (SuffixDecodingCache) */
+  deferSuffixUpdates?: DeferMode;
+  /** the hybrid's bar for a suffix draft (HybridProposer; default 'n_predict', the reference's) */
+  hybridBar?: HybridBar;
 }
 
 /** The Proposer a parsed speculative config describes (a model is needed for arctic and the hybrid). */
 export function createProposer(input: unknown, deps: ProposerDeps = {}): Proposer {
   const c = parseSpeculativeConfig(input);
   const suffixTokens = c.suffixSpeculativeTokens > 0 ? c.suffixSpeculativeTokens : 16;
-  const cache = () => deps.cache ?? new SuffixDecodingCache({ maxTreeDepth: c.suffixCacheMaxDepth, maxCachedRequests: c.suffixCacheMaxRequests });
+  const cache = () => deps.cache ?? new SuffixDecodingCache({ maxTreeDepth: c.suffixCacheMaxDepth, maxCachedRequests: c.suffixCacheMaxRequests, deferUpdates: deps.deferSuffixUpdates });
   const suffix = {
     maxSpecTokens: suffixTokens, maxSpecFactor: c.suffixMaxSpecFactor, maxSpecOffset: c.suffixMaxSpecOffset,
     minTokenProb: c.suffixMinTokenProb, useTree: c.suffixUseTree,
@@ -65,7 +69,7 @@ export function createProposer(input: unknown, deps: ProposerDeps = {}): Propose
       if (c.numSpeculativeTokens !== undefined && c.numSpeculativeTokens < model.numSpeculativeTokens) {
         throw new DecodingError(`speculative config: numSpeculativeTokens ${c.numSpeculativeTokens} is below the model's n_predict ${model.numSpeculativeTokens}`);
       }
-      return c.enableSuffixDecoding ? new HybridProposer({ model, cache: cache(), ...suffix }) : new ModelProposer(model);
+      return c.enableSuffixDecoding ? new HybridProposer({ model, cache: cache(), ...suffix, bar: deps.hybridBar }) : new ModelProposer(model);
     }
   }
 }

@@ -10,7 +10,22 @@ import { checkInt, checkTokens, type TokenInput } from './validate.ts';
 export interface SuffixDecodingCacheOptions {
   maxTreeDepth?: number;       // default 64
   maxCachedRequests?: number;  // default 100000; 0 disables the global tree, -1 means no limit
+  /** which tree updates wait for flush() (docs/suffix-overlap.md); default 'off': every update at once */
+  deferUpdates?: DeferMode;
 }
+
+/**
+ * 'off': every update at once (the reference). 'global': a response's tokens go into its local tree at once
+ * and into the global tree at the next flush(); prompts wait for flush() too (nothing speculates from a
+ * request before its first step). 'all': local trees wait for flush() as well.
+ */
+export type DeferMode = 'off' | 'global' | 'all';
+export const DEFER_MODES: readonly DeferMode[] = ['off', 'global', 'all'];
+
+/** An update waiting for flush(): tokens into a tree (a local one only while its request is active), or a seal. */
+type Pending =
+  | { readonly tree: SuffixTree; readonly id: RequestId | null; readonly seq: number; readonly tokens: Int32Array }
+  | { readonly seal: number };
 
 const MAX_SEQ_ID = 0x7fffffff;
 
@@ -24,13 +39,19 @@ export class SuffixDecodingCache {
   private readonly seqOfReq = new Map<RequestId, number>();
   private readonly reqOfSeq = new Map<number, RequestId>();
   private nextSeqId = 0;
+  readonly deferUpdates: DeferMode;
+  private pending: Pending[] = [];
+  /** local trees with updates in `pending` (their later updates queue behind them) */
+  private readonly waiting = new Set<SuffixTree>();
 
   constructor(options: SuffixDecodingCacheOptions = {}) {
-    const { maxTreeDepth = 64, maxCachedRequests = 100000 } = options;
+    const { maxTreeDepth = 64, maxCachedRequests = 100000, deferUpdates = 'off' } = options;
     checkInt(maxTreeDepth, 'SuffixDecodingCache: maxTreeDepth', 1, 1 << 20);
     checkInt(maxCachedRequests, 'SuffixDecodingCache: maxCachedRequests', -1, MAX_SEQ_ID);
+    if (!DEFER_MODES.includes(deferUpdates)) throw new DecodingError(`SuffixDecodingCache: deferUpdates must be one of ${DEFER_MODES.join(', ')}, got ${String(deferUpdates)}`);
     this.maxTreeDepth = maxTreeDepth;
     this.maxCachedRequests = maxCachedRequests;
+    this.deferUpdates = deferUpdates;
     this.global = new SuffixTree(maxTreeDepth, { initialNodes: 1024 });
   }
 
@@ -41,6 +62,26 @@ export class SuffixDecodingCache {
   get globalTree(): SuffixTree { return this.global; }
 
   isActive(id: RequestId): boolean { return this.local.has(id); }
+
+  /** updates waiting for flush() */
+  get pendingUpdates(): number { return this.pending.length; }
+
+  /**
+   * Apply the deferred updates in the order they were made (a no-op with deferUpdates 'off'). The engine calls
+   * it while the target pass runs on the device, between one step's speculation and the next.
+   */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const work = this.pending;
+    this.pending = [];
+    this.waiting.clear();
+    for (const p of work) {
+      if ('seal' in p) { if (this.global.hasSequence(p.seal)) this.global.seal(p.seal); continue; }
+      // a stopped request's local tree is dropped: its updates are too
+      if (p.id !== null && this.local.get(p.id) !== p.tree) continue;
+      p.tree.extendChecked(p.seq, p.tokens);
+    }
+  }
 
   localTree(id: RequestId): SuffixTree {
     return this.active(id, 'localTree');
@@ -63,32 +104,44 @@ export class SuffixDecodingCache {
     if (this.local.has(id)) throw new DecodingError(`startRequest: request ${showId(id)} is already active`);
     checkTokens(promptTokens, `startRequest(${showId(id)}): prompt`);
     const tree = new SuffixTree(this.maxTreeDepth, { initialNodes: Math.max(16, 2 * promptTokens.length) });
-    tree.extendChecked(0, promptTokens);
-    this.local.set(id, tree);
     if (this.maxCachedRequests !== 0) {
-      // A finished request's id may be reused; its old response makes way for the new one.
+      // A finished request's id may be reused; its old response makes way for the new one (an eviction
+      // applies what waits first).
       if (this.seqOfReq.has(id)) this.evictCachedResponse(id);
       this.allocateSeqId(id);
     }
+    if (this.deferUpdates === 'off') tree.extendChecked(0, promptTokens);
+    else if (promptTokens.length > 0) { this.pending.push({ tree, id, seq: 0, tokens: Int32Array.from(promptTokens) }); this.waiting.add(tree); }
+    this.local.set(id, tree);
   }
 
   addActiveResponse(id: RequestId, tokens: TokenInput): void {
     const tree = this.active(id, 'addActiveResponse');
     checkTokens(tokens, `addActiveResponse(${showId(id)})`);
-    tree.extendChecked(0, tokens);
+    if (tokens.length === 0) return;
+    const mode = this.deferUpdates;
+    const copy = mode === 'off' ? null : Int32Array.from(tokens);
+    // behind its own prompt, if that still waits ('global' defers prompts)
+    if (mode === 'all' || this.waiting.has(tree)) this.pending.push({ tree, id, seq: 0, tokens: copy! });
+    else tree.extendChecked(0, tokens);
     const seq = this.seqOfReq.get(id);
-    if (seq !== undefined) this.global.extendChecked(seq, tokens);
+    if (seq === undefined) return;
+    if (copy) this.pending.push({ tree: this.global, id: null, seq, tokens: copy });
+    else this.global.extendChecked(seq, tokens);
   }
 
   stopRequest(id: RequestId): void {
-    this.active(id, 'stopRequest');
+    this.waiting.delete(this.active(id, 'stopRequest'));
     this.local.delete(id);
     // The response is complete: seal it so its window is released and its suffixes go on endpoint lists.
     const seq = this.seqOfReq.get(id);
-    if (seq !== undefined && this.global.hasSequence(seq)) this.global.seal(seq);
+    if (seq === undefined) return;
+    if (this.pending.length > 0) this.pending.push({ seal: seq });
+    else if (this.global.hasSequence(seq)) this.global.seal(seq);
   }
 
   evictCachedResponse(id: RequestId): void {
+    this.flush();
     const seq = this.seqOfReq.get(id);
     if (seq === undefined) throw new DecodingError(`evictCachedResponse: request ${showId(id)} is not cached`);
     this.seqOfReq.delete(id);
@@ -114,6 +167,9 @@ export class SuffixDecodingCache {
   }
 
   checkInvariants(): void {
+    for (const p of this.pending) {
+      if (!('seal' in p) && p.id === null && !this.reqOfSeq.has(p.seq)) throw new Error(`suffix cache invariant: a deferred update for sequence ${p.seq}, which no request holds`);
+    }
     this.global.checkInvariants();
     for (const t of this.local.values()) t.checkInvariants();
     if (this.maxCachedRequests > 0 && this.seqOfReq.size > this.maxCachedRequests) {

@@ -3,7 +3,7 @@
 // the decoder verifies a single chain.
 import { showId } from './errors.ts';
 import { EMPTY_DRAFT, firstPath, type Draft, type ProposeInput, type Proposer, type RequestId } from './proposer.ts';
-import { SuffixDecodingCache } from './suffix-cache.ts';
+import { SuffixDecodingCache, type DeferMode } from './suffix-cache.ts';
 import type { SpeculateOptions, SuffixDraft } from './suffix-speculate.ts';
 import { DecodingError } from './errors.ts';
 
@@ -11,6 +11,7 @@ export interface SuffixProposerOptions {
   cache?: SuffixDecodingCache;     // share one cache between proposers; otherwise one is made
   maxTreeDepth?: number;           // default 64 (ignored when a cache is given)
   maxCachedRequests?: number;      // default 100000 (ignored when a cache is given)
+  deferUpdates?: DeferMode;        // default 'off' (ignored when a cache is given): see SuffixDecodingCache
   maxSpecTokens?: number;          // default 16, the reference's suffix-only default
   maxSpecFactor?: number;
   maxSpecOffset?: number;
@@ -27,7 +28,7 @@ export class SuffixProposer implements Proposer {
   readonly minScore: number;
 
   constructor(options: SuffixProposerOptions = {}) {
-    this.cache = options.cache ?? new SuffixDecodingCache({ maxTreeDepth: options.maxTreeDepth, maxCachedRequests: options.maxCachedRequests });
+    this.cache = options.cache ?? new SuffixDecodingCache({ maxTreeDepth: options.maxTreeDepth, maxCachedRequests: options.maxCachedRequests, deferUpdates: options.deferUpdates });
     this.spec = {
       maxSpecTokens: options.maxSpecTokens ?? 16,
       maxSpecFactor: options.maxSpecFactor, maxSpecOffset: options.maxSpecOffset,
@@ -40,6 +41,7 @@ export class SuffixProposer implements Proposer {
   startRequest(id: RequestId, prompt: ArrayLike<number>): void { this.cache.startRequest(id, prompt); }
   onTokens(id: RequestId, tokens: ArrayLike<number>): void { this.cache.addActiveResponse(id, tokens); }
   stopRequest(id: RequestId): void { this.cache.stopRequest(id); }
+  flushDeferred(): void { this.cache.flush(); }
 
   async propose(batch: readonly ProposeInput[]): Promise<Draft[]> {
     return batch.map((b) => {

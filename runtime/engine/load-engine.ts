@@ -3,6 +3,8 @@
 import type { ActivationMode } from '../../models/llama.ts';
 import { createProposer } from '../decoding/spec-config.ts';
 import type { Proposer } from '../decoding/proposer.ts';
+import type { DeferMode } from '../decoding/suffix-cache.ts';
+import type { HybridBar } from '../decoding/hybrid-proposer.ts';
 import type { Speculator } from '../speculator.ts';
 import { loadSpeculator } from '../speculator.ts';
 import type { LoadTargetOptions, TargetModel } from '../target/target-model.ts';
@@ -12,7 +14,7 @@ import type { EngineSpeculativeConfig } from './speculative-config.ts';
 import { parseEngineSpeculativeConfig, proposerConfig, SpeculativeConfigError } from './speculative-config.ts';
 
 /** loadTarget's options plus the speculative config (vLLM's JSON, or an object). */
-export interface LoadEngineOptions extends LoadTargetOptions {
+export interface LoadEngineOptions extends LoadTargetOptions, Omit<DrafterOptions, 'activations'> {
   /** the speculative config as vLLM takes it (object or JSON text); none = plain decoding */
   readonly speculativeConfig?: unknown;
 }
@@ -28,11 +30,26 @@ export interface Engine {
   close(): void;
 }
 
+/** How the engine runs a drafter, beyond what the speculative config says. */
+export interface DrafterOptions {
+  readonly activations?: ActivationMode;
+  /**
+   * Suffix tree updates the engine overlaps with the target pass (SuffixDecodingCache deferUpdates, see
+   * docs/suffix-overlap.md; default DEFAULT_SUFFIX_UPDATES). Outputs never depend on it; drafts may.
+   */
+  readonly suffixUpdates?: DeferMode;
+  /** the hybrid's bar for a suffix draft (HybridProposer; default DEFAULT_HYBRID_BAR) */
+  readonly hybridBar?: HybridBar;
+}
+
+export const DEFAULT_SUFFIX_UPDATES: DeferMode = 'global';
+export const DEFAULT_HYBRID_BAR: HybridBar = 'n_predict';
+
 /**
  * The drafter for a config, checked against the target; nothing is left loaded when it throws. `activations`
  * (loadSpeculator's; loadEngine passes the target's) applies to a speculator this call loads.
  */
-export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null, loaded?: Speculator, o: { readonly activations?: ActivationMode } = {}): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
+export async function attachDrafter(target: TargetModel, config: EngineSpeculativeConfig | null, loaded?: Speculator, o: DrafterOptions = {}): Promise<Omit<Engine, 'target' | 'close'> & { dispose(): void }> {
   if (config === null) return { speculator: null, config, engine: new SpeculativeEngine(target, null, null, 0), description: 'none', dispose() {} };
   let speculator: Speculator | null = null;
   if (config.method === 'arctic') {
@@ -46,7 +63,10 @@ export async function attachDrafter(target: TargetModel, config: EngineSpeculati
   }
   let proposer: Proposer;
   try {
-    proposer = createProposer(proposerConfig(config), speculator ? { draftModel: speculator } : {});
+    proposer = createProposer(proposerConfig(config), {
+      ...(speculator ? { draftModel: speculator } : {}),
+      deferSuffixUpdates: o.suffixUpdates ?? DEFAULT_SUFFIX_UPDATES, hybridBar: o.hybridBar ?? DEFAULT_HYBRID_BAR,
+    });
   } catch (e) {
     if (!loaded) speculator?.close();
     throw new SpeculativeConfigError((e as Error).message);
@@ -69,7 +89,7 @@ export async function loadEngine(o: LoadEngineOptions): Promise<Engine> {
   let drafter;
   try {
     // the drafter computes as its target does: bf16 activations for both, or f32 for both
-    drafter = await attachDrafter(target, config, undefined, { activations: o.activations });
+    drafter = await attachDrafter(target, config, undefined, { activations: o.activations, suffixUpdates: o.suffixUpdates, hybridBar: o.hybridBar });
   } catch (e) {
     target.close();
     throw e;

@@ -181,9 +181,14 @@ export class EngineCore {
         }
       } finally {
         this.#loop = null;
+        // idle: nothing the proposer learnt waits for a next step
+        try { this.#flushDeferred(); } catch (e) { this.#failAll(e as Error); }
       }
     })();
   }
+
+  /** the proposer's deferred updates (Proposer.flushDeferred), run while a target pass is on the device */
+  readonly #flushDeferred = (): void => { this.proposer?.flushDeferred?.(); };
 
   #release(r: EngineRequest): void {
     r.seq?.close();
@@ -303,6 +308,7 @@ export class EngineCore {
       rowsIn += r.prompt.length;
     }
     if (items.length === 0) {
+      this.#flushDeferred();
       if (this.#waiting.length > 0) throw new TargetError(`engine: ${this.#waiting.length} requests wait but all ${t.slots.count} KV-cache slots are held outside this engine`);
       return;
     }
@@ -314,7 +320,10 @@ export class EngineCore {
     let chained: StepDraft | null = null;
     try {
       if (chainRows.length > 0) chained = await this.#modelDrafts(chainRows, inputs, got!, items, rowsIn);
-      res = await t.forward(items, chained ? { logits: sampling, draft: chained } : { logits: sampling });
+      // the proposer's deferred bookkeeping (suffix tree updates of the last step) runs under this pass
+      const overlap = this.#flushDeferred;
+      res = await t.forward(items, chained ? { logits: sampling, draft: chained, whileRunning: overlap } : { logits: sampling, whileRunning: overlap });
+      overlap();
       if (chained) { const ids = chained.collect(); chainRows.forEach((i, c) => { got![i].tokens = ids[c]; }); }
     } catch (e) {
       chained?.discard();

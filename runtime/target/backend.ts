@@ -51,6 +51,12 @@ export interface TargetRunOptions {
    * this run's token rows (rows.dst, rows.count); the outputs carry draftTokens.
    */
   readonly fusedDraft?: { readonly port: DraftPlanPort; readonly rows: ChainRows };
+  /**
+   * Host work to overlap with the pass (docs/suffix-overlap.md): called once, on this thread, after the pass is
+   * enqueued and before the wait for it (CUDA), or after the pass (CPU). If it throws, the pass is still
+   * waited for and its outputs dropped, and the error is the run's.
+   */
+  readonly whileRunning?: () => void;
 }
 
 export interface TargetBackend {

@@ -33,7 +33,7 @@ export function createCpuTargetBackend(graph: Graph, weights: ReadonlyMap<string
   return {
     device: 'cpu',
     description: 'CPU (reference interpreter)',
-    async run(x: TargetStepInputs, o: { logits: boolean }): Promise<TargetStepOutputs> {
+    async run(x: TargetStepInputs, o: { logits: boolean; whileRunning?: () => void }): Promise<TargetStepOutputs> {
       if (closed) throw new Error('the CPU target backend is closed');
       const n = x.tokens.length, m = x.rows.length;
       noteHostSync(); // the CPU's stand-in for the device readback of the step
@@ -42,6 +42,7 @@ export function createCpuTargetBackend(graph: Graph, weights: ReadonlyMap<string
         slots: hostTensor('i32', [n], x.slots), rows: hostTensor('i32', [m], x.rows),
         ...Object.fromEntries(caches),
       }, weights, { inPlace: true });
+      o.whileRunning?.();
       const logits = out.logits.data as Float32Array;
       return { hidden: out.hidden.data as Float32Array, nextTokens: argmaxRows(logits, m, vocabSize), ...(o.logits ? { logits } : {}) };
     },

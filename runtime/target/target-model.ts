@@ -147,7 +147,8 @@ export interface TargetModel {
    * `draft` (needs `chain`): one pass only, the draft enqueued in front of it and the items' deviceTokens
    * patched from it on the device; forward's one stream sync covers the draft too.
    */
-  forward(items: readonly ForwardItem[], o?: { logits?: boolean; draft?: ChainedDraft }): Promise<ForwardResult[]>;
+  /** `whileRunning`: host work done once while the (first) pass runs on the device (TargetRunOptions.whileRunning) */
+  forward(items: readonly ForwardItem[], o?: { logits?: boolean; draft?: ChainedDraft; whileRunning?: () => void }): Promise<ForwardResult[]>;
   /** a copy of one layer's cache, for tests */
   readCache(layer: number, kind: 'key' | 'value'): HostTensor;
   close(): void;
@@ -283,7 +284,7 @@ export function targetOver(config: LlamaConfig, program: Program, backend: Targe
   let bufTok = new Int32Array(0), bufPos = new Int32Array(0), bufSlot = new Int32Array(0), bufPick = new Int32Array(0), bufOwner = new Int32Array(0);
   const seen = new Uint8Array(slots.count);
 
-  async function forwardNow(items: readonly ForwardItem[], logits: boolean, draft: ChainedDraft | undefined): Promise<ForwardResult[]> {
+  async function forwardNow(items: readonly ForwardItem[], logits: boolean, draft: ChainedDraft | undefined, whileRunning: (() => void) | undefined): Promise<ForwardResult[]> {
     // validate everything before any state changes (the messages are built only on failure)
     const what = (i: number): string => `forward item ${i} (${items[i].seq.closed ? 'closed sequence' : slots.owner(items[i].seq.slot)})`;
     let total = 0;
@@ -326,9 +327,12 @@ export function targetOver(config: LlamaConfig, program: Program, backend: Targe
       if (nRows === 0) return;
       const pass = ++passes;
       const fused = fusable ? { port: fusable.port, rows: chainRows(items, row0!, fusable.src, fusable.last) } : null;
+      // the host work to overlap goes with the first pass
+      const w = whileRunning ? { whileRunning } : {};
+      whileRunning = undefined;
       const out = await backend.run({
         tokens: bufTok.subarray(0, nRows), positions: bufPos.subarray(0, nRows), slots: bufSlot.subarray(0, nRows), rows: bufPick.subarray(0, nPicks),
-      }, fused ? { logits, fusedDraft: fused } : draft ? { logits, beforeEnqueue: () => draftPatches(items, row0!, draft.enqueue()) } : { logits });
+      }, fused ? { logits, fusedDraft: fused, ...w } : draft ? { logits, beforeEnqueue: () => draftPatches(items, row0!, draft.enqueue()), ...w } : { logits, ...w });
       if (fused) {
         const d = out.draftTokens;
         if (!d) throw new TargetError('forward: the backend ran a fused draft but returned no draft tokens');
@@ -375,7 +379,7 @@ export function targetOver(config: LlamaConfig, program: Program, backend: Targe
     forward(items, o = {}) {
       assertOpen('forward');
       // passes are serialized: one backend, one cache
-      const next = busy.then(() => forwardNow(items, o.logits ?? false, o.draft));
+      const next = busy.then(() => forwardNow(items, o.logits ?? false, o.draft, o.whileRunning));
       busy = next.catch(() => undefined);
       return next;
     },

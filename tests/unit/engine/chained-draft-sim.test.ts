@@ -97,9 +97,11 @@ describe('chained Arctic drafts, simulated CUDA (tiny Llama + lstm-tiny on the P
     const prompts = [[3, 77, 140, 9, 301, 3, 77, 140], [500, 12, 12, 12]];
     const o = { maxNewTokens: 6, stopTokenIds: [] as number[] };
     const plain = await (await attachDrafter(target, null)).engine.generate(prompts, o);
-    const hybrid = await attachDrafter(target, parseEngineSpeculativeConfig({ method: 'arctic', model: SPEC_DIR, enable_suffix_decoding: true }), spec);
+    // one drafter per run: a suffix cache remembers the responses of the run before
+    const config = parseEngineSpeculativeConfig({ method: 'arctic', model: SPEC_DIR, enable_suffix_decoding: true });
+    const hybrid = await attachDrafter(target, config, spec);
     expect(hybrid.engine.core().chain).not.toBeNull();
-    const two = await hybrid.engine.generate(prompts, { ...o, chainedDrafts: false });
+    const two = await (await attachDrafter(target, config, spec)).engine.generate(prompts, { ...o, chainedDrafts: false });
     const f0 = fusedSteps();
     const one = await hybrid.engine.generate(prompts, o);
     expect(fusedSteps()).toBeGreaterThan(f0);

@@ -65,6 +65,27 @@ beforeEach(() => {
 });
 afterEach(() => { spec.close(); target.close(); dev.release(); });
 
+describe('host work overlapped with a target pass (TargetRunOptions.whileRunning)', () => {
+  const inputs = { tokens: Int32Array.of(5, 6), positions: Int32Array.of(0, 1), slots: Int32Array.of(0, 0), rows: Int32Array.of(0, 1) };
+  it('runs after the pass is enqueued and before the stream sync', async () => {
+    let seen: string[] = [];
+    const n0 = fake.calls.length;
+    const out = await backend.run(inputs, { logits: false, whileRunning: () => { seen = fake.calls.slice(n0); } });
+    expect(seen.some((c) => c === 'cuGraphLaunch' || c === 'cuLaunchKernel')).toBe(true);
+    expect(seen).not.toContain('cuStreamSynchronize');
+    expect(fake.calls.slice(n0 + seen.length)).toContain('cuStreamSynchronize');
+    expect([...out.nextTokens]).toEqual([toyNext(5, 0, V), toyNext(6, 1, V)]);
+  });
+
+  it('a hook that throws: the pass is waited for, the error is the run\'s, the next run works', async () => {
+    const n0 = fake.calls.length;
+    await expect(backend.run(inputs, { logits: false, whileRunning: () => { throw new Error('hook failed'); } })).rejects.toThrow('hook failed');
+    expect(fake.calls.slice(n0)).toContain('cuStreamSynchronize');
+    const out = await backend.run(inputs, { logits: false });
+    expect([...out.nextTokens]).toEqual([toyNext(5, 0, V), toyNext(6, 1, V)]);
+  });
+});
+
 describe('chained Arctic drafts on the fake CUDA device', () => {
   it('the target and the drafter share one stream, so the engine chains', () => {
     const e = engine(new ModelProposer(spec)).core();
