@@ -35,8 +35,15 @@ const { values: a } = parseArgs({
     out: { type: 'string' },
     'suffix-updates': { type: 'string', default: DEFAULT_SUFFIX_UPDATES },
     'hybrid-bar': { type: 'string', default: DEFAULT_HYBRID_BAR },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (a.help) {
+  // the usage is this file's header comment
+  const head = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  console.log(head.slice(0, head.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 const drafterOptions = { suffixUpdates: a['suffix-updates'] as DeferMode, hybridBar: a['hybrid-bar'] as HybridBar };
 if (!DEFER_MODES.includes(drafterOptions.suffixUpdates)) throw new Error(`--suffix-updates: one of ${DEFER_MODES.join(', ')}, got ${drafterOptions.suffixUpdates}`);
 if (!HYBRID_BARS.includes(drafterOptions.hybridBar)) throw new Error(`--hybrid-bar: one of ${HYBRID_BARS.join(', ')}, got ${drafterOptions.hybridBar}`);
@@ -99,6 +106,8 @@ for (const [name, all] of Object.entries(loads)) {
           // CUDA graphs captured during the row (first steps at new buckets) and the host ms that took
           graphs_captured: graphCaptures().count - g0.count, capture_ms: graphCaptures().ms - g0.ms,
           suffix_updates: drafterOptions.suffixUpdates, hybrid_bar: drafterOptions.hybridBar,
+          // the per-step sizer (CUDA default): pass ms by rows, gain by batch, steps it skipped, caps it chose
+          ...(metrics.sizer ? { sizer: metrics.sizer } : {}),
         };
         rows.push(row);
         console.error(JSON.stringify(row));

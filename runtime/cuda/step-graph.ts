@@ -94,8 +94,18 @@ export class StepGraph {
     ]);
   }
 
-  /** The draft bucket for `rows` draft rows (the draft plan's padded batch). */
-  bucket(rows: number): number { return this.draft.executor.runDims({ B: rows }).B; }
+  /**
+   * The draft bucket for `rows` draft rows: the next power of two (at most the capacity), padded as the draft
+   * plan pads. Coarser than the plan's own buckets (1 … 8 each their own): the step graph is keyed by draft
+   * bucket × verify dims, and a hybrid's model rows change from step to step, so every bucket multiplies the
+   * captures (34 at 8 requests on `code` in the 2026-12-02 A/B, 0.3-0.5 ms each); the padded rows cost a
+   * small draft little (bench/NOTES.md, "Session 2026-12-02 (3)").
+   */
+  bucket(rows: number): number {
+    let p = 1;
+    while (p < rows) p *= 2;
+    return this.draft.executor.runDims({ B: Math.max(rows, Math.min(p, this.capacity)) }).B;
+  }
 
   /** The chain block of one step (the verify executor's extra input words). */
   encode(rows: ChainRows): Int32Array {
@@ -116,23 +126,23 @@ export class StepGraph {
     return (run) => {
       if (this.#closed) throw new Error('step graph used after close()');
       this.draft.assertOpen();
-      if (!this.#useGraphs) { this.#body(bp, rows, run); return; }
+      if (!this.#useGraphs) { this.#body(bp, run); return; }
       const key = `${bp}|${Object.keys(run).sort().map((k) => `${k}=${run[k]}`).join(',')}`;
       const hit = this.#graphs.get(key);
       if (hit) { hit.launch(); return; }
       // this step runs eagerly (a faulty launch fails with its own name); the next one replays the capture
-      this.#body(bp, rows, run);
-      this.#graphs.set(key, CudaGraph.capture(this.#dev, () => this.#body(bp, rows, run)));
+      this.#body(bp, run);
+      this.#graphs.set(key, CudaGraph.capture(this.#dev, () => this.#body(bp, run)));
     };
   }
 
   /** step graphs captured so far (tests) */
   get capturedGraphs(): number { return this.#graphs.size; }
 
-  #body(bp: number, rows: number, run: Readonly<Record<string, number>>): void {
+  #body(bp: number, run: Readonly<Record<string, number>>): void {
     const d = this.draft;
     launchKernel(this.#dev, this.#gather, { grid: [bp, 1, 1], block: [CHAIN_GATHER_THREADS, 1, 1], sharedBytes: 0 }, this.#gatherArgs, 'the fused step\'s chain_gather');
-    d.executor.enqueue({ B: rows }, { graph: false });
+    d.executor.enqueue({ B: bp }, { graph: false });
     launchKernel(this.#dev, this.#scatter, { grid: [bp, 1, 1], block: [CHAIN_SCATTER_THREADS, 1, 1], sharedBytes: 0 }, this.#scatterArgsFor(bp), 'the fused step\'s chain_scatter');
     this.#verify.enqueue(run, { graph: false });
   }

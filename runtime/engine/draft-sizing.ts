@@ -23,6 +23,18 @@ const EXPLORE = 4;
 
 interface PositionStats { reached: number[]; accepted: number[] }
 
+/** DraftSizer.snapshot(): ms by padded row count (passes) and batch (drafts), gain by batch, and the decisions */
+export interface SizerSnapshot {
+  readonly passMs: Record<string, number>;
+  readonly draftMs: Record<string, number>;
+  /** tokens per ms with the chosen cap over tokens per ms without drafts (< 1: drafting stops there for a while) */
+  readonly gain: Record<string, number>;
+  /** steps that drafted nothing because drafting did not pay at their batch size */
+  readonly skippedSteps: number;
+  /** cap k chosen → steps, at batches the sizer sizes */
+  readonly chosenCaps: Record<string, number>;
+}
+
 export class DraftSizer {
   readonly #passMs = new Map<number, number>();
   readonly #draftMs = new Map<number, number>();
@@ -34,6 +46,14 @@ export class DraftSizer {
   readonly #seen = new Set<number>();
   #step = 0;
   #retry = false;
+  #skipped = 0;
+  readonly #chosen = new Map<number, number>();
+
+  /** what the sizer has measured and decided so far (benchmarks report it per row) */
+  snapshot(): SizerSnapshot {
+    const obj = (m: Map<number, number>): Record<string, number> => Object.fromEntries([...m].sort((a, b) => a[0] - b[0]));
+    return { passMs: obj(this.#passMs), draftMs: obj(this.#draftMs), gain: obj(this.#gain), skippedSteps: this.#skipped, chosenCaps: obj(this.#chosen) };
+  }
 
   /** a target pass over `rows` token rows took `ms` */
   observePass(rows: number, ms: number): void {
@@ -61,7 +81,7 @@ export class DraftSizer {
     const b = paddingSize(batch);
     const until = this.#skipUntil.get(b);
     if (until === undefined) return true;
-    if (this.#step < until) return false;
+    if (this.#step < until) { this.#skipped++; return false; }
     // a retry verifies whole drafts, so costs and acceptance are measured again, not judged from old estimates
     this.#skipUntil.delete(b);
     this.#retry = true;
@@ -102,6 +122,12 @@ export class DraftSizer {
    * carries the request's last token). Returns the k in 0…max(lens) with the most expected tokens per ms.
    */
   choose(lens: readonly number[], sources: readonly DraftSource[]): number {
+    const k = this.#choose(lens, sources);
+    if (lens.length >= MIN_SIZED_BATCH) this.#chosen.set(k, (this.#chosen.get(k) ?? 0) + 1);
+    return k;
+  }
+
+  #choose(lens: readonly number[], sources: readonly DraftSource[]): number {
     const batch = lens.length;
     const maxLen = Math.max(0, ...lens);
     if (maxLen === 0) return 0;

@@ -2,6 +2,7 @@
 // or Arctic + suffix). The stepping itself (continuous batching, drafting, verification, rollback) lives in
 // the step-driven core (scheduler.ts); generate() runs a list of prompts through a core of its own.
 import type { AcceptanceMetrics } from '../decoding/metrics.ts';
+import type { SizerSnapshot } from './draft-sizing.ts';
 import type { DraftSource, Proposer } from '../decoding/proposer.ts';
 import { Xoshiro128 } from '../decoding/rng.ts';
 import type { FinishReason, GenerateOutput } from '../target/requests.ts';
@@ -68,6 +69,8 @@ export interface EngineMetrics {
   readonly steadyTokensPerSecond: number;
   readonly acceptance: ReturnType<AcceptanceMetrics['snapshot']>;
   readonly acceptanceBySource: Partial<Record<DraftSource, ReturnType<AcceptanceMetrics['snapshot']>>>;
+  /** the per-step draft sizer's measurements and decisions (absent when sizing is off) */
+  readonly sizer?: SizerSnapshot;
 }
 
 /** Draft, verify, accept and roll back over a target with continuous batching; plain decoding with no proposer. */
@@ -129,6 +132,7 @@ export class SpeculativeEngine {
         steadyTokensPerSecond: times.fullMs > 0 ? times.fullTokens / (times.fullMs / 1000) : NaN,
         acceptance: core.acceptance.snapshot(),
         acceptanceBySource: Object.fromEntries([...core.acceptanceBySource].map(([k, m]) => [k, m.snapshot()])),
+        ...(core.sizer ? { sizer: core.sizer.snapshot() } : {}),
       },
     };
   }

@@ -43,7 +43,7 @@ export interface DrafterOptions {
 }
 
 export const DEFAULT_SUFFIX_UPDATES: DeferMode = 'global';
-export const DEFAULT_HYBRID_BAR: HybridBar = 'n_predict';
+export const DEFAULT_HYBRID_BAR: HybridBar = 'measured';
 
 /**
  * The drafter for a config, checked against the target; nothing is left loaded when it throws. `activations`
