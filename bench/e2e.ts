@@ -5,12 +5,16 @@
 // (or any error) exits 1. Issue 9's check per row: tok_s_per_request_decode / allowed_tok_s_per_request ≥ 0.9
 // (bench/NOTES.md, "Host time per e2e step (issue 9)", says why the decode-step figure is the one to compare).
 //   node bench/e2e.ts [--device cuda] [--workloads code,repeat,mixed] [--concurrency 1,8,32] [--max-new 256]
-//                     [--prompts 32] [--warmup 32] [--peer peer-e2e.json] [--out e2e.json]
+//                     [--prompts 32] [--warmup 32|all] [--peer peer-e2e.json] [--out e2e.json]
 //                     [--suffix-updates off|global|all] [--hybrid-bar n_predict|measured]
 // --suffix-updates, --hybrid-bar: the engine's DrafterOptions (runtime/engine/load-engine.ts; docs/suffix-overlap.md).
 // --warmup N: before each measured row, the same drafter config (a fresh one: nothing it learns carries
 // over) generates N tokens for the row's first `concurrency` prompts, untimed, so the JIT has compiled the
 // host code and the CUDA graphs of the common buckets are captured (0: no warm-up, as before run 7).
+// --warmup all: the row's whole workload once (fresh drafter, untimed): the same greedy tokens and drafts
+// again, so the CUDA graphs the row needs are captured before it is timed, as a server that has run a while
+// has them (vLLM captures its graphs at startup); the sizer (16+ requests) decides by measured times, so a
+// few shapes may still be new: rows report the captures inside them (graphs_captured, capture_ms).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, drafterConfigs, pickDrafters, workloadPrompts } from './e2e-common.ts';
@@ -48,7 +52,9 @@ const drafterOptions = { suffixUpdates: a['suffix-updates'] as DeferMode, hybrid
 if (!DEFER_MODES.includes(drafterOptions.suffixUpdates)) throw new Error(`--suffix-updates: one of ${DEFER_MODES.join(', ')}, got ${drafterOptions.suffixUpdates}`);
 if (!HYBRID_BARS.includes(drafterOptions.hybridBar)) throw new Error(`--hybrid-bar: one of ${HYBRID_BARS.join(', ')}, got ${drafterOptions.hybridBar}`);
 const maxNew = Number(a['max-new']);
-const warmup = Number(a.warmup);
+const warmupAll = a.warmup === 'all';
+const warmup = warmupAll ? maxNew : Number(a.warmup);
+if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup: a token count or "all", got ${a.warmup}`);
 const conc = a.concurrency!.split(',').map(Number);
 const limit = a.prompts ? Number(a.prompts) : Infinity;
 const loads = workloadPrompts(a.workloads!);
@@ -71,7 +77,7 @@ for (const [name, all] of Object.entries(loads)) {
     for (const d of drafters) {
       if (warmup > 0) {
         const w = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator, drafterOptions);
-        try { await w.engine.generate(prompts.slice(0, c), { maxNewTokens: warmup, stopTokenIds: [], maxConcurrency: c }); } finally { w.dispose(); }
+        try { await w.engine.generate(warmupAll ? prompts : prompts.slice(0, c), { maxNewTokens: warmup, stopTokenIds: [], maxConcurrency: c }); } finally { w.dispose(); }
       }
       const drafter = await attachDrafter(target, CONFIGS[d] === null ? null : parseEngineSpeculativeConfig(CONFIGS[d]), speculator, drafterOptions);
       const g0 = graphCaptures();
@@ -84,7 +90,7 @@ for (const [name, all] of Object.entries(loads)) {
         const al = d === 'none' ? 1 : metrics.acceptance.meanAcceptanceLength;
         const stepMs = metrics.draftMsPerStep + metrics.verifyMsPerStep;
         const row = {
-          workload: name, concurrency: c, drafter: d, prompts: prompts.length, warmup_tokens: warmup, identical_to_none: same,
+          workload: name, concurrency: c, drafter: d, prompts: prompts.length, warmup_tokens: warmup, warmup_prompts: warmup > 0 ? (warmupAll ? prompts.length : Math.min(c, prompts.length)) : 0, identical_to_none: same,
           tok_s_per_request: outputs.reduce((s, o) => s + o.tokenIds.length / (o.ms / 1000), 0) / outputs.length,
           tok_s_total: metrics.tokensPerSecond, tok_s_steady: metrics.steadyTokensPerSecond, mean_acceptance_length: al,
           per_position_acceptance: metrics.acceptance.perPositionAcceptanceRate,

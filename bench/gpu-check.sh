@@ -8,7 +8,9 @@
 # GPU_CHECK_E2E=0 skips the end-to-end table (bench/e2e.ts and its PyTorch peers, e2e.json, peer-e2e.json);
 # GPU_CHECK_SERVE=0 skips bench/serve-bench.ts (serve-bench.json; SERVE_ARGS);
 # GPU_CHECK_TP=0 skips bench/tp-bench.ts (TP = 1 through NCCL vs plain, tp-bench.json; TP_ARGS, e.g. TP_ARGS="--models lstm");
-# E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8").
+# E2E_ARGS / PEER_E2E_ARGS pass options to them (e.g. E2E_ARGS="--prompts 8 --concurrency 1,8"); E2E_WARMUP
+# (default all: each row's workload once, untimed, so its CUDA graphs are captured; a token count warms the
+# first prompts only, as before 2026-12-02).
 # GPU_CHECK_TRAIN=0 skips the training step (bench/train-gpu-check.ts: CUDA vs the interpreter, device AdamW,
 # step time at 8096 rows; and bench/peer_train.py on random rows of the same shapes, eager and under
 # torch.compile: train-gpu-check.json, peer-train.json, peer-train-compiled.json; TRAIN_PEER_COMPILE=0 skips the latter).
@@ -75,7 +77,7 @@ if [ "${GPU_CHECK_E2E:-1}" != 0 ]; then
   PYTHONUNBUFFERED=1 python3 bench/peer_e2e.py --model tests/fixtures/target/pycode-small --workloads tests/fixtures/target/data/workloads-dev.json \
     --out "$OUT/peer-e2e.json" ${PEER_E2E_ARGS:-} 2>&1 | tee -a "$LOG"
   say "end-to-end table"
-  node bench/e2e.ts --device cuda --peer "$OUT/peer-e2e.json" --out "$OUT/e2e.json" ${E2E_ARGS:-} 2>&1 | tee -a "$LOG"
+  node bench/e2e.ts --device cuda --peer "$OUT/peer-e2e.json" --out "$OUT/e2e.json" --warmup "${E2E_WARMUP:-all}" ${E2E_ARGS:-} 2>&1 | tee -a "$LOG"
   e2e_rc=${PIPESTATUS[0]}
   [ "$e2e_rc" = 0 ] || { echo "e2e FAILED (exit $e2e_rc)" | tee -a "$LOG"; failed=1; }
 fi
