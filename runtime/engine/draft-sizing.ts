@@ -2,9 +2,10 @@
 // time, and a drafted token is worth only its chance of acceptance, so at large batches (or with drafters
 // that rarely hit) speculation can lower throughput. The sizer measures both sides as the engine runs: the
 // wall time of target passes by padded row count, and the acceptance at each draft position per draft
-// source (conditional on the positions before it being accepted). Each step it picks the cap k on every
-// request's draft that maximizes expected tokens per millisecond, k = 0 included; when verifying nothing
-// beats drafting at a batch size for a while, it stops drafting there and re-tries now and then.
+// source (conditional on the positions before it being accepted). Each step it gives the verify rows to the
+// draft positions likeliest to be accepted, across requests, as many as maximize expected tokens per
+// millisecond (none included), so each request gets its own cap; when verifying nothing beats drafting at a
+// batch size for a while, it stops drafting there and re-tries now and then.
 // Which tokens come out is unchanged: greedy and sampled outputs never depend on the drafts verified.
 import type { DraftSource } from '../decoding/proposer.ts';
 import { paddingSize } from '../cuda/plan-layout.ts';
@@ -31,7 +32,7 @@ export interface SizerSnapshot {
   readonly gain: Record<string, number>;
   /** steps that drafted nothing because drafting did not pay at their batch size */
   readonly skippedSteps: number;
-  /** cap k chosen → steps, at batches the sizer sizes */
+  /** cap k chosen → request-steps, at batches the sizer sizes */
   readonly chosenCaps: Record<string, number>;
 }
 
@@ -88,77 +89,119 @@ export class DraftSizer {
     return true;
   }
 
-  /** expected accepted tokens of a draft of `len` from `source` verified up to `k` */
-  expectedAccepted(source: DraftSource, len: number, k: number): number {
+  /** the chance that position j of a draft from `source` is accepted (all before it accepted too), j < len */
+  positionProbs(source: DraftSource, len: number): number[] {
     const s = this.#stats.get(source);
-    let p = 1, e = 0;
-    for (let i = 0; i < Math.min(len, k); i++) {
+    const out = new Array<number>(len);
+    let p = 1;
+    for (let i = 0; i < len; i++) {
       const reached = s?.reached[i] ?? 0;
       // an unmeasured position gets an optimistic prior, so new drafters and long suffix drafts get tried
-      const c = (((s?.accepted[i] ?? 0) + 1) / (reached + 2));
-      p *= c;
-      e += p;
+      p *= ((s?.accepted[i] ?? 0) + 1) / (reached + 2);
+      out[i] = p;
     }
+    return out;
+  }
+
+  /** expected accepted tokens of a draft of `len` from `source` verified up to `k` */
+  expectedAccepted(source: DraftSource, len: number, k: number): number {
+    let e = 0;
+    for (const p of this.positionProbs(source, Math.min(len, k))) e += p;
     return e;
   }
 
   /** the estimated wall time of a target pass over `rows` rows (null when nothing near it is measured) */
   passMs(rows: number): number | null {
-    const b = paddingSize(rows);
-    const hit = this.#passMs.get(b);
-    if (hit !== undefined) return hit;
-    // linear between the nearest measured buckets; past the largest, the line through the two largest
+    return this.#passEstimator()(rows);
+  }
+
+  /** passMs over one snapshot of the measurements (sorted once, memoized by bucket) */
+  #passEstimator(): (rows: number) => number | null {
     const known = [...this.#passMs].sort((x, y) => x[0] - y[0]);
-    if (known.length === 0) return null;
-    const hi = known.find(([r]) => r > b), lo = [...known].reverse().find(([r]) => r < b);
-    const line = (p: [number, number], q: [number, number]): number => p[1] + ((q[1] - p[1]) * (b - p[0])) / (q[0] - p[0]);
-    if (lo && hi) return line(lo, hi);
-    if (lo) return known.length > 1 ? Math.max(lo[1], line(known[known.length - 2], lo)) : lo[1];
-    return hi![1];
+    const memo = new Map<number, number | null>();
+    return (rows) => {
+      const b = paddingSize(rows);
+      if (memo.has(b)) return memo.get(b)!;
+      let v: number | null;
+      const hit = this.#passMs.get(b);
+      if (hit !== undefined) v = hit;
+      else if (known.length === 0) v = null;
+      else {
+        // linear between the nearest measured buckets; past the largest, the line through the two largest
+        const hi = known.find(([r]) => r > b), lo = [...known].reverse().find(([r]) => r < b);
+        const line = (p: [number, number], q: [number, number]): number => p[1] + ((q[1] - p[1]) * (b - p[0])) / (q[0] - p[0]);
+        v = lo && hi ? line(lo, hi) : lo ? (known.length > 1 ? Math.max(lo[1], line(known[known.length - 2], lo)) : lo[1]) : hi![1];
+      }
+      memo.set(b, v);
+      return v;
+    };
   }
 
   /**
-   * The cap on this step's drafts: `lens[i]` tokens from `sources[i]` for request i (each verified row also
-   * carries the request's last token). Returns the k in 0…max(lens) with the most expected tokens per ms.
+   * How many tokens of each request's draft to verify this step: `lens[i]` tokens from `sources[i]` for
+   * request i (each verified row also carries the request's last token). The rows go to the draft positions
+   * most likely to be accepted, whichever request they belong to (a request's positions are taken in order,
+   * since each is no likelier than the one before it), as many as give the most expected tokens per ms of the
+   * pass: a long suffix draft that hits keeps its rows while a weak model draft beside it gets none.
    */
-  choose(lens: readonly number[], sources: readonly DraftSource[]): number {
-    const k = this.#choose(lens, sources);
-    if (lens.length >= MIN_SIZED_BATCH) this.#chosen.set(k, (this.#chosen.get(k) ?? 0) + 1);
-    return k;
+  chooseCaps(lens: readonly number[], sources: readonly DraftSource[]): number[] {
+    const caps = this.#chooseCaps(lens, sources);
+    if (lens.length >= MIN_SIZED_BATCH) for (const k of caps) this.#chosen.set(k, (this.#chosen.get(k) ?? 0) + 1);
+    return caps;
   }
 
-  #choose(lens: readonly number[], sources: readonly DraftSource[]): number {
+  /** one cap for every request (the largest of chooseCaps'), for callers that verify all drafts alike */
+  choose(lens: readonly number[], sources: readonly DraftSource[]): number {
+    return Math.max(0, ...this.chooseCaps(lens, sources));
+  }
+
+  #chooseCaps(lens: readonly number[], sources: readonly DraftSource[]): number[] {
     const batch = lens.length;
+    const whole = (): number[] => lens.slice();
+    const none = (): number[] => new Array<number>(batch).fill(0);
     const maxLen = Math.max(0, ...lens);
-    if (maxLen === 0) return 0;
-    if (batch < MIN_SIZED_BATCH) return maxLen;
-    if (this.#retry) { this.#retry = false; return maxLen; }
-    // a pass with no drafts is what every k is judged against: below the smallest measured size passMs is
-    // flat, so with only full-draft passes measured k = 0 would look as dear as k = max and never be tried
+    if (maxLen === 0) return none();
+    if (batch < MIN_SIZED_BATCH) return whole();
+    if (this.#retry) { this.#retry = false; return whole(); }
+    // a pass with no drafts is what every choice is judged against: below the smallest measured size passMs is
+    // flat, so with only full-draft passes measured no drafts would look as dear as all and never be tried
     // (H200 e2e, 32 requests: Arctic verified whole drafts on every step, 31443 against 47680 tok/s without).
     // Verify nothing until it is measured (two passes: the first at a size is its graph capture; at most
     // EXPLORE tries, as requests joining in the same pass add their prompt rows to it).
     const b = paddingSize(batch), tries = this.#explored.get(b) ?? 0;
     if (this.#passMs.size > 0 && !this.#passMs.has(b) && tries < EXPLORE) {
       this.#explored.set(b, tries + 1);
-      return 0;
+      return none();
     }
-    const draft = this.#draftMs.get(b) ?? 0;
-    // this step's drafts are paid for: pick k by tokens per ms of the pass alone
-    let best = 0, bestRate = -1, bestTokens = batch, bestMs = 0, baseMs = 0;
-    for (let k = 0; k <= maxLen; k++) {
-      let rows = 0, tokens = 0;
-      lens.forEach((len, i) => { rows += 1 + Math.min(len, k); tokens += 1 + this.expectedAccepted(sources[i], len, k); });
-      const ms = this.passMs(rows);
-      // unmeasured sizes: try the full drafts first (the measurement then decides)
-      if (ms === null) return maxLen;
-      if (k === 0) baseMs = ms;
-      if (tokens / ms > bestRate) { bestRate = tokens / ms; best = k; bestTokens = tokens; bestMs = ms; }
+    const passMs = this.#passEstimator();
+    const baseMs = passMs(batch);
+    // unmeasured sizes: try the full drafts first (the measurement then decides)
+    if (baseMs === null) return whole();
+    // every draft position with its chance of acceptance, likeliest first (ties: request order, then position)
+    const cand: { i: number; p: number }[] = [];
+    const bySource = new Map<DraftSource, number[]>();
+    lens.forEach((len, i) => {
+      if (len === 0) return;
+      let ps = bySource.get(sources[i]);
+      if (!ps || ps.length < len) { ps = this.positionProbs(sources[i], Math.max(len, ps?.length ?? 0)); bySource.set(sources[i], ps); }
+      for (let j = 0; j < len; j++) cand.push({ i, p: ps[j] });
+    });
+    cand.sort((x, y) => y.p - x.p || x.i - y.i);
+    // this step's drafts are paid for: pick how many positions by tokens per ms of the pass alone
+    let best = 0, bestRate = batch / baseMs, bestTokens = batch, bestMs = baseMs, tokens = batch;
+    for (let n = 1; n <= cand.length; n++) {
+      tokens += cand[n - 1].p;
+      const ms = passMs(batch + n);
+      if (ms === null) return whole();
+      if (tokens / ms > bestRate) { bestRate = tokens / ms; best = n; bestTokens = tokens; bestMs = ms; }
     }
+    const caps = none();
+    for (let n = 0; n < best; n++) caps[cand[n].i]++;
     // whether drafting pays for its own cost too decides the next steps at this batch size
+    const draft = this.#draftMs.get(b) ?? 0;
     ema(this.#gain, b, (bestTokens / (bestMs + draft)) / (batch / baseMs));
     if (best === 0 || (this.#gain.get(b) ?? 1) < 1) this.#skipUntil.set(b, this.#step + RETRY);
-    return best;
+    return caps;
   }
 }
 

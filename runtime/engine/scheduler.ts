@@ -276,16 +276,18 @@ export class EngineCore {
       lens[i] = Math.max(0, Math.min(draftOf(i).tokens.length, this.maxDraftTokens, room));
       if (lens[i] > 0) anyDraft = true;
     }
-    const cap = this.sizer && anyDraft ? this.sizer.choose(lens, running.map((_, i) => draftOf(i).source)) : Infinity;
+    // per-request caps on the verified draft tokens (the sizer, from 16 requests); null: whole drafts
+    const caps = this.sizer && anyDraft ? this.sizer.chooseCaps(lens, running.map((_, i) => draftOf(i).source)) : null;
+    const capOf = (i: number): number => (caps ? Math.min(lens[i], caps[i]) : lens[i]);
     const items: ForwardItem[] = new Array(nRun);
     const ks = new Array<number>(nRun);
     // chained: running rows whose model draft is verified this step, in draft-row order
     const chainRows: number[] = [];
-    if (modelRows) for (const i of modelRows) if (Math.min(lens[i], cap) > 0) chainRows.push(i);
+    if (modelRows) for (const i of modelRows) if (capOf(i) > 0) chainRows.push(i);
     let rowsIn = 0;
     for (let i = 0, c = 0; i < nRun; i++) {
       const r = running[i];
-      const k = Math.min(lens[i], cap);
+      const k = capOf(i);
       ks[i] = k;
       // last token + the draft, one typed array (no spread); a chained row's draft is zeros until the device fills it
       const tokens = new Int32Array(k + 1);

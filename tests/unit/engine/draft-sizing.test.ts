@@ -52,6 +52,32 @@ describe('DraftSizer', () => {
     expect(e).toBeLessThan(1.5);
     expect(s.expectedAccepted('arctic', 3, 0)).toBe(0);
   });
+  it('per request: the rows go to the likely positions, a long hitting suffix draft keeps them, a weak model draft gets none', () => {
+    const s = new DraftSizer();
+    const cost = (rows: number): number => 0.3 + 0.004 * rows;
+    for (const rows of [16, 32, 48, 64, 96, 128, 160, 192, 256, 320]) for (let i = 0; i < 2; i++) s.observePass(rows, cost(rows));
+    for (let i = 0; i < 400; i++) s.observeAcceptance('suffix', 12, i % 10 < 9 ? 12 : 0); // 90 % all 12 accepted
+    for (let i = 0; i < 400; i++) s.observeAcceptance('arctic', 3, i % 10 < 2 ? 1 : 0); // 20 % the first, never more
+    const lens = [...new Array(8).fill(12), ...new Array(24).fill(3)];
+    const src = [...new Array(8).fill('suffix'), ...new Array(24).fill('arctic')];
+    const caps = s.chooseCaps(lens, src);
+    expect(caps.slice(0, 8)).toEqual(new Array(8).fill(12));
+    expect(caps.slice(8)).toEqual(new Array(24).fill(0));
+    // one cap for all (the old rule) would have had to choose between cutting the suffix drafts and
+    // verifying every model draft; choose() is the largest per-request cap
+    expect(s.choose(lens, src)).toBe(12);
+  });
+  it('per request: a request\'s caps are a prefix of its draft, and the caps add up to the rows chosen', () => {
+    const s = new DraftSizer();
+    for (const rows of [16, 24, 32, 40, 48, 56, 64, 80, 96]) for (let i = 0; i < 2; i++) s.observePass(rows, 0.3 + 0.01 * rows);
+    for (let i = 0; i < 300; i++) s.observeAcceptance('suffix', 6, i % 3);
+    const lens = Array.from({ length: 16 }, (_, i) => i % 7);
+    const caps = s.chooseCaps(lens, new Array(16).fill('suffix'));
+    caps.forEach((k, i) => { expect(k).toBeGreaterThanOrEqual(0); expect(k).toBeLessThanOrEqual(lens[i]); });
+    // the same source: every request is cut at the same position or keeps all of a shorter draft
+    const cut = Math.max(...caps);
+    caps.forEach((k, i) => expect(k === lens[i] || k >= cut - 1).toBe(true));
+  });
   it('unmeasured pass sizes: the full drafts first', () => {
     expect(new DraftSizer().choose([3, 5], ['arctic', 'suffix'])).toBe(5);
   });
