@@ -1,7 +1,8 @@
 // Arctic + suffix (spec §4.3): per request and per step, the suffix draft when its score (≈ expected accepted
 // tokens) reaches a bar, otherwise the model's draft. The reference's bar is the speculator's n_predict, the
 // number of tokens the model drafts ('n_predict'); 'measured' sets it to the tokens the model's own drafts
-// have been accepted with so far (a running mean, n_predict until the first one is verified): the suffix
+// have been accepted with so far (a running mean over the drafts the engine verified, told through
+// onVerified; n_predict until the first one is): the suffix
 // draft whenever it is expected to do as well as the model's, which costs a model pass more
 // (docs/suffix-overlap.md, "The hybrid's bar"). The model runs only for the rows that need it (the reference
 // runs it for the whole batch because its graph has a fixed cost; the drafts chosen are the same).
@@ -29,8 +30,8 @@ export class HybridProposer implements SplitDraftProposer {
   readonly model: DraftModel;
   readonly suffix: SuffixProposer;
   readonly bar: HybridBar;
-  /** the model drafts of the last step by request, to count their accepted tokens from onTokens */
-  readonly #modelDrafts = new Map<RequestId, Draft>();
+  /** the requests whose draft the model made at the last splitDraft (their acceptance comes through onVerified) */
+  readonly #modelRows = new Set<RequestId>();
   #accepted: number;
 
   constructor(options: HybridProposerOptions) {
@@ -46,18 +47,13 @@ export class HybridProposer implements SplitDraftProposer {
   get minScore(): number { return this.bar === 'measured' ? this.#accepted : this.model.numSpeculativeTokens; }
 
   startRequest(id: RequestId, prompt: ArrayLike<number>): void { this.suffix.startRequest(id, prompt); }
-  onTokens(id: RequestId, tokens: ArrayLike<number>): void {
-    const d = this.#modelDrafts.get(id);
-    if (d) {
-      this.#modelDrafts.delete(id);
-      // tokens = the accepted draft tokens and the target's own; a cut (stop token, length) counts short
-      let a = 0;
-      while (a < d.tokens.length && a < tokens.length - 1 && d.tokens[a] === tokens[a]) a++;
-      this.#accepted += BAR_EMA * (a - this.#accepted);
-    }
-    this.suffix.onTokens(id, tokens);
+  onTokens(id: RequestId, tokens: ArrayLike<number>): void { this.suffix.onTokens(id, tokens); }
+  /** the engine's account of the step: a model draft verified in part or whole moves the measured bar */
+  onVerified(id: RequestId, verified: number, accepted: number): void {
+    if (!this.#modelRows.delete(id) || verified === 0) return;
+    this.#accepted += BAR_EMA * (accepted - this.#accepted);
   }
-  stopRequest(id: RequestId): void { this.#modelDrafts.delete(id); this.suffix.stopRequest(id); }
+  stopRequest(id: RequestId): void { this.#modelRows.delete(id); this.suffix.stopRequest(id); }
   flushDeferred(): void { this.suffix.flushDeferred(); }
 
   /** the suffix drafts that win (final) and placeholders for the rows the model drafts */
@@ -72,7 +68,7 @@ export class HybridProposer implements SplitDraftProposer {
         // a placeholder the model's tokens replace (in place: the engine fills chained drafts after the pass)
         out[i] = { tokens: new Int32Array(n), source: 'arctic', score: d.score };
         needModel.push(i);
-        if (track) this.#modelDrafts.set(b.requestId, out[i]);
+        if (track) this.#modelRows.add(b.requestId);
       } else out[i] = { ...EMPTY_DRAFT, score: d.score };
     });
     return { drafts: out, modelRows: needModel };

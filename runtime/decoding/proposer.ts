@@ -54,6 +54,11 @@ export interface Proposer {
    * step, while the target pass runs on the device, and when it goes idle.
    */
   flushDeferred?(): void;
+  /**
+   * What the engine verified of this request's draft this step: `verified` of its tokens (0: none, e.g. the
+   * sizer capped it), `accepted` of those accepted. Called for every request the step drafted for.
+   */
+  onVerified?(id: RequestId, verified: number, accepted: number): void;
 }
 
 /**

@@ -361,6 +361,7 @@ export class EngineCore {
         accepted = v.accepted;
         toks = [...v.tokens];
       }
+      if (i < limit && got !== null) this.proposer?.onVerified?.(r.id, k, accepted);
       if (k > 0) {
         r.metrics.observe(k, accepted);
         this.acceptance.observe(k, accepted);

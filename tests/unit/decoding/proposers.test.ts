@@ -47,7 +47,7 @@ describe('HybridProposer (spec §4.3)', () => {
     expect(d.score).toBeLessThan(3);
   });
 
-  it("bar 'measured': the bar follows the tokens the model's drafts were accepted with", async () => {
+  it("bar 'measured': the bar follows the tokens the model's verified drafts were accepted with", async () => {
     const model = new CountingDraft(3);
     const hybrid = new HybridProposer({ model, bar: 'measured' });
     expect(hybrid.minScore).toBe(3); // n_predict until a model draft is verified
@@ -56,17 +56,20 @@ describe('HybridProposer (spec §4.3)', () => {
     for (let step = 0; step < 300; step++) {
       const [d] = await hybrid.propose([{ requestId: 'q', tokens: Int32Array.from(ctx), hidden: h }]);
       expect(d.source).toBe('arctic');
-      // the first of the model's three tokens accepted, then the target's own (new each step: no suffix match)
+      // all three verified, the first accepted; then the target's own token (new each step: no suffix match)
+      hybrid.onVerified('q', 3, 1);
       const got = [d.tokens[0], 1000 + step];
       hybrid.onTokens('q', got);
       ctx.push(...got);
     }
     expect(hybrid.minScore).toBeGreaterThan(0.98);
     expect(hybrid.minScore).toBeLessThan(1.02);
-    // a draft the engine did not verify (only the target's token came) counts 0 accepted
-    const [d] = await hybrid.propose([{ requestId: 'q', tokens: Int32Array.from(ctx), hidden: h }]);
-    hybrid.onTokens('q', [d.tokens[0] + 1]);
-    expect(hybrid.minScore).toBeLessThan(0.99);
+    const bar = hybrid.minScore;
+    // a draft the engine did not verify (the sizer capped it to 0) does not count; a suffix row never does
+    await hybrid.propose([{ requestId: 'q', tokens: Int32Array.from(ctx), hidden: h }]);
+    hybrid.onVerified('q', 0, 0);
+    hybrid.onVerified('q', 3, 0); // no model draft outstanding any more
+    expect(hybrid.minScore).toBe(bar);
     expect(() => new HybridProposer({ model, bar: 'median' as 'measured' })).toThrow(/bar must be one of n_predict, measured, got median/);
   });
 

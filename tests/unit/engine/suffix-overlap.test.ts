@@ -54,6 +54,12 @@ describe('suffix updates overlapped with the target pass', () => {
           expect(all.metrics.acceptance.numDrafts).toBeGreaterThan(0);
           expect(cache.pendingUpdates).toBe(0);
           expect(cache.numActiveRequests).toBe(0);
+          // the engine told the hybrid what it verified of the model's drafts: the measured bar left n_predict
+          if (p instanceof HybridProposer) {
+            expect(p.bar).toBe('measured');
+            expect(all.metrics.acceptanceBySource.arctic?.numDrafts).toBeGreaterThan(0);
+            expect(p.minScore).toBeLessThan(3);
+          }
           if (mode === 'off') expect(inside + outside).toBe(0);
           else {
             // every step but the last applies the step before's updates under its pass; the last ones at idle
