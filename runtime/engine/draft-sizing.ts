@@ -47,6 +47,8 @@ export class DraftSizer {
   readonly #seen = new Set<number>();
   #step = 0;
   #retry = false;
+  /** one cap for all of a step's drafts instead of per-request caps (ARCTICC_SIZER_CAPS=uniform: A/Bs only) */
+  readonly #uniform = process.env.ARCTICC_SIZER_CAPS === 'uniform';
   #skipped = 0;
   readonly #chosen = new Map<number, number>();
 
@@ -189,14 +191,27 @@ export class DraftSizer {
     cand.sort((x, y) => y.p - x.p || x.i - y.i);
     // this step's drafts are paid for: pick how many positions by tokens per ms of the pass alone
     let best = 0, bestRate = batch / baseMs, bestTokens = batch, bestMs = baseMs, tokens = batch;
-    for (let n = 1; n <= cand.length; n++) {
-      tokens += cand[n - 1].p;
-      const ms = passMs(batch + n);
-      if (ms === null) return whole();
-      if (tokens / ms > bestRate) { bestRate = tokens / ms; best = n; bestTokens = tokens; bestMs = ms; }
-    }
     const caps = none();
-    for (let n = 0; n < best; n++) caps[cand[n].i]++;
+    if (this.#uniform) {
+      // one cap k for every request (the rule before per-request caps; ARCTICC_SIZER_CAPS=uniform, for A/Bs)
+      let bestK = 0;
+      for (let k = 1; k <= maxLen; k++) {
+        let rows = batch, t = batch;
+        lens.forEach((len, i) => { const m = Math.min(len, k); rows += m; for (let j = 0; j < m; j++) t += bySource.get(sources[i])![j]; });
+        const ms = passMs(rows);
+        if (ms === null) return whole();
+        if (t / ms > bestRate) { bestRate = t / ms; bestK = k; bestTokens = t; bestMs = ms; best = rows - batch; }
+      }
+      lens.forEach((len, i) => { caps[i] = Math.min(len, bestK); });
+    } else {
+      for (let n = 1; n <= cand.length; n++) {
+        tokens += cand[n - 1].p;
+        const ms = passMs(batch + n);
+        if (ms === null) return whole();
+        if (tokens / ms > bestRate) { bestRate = tokens / ms; best = n; bestTokens = tokens; bestMs = ms; }
+      }
+      for (let n = 0; n < best; n++) caps[cand[n].i]++;
+    }
     // whether drafting pays for its own cost too decides the next steps at this batch size
     const draft = this.#draftMs.get(b) ?? 0;
     ema(this.#gain, b, (bestTokens / (bestMs + draft)) / (batch / baseMs));
