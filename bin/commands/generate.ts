@@ -1,9 +1,12 @@
 // arcticc generate --model DIR (--prompt TEXT | --prompt-ids FILE.json) [--max-new-tokens N] [--temperature T]
 //   [--top-k K] [--top-p P] [--seed S] [--speculative-config JSON] [--device cpu|cuda|auto] [--max-model-len N]
-//   [--max-num-seqs N] [--quantize none|fp8] [--activations f32|bf16] [--json]
+//   [--max-num-seqs N] [--quantize none|fp8] [--activations f32|bf16] [--suffix-updates off|global|all]
+//   [--hybrid-bar measured|n_predict] [--json]
 import { z } from 'zod';
 import { ACTIVATION_MODES } from '../../models/llama.ts';
-import { loadEngine } from '../../runtime/engine/load-engine.ts';
+import { DEFAULT_HYBRID_BAR, DEFAULT_SUFFIX_UPDATES, loadEngine } from '../../runtime/engine/load-engine.ts';
+import { DEFER_MODES } from '../../runtime/decoding/suffix-cache.ts';
+import { HYBRID_BARS } from '../../runtime/decoding/hybrid-proposer.ts';
 import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
 import { Tokenizer } from '../../runtime/tokenizer/index.ts';
 import type { Command, CommandContext } from './shared.ts';
@@ -33,6 +36,10 @@ options:
   --activations A        projection inputs: f32 (default; exact against fp32 references) | bf16 (rounded to bf16
                          as bf16 PyTorch and vLLM models compute: one tensor-core term, faster from 5 rows),
                          for the target and an Arctic drafter alike
+  --suffix-updates M     off | global (default) | all: suffix tree updates run while the next target pass is on
+                         the device (docs/suffix-overlap.md); outputs never change, drafts may
+  --hybrid-bar B         measured (default) | n_predict (ArcticInference's): the score an Arctic + suffix
+                         step needs to take the suffix draft over the model's
   --json                 print {"outputs": [{"token_ids", "text", "finish_reason"}], "metrics": {...}}
 
 exit codes: 0 generated; 1 bad input (missing or unsupported model, bad prompt file, token ids outside the
@@ -60,6 +67,8 @@ const Options = z.object({
   'max-num-seqs': z.coerce.number().int().positive().optional(),
   quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
   activations: z.enum(ACTIVATION_MODES).default('f32'),
+  'suffix-updates': z.enum(DEFER_MODES).default(DEFAULT_SUFFIX_UPDATES),
+  'hybrid-bar': z.enum(HYBRID_BARS).default(DEFAULT_HYBRID_BAR),
   json: z.boolean().default(false),
 });
 
@@ -83,13 +92,14 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p' }, 'prompt-ids': { type: 'string' },
     'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
     seed: { type: 'string' }, 'ignore-eos': { type: 'boolean' }, 'speculative-config': { type: 'string' }, device: { type: 'string' },
-    'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, quantize: { type: 'string' }, activations: { type: 'string' },
+    'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, quantize: { type: 'string' }, activations: { type: 'string' }, 'suffix-updates': { type: 'string' }, 'hybrid-bar': { type: 'string' },
   }, Options);
   if ((o.prompt === undefined) === (o['prompt-ids'] === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --prompt-ids FILE.json');
   const tokenizer = await Tokenizer.fromDir(o.model);
   const prompts = o.prompt !== undefined ? [tokenizer.encode(o.prompt)] : await readPromptIds(o['prompt-ids']!, ctx);
   const engine = await loadEngine({
     model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, activations: o.activations, quiet: o.json,
+    suffixUpdates: o['suffix-updates'], hybridBar: o['hybrid-bar'],
     speculativeConfig: o['speculative-config'],
   });
   const target = engine.target;

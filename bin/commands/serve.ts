@@ -1,9 +1,11 @@
 // arcticc serve --model DIR [--speculative-config JSON] [--host 127.0.0.1] [--port 8000] [--max-model-len N]
 //   [--max-num-seqs N] [--api-key KEY] [--device cpu|cuda|auto] [--served-model-name NAME] [--quantize none|fp8]
-//   [--activations f32|bf16]
+//   [--activations f32|bf16] [--suffix-updates off|global|all] [--hybrid-bar measured|n_predict]
 import { z } from 'zod';
 import { ACTIVATION_MODES } from '../../models/llama.ts';
-import { loadEngine } from '../../runtime/engine/load-engine.ts';
+import { DEFAULT_HYBRID_BAR, DEFAULT_SUFFIX_UPDATES, loadEngine } from '../../runtime/engine/load-engine.ts';
+import { DEFER_MODES } from '../../runtime/decoding/suffix-cache.ts';
+import { HYBRID_BARS } from '../../runtime/decoding/hybrid-proposer.ts';
 import { startServer } from '../../runtime/serve/index.ts';
 import { TARGET_QUANTIZE_MODES } from '../../runtime/target/quantize-target.ts';
 import { Tokenizer } from '../../runtime/tokenizer/index.ts';
@@ -32,6 +34,10 @@ options:
   --activations A           projection inputs: f32 (default; exact against fp32 references) | bf16 (rounded
                             to bf16 as bf16 PyTorch and vLLM models compute; faster from 5 rows), for
                             the target and an Arctic drafter alike
+  --suffix-updates M        off | global (default) | all: suffix tree updates run while the next target pass
+                            is on the device (docs/suffix-overlap.md); outputs never change, drafts may
+  --hybrid-bar B            measured (default) | n_predict (ArcticInference's): the score an Arctic + suffix
+                            step needs to take the suffix draft over the model's
   --served-model-name NAME  the model id clients send (default: the --model path)
   --max-body-bytes N        request body limit (default 4194304)
 
@@ -57,6 +63,8 @@ const Options = z.object({
   device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
   quantize: z.enum(TARGET_QUANTIZE_MODES).default('none'),
   activations: z.enum(ACTIVATION_MODES).default('f32'),
+  'suffix-updates': z.enum(DEFER_MODES).default(DEFAULT_SUFFIX_UPDATES),
+  'hybrid-bar': z.enum(HYBRID_BARS).default(DEFAULT_HYBRID_BAR),
   'served-model-name': z.string().min(1).optional(),
   'max-body-bytes': z.coerce.number().int().positive().optional(),
 });
@@ -66,11 +74,12 @@ async function run(argv: string[], ctx: CommandContext): Promise<void> {
     model: { type: 'string', short: 'm' }, 'speculative-config': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
     'max-model-len': { type: 'string' }, 'max-num-seqs': { type: 'string' }, 'max-queue-len': { type: 'string' }, 'api-key': { type: 'string' },
     device: { type: 'string' }, 'served-model-name': { type: 'string' }, 'max-body-bytes': { type: 'string' }, quantize: { type: 'string' },
-    activations: { type: 'string' },
+    activations: { type: 'string' }, 'suffix-updates': { type: 'string' }, 'hybrid-bar': { type: 'string' },
   }, Options);
   const tokenizer = await Tokenizer.fromDir(o.model);
   const engine = await loadEngine({
     model: o.model, device: o.device, maxModelLen: o['max-model-len'], maxNumSeqs: o['max-num-seqs'], quantize: o.quantize, activations: o.activations, quiet: true,
+    suffixUpdates: o['suffix-updates'], hybridBar: o['hybrid-bar'],
     speculativeConfig: o['speculative-config'],
   });
   let server;

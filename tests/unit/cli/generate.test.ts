@@ -41,4 +41,20 @@ describe('arcticc generate', () => {
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.out).error.message).toMatch(/option --activations: .*"f32"\|"bf16"/);
   }, 120_000);
+
+  it('--suffix-updates and --hybrid-bar: the fp32 greedy tokens whatever the modes; a bad value names the option', async () => {
+    const cases = referenceCases().slice(0, 2);
+    const file = join(mkdtempSync(join(tmpdir(), 'arcticc-gen-')), 'prompts.json');
+    writeFileSync(file, JSON.stringify({ prompts: cases.map((c) => c.prompt) }));
+    const args = ['generate', '--model', TARGET_DIR, '--prompt-ids', file, '--max-new-tokens', '12', '--ignore-eos', '--device', 'cpu', '--max-model-len', '160', '--json',
+      '--speculative-config', JSON.stringify({ method: 'arctic', model: `${TARGET_DIR}-lstm`, enable_suffix_decoding: true })];
+    for (const [updates, bar] of [['off', 'n_predict'], ['all', 'measured']]) {
+      const r = await runCli([...args, '--suffix-updates', updates, '--hybrid-bar', bar]);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).outputs.map((o: { token_ids: number[] }) => o.token_ids)).toEqual(cases.map((c) => c.greedy_fp32.slice(0, 12)));
+    }
+    const bad = await runCli([...args, '--suffix-updates', 'later']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.out).error.message).toMatch(/option --suffix-updates: .*"off"\|"global"\|"all"/);
+  }, 120_000);
 });
