@@ -102,6 +102,12 @@ export interface RunOptions {
    * graph around the plan (runtime/cuda/step-graph.ts). The run's copies stay the executor's.
    */
   launch?: (run: Readonly<Record<string, number>>) => void;
+  /**
+   * run() only: host work done on this thread once the run is enqueued, before the wait for it (the engine's
+   * deferred suffix-tree updates, docs/suffix-overlap.md). If it throws, the run is still waited for, its
+   * outputs are dropped and the error is the run's.
+   */
+  whileRunning?: () => void;
 }
 
 interface Prepared {
@@ -606,12 +612,15 @@ export class PlanExecutor {
   /** Runs the plan on `inputs` (named as in the program) and waits on this thread. */
   run(inputs: Readonly<Record<string, RunInput>>, o: RunOptions = {}): Record<string, HostTensor> {
     const pending = this.begin(inputs, o);
+    let failed: { error: unknown } | null = null;
+    if (o.whileRunning) try { o.whileRunning(); } catch (error) { failed = { error }; }
     try {
       this.device.synchronize();
     } catch (e) {
       pending.discard();
       throw e;
     }
+    if (failed) { pending.discard(); throw failed.error; }
     return pending.collect();
   }
 

@@ -12,9 +12,9 @@ import type { HostTensor } from '../../compiler/ir/tensor-data.ts';
 import { hostTensor } from '../../compiler/ir/tensor-data.ts';
 import type { Program } from '../../dsl/index.ts';
 import { llamaParam } from '../../models/llama.ts';
-import type { CudaDevice, OpenDeviceOptions } from '../cuda/device.ts';
+import type { OpenDeviceOptions } from '../cuda/device.ts';
 import { openDevice } from '../cuda/device.ts';
-import { EXTRA_OUTPUT, PlanExecutor, type RunOptions } from '../cuda/executor.ts';
+import { EXTRA_OUTPUT, PlanExecutor } from '../cuda/executor.ts';
 import { chainBlockWords } from '../../compiler/codegen/ptx/kernel-chain.ts';
 import type { DraftPlanPort } from '../cuda/step-graph.ts';
 import { StepGraph } from '../cuda/step-graph.ts';
@@ -133,8 +133,8 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
       const patches = ro.beforeEnqueue?.();
       let run;
       try {
-        const opts = patches ? { ...wanted, patches: { tokens: patches } } : { ...wanted, ...fused };
-        run = ro.whileRunning ? runOverlapped(exec, device, inputs, opts, ro.whileRunning) : exec.run(inputs, opts);
+        const overlap = ro.whileRunning ? { whileRunning: ro.whileRunning } : {};
+        run = exec.run(inputs, patches ? { ...wanted, ...overlap, patches: { tokens: patches } } : { ...wanted, ...overlap, ...fused });
       } catch (e) {
         // what the chain enqueued must be done before its staging buffers are reused
         if (patches) try { device.synchronize(); } catch { /* the first error is the one to report */ }
@@ -161,19 +161,4 @@ export function cudaTargetBackendOver(plan: ExecutionPlan, weights: ReadonlyMap<
       } finally { device.release(); }
     },
   };
-}
-
-/** exec.run with `work` done on this thread while the pass runs: enqueue, work, wait, collect (the wait happens whatever work does). */
-function runOverlapped(exec: PlanExecutor, device: CudaDevice, inputs: Parameters<PlanExecutor['run']>[0], o: RunOptions, work: () => void): Record<string, HostTensor> {
-  const pending = exec.begin(inputs, o);
-  let failed: unknown = null;
-  try { work(); } catch (e) { failed = e; }
-  try {
-    device.synchronize();
-  } catch (e) {
-    pending.discard();
-    throw e;
-  }
-  if (failed !== null) { pending.discard(); throw failed; }
-  return pending.collect();
 }
