@@ -4,7 +4,8 @@
 // Arctic stand-in drafts); prompts prefilled over several passes (more rows than maxBatchTokens) are
 // recognized; a prompt that was not recorded is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordGreedy, replayDraftModel, replayTarget } from '../../../bench/replay-stand-in.ts';
+import { replayDraftModel, replayTarget } from '../../../bench/replay-stand-in.ts';
+import { replayedCpuTarget, type ReplayedTarget } from '../../support/replay.ts';
 import { attachDrafter } from '../../../runtime/engine/load-engine.ts';
 import { parseEngineSpeculativeConfig } from '../../../runtime/engine/speculative-config.ts';
 import type { Speculator } from '../../../runtime/speculator.ts';
@@ -18,13 +19,12 @@ const prompts = [w.code.prompts[2].slice(-32), w.repeat.prompts[2].slice(-40), w
 const NEW = 40;
 let target: TargetModel;
 let greedy: number[][];
-let restore: () => void;
+let replayed: ReplayedTarget | undefined;
 beforeAll(async () => {
-  target = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 128, maxNumSeqs: 3 });
-  greedy = await recordGreedy(target, prompts, NEW);
-  restore = replayTarget(target, prompts, greedy);
+  replayed = await replayedCpuTarget(prompts, NEW);
+  ({ target, greedy } = replayed);
 }, 120_000);
-afterAll(() => { restore?.(); target?.close(); });
+afterAll(() => replayed?.close());
 
 describe('replay stand-in', () => {
   for (const d of DRAFTERS) {

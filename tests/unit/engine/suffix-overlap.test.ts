@@ -2,7 +2,8 @@
 // outputs are the target's; the updates of one step are applied while the next step's target pass runs
 // (inside the backend's run, through TargetRunOptions.whileRunning), and nothing waits once the engine is idle.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordGreedy, replayDraftModel, replayTarget } from '../../../bench/replay-stand-in.ts';
+import { replayDraftModel } from '../../../bench/replay-stand-in.ts';
+import { replayedCpuTarget, type ReplayedTarget } from '../../support/replay.ts';
 import { attachDrafter } from '../../../runtime/engine/load-engine.ts';
 import { parseEngineSpeculativeConfig } from '../../../runtime/engine/speculative-config.ts';
 import { HybridProposer } from '../../../runtime/decoding/hybrid-proposer.ts';
@@ -10,8 +11,8 @@ import { SuffixProposer } from '../../../runtime/decoding/suffix-proposer.ts';
 import { DEFER_MODES } from '../../../runtime/decoding/suffix-cache.ts';
 import type { Speculator } from '../../../runtime/speculator.ts';
 import type { TargetModel } from '../../../runtime/target/target-model.ts';
-import { loadTarget, targetBackend } from '../../../runtime/target/target-model.ts';
-import { SPECULATOR_DIR, TARGET_DIR } from '../../support/target.ts';
+import { targetBackend } from '../../../runtime/target/target-model.ts';
+import { SPECULATOR_DIR } from '../../support/target.ts';
 import { workloads } from '../../support/workloads.ts';
 
 const w = workloads();
@@ -19,13 +20,12 @@ const prompts = [w.repeat.prompts[0].slice(-40), w.code.prompts[2].slice(-32), w
 const NEW = 40;
 let target: TargetModel;
 let greedy: number[][];
-let restore: () => void;
+let replayed: ReplayedTarget | undefined;
 beforeAll(async () => {
-  target = await loadTarget({ model: TARGET_DIR, device: 'cpu', maxModelLen: 128, maxNumSeqs: 3 });
-  greedy = await recordGreedy(target, prompts, NEW);
-  restore = replayTarget(target, prompts, greedy);
+  replayed = await replayedCpuTarget(prompts, NEW);
+  ({ target, greedy } = replayed);
 }, 120_000);
-afterAll(() => { restore?.(); target?.close(); });
+afterAll(() => replayed?.close());
 
 const CONFIGS = {
   suffix: { method: 'suffix' },
