@@ -179,16 +179,10 @@ export class DraftSizer {
     const baseMs = passMs(batch);
     // unmeasured sizes: try the full drafts first (the measurement then decides)
     if (baseMs === null) return whole();
-    // every draft position with its chance of acceptance, likeliest first (ties: request order, then position)
-    const cand: { i: number; p: number }[] = [];
-    const bySource = new Map<DraftSource, number[]>();
-    lens.forEach((len, i) => {
-      if (len === 0) return;
-      let ps = bySource.get(sources[i]);
-      if (!ps || ps.length < len) { ps = this.positionProbs(sources[i], Math.max(len, ps?.length ?? 0)); bySource.set(sources[i], ps); }
-      for (let j = 0; j < len; j++) cand.push({ i, p: ps[j] });
-    });
-    cand.sort((x, y) => y.p - x.p || x.i - y.i);
+    // each source's chance of acceptance per draft position, as far as its longest draft this step
+    const longest = new Map<DraftSource, number>();
+    lens.forEach((len, i) => longest.set(sources[i], Math.max(len, longest.get(sources[i]) ?? 0)));
+    const probs = new Map([...longest].map(([src, len]) => [src, this.positionProbs(src, len)]));
     // this step's drafts are paid for: pick how many positions by tokens per ms of the pass alone
     let best = 0, bestRate = batch / baseMs, bestTokens = batch, bestMs = baseMs, tokens = batch;
     const caps = none();
@@ -197,13 +191,17 @@ export class DraftSizer {
       let bestK = 0;
       for (let k = 1; k <= maxLen; k++) {
         let rows = batch, t = batch;
-        lens.forEach((len, i) => { const m = Math.min(len, k); rows += m; for (let j = 0; j < m; j++) t += bySource.get(sources[i])![j]; });
+        lens.forEach((len, i) => { const m = Math.min(len, k); rows += m; for (let j = 0; j < m; j++) t += probs.get(sources[i])![j]; });
         const ms = passMs(rows);
         if (ms === null) return whole();
         if (t / ms > bestRate) { bestRate = t / ms; bestK = k; bestTokens = t; bestMs = ms; best = rows - batch; }
       }
       lens.forEach((len, i) => { caps[i] = Math.min(len, bestK); });
     } else {
+      // every draft position with its chance of acceptance, likeliest first (ties: request order, then position)
+      const cand: { i: number; p: number }[] = [];
+      lens.forEach((len, i) => { const ps = probs.get(sources[i])!; for (let j = 0; j < len; j++) cand.push({ i, p: ps[j] }); });
+      cand.sort((x, y) => y.p - x.p || x.i - y.i);
       for (let n = 1; n <= cand.length; n++) {
         tokens += cand[n - 1].p;
         const ms = passMs(batch + n);
