@@ -46,7 +46,7 @@ export const ManifestSchema = z.strictObject({
     id: z.string().min(1),
     dtype: z.enum(DTYPES),
     shape: z.array(dim),
-    kind: z.enum(['input', 'param', 'output', 'temp', 'state']),
+    kind: z.enum(['input', 'param', 'output', 'temp', 'state', 'counter']),
     name: z.string().min(1).optional(),
     offset: z.int().nonnegative().optional(),
   })),
