@@ -20,16 +20,14 @@ export function formatSchedule(s: Schedule): string {
   const lines = [`schedule ${s.graph.name}: ${s.kernels.length} kernels, ${s.buffers.length} buffers, ${s.inlined.size} values inlined where used`];
   for (const k of s.kernels) {
     const over = `[${k.shape.join(', ')}]${k.axis === null ? '' : ` axis ${k.axis}`}`;
-    const reduce = k.partials?.counter ? 'reduce in the GEMV\'s last block or a reduce launch' : 'reduce launch';
-    lines.push(`  kernel ${k.index} (${k.kind} over ${over}${k.partials ? `, argmax partials + ${reduce}` : ''})`);
+    lines.push(`  kernel ${k.index} (${k.kind} over ${over}${k.partials ? ', argmax partials + reduce launch' : ''})`);
     if (k.operand) {
       const norms = k.operand.norms.length ? `, with the statistics of ${k.operand.norms.map(name).join(', ')}` : '';
       lines.push(`    x = ${name(k.operand.x)} computed in the x load${norms} (docs/fusion.md)`);
     }
     for (const it of k.items) {
       const src = it.node.src.map(name).join(', ');
-      const also = it.also ? ` and ${it.also.store}[:, ${it.also.column}]` : '';
-      lines.push(`    ${name(it.node)} = ${it.node.op}${src ? ` ${src}` : ''} : ${it.node.dtype}[${it.node.shape.join(',')}]${it.store ? ` -> ${it.store}${also}` : ' (kept in the kernel)'}`);
+      lines.push(`    ${name(it.node)} = ${it.node.op}${src ? ` ${src}` : ''} : ${it.node.dtype}[${it.node.shape.join(',')}]${it.store ? ` -> ${it.store}` : ' (kept in the kernel)'}`);
     }
   }
   lines.push('  buffers:');

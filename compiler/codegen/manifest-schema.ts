@@ -46,7 +46,7 @@ export const ManifestSchema = z.strictObject({
     id: z.string().min(1),
     dtype: z.enum(DTYPES),
     shape: z.array(dim),
-    kind: z.enum(['input', 'param', 'output', 'temp', 'state', 'counter']),
+    kind: z.enum(['input', 'param', 'output', 'temp', 'state']),
     name: z.string().min(1).optional(),
     offset: z.int().nonnegative().optional(),
   })),

@@ -20,7 +20,6 @@ export function planProblems(p: ExecutionPlan): string[] {
       }
     } else if (b.offset !== undefined) out.push(`${at}.offset: only temporaries live in the arena`);
     if (b.kind !== 'temp' && !b.name) out.push(`${at}.name: ${b.kind} buffers need a name`);
-    if (b.kind === 'counter' && b.shape.some((d) => typeof d !== 'number')) out.push(`${at}.shape: counter buffers need a static shape`);
   });
   const kernels = new Map(p.kernels.map((k) => [k.name, k]));
   if (kernels.size !== p.kernels.length) out.push('kernels: duplicate kernel names');

@@ -4,12 +4,8 @@
 import type { DType } from '../ir/dtype.ts';
 import type { Dim } from '../ir/shape.ts';
 
-/**
- * state: a donated program input (a KV cache) that a kv_write updates in place; it lives on the device across runs.
- * counter: an arrival counter (static shape) the runtime zero-fills once; every kernel that uses it leaves it
- * zero (docs/last-block-argmax.md).
- */
-export type BufferKind = 'input' | 'param' | 'output' | 'temp' | 'state' | 'counter';
+/** state: a donated program input (a KV cache) that a kv_write updates in place; it lives on the device across runs */
+export type BufferKind = 'input' | 'param' | 'output' | 'temp' | 'state';
 
 export interface PlanBuffer {
   readonly id: string;

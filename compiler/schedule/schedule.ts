@@ -29,9 +29,6 @@ import { certDerivation, CERT_CANDIDATES } from '../passes/lm-head-certify.ts';
 import { isTopkMarked, topkEpilogues, topkNodes } from '../passes/lm-head-topk.ts';
 import { isContraction, isLeaf, isRowMap, isRowReduce, reduceAxis, viewBase } from './types.ts';
 
-/** The buffer id of a plan's arrival counter (docs/last-block-argmax.md). */
-export const ARRIVALS = 'counter:arrivals';
-
 export interface ScheduleOptions {
   /** the largest value of each symbolic dim (sizes the attention split's scratch) */
   readonly maxDims?: Readonly<Record<string, number>>;
@@ -195,20 +192,6 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
     for (const s of n.src) { concatInto.set(s, { concat: n, at: row * (n.shape[1] as number) * 4 }); row += s.shape[0] as number; }
     anchors.add(n);
   }
-  /**
-   * concat([reshape(a_j) to [M, 1]], axis 1) : i32[M, J] of distinct plain fused argmaxes a_j (each its kernel's
-   * stored result, no top-k or certificate): the a_j, else null.
-   */
-  const argmaxColumns = (n: Node): Node[] | null => {
-    if (n.op !== 'concat' || n.dtype !== 'i32' || n.shape.length !== 2 || n.arg?.axis !== 1 || n.shape[1] !== n.src.length) return null;
-    const as = n.src.map((s) => (s.op === 'reshape' && s.shape.length === 2 && s.shape[1] === 1 && s.src[0].op === 'argmax' && s.src[0].shape.length === 1 ? s.src[0] : null));
-    if (as.some((a) => a === null) || new Set(as).size !== as.length) return null;
-    const plain = (a: Node): boolean => {
-      const k = home.get(a), item = itemOf.get(a);
-      return k?.partials?.counter !== undefined && k.items[k.items.length - 1] === item && item.store !== null && !item.also;
-    };
-    return as.every((a) => plain(a!)) ? (as as Node[]) : null;
-  };
   const concatBuffer = (c: Node): string => {
     let id = bufferOf.get(c) ?? outBuf.get(c);
     if (id === undefined) {
@@ -353,10 +336,7 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
         temps.push({ id: fail, kind: 'temp', dtype: 'i32', shape: n.shape.slice(0, -1) });
         certified = { candidates: CERT_CANDIDATES, fail, certnorm };
       }
-      // one arrival counter per plan for the argmax heads' last-block fold (docs/last-block-argmax.md)
-      const counter = !f.k && !certified ? ARRIVALS : undefined;
-      if (counter && !fixed.some((b) => b.id === ARRIVALS)) fixed.push({ id: ARRIVALS, kind: 'counter', dtype: 'i32', shape: [1], name: 'arrivals' });
-      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}), ...(f.k ? { k: f.k } : {}), ...(certified ? { certified } : {}), ...(counter ? { counter } : {}) } };
+      const k: ScheduledKernel = { ...newKernel('linear', n.shape, null), partials: { values, indices, stride, ...(scale ? { scale } : {}), ...(f.k ? { k: f.k } : {}), ...(certified ? { certified } : {}) } };
       addItem(k, n, false);
       if (f.mul) addItem(k, f.mul, false);
       for (const o of f.outs) addItem(k, o, true);
@@ -366,14 +346,6 @@ export function scheduleGraph(g: Graph, opts: ScheduleOptions = {}): Schedule {
       // a kernel of its own (kernel-scatter-add.ts): updates and ids from memory
       for (const s of n.src) { const base = viewBase(s); if (!isLeaf(base)) ensureStored(base); }
       addItem(newKernel('scatter_add', n.shape, null), n, true);
-      return;
-    }
-    const columns = argmaxColumns(n);
-    if (columns) {
-      // each fused argmax also stores its index into its column of the concat (a draft's k tokens): no kernel
-      const buf = concatBuffer(n);
-      columns.forEach((a, j) => { itemOf.get(a)!.also = { store: buf, stride: columns.length, column: j }; });
-      home.set(n, columns.map((a) => home.get(a)!).reduce((a, b) => (b.index > a.index ? b : a)));
       return;
     }
     if (n.op === 'concat' && n.src.every((s) => concatInto.get(s)?.concat === n)) {

@@ -20,11 +20,6 @@ export interface Item {
   store: string | null;
   /** byte offset of the item's values in `store` (a GEMM writing its rows of a concat in place); 0 if absent */
   storeAt?: number;
-  /**
-   * a fused argmax's second store: its index of row m also goes to `store` at element m·stride + column (its
-   * column of an i32[M, stride] concat of [M, 1] argmaxes, which is then no kernel: a draft's k tokens)
-   */
-  also?: { readonly store: string; readonly stride: number; readonly column: number };
 }
 
 /** An attention split over positions (compiler/schedule/attention-split.ts) with its partials' scratch. */
@@ -60,11 +55,6 @@ export interface ScheduledKernel {
      * (1: the certificate failed, the fallback computes the row), `certnorm` the f32[1] param Ŵ.
      */
     readonly certified?: { readonly candidates: number; readonly fail: string; readonly certnorm: string };
-    /**
-     * an argmax (no k, no certificate): the plan's arrival counter (kind 'counter', i32[1]), with which the GEMV
-     * variant folds the partials in its last block instead of a reduce launch (docs/last-block-argmax.md)
-     */
-    readonly counter?: string;
   };
   /**
    * A tiled GEMM split along K (gemm-shape.ts gemmSlices): each of `slices` block groups sums its k range

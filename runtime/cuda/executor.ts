@@ -228,14 +228,6 @@ export class PlanExecutor {
         this.device.memory.memset(p, 0, bytes);
         continue;
       }
-      if (b.kind === 'counter') { // zero once; its kernels leave it zero (docs/last-block-argmax.md)
-        if (b.shape.some((d) => typeof d !== 'number')) throw new Error(`plan ${this.plan.name}: counter buffer "${b.name}" has a symbolic shape [${b.shape.join(', ')}]`);
-        const bytes = bufferBytes(b, {});
-        const p = this.#alloc(bytes, `counter "${b.name}"`);
-        this.#addr.set(b.id, p);
-        this.device.memory.memset(p, 0, bytes);
-        continue;
-      }
       const given = b.name !== undefined ? this.#bound.io?.get(b.name) : undefined;
       if (given !== undefined) { this.#addr.set(b.id, given); continue; }
       const bytes = bufferBytes(b, max);

@@ -14,7 +14,6 @@ import { forLoop, gridOf } from './kernel-common.ts';
 import type { KernelEnv } from './kernel-env.ts';
 import { emitLoad, f32Hex } from './legalize.ts';
 import { argmaxPartials } from './argmax-partials.ts';
-import { emitLastBlockArgmax, lastBlockArgmax } from './argmax-last-block.ts';
 import { loadVector, loadWords, unpackWords } from './vector-load.ts';
 import { LinearFusion } from './linear-fusion.ts';
 import type { Ix } from './index-math.ts';
@@ -269,7 +268,5 @@ export function emitLinearKernel(env: KernelEnv, s: Schedule, k: ScheduledKernel
     b.label(tailEnd);
   }
   b.label(done);
-  // the argmax's reduce in the last block to finish (docs/last-block-argmax.md): all warps stayed (stayAll)
-  if (fuse && lastBlockArgmax(k) && typeof N === 'number') emitLastBlockArgmax(env, k, Math.ceil(N / (WARPS * cols)), WARPS * 32, mOp);
   return { block: WARPS * 32, grid: [gridOf([N], WARPS * cols), 1, 1] };
 }

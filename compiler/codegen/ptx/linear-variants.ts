@@ -18,7 +18,6 @@ import { emitLinearTcKernel, TC_MIN_ROWS, tcApplies, tcShape } from './kernel-li
 import { TC_WIDE_ROWS } from '../../schedule/tc-split.ts';
 import { bf16Exact } from '../../passes/bf16-activations.ts';
 import { emitTcSplitReduce } from './kernel-tc-split-reduce.ts';
-import { lastBlockArgmax } from './argmax-last-block.ts';
 
 /** The fewest rows a fused e4m3 head runs on the tensor cores (others: TC_MIN_ROWS). */
 export const FP8_HEAD_TC_MIN_ROWS = 4;
@@ -44,10 +43,8 @@ export function linearVariants(s: Schedule, k: ScheduledKernel, maxDims: Readonl
       : { kind: 'argmax_reduce', emit: (env) => emitArgmaxReduceKernel(env, s, k, blocks) }]
     : [v]);
   const suffix = k.partials ? (topk ? '_topk' : '_argmax') : '';
-  // the GEMV folds a plain argmax in its last block (docs/last-block-argmax.md): no reduce launch after it
-  const gemvKernel: Variant = { kind: `linear${suffix}`, emit: (env) => emitLinearKernel(env, s, k) };
-  const gemv = lastBlockArgmax(k) && typeof N === 'number' ? [gemvKernel]
-    : withReduce(gemvKernel, typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N, itemSize(w.dtype)))) : 0);
+  const gemv = withReduce({ kind: `linear${suffix}`, emit: (env) => emitLinearKernel(env, s, k) },
+    typeof N === 'number' ? Math.ceil(N / (GEMV_WARPS * columnsPerWarp(N, itemSize(w.dtype)))) : 0);
   if (!tcApplies(k)) return gemv;
   const { warps, tiles } = tcShape(N);
   const tcBlocks = typeof N === 'number' ? Math.ceil(N / (warps * 16 * tiles)) : 0;

@@ -24,7 +24,7 @@ export class SimCuda extends FakeCuda {
       for (let block = 0; block < gx * gy * gz; block++) { // x fastest, as the hardware numbers blocks
         const shared = new Uint8Array(Math.max(k.sharedBytes, 1));
         const access = (s: 'global' | 'shared', addr: number, n: number): DataView => (s === 'shared' ? new DataView(shared.buffer, addr, n) : view(addr, n));
-        const mem: Memory = { load: access, store: access, atomic: (addr, n) => view(addr, n) }; // blocks run in order: no race model here (run-plan.ts has it)
+        const mem: Memory = { load: access, store: access };
         runBlock(k, code, { params, ctaid: block % gx, ctaidY: Math.floor(block / gx) % gy, ctaidZ: Math.floor(block / (gx * gy)), ntid: call.block[0], mem, shared: k.shared }, () => {});
       }
     });

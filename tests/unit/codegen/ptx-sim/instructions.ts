@@ -78,21 +78,6 @@ function compileInstr(ins: Instr, k: ParsedKernel): Exec {
       return next((t) => d(t, s(t)));
     }
     case 'ld': return compileLoad(ins, parts, k);
-    case 'fence': case 'membar': {
-      if (ins.op !== 'fence.acq_rel.gpu' && ins.op !== 'membar.gl') fail();
-      return next((t, env) => env.mem.fence?.(t));
-    }
-    case 'atom': { // atom.global.add.u32 d, [a], b
-      if (ins.op !== 'atom.global.add.u32') fail();
-      const d = s32(a[0]), at = g64({ kind: 'reg', text: a[1].base! }), off = a[1].offset ?? 0, v = g32(a[2]);
-      return next((t, env) => {
-        if (!env.mem.atomic) throw new Error(`ptx-sim: ${k.name}: atomics are not simulated by this runner (line ${ins.line})`);
-        const dv = env.mem.atomic(Number(at(t)) + off, 4, t);
-        const old = dv.getUint32(0, true);
-        dv.setUint32(0, (old + v(t)) >>> 0, true);
-        d(t, old);
-      });
-    }
     case 'st': return compileStore(ins, parts);
     case 'setp': {
       const c = parts[1], d = sp(a[0]);
@@ -253,13 +238,12 @@ function compileLoad(ins: Instr, parts: string[], k: ParsedKernel): Exec {
   const sp_ = space === 'shared' ? 'shared' : 'global';
   const at = sp_ === 'shared' ? g32({ kind: 'reg', text: addr.base! }) : g64({ kind: 'reg', text: addr.base! });
   const off = addr.offset ?? 0;
-  const nc = parts.includes('nc');
   const vec = parts.find((p) => /^v\d$/.test(p));
   if (vec) {
     const n = Number(vec.slice(1));
     const ds = a[0].items!.map((r) => s32(r));
     return (t, env) => {
-      const dv = env.mem.load(sp_, Number(at(t)) + off, 4 * n, t, nc);
+      const dv = env.mem.load(sp_, Number(at(t)) + off, 4 * n, t);
       ds.forEach((d, i) => d(t, dv.getUint32(4 * i, true)));
       t.pc++;
     };
@@ -278,7 +262,7 @@ function compileLoad(ins: Instr, parts: string[], k: ParsedKernel): Exec {
   const d64 = reg.file === 'rd' ? s64(a[0]) : undefined;
   const d = reg.file === 'rd' ? undefined : reg.file === 'h' ? s16(a[0]) : s32(a[0]);
   return (t, env) => {
-    const v = read(env.mem.load(sp_, Number(at(t)) + off, bytes, t, nc));
+    const v = read(env.mem.load(sp_, Number(at(t)) + off, bytes, t));
     if (d64) d64(t, v as bigint); else d!(t, v as number);
     t.pc++;
   };

@@ -20,13 +20,8 @@ export class Thread {
 }
 
 export interface Memory {
-  /** `nc`: through the non-coherent path (ld.global.nc), which must not read what another block of the launch wrote */
-  load(space: 'global' | 'shared', addr: number, bytes: number, t: Thread, nc?: boolean): DataView;
+  load(space: 'global' | 'shared', addr: number, bytes: number, t: Thread): DataView;
   store(space: 'global' | 'shared', addr: number, bytes: number, t: Thread): DataView;
-  /** a global atomic read-modify-write (no race check: atomics are how blocks meet) */
-  atomic?(addr: number, bytes: number, t: Thread): DataView;
-  /** fence.acq_rel.gpu / membar.gl by thread t */
-  fence?(t: Thread): void;
 }
 
 export interface LaunchEnv {

@@ -60,9 +60,7 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
     if (b.kind === 'state') { const t = inputs[b.name!]; if (!t) throw new Error(`sim: missing state input ${b.name}`); upload(b.id, t); }
     if (b.kind === 'param') { const t = params.get(b.name!); if (!t) throw new Error(`sim: missing weight ${b.name}`); upload(b.id, t); }
     if (b.kind === 'output') mem.fill(0xff, addr.get(b.id)! - BASE, addr.get(b.id)! - BASE + sizeOf(b));
-    if (b.kind === 'counter') mem.fill(0, addr.get(b.id)! - BASE, addr.get(b.id)! - BASE + sizeOf(b)); // as the executor zero-fills it
   }
-  const counters = plan.buffers.filter((b) => b.kind === 'counter');
   const parsed = new Map<string, { k: ParsedKernel; code: ReturnType<typeof compileKernel> }>();
   for (const k of plan.kernels) {
     const pk = parseKernel(plan.modules[k.module]);
@@ -88,27 +86,15 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
       else throw new Error('sim: f32 launch arguments are not used by this backend');
     });
     const grid = l.grid.map((g) => evalGrid(g, dims));
-    const writer = new Map<number, number>(); // global byte → block·4096 + thread (one launch)
-    const gEpoch = new Map<number, number>(); // global byte → the writer block's barrier epoch at the write
-    // a block's release (docs/last-block-argmax.md): a thread's fence, then its atomic; what the block wrote in
-    // epochs before that fence may be read by a block that acquired (an atomic, then a fence)
-    const released = new Map<number, number>();
+    const writer = new Map<number, number>(); // global byte → block·2^20 + thread (one launch)
     // blocks in launch order, x fastest (block = (z·grid_y + y)·grid_x + x)
     for (let block = 0; block < grid[0] * grid[1] * grid[2]; block++) {
       const shared = new Uint8Array(Math.max(k.sharedBytes, 1));
       const sView = new DataView(shared.buffer);
       let epoch = 0;
-      const sWrite = new Map<number, number>(), sRead = new Map<number, number>();
-      const fenced = new Map<number, number>(), atomics = new Set<number>(); // thread → epoch of its last fence; threads past an atomic
-      let acquired: { tid: number; epoch: number } | null = null;
-      const region = (a: number, bytes: number, at: string): Region => {
-        const r = regions.find((x) => a >= x.base && a + bytes <= x.base + x.bytes);
-        if (!r) throw new Error(`sim: ${at}: ${bytes}-byte access at 0x${a.toString(16)} is outside every buffer of this launch`);
-        return r;
-      };
-      const where_ = (t: Thread): string => `${where} block ${block} thread ${t.tid} pc ${t.pc} (line ${k.body[t.pc].line}: ${k.body[t.pc].text})`;
-      const check = (space: 'global' | 'shared', a: number, bytes: number, t: Thread, write: boolean, nc = false): DataView => {
-        const at = where_(t);
+      const sWrite = new Map<number, number>(), sRead = new Map<number, number>(), gEpoch = new Map<number, number>();
+      const check = (space: 'global' | 'shared', a: number, bytes: number, t: Thread, write: boolean): DataView => {
+        const at = `${where} block ${block} thread ${t.tid} pc ${t.pc} (line ${k.body[t.pc].line}: ${k.body[t.pc].text})`;
         if (a % Math.min(bytes, 16) !== 0) throw new Error(`sim: ${at}: misaligned ${bytes}-byte access at 0x${a.toString(16)}`);
         if (space === 'shared') {
           if (a < 0 || a + bytes > k.sharedBytes) throw new Error(`sim: ${at}: shared access out of bounds`);
@@ -120,18 +106,14 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
           }
           return new DataView(shared.buffer, a, bytes);
         }
-        const r = region(a, bytes, at);
+        const r = regions.find((x) => a >= x.base && a + bytes <= x.base + x.bytes);
+        if (!r) throw new Error(`sim: ${at}: ${bytes}-byte access at 0x${a.toString(16)} is outside every buffer of this launch`);
         if (!write && o.loadBytes) o.loadBytes.set(r.id, (o.loadBytes.get(r.id) ?? 0) + bytes);
         for (let i = a; i < a + bytes; i++) {
           const w = writer.get(i);
           if (w !== undefined) {
             const wb = Math.floor(w / 4096), wt = w % 4096;
-            if (wb !== block) {
-              // another block's byte: only a coherent read of what that block released, after this block acquired
-              const ok = !write && !nc && (released.get(wb) ?? -1) > gEpoch.get(i)! && acquired !== null && (acquired.tid === t.tid || epoch > acquired.epoch);
-              if (!ok) throw new Error(`sim: ${at}: ${r.id} byte ${i - r.base} was written by block ${wb} of the same launch${!write && (released.has(wb) || acquired) ? ` (${nc ? 'read through ld.global.nc' : !released.has(wb) || released.get(wb)! <= gEpoch.get(i)! ? 'not released by its writer' : 'not acquired by this block'})` : ''}`);
-              continue;
-            }
+            if (wb !== block) throw new Error(`sim: ${at}: ${r.id} byte ${i - r.base} was written by block ${wb} of the same launch`);
             if (wt !== t.tid && gEpoch.get(i) === epoch) throw new Error(`sim: ${at}: ${r.id} byte ${i - r.base} written by thread ${wt} without a bar.sync between`);
           }
           if (write) { writer.set(i, block * 4096 + t.tid); gEpoch.set(i, epoch); }
@@ -139,28 +121,10 @@ export function runPlanSim(plan: ExecutionPlan, inputs: Readonly<Record<string, 
         return new DataView(mem.buffer, a - BASE, bytes);
       };
       const memory: Memory = {
-        load: (s, a, n, t, nc) => check(s, a, n, t, false, nc),
+        load: (s, a, n, t) => check(s, a, n, t, false),
         store: (s, a, n, t) => check(s, a, n, t, true),
-        atomic: (a, n, t) => {
-          const at = where_(t);
-          if (a % n !== 0) throw new Error(`sim: ${at}: misaligned ${n}-byte atomic at 0x${a.toString(16)}`);
-          region(a, n, at);
-          for (let i = a; i < a + n; i++) if (writer.has(i)) throw new Error(`sim: ${at}: an atomic on a byte a plain store of this launch wrote`);
-          const f = fenced.get(t.tid);
-          if (f !== undefined) released.set(block, Math.max(released.get(block) ?? -1, f));
-          atomics.add(t.tid);
-          return new DataView(mem.buffer, a - BASE, n);
-        },
-        fence: (t) => {
-          fenced.set(t.tid, epoch);
-          if (atomics.has(t.tid)) acquired ??= { tid: t.tid, epoch };
-        },
       };
       runBlock(k, code, { params: values, ctaid: block % grid[0], ctaidY: Math.floor(block / grid[0]) % grid[1], ctaidZ: Math.floor(block / (grid[0] * grid[1])), ntid: kernel.block[0], mem: memory, shared: k.shared }, () => { epoch++; });
-    }
-    for (const c of counters) { // every kernel leaves the arrival counters at zero (docs/last-block-argmax.md)
-      const at = addr.get(c.id)! - BASE, bytes = mem.subarray(at, at + sizeOf(c));
-      if (bytes.some((x) => x !== 0)) throw new Error(`sim: ${where} left counter ${c.id} at ${new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)}`);
     }
   });
 
